@@ -1,0 +1,93 @@
+//! Eligibility: one checked record against the registry and the policy,
+//! giving its period, policy version, rate, uplift, base and contribution,
+//! or the one reason it earns nothing.
+
+use crate::money::Money;
+use crate::period::{cst_date, Period};
+use crate::policy::PolicySet;
+use crate::reason::ReasonCode;
+use crate::record::{PaymentStatus, UsageRecord};
+use crate::registry::Registry;
+use rust_decimal::Decimal;
+
+/// What the rules make of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assessment {
+    /// The month of `usage_end` in China Standard Time.
+    pub period: Period,
+    /// Index of the policy version in force, if any covers the date.
+    pub version: Option<u8>,
+    /// The version's rate (zero when no version applies).
+    pub rate: Decimal,
+    /// The uplift factor (1 when none applies).
+    pub uplift: Decimal,
+    /// Paid amount when paid, else zero.
+    pub base: Money,
+    /// base × rate × uplift when eligible, else zero. Exact, not rounded.
+    pub contribution: Decimal,
+    /// `None` when eligible; otherwise why not.
+    pub reason: Option<ReasonCode>,
+}
+
+impl Assessment {
+    /// Whether the record earns subsidy.
+    pub fn is_eligible(&self) -> bool {
+        self.reason.is_none()
+    }
+}
+
+/// Classifies a checked record. Checks run in a fixed order and the first that fails gives the reason:
+/// unknown entity, unknown center, policy window, entity kind, province, self-built, related party,
+/// then payment status.
+pub fn classify(record: &UsageRecord, registry: &Registry, policy: &PolicySet) -> Assessment {
+    let date = cst_date(&record.usage_end);
+    let period = Period::of_date(date);
+    let mut a = Assessment {
+        period,
+        version: None,
+        rate: Decimal::ZERO,
+        uplift: Decimal::ONE,
+        base: Decimal::ZERO,
+        contribution: Decimal::ZERO,
+        reason: None,
+    };
+    let found = policy.version_for(date);
+    if let Some((index, version)) = found {
+        a.version = Some(index as u8);
+        a.rate = version.rate;
+    }
+    if record.payment_status == PaymentStatus::Paid {
+        a.base = record.paid_amount;
+    }
+    let reason = 'check: {
+        let Some(user) = registry.entity(&record.user) else { break 'check Some(ReasonCode::UnknownEntity) };
+        let Some(center) = registry.center(&record.center_id) else { break 'check Some(ReasonCode::UnknownCenter) };
+        let Some((_, version)) = found else { break 'check Some(ReasonCode::OutsidePolicyWindow) };
+        a.uplift = version.uplift_for(&user.city);
+        if !version.eligible_kinds.contains(&user.kind) {
+            break 'check Some(ReasonCode::IneligibleEntityKind);
+        }
+        if version.required_province.as_ref().is_some_and(|p| *p != user.province) {
+            break 'check Some(ReasonCode::OutsideProvince);
+        }
+        if center.owner_credit_code == record.user {
+            break 'check Some(ReasonCode::SelfBuiltSelfUsed);
+        }
+        if let Some(group) = &user.related_group {
+            let owner_group = registry.entity(&center.owner_credit_code).and_then(|o| o.related_group.as_ref());
+            if owner_group == Some(group) {
+                break 'check Some(ReasonCode::RelatedParty);
+            }
+        }
+        match record.payment_status {
+            PaymentStatus::Paid => None,
+            PaymentStatus::Unpaid => Some(ReasonCode::Unpaid),
+            PaymentStatus::Refunded => Some(ReasonCode::Refunded),
+        }
+    };
+    a.reason = reason;
+    if reason.is_none() {
+        a.contribution = a.base * a.rate * a.uplift;
+    }
+    a
+}

@@ -1,0 +1,186 @@
+//! The in-memory ledger: every record's standing revision and what it
+//! contributes, and the accruals they add up to.
+//!
+//! Used where all state fits in memory (the file-driven `recompute`, the
+//! embedded demo). Memory grows with distinct record ids and entity-months,
+//! not with the number of lines read.
+
+use crate::accrual::{Accruals, Effect};
+use crate::classify::{classify, Assessment};
+use crate::policy::PolicySet;
+use crate::reason::ReasonCode;
+use crate::record::UsageRecord;
+use crate::registry::Registry;
+use crate::revision::{decide, Decision};
+use crate::settle::{settle, Settlement};
+use crate::AccrualKey;
+use ahash::AHashMap;
+use std::collections::BTreeMap;
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It is now the standing revision; the assessment says what it earns.
+    Standing {
+        /// The rules' verdict.
+        assessment: Assessment,
+        /// The revision and input position it replaced, now superseded.
+        replaced: Option<(u32, u64)>,
+    },
+    /// Same revision already seen.
+    Duplicate,
+    /// A higher revision already stands.
+    Superseded,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Standing {
+    Counted(Effect),
+    Excluded(ReasonCode),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    revision: u32,
+    position: u64,
+    standing: Standing,
+}
+
+/// A record whose standing revision earns nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExcludedRecord<'a> {
+    /// The record id.
+    pub record_id: &'a str,
+    /// Standing revision.
+    pub revision: u32,
+    /// Its input position (line number for files).
+    pub position: u64,
+    /// Why it earns nothing.
+    pub reason: ReasonCode,
+}
+
+/// Counts over the ledger's records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerTotals {
+    /// Distinct records whose standing revision earns subsidy.
+    pub eligible: u64,
+    /// Standing revisions that earn nothing, by reason.
+    pub by_reason: BTreeMap<ReasonCode, u64>,
+}
+
+/// Records, their standing revisions, and accruals.
+#[derive(Debug)]
+pub struct Ledger<'p> {
+    policy: &'p PolicySet,
+    records: AHashMap<Box<str>, Held>,
+    accruals: Accruals,
+    duplicates: u64,
+    superseded: u64,
+}
+
+impl<'p> Ledger<'p> {
+    /// An empty ledger settling under `policy`.
+    pub fn new(policy: &'p PolicySet) -> Ledger<'p> {
+        Ledger { policy, records: AHashMap::new(), accruals: Accruals::new(), duplicates: 0, superseded: 0 }
+    }
+
+    /// Takes in one checked record seen at input position `position`.
+    pub fn ingest(&mut self, record: &UsageRecord, position: u64, registry: &Registry) -> Outcome {
+        let held = self.records.get_mut(record.record_id.as_str());
+        match decide(held.as_ref().map(|h| h.revision), record.revision) {
+            Decision::Duplicate => {
+                self.duplicates += 1;
+                return Outcome::Duplicate;
+            }
+            Decision::Stale => {
+                self.superseded += 1;
+                return Outcome::Superseded;
+            }
+            Decision::First | Decision::Replaces => {}
+        }
+        let assessment = classify(record, registry, self.policy);
+        let standing = match (assessment.reason, assessment.version) {
+            (None, Some(version)) => Standing::Counted(Effect {
+                key: AccrualKey { user: record.user, period: assessment.period },
+                version,
+                base: assessment.base,
+                contribution: assessment.contribution,
+            }),
+            (Some(reason), _) => Standing::Excluded(reason),
+            // Eligible always has a version; keep the invariant visible rather than panic.
+            (None, None) => Standing::Excluded(ReasonCode::OutsidePolicyWindow),
+        };
+        let new = Held { revision: record.revision, position, standing };
+        let old = match held {
+            Some(h) => Some(std::mem::replace(h, new)),
+            None => {
+                self.records.insert(record.record_id.as_str().into(), new);
+                None
+            }
+        };
+        let old_effect = match old.map(|o| o.standing) {
+            Some(Standing::Counted(e)) => Some(e),
+            _ => None,
+        };
+        let new_effect = match standing {
+            Standing::Counted(e) => Some(e),
+            Standing::Excluded(_) => None,
+        };
+        self.accruals.apply(old_effect.as_ref(), new_effect.as_ref());
+        if old.is_some() {
+            self.superseded += 1;
+        }
+        Outcome::Standing { assessment, replaced: old.map(|o| (o.revision, o.position)) }
+    }
+
+    /// The accruals so far.
+    pub fn accruals(&self) -> &Accruals {
+        &self.accruals
+    }
+
+    /// Settles every entity and month.
+    pub fn settle(&self) -> Vec<Settlement> {
+        settle(&self.accruals, self.policy)
+    }
+
+    /// Distinct record ids held.
+    pub fn record_count(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Lines that repeated a revision already seen.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// Lines replaced by, or arriving after, a higher revision.
+    pub fn superseded(&self) -> u64 {
+        self.superseded
+    }
+
+    /// Standing revisions that earn nothing, sorted by position.
+    pub fn excluded(&self) -> Vec<ExcludedRecord<'_>> {
+        let mut v: Vec<_> = self
+            .records
+            .iter()
+            .filter_map(|(id, h)| match h.standing {
+                Standing::Excluded(reason) => Some(ExcludedRecord { record_id: id, revision: h.revision, position: h.position, reason }),
+                Standing::Counted(_) => None,
+            })
+            .collect();
+        v.sort_by_key(|e| e.position);
+        v
+    }
+
+    /// Counts of standing revisions by outcome.
+    pub fn totals(&self) -> LedgerTotals {
+        let mut t = LedgerTotals::default();
+        for h in self.records.values() {
+            match h.standing {
+                Standing::Counted(_) => t.eligible += 1,
+                Standing::Excluded(r) => *t.by_reason.entry(r).or_default() += 1,
+            }
+        }
+        t
+    }
+}

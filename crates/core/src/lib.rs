@@ -1,0 +1,33 @@
+//! The settlement core of the compute-subsidy meter.
+//!
+//! Owns the domain model (usage records, entities, compute centers, money),
+//! the policy versions, eligibility with reason codes, accrual and settlement.
+//! Everything here is pure and deterministic: no IO, no async, no clock.
+//! Every entry point (the file-driven `recompute`, the streaming aggregator,
+//! the embedded demo) settles through these functions and nothing else.
+
+pub mod accrual;
+pub mod classify;
+pub mod credit_code;
+pub mod ledger;
+pub mod money;
+pub mod period;
+pub mod policy;
+pub mod reason;
+pub mod record;
+pub mod registry;
+pub mod report;
+pub mod revision;
+pub mod settle;
+
+pub use accrual::{Accrual, AccrualKey, Accruals, Effect};
+pub use classify::{classify, Assessment};
+pub use credit_code::CreditCode;
+pub use ledger::{Ledger, LedgerTotals, Outcome};
+pub use money::{round_down_to_fen, Money};
+pub use period::Period;
+pub use policy::{PolicyError, PolicySet, PolicyVersion};
+pub use reason::{ReasonClass, ReasonCode};
+pub use record::{parse_record, PaymentStatus, Rejection, UsageRecord};
+pub use registry::{ComputeCenter, Entity, EntityKind, Registry};
+pub use settle::{settle, Settlement};

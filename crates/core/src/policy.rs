@@ -1,0 +1,243 @@
+//! Policy versions as data: which dates each covers, the rate, the 皖北
+//! uplift, the eligible kinds, the province requirement and an optional cap.
+//!
+//! [`PolicySet::builtin`] is `RULES.md`; a TOML file of the same shape
+//! replaces it. Parsing ([`PolicySet::from_toml`]) and checking
+//! ([`PolicySet::validate`]) are pure; reading the file is the caller's job.
+
+use crate::registry::EntityKind;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+/// Most versions a policy file may hold.
+pub const MAX_VERSIONS: usize = 16;
+
+/// A 皖北-style uplift: the rate is multiplied by `factor` for users registered in one of `cities`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Uplift {
+    /// Multiplier on the rate, e.g. "1.2".
+    pub factor: Decimal,
+    /// Cities whose registered users get it, e.g. 阜阳市.
+    pub cities: Vec<String>,
+}
+
+/// One version of the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyVersion {
+    /// Short id, e.g. "v2"; stored on every ledger line.
+    pub id: String,
+    /// First day covered (China Standard Time, inclusive), "YYYY-MM-DD".
+    pub effective_from: NaiveDate,
+    /// Last day covered (inclusive).
+    pub effective_to: NaiveDate,
+    /// Share of the base paid, e.g. "0.20".
+    pub rate: Decimal,
+    /// Entity kinds that may receive support.
+    pub eligible_kinds: Vec<EntityKind>,
+    /// When set, users must be registered in this province.
+    #[serde(default)]
+    pub required_province: Option<String>,
+    /// The optional uplift.
+    #[serde(default)]
+    pub uplift: Option<Uplift>,
+    /// Optional cap per entity and calendar year, yuan.
+    #[serde(default)]
+    pub annual_cap_yuan: Option<Decimal>,
+}
+
+impl PolicyVersion {
+    /// Whether the version covers a date.
+    pub fn covers(&self, date: NaiveDate) -> bool {
+        self.effective_from <= date && date <= self.effective_to
+    }
+
+    /// The uplift factor for a user registered in `city` (1 when none applies).
+    pub fn uplift_for(&self, city: &str) -> Decimal {
+        match &self.uplift {
+            Some(u) if u.cities.iter().any(|c| c == city) => u.factor,
+            _ => Decimal::ONE,
+        }
+    }
+}
+
+/// The policy file: a list of versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySet {
+    /// The versions, in any order; they must not overlap.
+    pub versions: Vec<PolicyVersion>,
+}
+
+/// A policy file that cannot be used, naming what is wrong.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PolicyError {
+    /// The TOML does not parse into the expected shape.
+    #[error("policy file does not parse: {0}")]
+    Parse(String),
+    /// A field holds a value the rules cannot use.
+    #[error("policy version {version:?}: field `{field}` {problem}")]
+    Invalid {
+        /// The version's id (or its position).
+        version: String,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// The six 皖北 cities of RULES.md.
+pub const WANBEI_CITIES: [&str; 6] = ["宿州市", "淮北市", "蚌埠市", "阜阳市", "淮南市", "亳州市"];
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN)
+}
+
+impl PolicySet {
+    /// The rules of `RULES.md`: v1 2023-10-01…2025-08-10 (Anhui only, no uplift) and
+    /// v2 2025-08-11…2027-12-31 (×1.2 for 皖北), 20%, no cap.
+    pub fn builtin() -> PolicySet {
+        let kinds = vec![EntityKind::Enterprise, EntityKind::University, EntityKind::ResearchInstitute];
+        let rate = Decimal::from_str("0.20").unwrap_or_default();
+        PolicySet {
+            versions: vec![
+                PolicyVersion {
+                    id: "v1".into(),
+                    effective_from: date(2023, 10, 1),
+                    effective_to: date(2025, 8, 10),
+                    rate,
+                    eligible_kinds: kinds.clone(),
+                    required_province: Some("安徽省".into()),
+                    uplift: None,
+                    annual_cap_yuan: None,
+                },
+                PolicyVersion {
+                    id: "v2".into(),
+                    effective_from: date(2025, 8, 11),
+                    effective_to: date(2027, 12, 31),
+                    rate,
+                    eligible_kinds: kinds,
+                    required_province: None,
+                    uplift: Some(Uplift {
+                        factor: Decimal::from_str("1.2").unwrap_or_default(),
+                        cities: WANBEI_CITIES.iter().map(|c| c.to_string()).collect(),
+                    }),
+                    annual_cap_yuan: None,
+                },
+            ],
+        }
+    }
+
+    /// Parses and validates a TOML policy file's text.
+    pub fn from_toml(text: &str) -> Result<PolicySet, PolicyError> {
+        let mut set: PolicySet = toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        set.validate()?;
+        set.versions.sort_by_key(|v| v.effective_from);
+        Ok(set)
+    }
+
+    /// Renders the set as TOML (the format `from_toml` reads).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Checks that every version is usable and that no two overlap.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let bad = |v: &PolicyVersion, field, problem: &str| PolicyError::Invalid { version: v.id.clone(), field, problem: problem.into() };
+        if self.versions.is_empty() || self.versions.len() > MAX_VERSIONS {
+            return Err(PolicyError::Invalid { version: "-".into(), field: "versions", problem: format!("must hold 1 to {MAX_VERSIONS} versions") });
+        }
+        for (i, v) in self.versions.iter().enumerate() {
+            if v.id.trim().is_empty() || v.id.len() > 32 {
+                return Err(PolicyError::Invalid { version: format!("#{}", i + 1), field: "id", problem: "must be 1–32 characters".into() });
+            }
+            if v.effective_to < v.effective_from {
+                return Err(bad(v, "effective_to", "is before effective_from"));
+            }
+            if v.rate <= Decimal::ZERO || v.rate > Decimal::ONE || v.rate.scale() > 4 {
+                return Err(bad(v, "rate", "must be above 0 and at most 1, with at most 4 decimals"));
+            }
+            if v.eligible_kinds.is_empty() {
+                return Err(bad(v, "eligible_kinds", "must name at least one kind"));
+            }
+            if let Some(u) = &v.uplift {
+                if u.factor < Decimal::ONE || u.factor > Decimal::TWO || u.factor.scale() > 4 {
+                    return Err(bad(v, "uplift.factor", "must be between 1 and 2, with at most 4 decimals"));
+                }
+                if u.cities.is_empty() {
+                    return Err(bad(v, "uplift.cities", "must name at least one city"));
+                }
+            }
+            if let Some(cap) = v.annual_cap_yuan {
+                if cap <= Decimal::ZERO || cap.scale() > 2 {
+                    return Err(bad(v, "annual_cap_yuan", "must be positive, with at most 2 decimals"));
+                }
+            }
+            for other in &self.versions[..i] {
+                if other.id == v.id {
+                    return Err(bad(v, "id", "repeats another version's id"));
+                }
+                if other.effective_from <= v.effective_to && v.effective_from <= other.effective_to {
+                    return Err(bad(v, "effective_from", &format!("overlaps version {:?}", other.id)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The version covering a date, with its index in this set.
+    pub fn version_for(&self, date: NaiveDate) -> Option<(usize, &PolicyVersion)> {
+        self.versions.iter().enumerate().find(|(_, v)| v.covers(date))
+    }
+
+    /// The version at an index.
+    pub fn version(&self, index: usize) -> Option<&PolicyVersion> {
+        self.versions.get(index)
+    }
+
+    /// Whether any version has a cap.
+    pub fn has_caps(&self) -> bool {
+        self.versions.iter().any(|v| v.annual_cap_yuan.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_is_valid_and_round_trips() {
+        let p = PolicySet::builtin();
+        p.validate().unwrap();
+        assert_eq!(PolicySet::from_toml(&p.to_toml()).unwrap(), p);
+        assert_eq!(p.version_for(date(2025, 8, 10)).unwrap().1.id, "v1");
+        assert_eq!(p.version_for(date(2025, 8, 11)).unwrap().1.id, "v2");
+        assert!(p.version_for(date(2023, 9, 30)).is_none());
+        assert!(p.version_for(date(2028, 1, 1)).is_none());
+    }
+
+    #[test]
+    fn shipped_default_file_equals_builtin() {
+        let text = include_str!("../../../deploy/policy/default.toml");
+        assert_eq!(PolicySet::from_toml(text).unwrap(), PolicySet::builtin());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let base = PolicySet::builtin().to_toml();
+        let e = PolicySet::from_toml(&base.replacen("rate = \"0.20\"", "rate = \"1.5\"", 1)).unwrap_err();
+        assert!(e.to_string().contains("`rate`"), "{e}");
+        let e = PolicySet::from_toml(&base.replacen("rate = \"0.20\"", "rat = \"0.2\"", 1)).unwrap_err();
+        assert!(e.to_string().contains("rat"), "{e}");
+        let e = PolicySet::from_toml(&base.replacen("2025-08-11", "2025-08-01", 1)).unwrap_err();
+        assert!(e.to_string().contains("overlaps"), "{e}");
+        let e = PolicySet::from_toml(&base.replacen("\"university\"", "\"universe\"", 1)).unwrap_err();
+        assert!(e.to_string().contains("universe"), "{e}");
+        let e = PolicySet::from_toml("versions = []").unwrap_err();
+        assert!(e.to_string().contains("`versions`"), "{e}");
+    }
+}
