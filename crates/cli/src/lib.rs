@@ -1,0 +1,7 @@
+//! The `subsidy-meter` binary's commands. Each command module wires adapters
+//! around the core; none of them holds a rule of its own.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod telemetry;
