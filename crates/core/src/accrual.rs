@@ -83,15 +83,11 @@ impl Accruals {
     /// Replaces a record's old effect (if any) with its new one (if any).
     pub fn apply(&mut self, old: Option<&Effect>, new: Option<&Effect>) {
         if let Some(o) = old {
-            let now_empty = match self.map.get_mut(&o.key) {
-                Some(a) => {
-                    a.sub(o);
-                    a.eligible_records == 0
+            if let std::collections::hash_map::Entry::Occupied(mut slot) = self.map.entry(o.key) {
+                slot.get_mut().sub(o);
+                if slot.get().eligible_records == 0 {
+                    slot.remove();
                 }
-                None => false,
-            };
-            if now_empty {
-                self.map.remove(&o.key);
             }
         }
         if let Some(n) = new {

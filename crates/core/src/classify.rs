@@ -2,7 +2,7 @@
 //! giving its period, policy version, rate, uplift, base and contribution,
 //! or the one reason it earns nothing.
 
-use crate::money::Money;
+use crate::money::{Money, CONTRIBUTION_SCALE};
 use crate::period::{cst_date, Period};
 use crate::policy::PolicySet;
 use crate::reason::ReasonCode;
@@ -87,7 +87,9 @@ pub fn classify(record: &UsageRecord, registry: &Registry, policy: &PolicySet) -
     };
     a.reason = reason;
     if reason.is_none() {
-        a.contribution = a.base * a.rate * a.uplift;
+        let mut c = a.base * (a.rate * a.uplift);
+        c.rescale(CONTRIBUTION_SCALE);
+        a.contribution = c;
     }
     a
 }

@@ -81,7 +81,12 @@ pub struct Ledger<'p> {
 impl<'p> Ledger<'p> {
     /// An empty ledger settling under `policy`.
     pub fn new(policy: &'p PolicySet) -> Ledger<'p> {
-        Ledger { policy, records: AHashMap::new(), accruals: Accruals::new(), duplicates: 0, superseded: 0 }
+        Ledger::with_capacity(policy, 0)
+    }
+
+    /// An empty ledger with room for `records` distinct record ids.
+    pub fn with_capacity(policy: &'p PolicySet, records: usize) -> Ledger<'p> {
+        Ledger { policy, records: AHashMap::with_capacity(records), accruals: Accruals::new(), duplicates: 0, superseded: 0 }
     }
 
     /// Takes in one checked record seen at input position `position`.

@@ -63,9 +63,15 @@ pub fn parse_decimal(text: &str, max_dp: u32) -> Result<Decimal, DecimalError> {
     Ok(value)
 }
 
-/// Parses a yuan amount: at most two decimals.
+/// Scale (decimal places) of every exact contribution: base (2) + rate (≤ 4) + uplift (≤ 4).
+/// Keeping one scale makes every sum a plain mantissa addition.
+pub const CONTRIBUTION_SCALE: u32 = 10;
+
+/// Parses a yuan amount: at most two decimals, returned at scale 2.
 pub fn parse_yuan(text: &str) -> Result<Money, DecimalError> {
-    parse_decimal(text, 2)
+    let mut v = parse_decimal(text, 2)?;
+    v.rescale(2);
+    Ok(v)
 }
 
 /// Formats an amount with exactly two decimals (`12.30`), as in the settlement CSV.
