@@ -1,0 +1,154 @@
+//! The simulator's configuration: the bearer token, how records are
+//! released over time, and the fault switches.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Fault switches. Rates are per request, in 0–1, drawn from a seeded RNG.
+/// Faults never change which records a cursor leads to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Share of requests answered 500 or 503 (half each).
+    pub error_rate: f64,
+    /// Share of requests answered 429 with `Retry-After`.
+    pub rate_limit_rate: f64,
+    /// Seconds in the `Retry-After` header of 429 and 503 answers.
+    pub retry_after_secs: u64,
+    /// Share of requests answered only after `slow_ms`.
+    pub slow_rate: f64,
+    /// Delay of a slow answer, milliseconds.
+    pub slow_ms: u64,
+    /// Share of 200 answers whose body is cut in the middle.
+    pub truncate_rate: f64,
+}
+
+impl Default for Faults {
+    fn default() -> Faults {
+        Faults::none()
+    }
+}
+
+impl Faults {
+    /// No faults.
+    pub fn none() -> Faults {
+        Faults { error_rate: 0.0, rate_limit_rate: 0.0, retry_after_secs: 1, slow_rate: 0.0, slow_ms: 2_000, truncate_rate: 0.0 }
+    }
+
+    /// Checks that every rate is within 0–1.
+    pub fn validate(&self) -> Result<(), SimConfigError> {
+        for (field, rate) in [
+            ("error_rate", self.error_rate),
+            ("rate_limit_rate", self.rate_limit_rate),
+            ("slow_rate", self.slow_rate),
+            ("truncate_rate", self.truncate_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(SimConfigError { field, problem: format!("must be within 0–1, is {rate}") });
+            }
+        }
+        if self.slow_ms > 600_000 {
+            return Err(SimConfigError { field: "slow_ms", problem: "must be at most 600000".into() });
+        }
+        Ok(())
+    }
+}
+
+/// How records become visible to clients.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Release {
+    /// Every record is visible from the start.
+    #[default]
+    All,
+    /// `initial` records at start, then `per_sec` more each second.
+    Rate {
+        /// Records visible at start.
+        initial: usize,
+        /// Records released per second.
+        per_sec: f64,
+    },
+    /// `initial` records at start; more only through [`super::SimState::release_to`].
+    Manual {
+        /// Records visible at start.
+        initial: usize,
+    },
+}
+
+/// The simulator's configuration.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimConfig {
+    /// The bearer token every request must carry.
+    pub token: String,
+    /// How records are released.
+    #[serde(default)]
+    pub release: Release,
+    /// Fault switches.
+    #[serde(default)]
+    pub faults: Faults,
+    /// Seed of the fault RNG.
+    #[serde(default)]
+    pub fault_seed: u64,
+}
+
+impl fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("token", &"<redacted>")
+            .field("release", &self.release)
+            .field("faults", &self.faults)
+            .field("fault_seed", &self.fault_seed)
+            .finish()
+    }
+}
+
+impl SimConfig {
+    /// A configuration with every record visible and no faults.
+    pub fn new(token: impl Into<String>) -> SimConfig {
+        SimConfig { token: token.into(), release: Release::All, faults: Faults::none(), fault_seed: 0 }
+    }
+
+    /// Checks the token, the release rate and the faults.
+    pub fn validate(&self) -> Result<(), SimConfigError> {
+        if self.token.is_empty() || self.token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(SimConfigError { field: "token", problem: "must be non-empty without white space".into() });
+        }
+        if let Release::Rate { per_sec, .. } = self.release {
+            if !(per_sec.is_finite() && per_sec >= 0.0) {
+                return Err(SimConfigError { field: "release.per_sec", problem: format!("must be a non-negative number, is {per_sec}") });
+            }
+        }
+        self.faults.validate()
+    }
+}
+
+/// A configuration the simulator cannot use.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("simulator config: `{field}` {problem}")]
+pub struct SimConfigError {
+    /// The field.
+    pub field: &'static str,
+    /// What is wrong.
+    pub problem: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_and_redacts() {
+        let mut c = SimConfig::new("s3cret");
+        c.validate().unwrap();
+        assert!(!format!("{c:?}").contains("s3cret"));
+        c.faults.truncate_rate = 1.5;
+        assert_eq!(c.validate().unwrap_err().field, "truncate_rate");
+        let c = SimConfig::new("");
+        assert_eq!(c.validate().unwrap_err().field, "token");
+        let parsed: SimConfig =
+            serde_json::from_str(r#"{"token":"t","release":{"mode":"rate","initial":5,"per_sec":2.5},"faults":{"error_rate":0.1}}"#).unwrap();
+        assert_eq!(parsed.release, Release::Rate { initial: 5, per_sec: 2.5 });
+        assert_eq!(parsed.faults.retry_after_secs, 1);
+    }
+}

@@ -1,0 +1,158 @@
+//! The HTTP routes of the platform API: bearer auth, query checks, fault
+//! injection, and the JSON answers.
+
+use super::cursor;
+use super::state::{Count, Draw, SimState};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Records per page when the query names no limit.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Largest page.
+pub const MAX_LIMIT: usize = 1_000;
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// The router over a state.
+pub fn router(state: SimState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/usage-records", get(usage_records))
+        .route("/v1/entities", get(entities))
+        .route("/v1/compute-centers", get(centers))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+fn json_body(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, JSON);
+    r
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": code, "message": message }).to_string();
+    json_body(status, body.into_bytes())
+}
+
+async fn healthz() -> Response {
+    json_body(StatusCode::OK, br#"{"status":"ok"}"#.to_vec())
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+/// Checks the bearer token and draws the request's faults. `Err` is the answer to send.
+async fn admit(state: &SimState, headers: &HeaderMap) -> Result<bool, Response> {
+    state.count(Count::Requests, 1);
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .map(<[u8]>::trim_ascii);
+    if !presented.is_some_and(|t| state.token_matches(t)) {
+        state.count(Count::Unauthorized, 1);
+        let mut r = error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token");
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Err(r);
+    }
+    let retry_after = HeaderValue::from(state.faults().retry_after_secs);
+    match state.draw() {
+        Draw::Error { status } => {
+            tracing::debug!(status, "injecting server error");
+            state.count(Count::ServerErrors, 1);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut r = error(status, "unavailable", "injected server error");
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                r.headers_mut().insert(header::RETRY_AFTER, retry_after);
+            }
+            Err(r)
+        }
+        Draw::RateLimited => {
+            tracing::debug!("injecting rate limit");
+            state.count(Count::RateLimited, 1);
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests");
+            r.headers_mut().insert(header::RETRY_AFTER, retry_after);
+            Err(r)
+        }
+        Draw::Normal { slow, truncate } => {
+            if slow {
+                state.count(Count::Slowed, 1);
+                tokio::time::sleep(Duration::from_millis(state.faults().slow_ms)).await;
+            }
+            Ok(truncate)
+        }
+    }
+}
+
+/// A 200 answer, cut in the middle when the truncate fault fired.
+fn ok(state: &SimState, mut body: Vec<u8>, truncate: bool) -> Response {
+    if truncate {
+        tracing::debug!(bytes = body.len(), "injecting truncated body");
+        state.count(Count::Truncated, 1);
+        body.truncate(body.len() / 2);
+    }
+    json_body(StatusCode::OK, body)
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+fn bad_request(state: &SimState, code: &str, message: &str) -> Response {
+    state.count(Count::BadRequests, 1);
+    error(StatusCode::BAD_REQUEST, code, message)
+}
+
+async fn usage_records(State(state): State<SimState>, headers: HeaderMap, query: Result<Query<PageQuery>, QueryRejection>) -> Response {
+    let truncate = match admit(&state, &headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Ok(Query(q)) = query else {
+        return bad_request(&state, "invalid_query", "the query string does not parse");
+    };
+    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
+        None => DEFAULT_LIMIT,
+        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => return bad_request(&state, "invalid_limit", "limit must be an integer from 1 to 1000"),
+    };
+    let pos = match q.cursor.as_deref() {
+        None => 0,
+        Some(c) => match cursor::decode(c) {
+            Some(p) => p,
+            None => return bad_request(&state, "invalid_cursor", "the cursor was not issued by this platform"),
+        },
+    };
+    match state.page(pos, limit) {
+        Some(page) => {
+            if !truncate {
+                state.count(Count::RecordsServed, page.records as u64);
+            }
+            ok(&state, page.body, truncate)
+        }
+        None => bad_request(&state, "invalid_cursor", "the cursor is past the end of the stream"),
+    }
+}
+
+async fn entities(State(state): State<SimState>, headers: HeaderMap) -> Response {
+    match admit(&state, &headers).await {
+        Ok(truncate) => ok(&state, state.entities_body().to_vec(), truncate),
+        Err(r) => r,
+    }
+}
+
+async fn centers(State(state): State<SimState>, headers: HeaderMap) -> Response {
+    match admit(&state, &headers).await {
+        Ok(truncate) => ok(&state, state.centers_body().to_vec(), truncate),
+        Err(r) => r,
+    }
+}

@@ -1,0 +1,272 @@
+//! The simulator's shared state: the data set, the release clock, the fault
+//! RNG and request counters, and the page bodies built from them.
+
+use super::config::{Faults, Release, SimConfig, SimConfigError};
+use super::cursor;
+use crate::dataset::Dataset;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::value::RawValue;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Request counters, for tests and logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Requests to `/v1/…`.
+    pub requests: u64,
+    /// Answered 401.
+    pub unauthorized: u64,
+    /// Answered 400.
+    pub bad_requests: u64,
+    /// Answered 500 or 503 by the error fault.
+    pub server_errors: u64,
+    /// Answered 429.
+    pub rate_limited: u64,
+    /// Delayed by the slow fault.
+    pub slowed: u64,
+    /// Bodies cut short.
+    pub truncated: u64,
+    /// Record elements sent in complete pages.
+    pub records_served: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters([AtomicU64; 8]);
+
+/// Indexes into [`Counters`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Count {
+    Requests,
+    Unauthorized,
+    BadRequests,
+    ServerErrors,
+    RateLimited,
+    Slowed,
+    Truncated,
+    RecordsServed,
+}
+
+/// The faults drawn for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Draw {
+    /// Answer normally (possibly after a delay, possibly cut short).
+    Normal { slow: bool, truncate: bool },
+    /// Answer 500 or 503.
+    Error { status: u16 },
+    /// Answer 429.
+    RateLimited,
+}
+
+#[derive(Debug)]
+struct Inner {
+    records: Vec<String>,
+    entities_body: Vec<u8>,
+    centers_body: Vec<u8>,
+    token: String,
+    release: Release,
+    faults: Faults,
+    started: Instant,
+    released: AtomicUsize,
+    rng: Mutex<ChaCha8Rng>,
+    counters: Counters,
+}
+
+/// The simulator's state; cheap to clone, shared by every request.
+#[derive(Debug, Clone)]
+pub struct SimState {
+    inner: Arc<Inner>,
+}
+
+fn array_body(key: &str, items: &[serde_json::Value]) -> Vec<u8> {
+    let mut body = format!("{{\"{key}\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&item.to_string());
+    }
+    body.push_str("]}");
+    body.into_bytes()
+}
+
+/// Appends one record element: the raw text when it is a JSON value other
+/// than a string, otherwise the text as a JSON string (a malformed line).
+fn push_element(out: &mut String, text: &str) {
+    match serde_json::from_str::<&RawValue>(text) {
+        Ok(raw) if !raw.get().starts_with('"') => out.push_str(raw.get()),
+        // Escaping a str into JSON cannot fail.
+        _ => out.push_str(&serde_json::to_string(text).unwrap_or_default()),
+    }
+}
+
+/// One page of the record stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PageBody {
+    pub body: Vec<u8>,
+    pub records: usize,
+}
+
+impl SimState {
+    /// The state for a data set.
+    pub fn new(dataset: Dataset, config: SimConfig) -> Result<SimState, SimConfigError> {
+        config.validate()?;
+        let initial = match config.release {
+            Release::All => dataset.records.len(),
+            Release::Rate { initial, .. } | Release::Manual { initial } => initial.min(dataset.records.len()),
+        };
+        Ok(SimState {
+            inner: Arc::new(Inner {
+                entities_body: array_body("entities", &dataset.entities),
+                centers_body: array_body("centers", &dataset.centers),
+                records: dataset.records,
+                token: config.token,
+                release: config.release,
+                faults: config.faults,
+                started: Instant::now(),
+                released: AtomicUsize::new(initial),
+                rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.fault_seed)),
+                counters: Counters::default(),
+            }),
+        })
+    }
+
+    /// Records in the data set.
+    pub fn total(&self) -> usize {
+        self.inner.records.len()
+    }
+
+    /// Records visible to clients now.
+    pub fn visible(&self) -> usize {
+        let i = &self.inner;
+        let released = i.released.load(Ordering::Acquire);
+        let v = match i.release {
+            Release::All => i.records.len(),
+            Release::Manual { .. } => released,
+            Release::Rate { per_sec, .. } => {
+                // Float-to-int casts saturate.
+                released.saturating_add((i.started.elapsed().as_secs_f64() * per_sec) as usize)
+            }
+        };
+        v.min(i.records.len())
+    }
+
+    /// Makes at least `n` records visible (never fewer than now). Meant for [`Release::Manual`].
+    pub fn release_to(&self, n: usize) {
+        self.inner.released.fetch_max(n.min(self.total()), Ordering::AcqRel);
+    }
+
+    /// A snapshot of the request counters.
+    pub fn stats(&self) -> SimStats {
+        let c = &self.inner.counters.0;
+        let v = |k: Count| c[k as usize].load(Ordering::Relaxed);
+        SimStats {
+            requests: v(Count::Requests),
+            unauthorized: v(Count::Unauthorized),
+            bad_requests: v(Count::BadRequests),
+            server_errors: v(Count::ServerErrors),
+            rate_limited: v(Count::RateLimited),
+            slowed: v(Count::Slowed),
+            truncated: v(Count::Truncated),
+            records_served: v(Count::RecordsServed),
+        }
+    }
+
+    pub(crate) fn count(&self, what: Count, n: u64) {
+        self.inner.counters.0[what as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn token_matches(&self, presented: &[u8]) -> bool {
+        let expected = self.inner.token.as_bytes();
+        // Compare every byte so the time taken does not depend on where they differ.
+        presented.len() == expected.len() && presented.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+
+    pub(crate) fn faults(&self) -> &Faults {
+        &self.inner.faults
+    }
+
+    /// Draws this request's faults.
+    pub(crate) fn draw(&self) -> Draw {
+        let f = &self.inner.faults;
+        let mut rng = match self.inner.rng.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if f.error_rate > 0.0 && rng.random_bool(f.error_rate) {
+            return Draw::Error { status: if rng.random_bool(0.5) { 500 } else { 503 } };
+        }
+        if f.rate_limit_rate > 0.0 && rng.random_bool(f.rate_limit_rate) {
+            return Draw::RateLimited;
+        }
+        let slow = f.slow_rate > 0.0 && rng.random_bool(f.slow_rate);
+        let truncate = f.truncate_rate > 0.0 && rng.random_bool(f.truncate_rate);
+        Draw::Normal { slow, truncate }
+    }
+
+    pub(crate) fn entities_body(&self) -> &[u8] {
+        &self.inner.entities_body
+    }
+
+    pub(crate) fn centers_body(&self) -> &[u8] {
+        &self.inner.centers_body
+    }
+
+    /// The page starting at stream position `pos`, or `None` when `pos` is past the end of the data set.
+    pub(crate) fn page(&self, pos: usize, limit: usize) -> Option<PageBody> {
+        if pos > self.total() {
+            return None;
+        }
+        let visible = self.visible();
+        let start = pos.min(visible);
+        let end = start.saturating_add(limit).min(visible);
+        let slice = &self.inner.records[start..end];
+        let mut out = String::with_capacity(64 + slice.iter().map(|r| r.len() + 1).sum::<usize>());
+        out.push_str(r#"{"records":["#);
+        for (i, text) in slice.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_element(&mut out, text);
+        }
+        let next = cursor::encode(end.max(pos));
+        out.push_str(&format!(r#"],"next_cursor":"{next}","has_more":{}}}"#, end < visible));
+        Some(PageBody { body: out.into_bytes(), records: slice.len() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elements_are_raw_or_strings() {
+        let mut out = String::new();
+        push_element(&mut out, r#"{"a": 1}"#);
+        out.push(',');
+        push_element(&mut out, "{broken");
+        out.push(',');
+        push_element(&mut out, r#""just a string""#);
+        assert_eq!(out, r#"{"a": 1},"{broken","\"just a string\"""#);
+    }
+
+    #[test]
+    fn pages_follow_the_release() {
+        let ds = Dataset { records: (0..10).map(|i| format!(r#"{{"n":{i}}}"#)).collect(), ..Dataset::default() };
+        let mut cfg = SimConfig::new("t");
+        cfg.release = Release::Manual { initial: 3 };
+        let s = SimState::new(ds, cfg).unwrap();
+        let p = s.page(0, 5).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&p.body).unwrap();
+        assert_eq!(v["records"].as_array().unwrap().len(), 3);
+        assert_eq!(v["has_more"], false);
+        assert_eq!(v["next_cursor"], cursor::encode(3));
+        s.release_to(8);
+        let p = s.page(3, 2).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&p.body).unwrap();
+        assert_eq!((v["records"][0]["n"].as_u64(), v["has_more"].as_bool()), (Some(3), Some(true)));
+        assert!(s.page(11, 1).is_none());
+        assert_eq!(s.page(10, 1).unwrap().records, 0);
+    }
+}

@@ -1,0 +1,197 @@
+//! The simulator and the client together: every served record reaches a
+//! client paging with small limits through faults, byte for byte; auth,
+//! cursor and limit errors; live release.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+use subsidy_platform::client::{with_retry, FetchError, PageRecord, PlatformClient, RetryPolicy};
+use subsidy_platform::server::{spawn, Faults, Release, RunningSim, SimConfig, SimState};
+use subsidy_platform::{generate, GenConfig, Generated, LineKind, MalformedKind};
+
+const TOKEN: &str = "test-token";
+
+fn small() -> Generated {
+    generate(&GenConfig { entities: 60, centers: 6, records: 1_500, malformed_share: 0.05, ..GenConfig::default() }).unwrap()
+}
+
+async fn start(g: &Generated, config: SimConfig) -> (RunningSim, SimState) {
+    let state = SimState::new(g.dataset.clone(), config).unwrap();
+    (spawn(state.clone()).await.unwrap(), state)
+}
+
+fn client(sim: &RunningSim, token: &str, timeout_ms: u64) -> PlatformClient {
+    PlatformClient::new(&sim.base_url(), token, Duration::from_millis(timeout_ms)).unwrap()
+}
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(20),
+        max_attempts: 100,
+        max_elapsed: None,
+        jitter: true,
+    }
+}
+
+#[tokio::test]
+async fn every_record_arrives_byte_exact_through_faults() {
+    let g = small();
+    let mut config = SimConfig::new(TOKEN);
+    config.fault_seed = 11;
+    config.faults = Faults {
+        error_rate: 0.15,
+        rate_limit_rate: 0.1,
+        retry_after_secs: 0,
+        slow_rate: 0.03,
+        slow_ms: 400,
+        truncate_rate: 0.15,
+    };
+    let (sim, state) = start(&g, config).await;
+    let c = client(&sim, TOKEN, 200);
+    let policy = fast_retries();
+    let mut retries: HashMap<&'static str, usize> = HashMap::new();
+    let mut got: Vec<PageRecord> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = c
+            .fetch_page_with_retry(cursor.as_deref(), 37, &policy, |e, _| *retries.entry(e.cause()).or_default() += 1)
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.records.len() <= 37);
+        got.extend(page.records);
+        cursor = Some(page.next_cursor);
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(pages, 1_500usize.div_ceil(37));
+    assert_eq!(got.len(), g.dataset.records.len());
+    for (i, (received, sent)) in got.iter().zip(&g.dataset.records).enumerate() {
+        assert_eq!(received.text(), sent, "record {i} byte-exact");
+        let broken = matches!(g.kinds[i], LineKind::Malformed(MalformedKind::BrokenJson));
+        assert_eq!(received.is_malformed_text(), broken, "record {i} sent as a string iff not JSON");
+    }
+    for cause in ["server_error", "rate_limited", "truncated", "timeout"] {
+        assert!(retries.get(cause).copied().unwrap_or(0) > 0, "{cause} retried: {retries:?}");
+    }
+    let stats = state.stats();
+    assert!(stats.truncated > 0 && stats.rate_limited > 0 && stats.server_errors > 0, "{stats:?}");
+
+    // At the end the cursor still works: nothing more, until there is.
+    let again = c.fetch_page_with_retry(cursor.as_deref(), 1000, &policy, |_, _| {}).await.unwrap();
+    assert!(again.records.is_empty() && !again.has_more);
+    assert_eq!(Some(again.next_cursor), cursor);
+
+    let entities = with_retry(&policy, || c.fetch_entities(), |_, _| {}).await.unwrap();
+    assert_eq!(entities, g.dataset.entities);
+    let centers = with_retry(&policy, || c.fetch_centers(), |_, _| {}).await.unwrap();
+    assert_eq!(centers, g.dataset.centers);
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn wrong_or_missing_token_is_401() {
+    let g = small();
+    let (sim, state) = start(&g, SimConfig::new(TOKEN)).await;
+    let bad = client(&sim, "nope", 2_000);
+    assert!(matches!(bad.fetch_page(None, 10).await, Err(FetchError::Unauthorized { status: 401 })));
+    assert!(matches!(bad.fetch_entities().await, Err(FetchError::Unauthorized { .. })));
+    assert!(matches!(bad.fetch_centers().await, Err(FetchError::Unauthorized { .. })));
+    let err = bad.fetch_page_with_retry(None, 10, &fast_retries(), |_, _| panic!("401 is not retried")).await.unwrap_err();
+    assert!(!err.is_retryable());
+
+    let http = reqwest::Client::new();
+    let r = http.get(format!("{}/v1/usage-records", sim.base_url())).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized");
+    let r = http.get(format!("{}/healthz", sim.base_url())).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(state.stats().unauthorized, 5);
+}
+
+#[tokio::test]
+async fn bad_cursor_and_limit_are_400() {
+    let g = small();
+    let (sim, _) = start(&g, SimConfig::new(TOKEN)).await;
+    let c = client(&sim, TOKEN, 2_000);
+    for cursor in ["garbage", "00000000000000000000", "'; drop table"] {
+        match c.fetch_page(Some(cursor), 10).await {
+            Err(FetchError::Rejected { status: 400, message }) => assert!(message.contains("cursor"), "{message}"),
+            other => panic!("{cursor}: {other:?}"),
+        }
+    }
+    for limit in [0, 1001] {
+        assert!(matches!(c.fetch_page(None, limit).await, Err(FetchError::Rejected { status: 400, .. })), "{limit}");
+    }
+    let page = c.fetch_page(None, 1000).await.unwrap();
+    assert_eq!(page.records.len(), 1000);
+
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/usage-records?limit=ten", sim.base_url());
+    let r = http.get(url).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_limit");
+    let url = format!("{}/v1/usage-records", sim.base_url());
+    let body: serde_json::Value = http.get(url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["records"].as_array().unwrap().len(), 100, "default limit");
+}
+
+#[tokio::test]
+async fn each_fault_is_classified() {
+    let g = small();
+    type Expect = fn(&FetchError) -> bool;
+    let cases: [(Faults, Expect); 3] = [
+        (Faults { rate_limit_rate: 1.0, retry_after_secs: 7, ..Faults::none() }, |e| {
+            matches!(e, FetchError::RateLimited { retry_after: Some(d) } if d.as_secs() == 7)
+        }),
+        (Faults { error_rate: 1.0, ..Faults::none() }, |e| matches!(e, FetchError::Server { status: 500 | 503, .. })),
+        (Faults { truncate_rate: 1.0, ..Faults::none() }, |e| matches!(e, FetchError::Truncated(_))),
+    ];
+    for (faults, expected) in cases {
+        let mut config = SimConfig::new(TOKEN);
+        config.faults = faults.clone();
+        let (sim, _) = start(&g, config).await;
+        let c = client(&sim, TOKEN, 2_000);
+        for _ in 0..4 {
+            let e = c.fetch_page(None, 50).await.unwrap_err();
+            assert!(expected(&e) && e.is_retryable(), "{faults:?}: {e:?}");
+        }
+    }
+    let mut config = SimConfig::new(TOKEN);
+    config.faults = Faults { slow_rate: 1.0, slow_ms: 500, ..Faults::none() };
+    let (sim, _) = start(&g, config).await;
+    assert!(matches!(client(&sim, TOKEN, 100).fetch_page(None, 5).await, Err(FetchError::Timeout)));
+}
+
+#[tokio::test]
+async fn live_release_makes_polling_incremental() {
+    let g = small();
+    let mut config = SimConfig::new(TOKEN);
+    config.release = Release::Manual { initial: 10 };
+    let (sim, state) = start(&g, config).await;
+    let c = client(&sim, TOKEN, 2_000);
+    let first = c.fetch_page(None, 100).await.unwrap();
+    assert_eq!((first.records.len(), first.has_more), (10, false));
+    let idle = c.fetch_page(Some(&first.next_cursor), 100).await.unwrap();
+    assert!(idle.records.is_empty() && idle.next_cursor == first.next_cursor);
+    state.release_to(25);
+    let second = c.fetch_page(Some(&first.next_cursor), 10).await.unwrap();
+    assert_eq!((second.records.len(), second.has_more), (10, true));
+    assert_eq!(second.records[0].text(), g.dataset.records[10]);
+    let third = c.fetch_page(Some(&second.next_cursor), 100).await.unwrap();
+    assert_eq!((third.records.len(), third.has_more), (5, false));
+
+    let mut config = SimConfig::new(TOKEN);
+    config.release = Release::Rate { initial: 0, per_sec: 2_000.0 };
+    let state = SimState::new(g.dataset.clone(), config).unwrap();
+    assert!(state.visible() < 100);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(state.visible() > 100, "released over time");
+}
