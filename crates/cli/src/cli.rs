@@ -18,6 +18,10 @@ pub struct Cli {
 pub enum Command {
     /// Settle months straight from files: the audit path, same rules as the pipeline.
     Recompute(RecomputeArgs),
+    /// Serve the scheduling platform's API from generated or fixed data, with fault switches.
+    PlatformSim(PlatformSimArgs),
+    /// Pull usage records, entities and centers from the platform into Kafka.
+    Collect(CollectArgs),
 }
 
 /// `recompute` flags.
@@ -41,4 +45,161 @@ pub struct RecomputeArgs {
     /// Where to write every excluded or rejected record, one JSON object per line.
     #[arg(long)]
     pub exclusions: Option<PathBuf>,
+}
+
+/// Where Kafka is and what the topics are called (shared by `collect`, `aggregate` and `demo`).
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    /// Bootstrap servers.
+    #[arg(long, env = "SUBSIDY_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub kafka_brokers: String,
+    /// Usage-records topic (keyed by user).
+    #[arg(long, env = "SUBSIDY_TOPIC_RECORDS", default_value = "subsidy.usage-records")]
+    pub topic_records: String,
+    /// Entities topic (compacted).
+    #[arg(long, env = "SUBSIDY_TOPIC_ENTITIES", default_value = "subsidy.entities")]
+    pub topic_entities: String,
+    /// Compute-centers topic (compacted).
+    #[arg(long, env = "SUBSIDY_TOPIC_CENTERS", default_value = "subsidy.compute-centers")]
+    pub topic_centers: String,
+    /// Dead-letter topic.
+    #[arg(long, env = "SUBSIDY_TOPIC_DEAD_LETTER", default_value = "subsidy.dead-letter")]
+    pub topic_dead_letter: String,
+    /// Collector checkpoints topic (compacted).
+    #[arg(long, env = "SUBSIDY_TOPIC_CHECKPOINTS", default_value = "subsidy.collector-checkpoints")]
+    pub topic_checkpoints: String,
+    /// Partitions of the records topic when it is created here.
+    #[arg(long, env = "SUBSIDY_RECORD_PARTITIONS", default_value_t = 8)]
+    pub record_partitions: i32,
+}
+
+impl KafkaArgs {
+    /// The bus configuration these flags describe.
+    pub fn bus(&self) -> subsidy_bus::BusConfig {
+        subsidy_bus::BusConfig {
+            brokers: self.kafka_brokers.clone(),
+            topics: subsidy_bus::Topics {
+                records: self.topic_records.clone(),
+                entities: self.topic_entities.clone(),
+                centers: self.topic_centers.clone(),
+                dead_letter: self.topic_dead_letter.clone(),
+                checkpoints: self.topic_checkpoints.clone(),
+            },
+            record_partitions: self.record_partitions,
+        }
+    }
+}
+
+/// The platform API and its credentials.
+#[derive(Debug, Clone, Args)]
+pub struct PlatformArgs {
+    /// Base URL of the scheduling platform's API.
+    #[arg(long, env = "SUBSIDY_PLATFORM_URL", default_value = "http://127.0.0.1:8080")]
+    pub platform_url: String,
+    /// Bearer token for the platform (prefer the environment variable).
+    #[arg(long, env = "SUBSIDY_PLATFORM_TOKEN", hide_env_values = true)]
+    pub platform_token: String,
+    /// Per-request timeout, seconds.
+    #[arg(long, env = "SUBSIDY_PLATFORM_TIMEOUT_SECS", default_value_t = 30)]
+    pub platform_timeout_secs: u64,
+}
+
+/// `collect` flags.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Platform.
+    #[command(flatten)]
+    pub platform: PlatformArgs,
+    /// Kafka.
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Checkpoint key of this collector.
+    #[arg(long, env = "SUBSIDY_COLLECTOR_ID", default_value = "platform")]
+    pub collector_id: String,
+    /// Records per page (1–1000).
+    #[arg(long, env = "SUBSIDY_PAGE_LIMIT", default_value_t = 1000)]
+    pub page_limit: u32,
+    /// Seconds between polls once caught up.
+    #[arg(long, env = "SUBSIDY_POLL_INTERVAL_SECS", default_value_t = 5)]
+    pub poll_interval_secs: u64,
+    /// Seconds between polls of the entity and center lists.
+    #[arg(long, env = "SUBSIDY_REGISTRY_INTERVAL_SECS", default_value_t = 60)]
+    pub registry_interval_secs: u64,
+    /// Exit once the platform has nothing more.
+    #[arg(long)]
+    pub exit_when_caught_up: bool,
+    /// Address of `/metrics`.
+    #[arg(long, env = "SUBSIDY_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: std::net::SocketAddr,
+}
+
+/// `platform-sim` flags.
+#[derive(Debug, Args)]
+pub struct PlatformSimArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SUBSIDY_SIM_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Bearer token clients must present.
+    #[arg(long, env = "SUBSIDY_PLATFORM_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Serve these files (records.jsonl, entities.json, centers.json) instead of generated data.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Write the data served to this directory (records.jsonl, entities.json, centers.json).
+    #[arg(long)]
+    pub write_files: Option<PathBuf>,
+    /// Write the files and exit without serving.
+    #[arg(long, requires = "write_files")]
+    pub write_only: bool,
+    /// Seed of the generated province.
+    #[arg(long, default_value_t = 2025)]
+    pub seed: u64,
+    /// Entities generated.
+    #[arg(long, default_value_t = 300)]
+    pub entities: usize,
+    /// Compute centers generated.
+    #[arg(long, default_value_t = 20)]
+    pub centers: usize,
+    /// Record lines generated (revisions, duplicates and malformed lines included).
+    #[arg(long, default_value_t = 10_000)]
+    pub records: usize,
+    /// First month of usage, YYYY-MM.
+    #[arg(long, default_value = "2025-06")]
+    pub first_month: String,
+    /// Last month of usage, YYYY-MM.
+    #[arg(long, default_value = "2025-11")]
+    pub last_month: String,
+    /// Share of malformed lines.
+    #[arg(long, default_value_t = 0.01)]
+    pub malformed_share: f64,
+    /// Share of exact duplicate lines.
+    #[arg(long, default_value_t = 0.02)]
+    pub duplicate_share: f64,
+    /// Share of records that get later revisions.
+    #[arg(long, default_value_t = 0.15)]
+    pub revision_share: f64,
+    /// Records released per second (0: all at once).
+    #[arg(long, default_value_t = 0.0)]
+    pub release_rate: f64,
+    /// Share of requests answered 500/503.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Share of requests answered 429.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate_limit_rate: f64,
+    /// Retry-After seconds sent with 429/503.
+    #[arg(long, default_value_t = 1)]
+    pub retry_after_secs: u64,
+    /// Share of slow responses.
+    #[arg(long, default_value_t = 0.0)]
+    pub slow_rate: f64,
+    /// Delay of a slow response, ms.
+    #[arg(long, default_value_t = 2000)]
+    pub slow_ms: u64,
+    /// Share of responses whose body is cut short.
+    #[arg(long, default_value_t = 0.0)]
+    pub truncate_rate: f64,
+    /// Seed of the fault dice.
+    #[arg(long, default_value_t = 7)]
+    pub fault_seed: u64,
 }

@@ -6,11 +6,24 @@ use subsidy_meter::cli::{Cli, Command};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Runs the commands that need the async runtime.
+fn run_async(command: Command) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match command {
+            Command::PlatformSim(args) => subsidy_meter::commands::platform_sim::run(&args).await,
+            Command::Collect(args) => subsidy_meter::commands::collect::run(&args).await,
+            Command::Recompute(args) => subsidy_meter::commands::recompute::run(&args),
+        }
+    })
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     subsidy_meter::telemetry::init_logging();
     let result = match cli.command {
         Command::Recompute(args) => subsidy_meter::commands::recompute::run(&args),
+        command => run_async(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

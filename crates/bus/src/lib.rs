@@ -1,0 +1,23 @@
+//! The Kafka adapter: topic names and creation, idempotent producers,
+//! consumers, collector checkpoints and dead-letter headers.
+//!
+//! Delivery is at-least-once everywhere (the brokers in use do not support
+//! transactions): producers are idempotent, positions are stored only after
+//! what precedes them is acknowledged, and writes downstream are idempotent.
+//! No rule of the subsidy lives here.
+
+pub mod admin;
+pub mod checkpoint;
+pub mod config;
+pub mod dead_letter;
+pub mod error;
+pub mod producer;
+pub mod reader;
+
+pub use admin::{check_reachable, ensure_topics, TopicSpec};
+pub use checkpoint::{Checkpoint, Checkpoints};
+pub use config::{client_config, BusConfig, Topics};
+pub use dead_letter::{dead_letter_headers, header_str, DeadLetter};
+pub use error::BusError;
+pub use producer::idempotent_producer;
+pub use reader::TopicReader;

@@ -1,0 +1,86 @@
+//! Reading a whole topic (every partition, from the beginning) outside any
+//! consumer group: for registries and checkpoints, where every reader needs
+//! every message.
+
+use crate::config::client_config;
+use crate::error::BusError;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// A group-less consumer of every partition of one topic.
+pub struct TopicReader {
+    consumer: StreamConsumer,
+    topic: String,
+}
+
+impl std::fmt::Debug for TopicReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicReader").field("topic", &self.topic).finish()
+    }
+}
+
+impl TopicReader {
+    /// Assigns every partition of `topic` from the beginning.
+    pub fn open(brokers: &str, topic: &str, timeout: Duration) -> Result<TopicReader, BusError> {
+        let consumer: StreamConsumer = client_config(brokers)
+            .set("group.id", "subsidy-meter-reader")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .create()?;
+        let md = consumer.fetch_metadata(Some(topic), timeout)?;
+        let mut tpl = TopicPartitionList::new();
+        for t in md.topics() {
+            for p in t.partitions() {
+                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)?;
+            }
+        }
+        consumer.assign(&tpl)?;
+        Ok(TopicReader { consumer, topic: topic.to_string() })
+    }
+
+    /// Reads until every partition's position reaches the high watermark seen at the start,
+    /// calling `f` for each message. Returns the number of messages read.
+    pub async fn catch_up(&self, timeout: Duration, mut f: impl FnMut(&BorrowedMessage<'_>)) -> Result<u64, BusError> {
+        let deadline = Instant::now() + timeout;
+        let mut targets: HashMap<i32, i64> = HashMap::new();
+        let assignment = self.consumer.assignment()?;
+        for e in assignment.elements() {
+            let (low, high) = self.consumer.fetch_watermarks(&self.topic, e.partition(), timeout)?;
+            if high > low {
+                targets.insert(e.partition(), high);
+            }
+        }
+        let mut n = 0;
+        while !targets.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(BusError::Unreachable { brokers: self.topic.clone(), detail: format!("timed out reading topic {} to its end", self.topic) });
+            }
+            match tokio::time::timeout(left, self.consumer.recv()).await {
+                Ok(Ok(m)) => {
+                    f(&m);
+                    n += 1;
+                    if targets.get(&m.partition()).is_some_and(|&high| m.offset() + 1 >= high) {
+                        targets.remove(&m.partition());
+                    }
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => continue,
+            }
+        }
+        Ok(n)
+    }
+
+    /// Waits up to `wait` for the next message.
+    pub async fn next(&self, wait: Duration) -> Result<Option<BorrowedMessage<'_>>, BusError> {
+        match tokio::time::timeout(wait, self.consumer.recv()).await {
+            Ok(Ok(m)) => Ok(Some(m)),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Ok(None),
+        }
+    }
+}

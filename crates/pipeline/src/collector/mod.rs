@@ -1,0 +1,178 @@
+//! The collector: pages through the platform's usage records and produces
+//! them to Kafka, polls the entity and center registries, and checkpoints
+//! its cursor only after every record before it was acknowledged.
+//!
+//! At-least-once: a restart resumes from the last checkpoint, so records
+//! after it may be produced twice (the aggregator drops repeats by revision)
+//! but none is skipped.
+
+mod registry;
+mod sink;
+
+pub use sink::RecordSink;
+
+use crate::metrics::CollectorMetrics;
+use anyhow::{Context, Result};
+use std::time::{Duration, Instant};
+use subsidy_bus::Checkpoints;
+use subsidy_platform::client::{Page, PlatformClient, RetryPolicy};
+use tokio_util::sync::CancellationToken;
+
+/// How the collector behaves.
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
+    /// Checkpoint key; one per platform stream.
+    pub id: String,
+    /// Records per page (1–1000).
+    pub page_limit: u32,
+    /// Wait between polls once caught up.
+    pub poll_interval: Duration,
+    /// Wait between registry polls.
+    pub registry_interval: Duration,
+    /// Retries of platform requests.
+    pub retry: RetryPolicy,
+    /// Stop once the platform says there is nothing more (scripts, tests, benchmarks).
+    pub exit_when_caught_up: bool,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> CollectorConfig {
+        CollectorConfig {
+            id: "platform".into(),
+            page_limit: 1000,
+            poll_interval: Duration::from_secs(5),
+            registry_interval: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+            exit_when_caught_up: false,
+        }
+    }
+}
+
+/// What a collector run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectorReport {
+    /// Pages fetched.
+    pub pages: u64,
+    /// Records produced to the records topic.
+    pub produced: u64,
+    /// Records sent to the dead-letter topic.
+    pub dead_lettered: u64,
+    /// The cursor checkpointed last.
+    pub cursor: Option<String>,
+}
+
+/// Everything the collector talks to.
+#[derive(Debug)]
+pub struct Collector {
+    /// The platform.
+    pub client: PlatformClient,
+    /// Where records, registry items and dead letters go.
+    pub sink: RecordSink,
+    /// Where the cursor is kept.
+    pub checkpoints: Checkpoints,
+    /// Counters.
+    pub metrics: CollectorMetrics,
+    /// Settings.
+    pub config: CollectorConfig,
+    /// Last registry value produced per (kind, key), so unchanged items are not produced again.
+    registry_sent: std::sync::Mutex<std::collections::HashMap<(&'static str, String), Vec<u8>>>,
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Collector {
+    /// A collector over these parts.
+    pub fn new(client: PlatformClient, sink: RecordSink, checkpoints: Checkpoints, metrics: CollectorMetrics, config: CollectorConfig) -> Collector {
+        Collector { client, sink, checkpoints, metrics, config, registry_sent: Default::default() }
+    }
+
+    async fn fetch(&self, cursor: Option<&str>) -> Result<Page> {
+        let started = Instant::now();
+        let metrics = &self.metrics;
+        let page = self
+            .client
+            .fetch_page_with_retry(cursor, self.config.page_limit, &self.config.retry, |e, wait| {
+                metrics.retries.with_label_values(&[e.cause()]).inc();
+                tracing::warn!(cause = e.cause(), error = %e, wait_ms = wait.as_millis() as u64, "platform request failed, retrying");
+            })
+            .await
+            .context("fetching usage records from the platform")?;
+        metrics.request_seconds.with_label_values(&["usage-records"]).observe(started.elapsed().as_secs_f64());
+        metrics.pages_fetched.inc();
+        metrics.records_fetched.inc_by(page.records.len() as u64);
+        Ok(page)
+    }
+
+    /// Runs until cancelled (or caught up, when so configured).
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<CollectorReport> {
+        let timeout = Duration::from_secs(30);
+        let start = self.checkpoints.load(&self.config.id, timeout).await.context("loading the collector checkpoint")?;
+        let mut checkpoint = start.unwrap_or_default();
+        tracing::info!(cursor = ?checkpoint.cursor, records = checkpoint.records, "collector starting");
+        let mut report = CollectorReport { cursor: checkpoint.cursor.clone(), ..CollectorReport::default() };
+        let mut next_registry_poll = Instant::now();
+        let mut fetched = Some(self.fetch(checkpoint.cursor.as_deref()).await?);
+        loop {
+            if Instant::now() >= next_registry_poll {
+                registry::poll(self).await?;
+                next_registry_poll = Instant::now() + self.config.registry_interval;
+            }
+            let page = match fetched.take() {
+                Some(p) => p,
+                None => tokio::select! {
+                    p = self.fetch(checkpoint.cursor.as_deref()) => p?,
+                    _ = shutdown.cancelled() => break,
+                },
+            };
+            let has_more = page.has_more;
+            // Produce this page while the next one is fetched.
+            let (sent, next) = tokio::join!(self.sink.send_page(&page, &self.metrics), async {
+                if has_more {
+                    Some(self.fetch(Some(&page.next_cursor)).await)
+                } else {
+                    None
+                }
+            });
+            let sent = sent?;
+            report.pages += 1;
+            report.produced += sent.produced;
+            report.dead_lettered += sent.dead_lettered;
+            if let Some(newest) = sent.newest_updated_at {
+                if checkpoint.newest_updated_at.as_ref().is_none_or(|n| newest > *n) {
+                    checkpoint.newest_updated_at = Some(newest);
+                }
+            }
+            checkpoint.cursor = Some(page.next_cursor.clone());
+            checkpoint.records += sent.produced + sent.dead_lettered;
+            checkpoint.saved_at = chrono::Utc::now().to_rfc3339();
+            self.checkpoints.save(&self.config.id, &checkpoint).await.context("writing the collector checkpoint")?;
+            self.metrics.checkpoint_timestamp.set(unix_now());
+            self.metrics.checkpoint_age.set(0);
+            if let Some(newest) = checkpoint.newest_updated_at.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+                self.metrics.updated_at_lag.set(unix_now() - newest.timestamp());
+            }
+            report.cursor = checkpoint.cursor.clone();
+            match next {
+                Some(p) => fetched = Some(p?),
+                None => {
+                    if self.config.exit_when_caught_up || shutdown.is_cancelled() {
+                        break;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.config.poll_interval) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    self.metrics.checkpoint_age.set(unix_now() - self.metrics.checkpoint_timestamp.get());
+                }
+            }
+            if shutdown.is_cancelled() {
+                break;
+            }
+        }
+        tracing::info!(pages = report.pages, produced = report.produced, dead_lettered = report.dead_lettered, "collector stopped");
+        Ok(report)
+    }
+}
+

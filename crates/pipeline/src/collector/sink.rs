@@ -1,0 +1,132 @@
+//! Producing a page: good records to the records topic keyed by user,
+//! refused ones to the dead-letter topic with the reason in headers, all
+//! acknowledged before the page counts as sent.
+
+use crate::metrics::CollectorMetrics;
+use anyhow::{anyhow, Result};
+use chrono::{DateTime, FixedOffset};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use std::time::Duration;
+use subsidy_bus::{dead_letter_headers, DeadLetter, Topics};
+use subsidy_core::{parse_record, ReasonCode};
+use subsidy_platform::client::{Page, PageRecord};
+
+/// What sending one page did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SentPage {
+    /// Records acknowledged on the records topic.
+    pub produced: u64,
+    /// Records acknowledged on the dead-letter topic.
+    pub dead_lettered: u64,
+    /// Newest `updated_at` among the good records, RFC 3339.
+    pub newest_updated_at: Option<String>,
+}
+
+/// The producer and topic names the collector writes to.
+#[derive(Clone)]
+pub struct RecordSink {
+    /// Idempotent producer.
+    pub producer: FutureProducer,
+    /// Topic names.
+    pub topics: Topics,
+}
+
+impl std::fmt::Debug for RecordSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordSink").field("topics", &self.topics).finish()
+    }
+}
+
+enum Kind {
+    Record,
+    DeadLetter(ReasonCode),
+}
+
+impl RecordSink {
+    /// Enqueues one message, waiting for room when the local queue is full.
+    async fn enqueue<'a>(&self, mut record: FutureRecord<'a, [u8], [u8]>, pending: &mut Vec<(DeliveryFuture, Kind)>, kind: Kind) -> Result<()> {
+        loop {
+            match self.producer.send_result(record) {
+                Ok(f) => {
+                    pending.push((f, kind));
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => return Err(anyhow!("cannot enqueue a message for Kafka: {e}")),
+            }
+        }
+    }
+
+    /// Sends every record of a page and waits until the broker acknowledged all of them.
+    pub async fn send_page(&self, page: &Page, metrics: &CollectorMetrics) -> Result<SentPage> {
+        let mut pending = Vec::with_capacity(page.records.len());
+        let mut newest: Option<DateTime<FixedOffset>> = None;
+        for item in &page.records {
+            let bytes = item.as_bytes();
+            let parsed = match item {
+                PageRecord::MalformedText(_) => Err((ReasonCode::Malformed, None, "the platform sent a string where a record object belongs".to_string())),
+                PageRecord::Raw(_) => parse_record(bytes).map_err(|r| (r.reason, r.field, r.detail)),
+            };
+            match parsed {
+                Ok(record) => {
+                    if newest.is_none_or(|n| record.updated_at > n) {
+                        newest = Some(record.updated_at);
+                    }
+                    let fr = FutureRecord::to(&self.topics.records).key(record.user.as_str().as_bytes()).payload(bytes);
+                    self.enqueue(fr, &mut pending, Kind::Record).await?;
+                }
+                Err((reason, field, detail)) => {
+                    let headers = dead_letter_headers(&DeadLetter { reason: reason.as_str(), field, detail: &detail, stage: "collector" });
+                    let fr = FutureRecord::<[u8], [u8]>::to(&self.topics.dead_letter).payload(bytes).headers(headers);
+                    self.enqueue(fr, &mut pending, Kind::DeadLetter(reason)).await?;
+                }
+            }
+        }
+        let mut sent = SentPage { newest_updated_at: newest.map(|n| n.to_rfc3339()), ..SentPage::default() };
+        for (future, kind) in pending {
+            match future.await {
+                Ok(Ok(_)) => match kind {
+                    Kind::Record => sent.produced += 1,
+                    Kind::DeadLetter(reason) => {
+                        sent.dead_lettered += 1;
+                        metrics.dead_letters.with_label_values(&[reason.as_str()]).inc();
+                    }
+                },
+                Ok(Err((e, _))) => return Err(anyhow!("Kafka did not acknowledge a message: {e}")),
+                Err(_) => return Err(anyhow!("the Kafka producer was dropped before acknowledging a message")),
+            }
+        }
+        metrics.records_produced.inc_by(sent.produced);
+        Ok(sent)
+    }
+
+    /// Sends registry items (key, JSON bytes) to `topic` and waits for all acknowledgements.
+    pub async fn send_keyed(&self, topic: &str, items: &[(String, Vec<u8>)]) -> Result<()> {
+        let mut pending = Vec::with_capacity(items.len());
+        for (key, value) in items {
+            let fr = FutureRecord::to(topic).key(key.as_bytes()).payload(value.as_slice());
+            self.enqueue(fr, &mut pending, Kind::Record).await?;
+        }
+        for (future, _) in pending {
+            match future.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => return Err(anyhow!("Kafka did not acknowledge a registry item: {e}")),
+                Err(_) => return Err(anyhow!("the Kafka producer was dropped before acknowledging a registry item")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a refused registry item to the dead-letter topic.
+    pub async fn dead_letter(&self, value: &[u8], reason: ReasonCode, field: Option<&str>, detail: &str, metrics: &CollectorMetrics) -> Result<()> {
+        let headers = dead_letter_headers(&DeadLetter { reason: reason.as_str(), field, detail, stage: "collector" });
+        let fr = FutureRecord::<[u8], [u8]>::to(&self.topics.dead_letter).payload(value).headers(headers);
+        self.producer.send(fr, Duration::from_secs(30)).await.map_err(|(e, _)| anyhow!("Kafka did not acknowledge a dead letter: {e}"))?;
+        metrics.dead_letters.with_label_values(&[reason.as_str()]).inc();
+        Ok(())
+    }
+}

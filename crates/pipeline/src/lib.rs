@@ -1,0 +1,7 @@
+//! The pipeline's moving parts: the collector (platform → Kafka) and the
+//! aggregator (Kafka → core → ledger store), their metrics and the
+//! `/metrics` endpoint. Rules come from `subsidy-core` only.
+
+pub mod collector;
+pub mod metrics;
+pub mod metrics_http;

@@ -1,0 +1,144 @@
+//! Every metric of the pipeline, declared together. Names follow
+//! `subsidy_<subsystem>_<name>_<unit>`; counters end in `_total`; labels
+//! take only small fixed sets (reason codes, causes, stages).
+
+use prometheus::{GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    r.register(Box::new(c.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    c
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    r.register(Box::new(c.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    r.register(Box::new(g.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    g
+}
+
+fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    r.register(Box::new(g.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    g
+}
+
+fn float_gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let g = GaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    r.register(Box::new(g.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    g
+}
+
+fn histogram_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+    let buckets = vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    r.register(Box::new(h.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    h
+}
+
+fn histogram(r: &Registry, name: &str, help: &str) -> Histogram {
+    let buckets = vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    r.register(Box::new(h.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    h
+}
+
+/// The collector's metrics.
+#[derive(Debug, Clone)]
+pub struct CollectorMetrics {
+    /// Pages fetched.
+    pub pages_fetched: IntCounter,
+    /// Records fetched (good and bad).
+    pub records_fetched: IntCounter,
+    /// Records acknowledged by the broker on the records topic.
+    pub records_produced: IntCounter,
+    /// Records sent to the dead-letter topic, by reason code.
+    pub dead_letters: IntCounterVec,
+    /// Retries of platform requests, by cause.
+    pub retries: IntCounterVec,
+    /// Platform request latency, by endpoint.
+    pub request_seconds: HistogramVec,
+    /// Registry items produced (changed since last poll), by kind.
+    pub registry_items: IntCounterVec,
+    /// Unix time of the last checkpoint written.
+    pub checkpoint_timestamp: IntGauge,
+    /// Seconds since the last checkpoint (refreshed by a ticker).
+    pub checkpoint_age: IntGauge,
+    /// Seconds between the newest `updated_at` seen and now.
+    pub updated_at_lag: IntGauge,
+}
+
+impl CollectorMetrics {
+    /// Registers the collector's metrics in `r`.
+    pub fn register(r: &Registry) -> CollectorMetrics {
+        CollectorMetrics {
+            pages_fetched: counter(r, "subsidy_collector_pages_fetched_total", "Pages of usage records fetched from the platform."),
+            records_fetched: counter(r, "subsidy_collector_records_fetched_total", "Usage records fetched from the platform, good and bad."),
+            records_produced: counter(r, "subsidy_collector_records_produced_total", "Usage records acknowledged by Kafka on the records topic."),
+            dead_letters: counter_vec(r, "subsidy_collector_dead_letters_total", "Records sent to the dead-letter topic, by reason code.", &["reason"]),
+            retries: counter_vec(r, "subsidy_collector_retries_total", "Retried platform requests, by cause.", &["cause"]),
+            request_seconds: histogram_vec(r, "subsidy_collector_request_duration_seconds", "Platform request latency.", &["endpoint"]),
+            registry_items: counter_vec(r, "subsidy_collector_registry_items_produced_total", "Entities and centers produced because they changed.", &["kind"]),
+            checkpoint_timestamp: gauge(r, "subsidy_collector_checkpoint_timestamp_seconds", "Unix time of the last checkpoint acknowledged by Kafka."),
+            checkpoint_age: gauge(r, "subsidy_collector_checkpoint_age_seconds", "Seconds since the last checkpoint was acknowledged."),
+            updated_at_lag: gauge(r, "subsidy_collector_updated_at_lag_seconds", "Seconds between the newest updated_at seen and now."),
+        }
+    }
+}
+
+/// The aggregator's metrics.
+#[derive(Debug, Clone)]
+pub struct AggregatorMetrics {
+    /// Messages consumed from the records topic.
+    pub records_consumed: IntCounter,
+    /// Records that became standing and eligible.
+    pub records_accepted: IntCounter,
+    /// Standing records excluded by the rules, by reason.
+    pub records_excluded: IntCounterVec,
+    /// Records rejected (bad input, unknown entity/center held, duplicate, superseded), by reason.
+    pub records_rejected: IntCounterVec,
+    /// Batches written to the store.
+    pub batches_written: IntCounter,
+    /// Rows written to the store, by table.
+    pub rows_written: IntCounterVec,
+    /// Store write latency.
+    pub write_seconds: Histogram,
+    /// Store errors, by kind.
+    pub store_errors: IntCounterVec,
+    /// Consumer lag per partition.
+    pub consumer_lag: IntGaugeVec,
+    /// Exact subsidy accrued (before rounding and caps) in the partitions this member owns, yuan, by policy version.
+    pub subsidy_accrued: GaugeVec,
+    /// Unix time of the last successful write.
+    pub last_write_timestamp: IntGauge,
+    /// Seconds since the last successful write (refreshed by a ticker).
+    pub since_last_write: IntGauge,
+    /// Records held for an unknown entity or center.
+    pub held_records: IntGauge,
+}
+
+impl AggregatorMetrics {
+    /// Registers the aggregator's metrics in `r`.
+    pub fn register(r: &Registry) -> AggregatorMetrics {
+        AggregatorMetrics {
+            records_consumed: counter(r, "subsidy_aggregator_records_consumed_total", "Messages consumed from the records topic."),
+            records_accepted: counter(r, "subsidy_aggregator_records_accepted_total", "Records whose standing revision earns subsidy."),
+            records_excluded: counter_vec(r, "subsidy_aggregator_records_excluded_total", "Standing records excluded by the rules, by reason code.", &["reason"]),
+            records_rejected: counter_vec(r, "subsidy_aggregator_records_rejected_total", "Records rejected, held, duplicated or superseded, by reason code.", &["reason"]),
+            batches_written: counter(r, "subsidy_aggregator_batches_written_total", "Batches written to the ledger store."),
+            rows_written: counter_vec(r, "subsidy_aggregator_rows_written_total", "Rows written to the ledger store, by table.", &["table"]),
+            write_seconds: histogram(r, "subsidy_aggregator_store_write_duration_seconds", "Ledger store write latency per batch."),
+            store_errors: counter_vec(r, "subsidy_aggregator_store_errors_total", "Ledger store errors, by kind.", &["kind"]),
+            consumer_lag: gauge_vec(r, "subsidy_aggregator_consumer_lag_messages", "Messages behind the high watermark, per partition.", &["partition"]),
+            subsidy_accrued: float_gauge_vec(r, "subsidy_aggregator_subsidy_accrued_yuan", "Subsidy accrued in the partitions this member owns, yuan, by policy version.", &["policy_version"]),
+            last_write_timestamp: gauge(r, "subsidy_aggregator_last_write_timestamp_seconds", "Unix time of the last successful ledger write."),
+            since_last_write: gauge(r, "subsidy_aggregator_seconds_since_last_write", "Seconds since the last successful ledger write."),
+            held_records: gauge(r, "subsidy_aggregator_held_records", "Records waiting for an unknown entity or center."),
+        }
+    }
+}
