@@ -5,9 +5,10 @@
 use crate::config::client_config;
 use crate::error::BusError;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::BorrowedMessage;
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::HashMap;
+use rdkafka::error::KafkaError;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 /// A group-less consumer of every partition of one topic.
@@ -29,7 +30,10 @@ impl TopicReader {
             .set("group.id", "subsidy-meter-reader")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "false")
+            // End of partition is judged by fetch responses: the broker in use
+            // reports a stale high watermark to ListOffsets (it leaves out the
+            // last batch), but its fetch responses are right.
+            .set("enable.partition.eof", "true")
             .create()?;
         let md = consumer.fetch_metadata(Some(topic), timeout)?;
         let mut tpl = TopicPartitionList::new();
@@ -42,20 +46,13 @@ impl TopicReader {
         Ok(TopicReader { consumer, topic: topic.to_string() })
     }
 
-    /// Reads until every partition's position reaches the high watermark seen at the start,
-    /// calling `f` for each message. Returns the number of messages read.
+    /// Reads until every partition reports its end, calling `f` for each message.
+    /// Returns the number of messages read.
     pub async fn catch_up(&self, timeout: Duration, mut f: impl FnMut(&BorrowedMessage<'_>)) -> Result<u64, BusError> {
         let deadline = Instant::now() + timeout;
-        let mut targets: HashMap<i32, i64> = HashMap::new();
-        let assignment = self.consumer.assignment()?;
-        for e in assignment.elements() {
-            let (low, high) = self.consumer.fetch_watermarks(&self.topic, e.partition(), timeout)?;
-            if high > low {
-                targets.insert(e.partition(), high);
-            }
-        }
+        let mut open: HashSet<i32> = self.consumer.assignment()?.elements().iter().map(|e| e.partition()).collect();
         let mut n = 0;
-        while !targets.is_empty() {
+        while !open.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(BusError::Unreachable { brokers: self.topic.clone(), detail: format!("timed out reading topic {} to its end", self.topic) });
@@ -64,9 +61,9 @@ impl TopicReader {
                 Ok(Ok(m)) => {
                     f(&m);
                     n += 1;
-                    if targets.get(&m.partition()).is_some_and(|&high| m.offset() + 1 >= high) {
-                        targets.remove(&m.partition());
-                    }
+                }
+                Ok(Err(KafkaError::PartitionEOF(p))) => {
+                    open.remove(&p);
                 }
                 Ok(Err(e)) => return Err(e.into()),
                 Err(_) => continue,
@@ -79,6 +76,7 @@ impl TopicReader {
     pub async fn next(&self, wait: Duration) -> Result<Option<BorrowedMessage<'_>>, BusError> {
         match tokio::time::timeout(wait, self.consumer.recv()).await {
             Ok(Ok(m)) => Ok(Some(m)),
+            Ok(Err(KafkaError::PartitionEOF(_))) => Ok(None),
             Ok(Err(e)) => Err(e.into()),
             Err(_) => Ok(None),
         }
