@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The project's test command (CI runs exactly this via .ci/run):
+#
+#     bash scripts/test.sh
+#
+# Self-contained: installs missing external services (deploy/dev/services.sh
+# install; quick when everything is present), starts them, then runs the
+# tests. Extra arguments are passed to `cargo test`.
+#
+# Environment:
+#   SUBSIDY_SKIP_INSTALL=1   skip `services.sh install`
+#   SUBSIDY_KEEP_SERVICES=0  stop the services when done (default: keep them
+#                            running locally; stop them when CI=true)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+SERVICES="$REPO/deploy/dev/services.sh"
+
+T_START=$SECONDS
+phase_start=$SECONDS
+phase() { # name
+    echo "== [$(date -u +%H:%M:%S)] $1"
+    phase_start=$SECONDS
+}
+phase_done() { # name
+    echo "== $1: $((SECONDS - phase_start)) s (total $((SECONDS - T_START)) s)"
+}
+
+if [[ "${SUBSIDY_KEEP_SERVICES:-}" == 0 || ( -z "${SUBSIDY_KEEP_SERVICES:-}" && "${CI:-}" == true ) ]]; then
+    trap 'bash "$SERVICES" stop || true' EXIT
+fi
+
+if [[ "${SUBSIDY_SKIP_INSTALL:-0}" != 1 ]]; then
+    phase "services install"
+    bash "$SERVICES" install
+    phase_done "services install"
+fi
+
+phase "services start"
+bash "$SERVICES" start
+bash "$SERVICES" status
+phase_done "services start"
+
+eval "$(bash "$SERVICES" env)"
+
+phase "cargo test --workspace --release"
+cargo test --workspace --release "$@"
+phase_done "cargo test"
+
+echo "== all done in $((SECONDS - T_START)) s"
