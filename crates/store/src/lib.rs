@@ -9,8 +9,14 @@
 //! Kafka partition and offset, credit code and period) and a version, so a
 //! replayed batch replaces rather than doubles.
 
+pub mod clickhouse;
+mod codec;
+mod decimal;
 pub mod rows;
+pub mod sqlite;
 
+pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
+pub use self::sqlite::SqliteStore;
 pub use rows::*;
 
 use async_trait::async_trait;

@@ -1,0 +1,153 @@
+//! The ClickHouse ledger store (the production store).
+//!
+//! Talks HTTP (RowBinary, lz4-compressed inserts) through the `clickhouse`
+//! crate with type validation off, which the 18.x servers need. The DDL in
+//! `schemas/clickhouse/` runs unchanged on ClickHouse 18.16 and current
+//! releases. Tables are ReplacingMergeTrees keyed like the store rows, so a
+//! replayed write replaces; reads use `FINAL`. This module owns the SQL and
+//! the column mapping only: it holds no settlement rules.
+
+mod close;
+mod config;
+mod error;
+mod read;
+mod rows;
+mod schema;
+mod write;
+
+pub use config::ClickHouseConfig;
+
+use crate::{
+    AccrualSum, AdjustmentRow, CloseReport, Closure, HeldRow, LedgerStore, LineRow, SettlementRow, StandingLine, StoreError, StoreResult,
+    WriteBatch,
+};
+use ::clickhouse::{Client, Compression};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::future::Future;
+use std::time::Duration;
+use subsidy_core::{Period, Settlement};
+
+/// Longest wait for a read or DDL query (inserts have their own timeouts).
+const QUERY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The ClickHouse store. Cheap to clone: clones share the connection pool.
+#[derive(Clone)]
+pub struct ClickHouseStore {
+    /// Bound to the ledger database.
+    client: Client,
+    /// Not bound to a database: creates and drops it.
+    admin: Client,
+    database: String,
+}
+
+impl std::fmt::Debug for ClickHouseStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseStore").field("database", &self.database).finish_non_exhaustive()
+    }
+}
+
+impl ClickHouseStore {
+    /// Builds the store without any IO: the first query opens the connection.
+    /// Invalid settings are `Rejected`.
+    pub fn new(config: &ClickHouseConfig) -> StoreResult<ClickHouseStore> {
+        config.validate().map_err(StoreError::Rejected)?;
+        let mut base = Client::default()
+            .with_url(config.url.as_str())
+            .with_user(config.user.as_str())
+            .with_validation(false)
+            .with_compression(Compression::Lz4);
+        if !config.password.is_empty() {
+            base = base.with_password(config.password.as_str());
+        }
+        Ok(ClickHouseStore { admin: base.clone(), client: base.with_database(config.database.as_str()), database: config.database.clone() })
+    }
+
+    /// Builds the store and checks that the server answers (`Unavailable` when it does not).
+    pub async fn connect(config: &ClickHouseConfig) -> StoreResult<ClickHouseStore> {
+        let store = ClickHouseStore::new(config)?;
+        deadline(async { store.admin.query("SELECT 1").fetch_one::<u8>().await.map_err(error::map_error) }).await?;
+        Ok(store)
+    }
+
+    /// The database the ledger lives in.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// Drops the whole ledger database: for tests and tear-down only.
+    pub async fn drop_database(&self) -> StoreResult<()> {
+        let sql = format!("DROP DATABASE IF EXISTS `{}`", self.database);
+        deadline(async { self.admin.query_raw(&sql).execute().await.map_err(error::map_error) }).await
+    }
+}
+
+/// Bounds a query by [`QUERY_TIMEOUT`]; a hung server is `Unavailable`.
+async fn deadline<T>(fut: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    tokio::time::timeout(QUERY_TIMEOUT, fut)
+        .await
+        .map_err(|_| StoreError::Unavailable(format!("clickhouse: no answer within {QUERY_TIMEOUT:?}")))?
+}
+
+#[async_trait]
+impl LedgerStore for ClickHouseStore {
+    async fn migrate(&self) -> StoreResult<Vec<String>> {
+        deadline(schema::migrate(&self.admin, &self.client, &self.database)).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        deadline(async { self.client.query("SELECT 1").fetch_one::<u8>().await.map(drop).map_err(error::map_error) }).await
+    }
+
+    async fn standing_lines(&self, record_ids: &[String]) -> StoreResult<Vec<StandingLine>> {
+        deadline(read::standing_lines(&self.client, record_ids)).await
+    }
+
+    async fn write_batch(&self, batch: &WriteBatch) -> StoreResult<()> {
+        write::write_batch(&self.client, batch).await
+    }
+
+    async fn write_settlements(&self, rows: &[SettlementRow]) -> StoreResult<()> {
+        write::write_settlements(&self.client, rows).await
+    }
+
+    async fn accrual_sums(&self, partitions: &[i32]) -> StoreResult<Vec<AccrualSum>> {
+        deadline(read::accrual_sums(&self.client, partitions)).await
+    }
+
+    async fn held_records(&self, partitions: &[i32]) -> StoreResult<Vec<HeldRow>> {
+        deadline(read::held_records(&self.client, partitions)).await
+    }
+
+    async fn settlements(&self) -> StoreResult<Vec<Settlement>> {
+        deadline(read::settlements(&self.client)).await
+    }
+
+    async fn entity_settlements(&self, credit_code: &str) -> StoreResult<Vec<Settlement>> {
+        deadline(read::entity_settlements(&self.client, credit_code)).await
+    }
+
+    async fn entity_lines(&self, credit_code: &str, period: Option<Period>) -> StoreResult<Vec<LineRow>> {
+        deadline(read::entity_lines(&self.client, credit_code, period)).await
+    }
+
+    async fn closures(&self) -> StoreResult<Vec<Closure>> {
+        deadline(read::closures(&self.client)).await
+    }
+
+    async fn close_period(&self, period: Period, closed_at: DateTime<Utc>) -> StoreResult<CloseReport> {
+        deadline(close::close_period(&self.client, period, closed_at)).await
+    }
+
+    async fn closed_settlements(&self) -> StoreResult<Vec<Settlement>> {
+        deadline(read::closed_settlements(&self.client)).await
+    }
+
+    async fn adjustments(&self) -> StoreResult<Vec<AdjustmentRow>> {
+        deadline(read::adjustments(&self.client)).await
+    }
+
+    async fn rejection_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+        deadline(read::rejection_counts(&self.client)).await
+    }
+}

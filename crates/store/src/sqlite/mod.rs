@@ -1,0 +1,159 @@
+//! The SQLite ledger store (the embedded default).
+//!
+//! One connection behind a mutex; every call runs on tokio's blocking pool
+//! so the runtime never waits on disk. Decimals are kept as exact text and
+//! summed in Rust; each `write_batch` is one transaction of prepared upserts
+//! that keep the highest revision or version, so replays change nothing.
+//! Files use WAL. Holds no settlement rules.
+
+mod codec;
+mod read;
+mod schema;
+mod write;
+
+use crate::{
+    AccrualSum, AdjustmentRow, CloseReport, Closure, HeldRow, LedgerStore, LineRow, SettlementRow, StandingLine, StoreError, StoreResult,
+    WriteBatch,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use subsidy_core::{Period, Settlement};
+
+/// How long a writer waits for another process holding the file lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Page cache per connection, in KiB.
+const CACHE_KIB: i64 = 64 * 1024;
+
+/// The SQLite store. Cheap to clone: clones share the connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database at `path`; `":memory:"` opens a private in-memory one.
+    /// Does not migrate: call [`LedgerStore::migrate`].
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<SqliteStore> {
+        let path = path.as_ref();
+        let conn = Connection::open(path).map_err(codec::map_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(codec::map_error)?;
+        // Negative means KiB: a page cache big enough for a 100k-record batch.
+        conn.pragma_update(None, "cache_size", -CACHE_KIB).map_err(codec::map_error)?;
+        if path != Path::new(":memory:") {
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(codec::map_error)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Unavailable(format!("sqlite: cannot switch {} to WAL (got {mode})", path.display())));
+            }
+            conn.pragma_update(None, "synchronous", "NORMAL").map_err(codec::map_error)?;
+        }
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// A private in-memory database.
+    pub fn open_in_memory() -> StoreResult<SqliteStore> {
+        SqliteStore::open(":memory:")
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock rolled its transaction back on unwind; the connection is still sound.
+            let mut guard = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Rejected(format!("sqlite: task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl LedgerStore for SqliteStore {
+    async fn migrate(&self) -> StoreResult<Vec<String>> {
+        self.with_conn(schema::migrate).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.with_conn(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(codec::map_error)).await
+    }
+
+    async fn standing_lines(&self, record_ids: &[String]) -> StoreResult<Vec<StandingLine>> {
+        let ids = record_ids.to_vec();
+        self.with_conn(move |c| read::standing_lines(c, &ids)).await
+    }
+
+    async fn write_batch(&self, batch: &WriteBatch) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let batch = batch.clone();
+        self.with_conn(move |c| write::write_batch(c, &batch)).await
+    }
+
+    async fn write_settlements(&self, rows: &[SettlementRow]) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let rows = rows.to_vec();
+        self.with_conn(move |c| write::write_settlements(c, &rows)).await
+    }
+
+    async fn accrual_sums(&self, partitions: &[i32]) -> StoreResult<Vec<AccrualSum>> {
+        let partitions = partitions.to_vec();
+        self.with_conn(move |c| read::accrual_sums(c, &partitions)).await
+    }
+
+    async fn held_records(&self, partitions: &[i32]) -> StoreResult<Vec<HeldRow>> {
+        let partitions = partitions.to_vec();
+        self.with_conn(move |c| read::held_records(c, &partitions)).await
+    }
+
+    async fn settlements(&self) -> StoreResult<Vec<Settlement>> {
+        self.with_conn(|c| read::settlements(c, read::SettlementFilter::All)).await
+    }
+
+    async fn entity_settlements(&self, credit_code: &str) -> StoreResult<Vec<Settlement>> {
+        let code = credit_code.to_string();
+        self.with_conn(move |c| read::settlements(c, read::SettlementFilter::Entity(&code))).await
+    }
+
+    async fn entity_lines(&self, credit_code: &str, period: Option<Period>) -> StoreResult<Vec<LineRow>> {
+        let code = credit_code.to_string();
+        self.with_conn(move |c| read::entity_lines(c, &code, period)).await
+    }
+
+    async fn closures(&self) -> StoreResult<Vec<Closure>> {
+        self.with_conn(read::closures).await
+    }
+
+    async fn close_period(&self, period: Period, closed_at: DateTime<Utc>) -> StoreResult<CloseReport> {
+        self.with_conn(move |c| write::close_period(c, period, closed_at)).await
+    }
+
+    async fn closed_settlements(&self) -> StoreResult<Vec<Settlement>> {
+        self.with_conn(|c| read::settlements(c, read::SettlementFilter::Closed)).await
+    }
+
+    async fn adjustments(&self) -> StoreResult<Vec<AdjustmentRow>> {
+        self.with_conn(read::adjustments).await
+    }
+
+    async fn rejection_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+        self.with_conn(read::rejection_counts).await
+    }
+}

@@ -1,0 +1,36 @@
+//! Versioned SQLite migrations: `schemas/sqlite/NNNN_name.sql`, embedded at
+//! build time, each applied in its own transaction together with its row in
+//! `schema_migrations`.
+
+use super::codec::map_error;
+use crate::StoreResult;
+use rusqlite::{params, Connection};
+
+/// Migrations in the order they apply: (id, SQL).
+pub(super) const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_ledger", include_str!("../../../../schemas/sqlite/0001_ledger.sql")),
+    ("0002_settlements", include_str!("../../../../schemas/sqlite/0002_settlements.sql")),
+];
+
+const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)";
+
+/// Applies the pending migrations; returns their ids.
+pub(super) fn migrate(conn: &mut Connection) -> StoreResult<Vec<String>> {
+    conn.execute_batch(MIGRATIONS_TABLE).map_err(map_error)?;
+    let mut newly = Vec::new();
+    for (id, sql) in MIGRATIONS {
+        let tx = conn.transaction().map_err(map_error)?;
+        let applied: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE id = ?1)", [id], |r| r.get(0)).map_err(map_error)?;
+        if applied {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(map_error)?;
+        tx.execute("INSERT INTO schema_migrations (id, applied_at) VALUES (?1, ?2)", params![id, chrono::Utc::now().to_rfc3339()])
+            .map_err(map_error)?;
+        tx.commit().map_err(map_error)?;
+        tracing::info!(migration = id, "applied sqlite migration");
+        newly.push((*id).to_string());
+    }
+    Ok(newly)
+}

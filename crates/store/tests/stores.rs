@@ -1,0 +1,102 @@
+//! Runs the conformance suite against both stores: SQLite (in memory) and
+//! ClickHouse (one fresh database per case, dropped afterwards). ClickHouse
+//! is found at `SUBSIDY_CLICKHOUSE_URL` (default `http://127.0.0.1:8123`);
+//! when it is unreachable the ClickHouse cases fail, they never skip.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod conformance;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use subsidy_store::{ClickHouseConfig, ClickHouseStore, LedgerStore, SqliteStore, WriteBatch};
+
+fn clickhouse_url() -> String {
+    std::env::var("SUBSIDY_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".to_string())
+}
+
+/// A fresh, uniquely named database for one case.
+async fn fresh_clickhouse(case: &str) -> ClickHouseStore {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let name = format!("subsidy_test_{case}_{}_{nanos}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+    let url = clickhouse_url();
+    match ClickHouseStore::connect(&ClickHouseConfig::new(&url).with_database(name)).await {
+        Ok(store) => store,
+        Err(e) => panic!(
+            "ClickHouse is required for the ClickHouse store tests but {url} does not answer: {e}. \
+             Start it with `bash deploy/dev/services.sh start clickhouse` or point SUBSIDY_CLICKHOUSE_URL at a server."
+        ),
+    }
+}
+
+/// Runs `case` against a fresh ClickHouse database, dropping it whether the case passes or panics.
+async fn with_clickhouse<F, Fut>(name: &str, case: F)
+where
+    F: FnOnce(Arc<ClickHouseStore>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let store = Arc::new(fresh_clickhouse(name).await);
+    let outcome = tokio::spawn(case(Arc::clone(&store))).await;
+    store.drop_database().await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+macro_rules! sqlite_cases {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let store = subsidy_store::SqliteStore::open_in_memory().unwrap();
+                    crate::conformance::$case(&store).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! clickhouse_cases {
+    ($($case:ident),* $(,)?) => {
+        mod clickhouse {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::with_clickhouse(stringify!($case), |store| async move { crate::conformance::$case(&*store).await }).await;
+                }
+            )*
+        }
+    };
+}
+
+for_each_case!(sqlite_cases);
+for_each_case!(clickhouse_cases);
+
+#[tokio::test]
+async fn sqlite_file_uses_wal_and_persists() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.migrate().await.unwrap().len(), 2);
+        let u = conformance::code(70);
+        let l = conformance::line("persist", 1, u, "2025-09", conformance::pos(0, 1), "1.00", "0.36");
+        store.write_batch(&WriteBatch { lines: vec![l], ..WriteBatch::default() }).await.unwrap();
+    }
+    assert!(dir.path().join("ledger.db-wal").exists() || dir.path().join("ledger.db").exists());
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(store.migrate().await.unwrap().is_empty());
+    assert_eq!(store.standing_lines(&["persist".to_string()]).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn clickhouse_unreachable_is_retryable() {
+    // Port 9 (discard) is closed on test machines: the error must say "retry later".
+    let store = ClickHouseStore::new(&ClickHouseConfig::new("http://127.0.0.1:9")).unwrap();
+    let err = store.ping().await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(ClickHouseStore::new(&ClickHouseConfig::new("http://127.0.0.1:8123").with_database("bad-name")).is_err());
+}
