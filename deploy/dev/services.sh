@@ -25,10 +25,12 @@
 #   SUBSIDY_CH_TCP_PORT      ClickHouse native port (default 9000)
 #   SUBSIDY_CH_MAX_MEMORY    per-query memory cap in bytes (default 4 GB)
 #   SUBSIDY_KAFKA_PORT       tansu listener port    (default 9092)
-#   SUBSIDY_KAFKA_STORAGE    tansu storage engine URL (default memory://tansu/,
-#                            lost on restart). `sqlite` stores into
-#                            <state>/tansu/tansu.db so data survives a broker
-#                            restart; sqlite:///abs/file.db also works.
+#   SUBSIDY_KAFKA_STORAGE    tansu storage engine URL (default `sqlite`: stores
+#                            into <state>/tansu/tansu.db, survives a broker
+#                            restart; sqlite:///abs/file.db also works).
+#                            memory://tansu/ is faster to reset but mishandles
+#                            fetches from inside a batch (see below), which
+#                            breaks consumers resuming from committed offsets.
 #   SUBSIDY_PROM_PORT        Prometheus port        (default 9090)
 #   SUBSIDY_NO_CHROMIUM=1    same as `install --no-chromium`
 #   SUBSIDY_INSTALL_WAIT_S   how long to wait for a tansu build that another
@@ -88,7 +90,7 @@ CH_HTTP_PORT="${SUBSIDY_CH_HTTP_PORT:-8123}"
 CH_TCP_PORT="${SUBSIDY_CH_TCP_PORT:-9000}"
 CH_MAX_MEMORY="${SUBSIDY_CH_MAX_MEMORY:-4000000000}"
 KAFKA_PORT="${SUBSIDY_KAFKA_PORT:-9092}"
-KAFKA_STORAGE="${SUBSIDY_KAFKA_STORAGE:-memory://tansu/}"
+KAFKA_STORAGE="${SUBSIDY_KAFKA_STORAGE:-sqlite}"
 PROM_PORT="${SUBSIDY_PROM_PORT:-9090}"
 
 TANSU_VERSION="0.6.0"

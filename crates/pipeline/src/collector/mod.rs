@@ -106,58 +106,37 @@ impl Collector {
     }
 
     /// Runs until cancelled (or caught up, when so configured).
+    ///
+    /// Pages are fetched and enqueued back to back; an acknowledger awaits
+    /// each page's deliveries in order and only then checkpoints the cursor
+    /// after it, so a checkpoint never runs ahead of what Kafka holds.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<CollectorReport> {
         let timeout = Duration::from_secs(30);
         let start = self.checkpoints.load(&self.config.id, timeout).await.context("loading the collector checkpoint")?;
-        let mut checkpoint = start.unwrap_or_default();
+        let checkpoint = start.unwrap_or_default();
         tracing::info!(cursor = ?checkpoint.cursor, records = checkpoint.records, "collector starting");
-        let mut report = CollectorReport { cursor: checkpoint.cursor.clone(), ..CollectorReport::default() };
-        let mut next_registry_poll = Instant::now();
-        let mut fetched = Some(self.fetch(checkpoint.cursor.as_deref()).await?);
-        loop {
-            if Instant::now() >= next_registry_poll {
-                registry::poll(self).await?;
-                next_registry_poll = Instant::now() + self.config.registry_interval;
-            }
-            let page = match fetched.take() {
-                Some(p) => p,
-                None => tokio::select! {
-                    p = self.fetch(checkpoint.cursor.as_deref()) => p?,
+        let mut cursor = checkpoint.cursor.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel::<sink::PendingPage>(MAX_PAGES_IN_FLIGHT);
+        let acker = acknowledge(rx, checkpoint, self.checkpoints.clone(), self.config.id.clone(), self.metrics.clone());
+        let fetcher = async {
+            let mut next_registry_poll = Instant::now();
+            loop {
+                if Instant::now() >= next_registry_poll {
+                    registry::poll(self).await?;
+                    next_registry_poll = Instant::now() + self.config.registry_interval;
+                }
+                let page = tokio::select! {
+                    p = self.fetch(cursor.as_deref()) => p?,
                     _ = shutdown.cancelled() => break,
-                },
-            };
-            let has_more = page.has_more;
-            // Produce this page while the next one is fetched.
-            let (sent, next) = tokio::join!(self.sink.send_page(&page, &self.metrics), async {
-                if has_more {
-                    Some(self.fetch(Some(&page.next_cursor)).await)
-                } else {
-                    None
+                };
+                let has_more = page.has_more;
+                cursor = Some(page.next_cursor.clone());
+                let pending = self.sink.enqueue_page(&page).await?;
+                if tx.send(pending).await.is_err() {
+                    break; // the acknowledger stopped with an error, reported below
                 }
-            });
-            let sent = sent?;
-            report.pages += 1;
-            report.produced += sent.produced;
-            report.dead_lettered += sent.dead_lettered;
-            if let Some(newest) = sent.newest_updated_at {
-                if checkpoint.newest_updated_at.as_ref().is_none_or(|n| newest > *n) {
-                    checkpoint.newest_updated_at = Some(newest);
-                }
-            }
-            checkpoint.cursor = Some(page.next_cursor.clone());
-            checkpoint.records += sent.produced + sent.dead_lettered;
-            checkpoint.saved_at = chrono::Utc::now().to_rfc3339();
-            self.checkpoints.save(&self.config.id, &checkpoint).await.context("writing the collector checkpoint")?;
-            self.metrics.checkpoint_timestamp.set(unix_now());
-            self.metrics.checkpoint_age.set(0);
-            if let Some(newest) = checkpoint.newest_updated_at.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
-                self.metrics.updated_at_lag.set(unix_now() - newest.timestamp());
-            }
-            report.cursor = checkpoint.cursor.clone();
-            match next {
-                Some(p) => fetched = Some(p?),
-                None => {
-                    if self.config.exit_when_caught_up || shutdown.is_cancelled() {
+                if !has_more {
+                    if self.config.exit_when_caught_up {
                         break;
                     }
                     tokio::select! {
@@ -167,12 +146,56 @@ impl Collector {
                     self.metrics.checkpoint_age.set(unix_now() - self.metrics.checkpoint_timestamp.get());
                 }
             }
-            if shutdown.is_cancelled() {
-                break;
-            }
-        }
+            drop(tx);
+            anyhow::Ok(())
+        };
+        let (fetched, acked) = tokio::join!(fetcher, acker);
+        let report = acked?;
+        fetched?;
         tracing::info!(pages = report.pages, produced = report.produced, dead_lettered = report.dead_lettered, "collector stopped");
         Ok(report)
     }
 }
 
+/// Pages enqueued but not yet acknowledged, at most.
+const MAX_PAGES_IN_FLIGHT: usize = 16;
+
+/// Awaits each page's deliveries in order, then checkpoints the cursor after it.
+async fn acknowledge(
+    mut rx: tokio::sync::mpsc::Receiver<sink::PendingPage>,
+    mut checkpoint: subsidy_bus::Checkpoint,
+    checkpoints: Checkpoints,
+    id: String,
+    metrics: CollectorMetrics,
+) -> Result<CollectorReport> {
+    let mut report = CollectorReport { cursor: checkpoint.cursor.clone(), ..CollectorReport::default() };
+    while let Some(pending) = rx.recv().await {
+        let sent = pending.acknowledged(&metrics).await?;
+        report.pages += 1;
+        report.produced += sent.produced;
+        report.dead_lettered += sent.dead_lettered;
+        if let Some(newest) = sent.newest_updated_at {
+            let newer = match checkpoint.newest_updated_at.as_deref().and_then(|n| chrono::DateTime::parse_from_rfc3339(n).ok()) {
+                Some(n) => newest > n,
+                None => true,
+            };
+            if newer {
+                checkpoint.newest_updated_at = Some(newest.to_rfc3339());
+            }
+        }
+        checkpoint.cursor = Some(sent.next_cursor);
+        checkpoint.records += sent.produced + sent.dead_lettered;
+        // Write a checkpoint when the queue is drained, or every few pages under load.
+        if rx.is_empty() || report.pages % 8 == 0 {
+            checkpoint.saved_at = chrono::Utc::now().to_rfc3339();
+            checkpoints.save(&id, &checkpoint).await.context("writing the collector checkpoint")?;
+            metrics.checkpoint_timestamp.set(unix_now());
+            metrics.checkpoint_age.set(0);
+            if let Some(newest) = checkpoint.newest_updated_at.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+                metrics.updated_at_lag.set(unix_now() - newest.timestamp());
+            }
+            report.cursor = checkpoint.cursor.clone();
+        }
+    }
+    Ok(report)
+}

@@ -19,8 +19,45 @@ pub struct SentPage {
     pub produced: u64,
     /// Records acknowledged on the dead-letter topic.
     pub dead_lettered: u64,
-    /// Newest `updated_at` among the good records, RFC 3339.
-    pub newest_updated_at: Option<String>,
+    /// Newest `updated_at` among the good records.
+    pub newest_updated_at: Option<DateTime<FixedOffset>>,
+    /// The cursor after this page.
+    pub next_cursor: String,
+}
+
+/// A page whose messages are enqueued, with the deliveries still to await.
+pub struct PendingPage {
+    deliveries: Vec<(DeliveryFuture, Kind)>,
+    newest_updated_at: Option<DateTime<FixedOffset>>,
+    next_cursor: String,
+}
+
+impl std::fmt::Debug for PendingPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingPage").field("messages", &self.deliveries.len()).field("next_cursor", &self.next_cursor).finish()
+    }
+}
+
+impl PendingPage {
+    /// Waits until the broker acknowledged every message of the page.
+    pub async fn acknowledged(self, metrics: &CollectorMetrics) -> Result<SentPage> {
+        let mut sent = SentPage { newest_updated_at: self.newest_updated_at, next_cursor: self.next_cursor, ..SentPage::default() };
+        for (future, kind) in self.deliveries {
+            match future.await {
+                Ok(Ok(_)) => match kind {
+                    Kind::Record => sent.produced += 1,
+                    Kind::DeadLetter(reason) => {
+                        sent.dead_lettered += 1;
+                        metrics.dead_letters.with_label_values(&[reason.as_str()]).inc();
+                    }
+                },
+                Ok(Err((e, _))) => return Err(anyhow!("Kafka did not acknowledge a message: {e}")),
+                Err(_) => return Err(anyhow!("the Kafka producer was dropped before acknowledging a message")),
+            }
+        }
+        metrics.records_produced.inc_by(sent.produced);
+        Ok(sent)
+    }
 }
 
 /// The producer and topic names the collector writes to.
@@ -61,8 +98,8 @@ impl RecordSink {
         }
     }
 
-    /// Sends every record of a page and waits until the broker acknowledged all of them.
-    pub async fn send_page(&self, page: &Page, metrics: &CollectorMetrics) -> Result<SentPage> {
+    /// Enqueues every record of a page; the returned page awaits the acknowledgements.
+    pub async fn enqueue_page(&self, page: &Page) -> Result<PendingPage> {
         let mut pending = Vec::with_capacity(page.records.len());
         let mut newest: Option<DateTime<FixedOffset>> = None;
         for item in &page.records {
@@ -86,22 +123,7 @@ impl RecordSink {
                 }
             }
         }
-        let mut sent = SentPage { newest_updated_at: newest.map(|n| n.to_rfc3339()), ..SentPage::default() };
-        for (future, kind) in pending {
-            match future.await {
-                Ok(Ok(_)) => match kind {
-                    Kind::Record => sent.produced += 1,
-                    Kind::DeadLetter(reason) => {
-                        sent.dead_lettered += 1;
-                        metrics.dead_letters.with_label_values(&[reason.as_str()]).inc();
-                    }
-                },
-                Ok(Err((e, _))) => return Err(anyhow!("Kafka did not acknowledge a message: {e}")),
-                Err(_) => return Err(anyhow!("the Kafka producer was dropped before acknowledging a message")),
-            }
-        }
-        metrics.records_produced.inc_by(sent.produced);
-        Ok(sent)
+        Ok(PendingPage { deliveries: pending, newest_updated_at: newest, next_cursor: page.next_cursor.clone() })
     }
 
     /// Sends registry items (key, JSON bytes) to `topic` and waits for all acknowledgements.

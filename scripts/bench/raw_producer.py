@@ -1,0 +1,67 @@
+"""Minimal reference producer: the same payloads, the same key, the same
+producer guarantees (idempotent, acks=all) as the collector, with nothing
+else around it. Prints records/s as JSON.
+
+usage: raw_producer.py BROKERS TOPIC RECORDS.jsonl [PARTITIONS]
+
+The broker does not create topics on first use, so the topic is created
+first with as many partitions as the collector's records topic.
+"""
+import json
+import sys
+import time
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def main():
+    brokers, topic, path = sys.argv[1:4]
+    partitions = int(sys.argv[4]) if len(sys.argv) > 4 else 8
+    admin = AdminClient({"bootstrap.servers": brokers})
+    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+        future.result()
+    lines = []
+    with open(path, "rb") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                key = json.loads(line)["user_credit_code"].encode()
+            except Exception:
+                continue
+            lines.append((key, line))
+    p = Producer({
+        "bootstrap.servers": brokers,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "batch.num.messages": 10000,
+        "queue.buffering.max.messages": 200000,
+    })
+    failed = []
+
+    def on_delivery(err, _msg):
+        if err is not None:
+            failed.append(err)
+
+    started = time.perf_counter()
+    for key, value in lines:
+        while True:
+            try:
+                p.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                break
+            except BufferError:
+                p.poll(0.01)
+        p.poll(0)
+    p.flush(120)
+    elapsed = time.perf_counter() - started
+    if failed:
+        print(f"{len(failed)} deliveries failed: {failed[0]}", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps({"records": len(lines), "seconds": elapsed, "records_per_s": len(lines) / elapsed}))
+
+
+if __name__ == "__main__":
+    main()
