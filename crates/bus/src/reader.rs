@@ -11,9 +11,23 @@ use rdkafka::error::KafkaError;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+/// Client context that keeps end-of-partition events out of the error log:
+/// here they are expected, and handled as "caught up".
+pub struct QuietEof;
+
+impl rdkafka::ClientContext for QuietEof {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) && !reason.contains("PartitionEOF") {
+            tracing::warn!(error = %error, "kafka: {reason}");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for QuietEof {}
+
 /// A group-less consumer of every partition of one topic.
 pub struct TopicReader {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<QuietEof>,
     topic: String,
 }
 
@@ -26,7 +40,7 @@ impl std::fmt::Debug for TopicReader {
 impl TopicReader {
     /// Assigns every partition of `topic` from the beginning.
     pub fn open(brokers: &str, topic: &str, timeout: Duration) -> Result<TopicReader, BusError> {
-        let consumer: StreamConsumer = client_config(brokers)
+        let consumer: StreamConsumer<QuietEof> = client_config(brokers)
             .set("group.id", "subsidy-meter-reader")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -34,7 +48,7 @@ impl TopicReader {
             // reports a stale high watermark to ListOffsets (it leaves out the
             // last batch), but its fetch responses are right.
             .set("enable.partition.eof", "true")
-            .create()?;
+            .create_with_context(QuietEof)?;
         let md = consumer.fetch_metadata(Some(topic), timeout)?;
         let mut tpl = TopicPartitionList::new();
         for t in md.topics() {

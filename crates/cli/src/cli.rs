@@ -22,6 +22,14 @@ pub enum Command {
     PlatformSim(PlatformSimArgs),
     /// Pull usage records, entities and centers from the platform into Kafka.
     Collect(CollectArgs),
+    /// Create or upgrade the ledger store's tables (idempotent).
+    Migrate(MigrateArgs),
+    /// Consume usage records from Kafka, settle them and write ledgers to the store.
+    Aggregate(AggregateArgs),
+    /// Freeze a month's settlements; later changes become adjustments in the next open month.
+    Close(CloseArgs),
+    /// Write every settlement in the store as CSV, in the format of `recompute`.
+    Export(ExportArgs),
 }
 
 /// `recompute` flags.
@@ -202,4 +210,86 @@ pub struct PlatformSimArgs {
     /// Seed of the fault dice.
     #[arg(long, default_value_t = 7)]
     pub fault_seed: u64,
+}
+
+/// Which ledger store to use (shared by `migrate`, `aggregate`, `close`, `export` and `demo`).
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// ClickHouse HTTP endpoint.
+    #[arg(long, env = "SUBSIDY_CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123")]
+    pub clickhouse_url: String,
+    /// ClickHouse database.
+    #[arg(long, env = "SUBSIDY_CLICKHOUSE_DATABASE", default_value = "subsidy")]
+    pub clickhouse_database: String,
+    /// ClickHouse user (environment only).
+    #[arg(skip = std::env::var("SUBSIDY_CLICKHOUSE_USER").unwrap_or_else(|_| "default".into()))]
+    pub clickhouse_user: String,
+    /// ClickHouse password (environment only).
+    #[arg(skip = std::env::var("SUBSIDY_CLICKHOUSE_PASSWORD").unwrap_or_default())]
+    pub clickhouse_password: String,
+    /// Use the embedded SQLite ledger at this path instead of ClickHouse.
+    #[arg(long, env = "SUBSIDY_SQLITE")]
+    pub sqlite: Option<PathBuf>,
+}
+
+/// `migrate` flags.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `aggregate` flags.
+#[derive(Debug, Args)]
+pub struct AggregateArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Kafka.
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Consumer group.
+    #[arg(long, env = "SUBSIDY_AGGREGATOR_GROUP", default_value = "subsidy-aggregator")]
+    pub group: String,
+    /// Policy versions (TOML); the built-in default is RULES.md.
+    #[arg(long, env = "SUBSIDY_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Most messages per batch.
+    #[arg(long, env = "SUBSIDY_BATCH_ROWS", default_value_t = 20_000)]
+    pub batch_rows: usize,
+    /// Most payload bytes per batch.
+    #[arg(long, env = "SUBSIDY_BATCH_BYTES", default_value_t = 16 << 20)]
+    pub batch_bytes: usize,
+    /// Longest wait for a batch to fill, ms.
+    #[arg(long, env = "SUBSIDY_BATCH_LINGER_MS", default_value_t = 500)]
+    pub batch_linger_ms: u64,
+    /// Exit after this many seconds without a message.
+    #[arg(long)]
+    pub exit_when_idle_secs: Option<u64>,
+    /// Address of `/metrics`.
+    #[arg(long, env = "SUBSIDY_METRICS_ADDR", default_value = "127.0.0.1:9465")]
+    pub metrics_addr: std::net::SocketAddr,
+}
+
+/// `close` flags.
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The month to close, YYYY-MM.
+    #[arg(long)]
+    pub period: String,
+}
+
+/// `export` flags.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Where to write the settlement CSV (the format of `recompute`).
+    #[arg(long)]
+    pub out: PathBuf,
 }

@@ -13,6 +13,10 @@ fn run_async(command: Command) -> anyhow::Result<()> {
         match command {
             Command::PlatformSim(args) => subsidy_meter::commands::platform_sim::run(&args).await,
             Command::Collect(args) => subsidy_meter::commands::collect::run(&args).await,
+            Command::Migrate(args) => subsidy_meter::commands::ledger::migrate(&args).await,
+            Command::Aggregate(args) => subsidy_meter::commands::aggregate::run(&args).await,
+            Command::Close(args) => subsidy_meter::commands::ledger::close(&args).await,
+            Command::Export(args) => subsidy_meter::commands::ledger::export(&args).await,
             Command::Recompute(args) => subsidy_meter::commands::recompute::run(&args),
         }
     })

@@ -194,6 +194,11 @@ impl PolicySet {
         self.versions.iter().enumerate().find(|(_, v)| v.covers(date))
     }
 
+    /// The index of the version with this id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.versions.iter().position(|v| v.id == id)
+    }
+
     /// The version at an index.
     pub fn version(&self, index: usize) -> Option<&PolicyVersion> {
         self.versions.get(index)

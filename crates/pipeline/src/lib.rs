@@ -2,6 +2,7 @@
 //! aggregator (Kafka → core → ledger store), their metrics and the
 //! `/metrics` endpoint. Rules come from `subsidy-core` only.
 
+pub mod aggregator;
 pub mod collector;
 pub mod metrics;
 pub mod metrics_http;

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod aggregate;
 pub mod collect;
+pub mod ledger;
 pub mod platform_sim;
 pub mod recompute;

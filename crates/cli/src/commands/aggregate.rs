@@ -1,0 +1,44 @@
+//! `aggregate`: the aggregator process — Kafka to settled ledgers, with `/metrics`.
+
+use crate::cli::AggregateArgs;
+use crate::config::load_policy;
+use anyhow::{anyhow, Result};
+use std::time::Duration;
+use subsidy_bus::{check_reachable, ensure_topics, idempotent_producer};
+use subsidy_pipeline::aggregator::{Aggregator, AggregatorConfig};
+use subsidy_pipeline::metrics::AggregatorMetrics;
+
+/// Runs `aggregate` until Ctrl-C (or idle with `--exit-when-idle-secs`).
+pub async fn run(args: &AggregateArgs) -> Result<()> {
+    let policy = load_policy(args.policy.as_deref())?;
+    let store = crate::store::open(&args.store).await?;
+    let bus = args.kafka.bus();
+    check_reachable(&bus.brokers, Duration::from_secs(10)).await?;
+    store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
+    ensure_topics(&bus.brokers, &bus.topic_specs(), Duration::from_secs(30)).await?;
+
+    let registry = prometheus::Registry::new();
+    let metrics = AggregatorMetrics::register(&registry);
+    let shutdown = crate::shutdown::token();
+    let addr = subsidy_pipeline::metrics_http::serve_metrics(args.metrics_addr, registry, shutdown.clone()).await?;
+    tracing::info!(%addr, "metrics at /metrics");
+    let aggregator = Aggregator {
+        store,
+        producer: idempotent_producer(&bus.brokers)?,
+        bus,
+        policy,
+        metrics,
+        config: AggregatorConfig {
+            group: args.group.clone(),
+            max_rows: args.batch_rows.max(1),
+            max_bytes: args.batch_bytes.max(1),
+            linger: Duration::from_millis(args.batch_linger_ms),
+            exit_when_idle: args.exit_when_idle_secs.map(Duration::from_secs),
+            ..AggregatorConfig::default()
+        },
+    };
+    let report = aggregator.run(shutdown.clone()).await?;
+    shutdown.cancel();
+    eprintln!("aggregate: {} messages consumed in {} batches", report.consumed, report.batches);
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! The records-topic consumer: a consumer-group member whose context notes
+//! rebalances (so the loop can rebuild its state) and reports lag per
+//! partition from the client's statistics.
+
+use crate::metrics::AggregatorMetrics;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::{ClientContext, Statistics};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use subsidy_bus::{client_config, BusError};
+
+/// Notes rebalances and publishes lag.
+pub struct GroupContext {
+    rebalanced: Arc<AtomicBool>,
+    metrics: AggregatorMetrics,
+    topic: String,
+}
+
+impl ClientContext for GroupContext {
+    fn stats(&self, statistics: Statistics) {
+        if let Some(t) = statistics.topics.get(&self.topic) {
+            for (id, p) in &t.partitions {
+                if *id >= 0 && p.consumer_lag >= 0 {
+                    self.metrics.consumer_lag.with_label_values(&[&id.to_string()]).set(p.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => tracing::info!(partitions = tpl.count(), "partitions assigned"),
+            Rebalance::Revoke(tpl) => tracing::info!(partitions = tpl.count(), "partitions revoked"),
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+        self.rebalanced.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The group consumer of the records topic.
+pub type GroupConsumer = StreamConsumer<GroupContext>;
+
+/// Joins `group` on `topic`; offsets are committed by hand, only after the store acknowledged.
+pub fn group_consumer(brokers: &str, group: &str, topic: &str, metrics: AggregatorMetrics) -> Result<(GroupConsumer, Arc<AtomicBool>), BusError> {
+    let rebalanced = Arc::new(AtomicBool::new(false));
+    let context = GroupContext { rebalanced: rebalanced.clone(), metrics, topic: topic.to_string() };
+    let consumer: GroupConsumer = client_config(brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "range")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("max.poll.interval.ms", "600000")
+        .set("statistics.interval.ms", "5000")
+        .set("fetch.max.bytes", "52428800")
+        .set("queued.max.messages.kbytes", "262144")
+        .create_with_context(context)?;
+    consumer.subscribe(&[topic])?;
+    Ok((consumer, rebalanced))
+}

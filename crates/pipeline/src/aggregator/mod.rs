@@ -1,0 +1,315 @@
+//! The aggregator: a consumer-group member that takes usage records from
+//! Kafka through the core's rules and writes settled ledgers to the store.
+//!
+//! Order of a batch: settlements, then lines and records, then dead letters
+//! are acknowledged, then offsets are committed. A crash anywhere replays
+//! the batch; replays are harmless because the standing revision is looked
+//! up in the store and a revision already standing is a duplicate. When the
+//! partition assignment changes, the member rebuilds its state from the
+//! store before it writes again.
+
+mod batch;
+mod consumer;
+mod registry_feed;
+mod state;
+
+pub use batch::{prepare, Incoming, Prepared};
+pub use registry_feed::SharedRegistry;
+pub use state::OwnedState;
+
+use crate::metrics::AggregatorMetrics;
+use anyhow::{anyhow, Context, Result};
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use subsidy_bus::{dead_letter_headers, BusConfig, DeadLetter};
+use subsidy_core::PolicySet;
+use subsidy_store::{BusPosition, LedgerStore, StoreError};
+use tokio_util::sync::CancellationToken;
+
+/// How the aggregator batches and when it stops.
+#[derive(Debug, Clone)]
+pub struct AggregatorConfig {
+    /// Consumer group.
+    pub group: String,
+    /// Most messages in one batch.
+    pub max_rows: usize,
+    /// Most payload bytes in one batch.
+    pub max_bytes: usize,
+    /// Longest wait for a batch to fill once it has a message.
+    pub linger: Duration,
+    /// How often closed months are re-read from the store.
+    pub closures_refresh: Duration,
+    /// Stop after this long without a message (scripts, tests, benchmarks).
+    pub exit_when_idle: Option<Duration>,
+}
+
+impl Default for AggregatorConfig {
+    fn default() -> AggregatorConfig {
+        AggregatorConfig {
+            group: "subsidy-aggregator".into(),
+            max_rows: 20_000,
+            max_bytes: 16 << 20,
+            linger: Duration::from_millis(500),
+            closures_refresh: Duration::from_secs(10),
+            exit_when_idle: None,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AggregatorReport {
+    /// Messages consumed.
+    pub consumed: u64,
+    /// Batches written.
+    pub batches: u64,
+}
+
+/// The aggregator and everything it talks to.
+pub struct Aggregator {
+    /// The ledger store.
+    pub store: Arc<dyn LedgerStore>,
+    /// Kafka.
+    pub bus: BusConfig,
+    /// The rules.
+    pub policy: PolicySet,
+    /// Counters.
+    pub metrics: AggregatorMetrics,
+    /// Settings.
+    pub config: AggregatorConfig,
+    /// Producer for dead letters.
+    pub producer: FutureProducer,
+}
+
+impl std::fmt::Debug for Aggregator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aggregator").field("bus", &self.bus).field("config", &self.config).finish()
+    }
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Retries a store call while the store is unavailable, counting errors by kind.
+async fn retrying<T, F, Fut>(metrics: &AggregatorMetrics, what: &str, shutdown: &CancellationToken, mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                metrics.store_errors.with_label_values(&[e.kind()]).inc();
+                if !e.is_retryable() {
+                    return Err(anyhow!("{what}: {e}"));
+                }
+                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "{what} failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.cancelled() => return Err(anyhow!("{what}: stopped while the store was unavailable ({e})")),
+                }
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+impl Aggregator {
+    /// Runs until cancelled (or idle, when so configured).
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<AggregatorReport> {
+        let topics = &self.bus.topics;
+        let shared = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, shutdown.clone()).await.context("loading the registry from Kafka")?;
+        let (consumer, rebalanced) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.metrics.clone())?;
+        let ticker = {
+            let m = self.metrics.clone();
+            let s = shutdown.clone();
+            tokio::spawn(async move {
+                while !s.is_cancelled() {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let last = m.last_write_timestamp.get();
+                    if last > 0 {
+                        m.since_last_write.set(unix_now() - last);
+                    }
+                }
+            })
+        };
+        let mut state = OwnedState::default();
+        let mut report = AggregatorReport::default();
+        let mut last_message = Instant::now();
+        let mut closures_read = Instant::now();
+        'outer: loop {
+            let mut batch: Vec<Incoming> = Vec::new();
+            let mut commit: BTreeMap<i32, i64> = BTreeMap::new();
+            let mut bytes = 0usize;
+            let mut first_at: Option<Instant> = None;
+            loop {
+                if rebalanced.swap(false, Ordering::SeqCst) {
+                    // Whatever was collected will be delivered again from the committed offsets.
+                    batch.clear();
+                    commit.clear();
+                    bytes = 0;
+                    first_at = None;
+                    let partitions: Vec<i32> = consumer.assignment()?.elements().iter().map(|e| e.partition()).collect();
+                    let store = self.store.clone();
+                    let policy = &self.policy;
+                    state = retrying(&self.metrics, "rebuilding state from the store", &shutdown, || {
+                        let store = store.clone();
+                        let partitions = partitions.clone();
+                        async move { OwnedState::rebuild(store.as_ref(), &partitions, policy).await }
+                    })
+                    .await?;
+                    tracing::info!(?partitions, accruals = state.accruals.len(), held = state.held.len(), "state rebuilt");
+                    self.metrics.held_records.set(state.held.len() as i64);
+                    shared.changed.store(true, Ordering::SeqCst);
+                }
+                let wait = match first_at {
+                    Some(t) => self.config.linger.saturating_sub(t.elapsed()),
+                    None => Duration::from_millis(200),
+                };
+                if first_at.is_some() && wait.is_zero() {
+                    break;
+                }
+                let received = tokio::select! {
+                    r = tokio::time::timeout(wait, consumer.recv()) => r,
+                    _ = shutdown.cancelled() => break 'outer,
+                };
+                match received {
+                    Ok(Ok(m)) => {
+                        last_message = Instant::now();
+                        first_at.get_or_insert_with(Instant::now);
+                        let payload = m.payload().unwrap_or_default().to_vec();
+                        bytes += payload.len();
+                        commit.insert(m.partition(), m.offset() + 1);
+                        batch.push(Incoming { position: BusPosition { partition: m.partition(), offset: m.offset() }, payload });
+                        if batch.len() >= self.config.max_rows || bytes >= self.config.max_bytes {
+                            break;
+                        }
+                    }
+                    Ok(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+                    Err(_) => {
+                        if batch.is_empty() {
+                            if shared.changed.load(Ordering::SeqCst) && !state.held.is_empty() {
+                                break;
+                            }
+                            if self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle) && !rebalanced.load(Ordering::SeqCst) {
+                                break 'outer;
+                            }
+                        }
+                    }
+                }
+            }
+            if closures_read.elapsed() >= self.config.closures_refresh {
+                if let Ok(c) = self.store.closures().await {
+                    state.closed = c.into_iter().map(|c| c.period).collect();
+                }
+                closures_read = Instant::now();
+            }
+            // Held records whose entity and center are now known go round again.
+            if shared.changed.swap(false, Ordering::SeqCst) && !state.held.is_empty() {
+                let registry = shared.registry.read().unwrap_or_else(|p| p.into_inner());
+                for h in state.held.values() {
+                    if registry.entity(&h.record.user).is_some() && registry.center(&h.record.center_id).is_some() {
+                        batch.push(Incoming { position: h.position, payload: h.raw.clone().into_bytes() });
+                    }
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            report.consumed += batch.len() as u64;
+            self.process(&batch, &mut state, &shared, &shutdown).await?;
+            let mut tpl = TopicPartitionList::new();
+            for (p, o) in &commit {
+                tpl.add_partition_offset(&self.bus.topics.records, *p, Offset::Offset(*o))?;
+            }
+            if !commit.is_empty() {
+                if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+                    tracing::warn!(error = %e, "offset commit failed; the batch will be replayed harmlessly");
+                }
+            }
+            report.batches += 1;
+        }
+        ticker.abort();
+        Ok(report)
+    }
+
+    /// Runs one batch through the rules and writes it: settlements, then lines, then dead letters.
+    async fn process(&self, batch: &[Incoming], state: &mut OwnedState, shared: &SharedRegistry, shutdown: &CancellationToken) -> Result<()> {
+        let metrics = &self.metrics;
+        let parsed = batch::parse_all(batch);
+        let ids = batch::record_ids(&parsed);
+        let store = self.store.clone();
+        let standing = retrying(metrics, "looking up standing revisions", shutdown, || {
+            let store = store.clone();
+            let ids = ids.clone();
+            async move { store.standing_lines(&ids).await }
+        })
+        .await?;
+        let standing = standing.into_iter().map(|l| (l.record_id.clone(), l)).collect();
+        let version = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX) as u64;
+        let prepared = {
+            let registry = shared.registry.read().unwrap_or_else(|p| p.into_inner());
+            batch::prepare(parsed, standing, state, &registry, &self.policy, version)
+        };
+        let started = Instant::now();
+        let mut dead = Vec::with_capacity(prepared.dead_letters.len());
+        for (payload, rej) in &prepared.dead_letters {
+            let headers = dead_letter_headers(&DeadLetter { reason: rej.reason.as_str(), field: rej.field, detail: &rej.detail, stage: "aggregator" });
+            let record = FutureRecord::<[u8], [u8]>::to(&self.bus.topics.dead_letter).payload(payload.as_slice()).headers(headers);
+            dead.push(self.producer.send(record, Duration::from_secs(60)));
+        }
+        let settlements = &prepared.settlements;
+        retrying(metrics, "writing settlements", shutdown, || store.write_settlements(settlements)).await?;
+        let write = &prepared.write;
+        retrying(metrics, "writing the ledger batch", shutdown, || store.write_batch(write)).await?;
+        for d in dead {
+            d.await.map_err(|(e, _)| anyhow!("Kafka did not acknowledge a dead letter: {e}"))?;
+        }
+        metrics.write_seconds.observe(started.elapsed().as_secs_f64());
+        metrics.batches_written.inc();
+        for (table, n) in [
+            ("settlements", prepared.settlements.len()),
+            ("usage_records", write.records.len()),
+            ("ledger_lines", write.lines.len()),
+            ("rejections", write.rejections.len()),
+            ("held_records", write.held.len()),
+            ("adjustments", write.adjustments.len()),
+        ] {
+            if n > 0 {
+                metrics.rows_written.with_label_values(&[table]).inc_by(n as u64);
+            }
+        }
+        metrics.records_consumed.inc_by(batch.len() as u64);
+        metrics.records_accepted.inc_by(prepared.accepted);
+        for (r, n) in &prepared.excluded {
+            metrics.records_excluded.with_label_values(&[r.as_str()]).inc_by(*n);
+        }
+        for (r, n) in &prepared.rejected {
+            metrics.records_rejected.with_label_values(&[r.as_str()]).inc_by(*n);
+        }
+        metrics.last_write_timestamp.set(unix_now());
+        metrics.since_last_write.set(0);
+        metrics.held_records.set(state.held.len() as i64);
+        let mut by_version: BTreeMap<u8, rust_decimal::Decimal> = BTreeMap::new();
+        for (_, a) in state.accruals.iter() {
+            for (v, c) in &a.by_version {
+                *by_version.entry(*v).or_default() += *c;
+            }
+        }
+        for (v, total) in by_version {
+            let id = self.policy.version(v as usize).map_or("unknown", |p| p.id.as_str());
+            metrics.subsidy_accrued.with_label_values(&[id]).set(rust_decimal::prelude::ToPrimitive::to_f64(&total).unwrap_or(0.0));
+        }
+        Ok(())
+    }
+}
