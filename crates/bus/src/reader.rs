@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 /// Client context that keeps end-of-partition events out of the error log:
 /// here they are expected, and handled as "caught up".
+#[derive(Debug)]
 pub struct QuietEof;
 
 impl rdkafka::ClientContext for QuietEof {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) && !reason.contains("PartitionEOF") {
+        if error.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
             tracing::warn!(error = %error, "kafka: {reason}");
         }
     }

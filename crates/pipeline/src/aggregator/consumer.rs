@@ -17,6 +17,12 @@ pub struct GroupContext {
 }
 
 impl ClientContext for GroupContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if error.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+            tracing::warn!(error = %error, "kafka: {reason}");
+        }
+    }
+
     fn stats(&self, statistics: Statistics) {
         if let Some(t) = statistics.topics.get(&self.topic) {
             for (id, p) in &t.partitions {
@@ -51,12 +57,15 @@ pub fn group_consumer(brokers: &str, group: &str, topic: &str, metrics: Aggregat
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "true")
         .set("partition.assignment.strategy", "range")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
+        // The broker in use answers heartbeats slowly while it serves a large fetch.
+        .set("session.timeout.ms", "30000")
+        .set("heartbeat.interval.ms", "3000")
         .set("max.poll.interval.ms", "600000")
         .set("statistics.interval.ms", "5000")
-        .set("fetch.max.bytes", "52428800")
+        .set("fetch.max.bytes", "8388608")
+        .set("max.partition.fetch.bytes", "2097152")
         .set("queued.max.messages.kbytes", "262144")
         .create_with_context(context)?;
     consumer.subscribe(&[topic])?;

@@ -46,7 +46,8 @@ pub struct AggregatorConfig {
     pub linger: Duration,
     /// How often closed months are re-read from the store.
     pub closures_refresh: Duration,
-    /// Stop after this long without a message (scripts, tests, benchmarks).
+    /// Stop once every owned partition was read to its end and no message came for this long
+    /// (scripts, tests, benchmarks).
     pub exit_when_idle: Option<Duration>,
 }
 
@@ -144,6 +145,9 @@ impl Aggregator {
             })
         };
         let mut state = OwnedState::default();
+        // Partitions owned, and those read to their end since their last message.
+        let mut owned: std::collections::BTreeSet<i32> = std::collections::BTreeSet::new();
+        let mut at_end: std::collections::BTreeSet<i32> = std::collections::BTreeSet::new();
         let mut report = AggregatorReport::default();
         let mut last_message = Instant::now();
         let mut closures_read = Instant::now();
@@ -160,6 +164,8 @@ impl Aggregator {
                     bytes = 0;
                     first_at = None;
                     let partitions: Vec<i32> = consumer.assignment()?.elements().iter().map(|e| e.partition()).collect();
+                    owned = partitions.iter().copied().collect();
+                    at_end.clear();
                     let store = self.store.clone();
                     let policy = &self.policy;
                     state = retrying(&self.metrics, "rebuilding state from the store", &shutdown, || {
@@ -186,6 +192,7 @@ impl Aggregator {
                 match received {
                     Ok(Ok(m)) => {
                         last_message = Instant::now();
+                        at_end.remove(&m.partition());
                         first_at.get_or_insert_with(Instant::now);
                         let payload = m.payload().unwrap_or_default().to_vec();
                         bytes += payload.len();
@@ -195,13 +202,17 @@ impl Aggregator {
                             break;
                         }
                     }
+                    Ok(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                        at_end.insert(p);
+                    }
                     Ok(Err(e)) => tracing::warn!(error = %e, "consumer error"),
                     Err(_) => {
                         if batch.is_empty() {
                             if shared.changed.load(Ordering::SeqCst) && !state.held.is_empty() {
                                 break;
                             }
-                            if self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle) && !rebalanced.load(Ordering::SeqCst) {
+                            let caught_up = !owned.is_empty() && owned.is_subset(&at_end);
+                            if caught_up && self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle) && !rebalanced.load(Ordering::SeqCst) {
                                 break 'outer;
                             }
                         }

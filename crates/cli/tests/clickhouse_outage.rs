@@ -1,0 +1,87 @@
+//! ClickHouse stopped under a running aggregator: it waits and retries,
+//! its metrics show the backlog and the errors, and once ClickHouse is back
+//! nothing is lost — `export` equals `recompute`.
+//!
+//! Alone in its test binary, because it stops the shared ClickHouse.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+use subsidy_platform::generate::{generate, GenConfig};
+use subsidy_platform::server::{spawn, SimConfig, SimState};
+use subsidy_store::LedgerStore;
+use support::*;
+
+const TOKEN: &str = "test-token";
+
+fn services(action: &str) {
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/dev/services.sh");
+    let ok = Command::new("bash").arg(script).args([action, "clickhouse"]).status().unwrap().success();
+    assert!(ok, "services.sh {action} clickhouse failed");
+}
+
+async fn scrape(addr: &str) -> String {
+    let url = format!("http://{addr}/metrics");
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new("curl").args(["-sf", &url]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .unwrap()
+}
+
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregator_waits_out_a_clickhouse_outage() {
+    require_broker().await;
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate(&GenConfig { seed: 44, records: 30_000, ..GenConfig::default() }).unwrap();
+    generated.dataset.write_files(dir.path()).unwrap();
+    let sim = spawn(SimState::new(generated.dataset, SimConfig::new(TOKEN)).unwrap()).await.unwrap();
+    let prefix = unique("outage");
+    let url = sim.base_url();
+    let p = prefix.clone();
+    tokio::task::spawn_blocking(move || collect_all(&p, &url, TOKEN)).await.unwrap();
+    let db = unique("agg_outage").replace('-', "_");
+    let store = clickhouse(&db).await;
+    store.migrate().await.unwrap();
+
+    let metrics_addr = "127.0.0.1:19477";
+    let child = meter()
+        .arg("aggregate")
+        .args(topic_args(&prefix))
+        .args(["--clickhouse-url", &clickhouse_url(), "--clickhouse-database", &db, "--group", &unique("outage"), "--metrics-addr", metrics_addr])
+        .args(["--batch-rows", "1000", "--batch-linger-ms", "20", "--exit-when-idle-secs", "8"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let it join and write a little, then take ClickHouse away.
+    let mut written = 0.0;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        written = metric_sum(&scrape(metrics_addr).await, "subsidy_aggregator_batches_written_total");
+        if written >= 1.0 {
+            break;
+        }
+    }
+    assert!(written >= 1.0, "the aggregator wrote nothing before the outage");
+    services("stop");
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let during = scrape(metrics_addr).await;
+    services("start");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "aggregate failed: {stderr}");
+
+    assert!(metric_sum(&during, "subsidy_aggregator_store_errors_total{kind=\"unavailable\"}") >= 1.0, "no store errors counted:\n{during}");
+    assert!(metric_sum(&during, "subsidy_aggregator_seconds_since_last_write") >= 3.0, "time since last write did not grow:\n{during}");
+    assert!(metric_sum(&during, "subsidy_aggregator_consumer_lag_messages") >= 1.0, "the lag metric did not show the backlog:\n{during}");
+    assert_same(&export(&db, dir.path()), &recompute(dir.path()), "after the outage");
+    store.drop_database().await.unwrap();
+}
