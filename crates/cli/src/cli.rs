@@ -30,6 +30,8 @@ pub enum Command {
     Close(CloseArgs),
     /// Write every settlement in the store as CSV, in the format of `recompute`.
     Export(ExportArgs),
+    /// The whole pipeline in one process: simulator, collector, in-process broker, aggregator, embedded ledger.
+    Demo(DemoArgs),
 }
 
 /// `recompute` flags.
@@ -264,9 +266,12 @@ pub struct AggregateArgs {
     /// Longest wait for a batch to fill, ms.
     #[arg(long, env = "SUBSIDY_BATCH_LINGER_MS", default_value_t = 500)]
     pub batch_linger_ms: u64,
-    /// Exit after this many seconds without a message.
+    /// Exit once caught up and this many seconds passed without a message.
     #[arg(long)]
     pub exit_when_idle_secs: Option<u64>,
+    /// Consumer-group session timeout, ms: how long a silent member keeps its partitions.
+    #[arg(long, env = "SUBSIDY_SESSION_TIMEOUT_MS", default_value_t = 30_000)]
+    pub session_timeout_ms: u64,
     /// Address of `/metrics`.
     #[arg(long, env = "SUBSIDY_METRICS_ADDR", default_value = "127.0.0.1:9465")]
     pub metrics_addr: std::net::SocketAddr,
@@ -292,4 +297,39 @@ pub struct ExportArgs {
     /// Where to write the settlement CSV (the format of `recompute`).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// `demo` flags.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed of the generated province.
+    #[arg(long, default_value_t = 2025)]
+    pub seed: u64,
+    /// Entities generated.
+    #[arg(long, default_value_t = 400)]
+    pub entities: usize,
+    /// Record lines generated (revisions, duplicates and malformed lines included).
+    #[arg(long, default_value_t = 50_000)]
+    pub records: usize,
+    /// The embedded ledger (SQLite) file.
+    #[arg(long, env = "SUBSIDY_SQLITE", default_value = "subsidy-demo.sqlite")]
+    pub sqlite: PathBuf,
+    /// Use this ClickHouse instead of the embedded ledger.
+    #[arg(long, env = "SUBSIDY_CLICKHOUSE_URL")]
+    pub clickhouse_url: Option<String>,
+    /// ClickHouse database (with `--clickhouse-url`).
+    #[arg(long, env = "SUBSIDY_CLICKHOUSE_DATABASE", default_value = "subsidy_demo")]
+    pub clickhouse_database: String,
+    /// Use this Kafka instead of the in-process broker.
+    #[arg(long)]
+    pub kafka_brokers: Option<String>,
+    /// Write the data the simulator serves to this directory (for `recompute`).
+    #[arg(long)]
+    pub write_files: Option<PathBuf>,
+    /// Exit once the simulated data is settled (scripts, tests).
+    #[arg(long)]
+    pub exit_after_settle: bool,
+    /// Address of `/metrics`.
+    #[arg(long, env = "SUBSIDY_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: std::net::SocketAddr,
 }

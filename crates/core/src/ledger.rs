@@ -46,6 +46,42 @@ struct Held {
     standing: Standing,
 }
 
+/// Standing revisions in first-seen order, in fixed-size segments: growing
+/// never copies or re-touches what is already held, and the id index stays
+/// small (an id and a slot number per record).
+#[derive(Debug, Default)]
+struct Slots {
+    segments: Vec<Vec<Held>>,
+    len: usize,
+}
+
+impl Slots {
+    /// Records per segment.
+    const SEGMENT: usize = 1 << 14;
+
+    fn push(&mut self, held: Held) -> usize {
+        let slot = self.len;
+        if slot.is_multiple_of(Self::SEGMENT) {
+            self.segments.push(Vec::with_capacity(Self::SEGMENT));
+        }
+        self.segments[slot / Self::SEGMENT].push(held);
+        self.len += 1;
+        slot
+    }
+
+    fn get(&self, slot: usize) -> &Held {
+        &self.segments[slot / Self::SEGMENT][slot % Self::SEGMENT]
+    }
+
+    fn get_mut(&mut self, slot: usize) -> &mut Held {
+        &mut self.segments[slot / Self::SEGMENT][slot % Self::SEGMENT]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Held> {
+        self.segments.iter().flatten()
+    }
+}
+
 /// A record whose standing revision earns nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExcludedRecord<'a> {
@@ -72,7 +108,9 @@ pub struct LedgerTotals {
 #[derive(Debug)]
 pub struct Ledger<'p> {
     policy: &'p PolicySet,
-    records: AHashMap<Box<str>, Held>,
+    /// Record id → its slot in `slots`.
+    records: AHashMap<Box<str>, usize>,
+    slots: Slots,
     accruals: Accruals,
     duplicates: u64,
     superseded: u64,
@@ -86,13 +124,13 @@ impl<'p> Ledger<'p> {
 
     /// An empty ledger with room for `records` distinct record ids.
     pub fn with_capacity(policy: &'p PolicySet, records: usize) -> Ledger<'p> {
-        Ledger { policy, records: AHashMap::with_capacity(records), accruals: Accruals::new(), duplicates: 0, superseded: 0 }
+        Ledger { policy, records: AHashMap::with_capacity(records), slots: Slots::default(), accruals: Accruals::new(), duplicates: 0, superseded: 0 }
     }
 
     /// Takes in one checked record seen at input position `position`.
     pub fn ingest(&mut self, record: &UsageRecord, position: u64, registry: &Registry) -> Outcome {
-        let held = self.records.get_mut(record.record_id.as_str());
-        match decide(held.as_ref().map(|h| h.revision), record.revision) {
+        let slot = self.records.get(record.record_id.as_str()).copied();
+        match decide(slot.map(|slot| self.slots.get(slot).revision), record.revision) {
             Decision::Duplicate => {
                 self.duplicates += 1;
                 return Outcome::Duplicate;
@@ -116,10 +154,11 @@ impl<'p> Ledger<'p> {
             (None, None) => Standing::Excluded(ReasonCode::OutsidePolicyWindow),
         };
         let new = Held { revision: record.revision, position, standing };
-        let old = match held {
-            Some(h) => Some(std::mem::replace(h, new)),
+        let old = match slot {
+            Some(slot) => Some(std::mem::replace(self.slots.get_mut(slot), new)),
             None => {
-                self.records.insert(record.record_id.as_str().into(), new);
+                let slot = self.slots.push(new);
+                self.records.insert(record.record_id.as_str().into(), slot);
                 None
             }
         };
@@ -168,6 +207,7 @@ impl<'p> Ledger<'p> {
         let mut v: Vec<_> = self
             .records
             .iter()
+            .map(|(id, &slot)| (id, self.slots.get(slot)))
             .filter_map(|(id, h)| match h.standing {
                 Standing::Excluded(reason) => Some(ExcludedRecord { record_id: id, revision: h.revision, position: h.position, reason }),
                 Standing::Counted(_) => None,
@@ -180,12 +220,32 @@ impl<'p> Ledger<'p> {
     /// Counts of standing revisions by outcome.
     pub fn totals(&self) -> LedgerTotals {
         let mut t = LedgerTotals::default();
-        for h in self.records.values() {
+        for h in self.slots.iter() {
             match h.standing {
                 Standing::Counted(_) => t.eligible += 1,
                 Standing::Excluded(r) => *t.by_reason.entry(r).or_default() += 1,
             }
         }
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_keep_their_place_across_segments() {
+        let mut slots = Slots::default();
+        let n = 2 * Slots::SEGMENT + 3;
+        for i in 0..n {
+            let slot = slots.push(Held { revision: i as u32, position: i as u64, standing: Standing::Excluded(ReasonCode::Unpaid) });
+            assert_eq!(slot, i);
+        }
+        slots.get_mut(Slots::SEGMENT).revision = 7;
+        assert_eq!(slots.get(Slots::SEGMENT).revision, 7);
+        assert_eq!(slots.get(n - 1).position, (n - 1) as u64);
+        assert_eq!(slots.iter().count(), n);
+        assert!(slots.iter().enumerate().all(|(i, h)| h.position == i as u64));
     }
 }

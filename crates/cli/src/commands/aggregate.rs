@@ -34,6 +34,7 @@ pub async fn run(args: &AggregateArgs) -> Result<()> {
             max_bytes: args.batch_bytes.max(1),
             linger: Duration::from_millis(args.batch_linger_ms),
             exit_when_idle: args.exit_when_idle_secs.map(Duration::from_secs),
+            session_timeout: Duration::from_millis(args.session_timeout_ms.clamp(1_000, 300_000)),
             ..AggregatorConfig::default()
         },
     };

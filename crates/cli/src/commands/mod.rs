@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod collect;
+pub mod demo;
 pub mod ledger;
 pub mod platform_sim;
 pub mod recompute;

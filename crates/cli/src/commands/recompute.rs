@@ -2,6 +2,10 @@
 //! core, writing the settlement CSV and, optionally, every exclusion.
 //!
 //! Also the audit tool: anyone can re-derive the ledger from the raw records.
+//!
+//! Lines are parsed on worker threads ([`lines`]) and taken into the ledger in
+//! input order on this one, so every output is byte for byte what a
+//! one-line-at-a-time pass gives.
 
 use crate::cli::RecomputeArgs;
 use crate::config::{load_policy, load_registry};
@@ -9,9 +13,12 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use subsidy_core::report::settlements_csv;
-use subsidy_core::{money::format_yuan, parse_record, Ledger, Outcome, ReasonCode};
+use subsidy_core::{money::format_yuan, Ledger, Outcome, ReasonCode};
+
+mod lines;
+use lines::{for_each_line, Line};
 
 /// One line of the exclusions file.
 #[derive(Debug, Serialize)]
@@ -53,54 +60,46 @@ pub fn run(args: &RecomputeArgs) -> Result<()> {
     let policy = load_policy(args.policy.as_deref())?;
     let (registry, refused_items) = load_registry(&args.entities, &args.centers)?;
     let file = File::open(&args.records).with_context(|| format!("cannot read records file {}", args.records.display()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut sink = Sink(match &args.exclusions {
         Some(p) => Some(BufWriter::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
         None => None,
     });
+    // Not pre-sized from the file size: repeated lines would then cost memory
+    // they do not need, and an over-sized table costs more page faults than
+    // the rehashes it saves (see docs/BENCHMARKS.md).
     let mut ledger = Ledger::new(&policy);
     let mut rejected: BTreeMap<ReasonCode, u64> = BTreeMap::new();
     let mut blank = 0u64;
-    let mut buf = Vec::with_capacity(4096);
-    let mut line_no = 0u64;
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("cannot read {}", args.records.display()))?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        let line = buf.trim_ascii_end();
-        if line.trim_ascii_start().is_empty() {
-            blank += 1;
-            continue;
-        }
-        let record = match parse_record(line) {
-            Ok(r) => r,
-            Err(rej) => {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let line_no = for_each_line(file, &args.records, workers, |line_no, line| {
+        let record = match line {
+            Line::Record(r) => r,
+            Line::Blank => {
+                blank += 1;
+                return Ok(());
+            }
+            Line::Rejected { rejection: rej, raw } => {
                 *rejected.entry(rej.reason).or_default() += 1;
-                let raw = String::from_utf8_lossy(line);
-                sink.write(&Exclusion {
+                return sink.write(&Exclusion {
                     line: line_no,
                     record_id: None,
                     revision: None,
                     reason: rej.reason.as_str(),
                     field: rej.field,
                     detail: Some(&rej.detail),
-                    raw: Some(&raw),
-                })?;
-                continue;
+                    raw: Some(raw),
+                });
             }
         };
-        match ledger.ingest(&record, line_no, &registry) {
+        match ledger.ingest(record, line_no, &registry) {
             Outcome::Standing { replaced: Some((revision, position)), .. } => {
-                sink.write(&Exclusion::of(position, &record.record_id, revision, ReasonCode::Superseded))?;
+                sink.write(&Exclusion::of(position, &record.record_id, revision, ReasonCode::Superseded))
             }
-            Outcome::Standing { replaced: None, .. } => {}
-            Outcome::Duplicate => sink.write(&Exclusion::of(line_no, &record.record_id, record.revision, ReasonCode::Duplicate))?,
-            Outcome::Superseded => sink.write(&Exclusion::of(line_no, &record.record_id, record.revision, ReasonCode::Superseded))?,
+            Outcome::Standing { replaced: None, .. } => Ok(()),
+            Outcome::Duplicate => sink.write(&Exclusion::of(line_no, &record.record_id, record.revision, ReasonCode::Duplicate)),
+            Outcome::Superseded => sink.write(&Exclusion::of(line_no, &record.record_id, record.revision, ReasonCode::Superseded)),
         }
-    }
+    })?;
     for e in ledger.excluded() {
         sink.write(&Exclusion::of(e.position, e.record_id, e.revision, e.reason))?;
     }

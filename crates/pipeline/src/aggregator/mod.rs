@@ -44,10 +44,13 @@ pub struct AggregatorConfig {
     pub max_bytes: usize,
     /// Longest wait for a batch to fill once it has a message.
     pub linger: Duration,
+    /// Consumer-group session timeout: how long a silent member keeps its partitions.
+    /// Generous by default, since the broker in use answers heartbeats slowly under a large fetch.
+    pub session_timeout: Duration,
     /// How often closed months are re-read from the store.
     pub closures_refresh: Duration,
-    /// Stop once every owned partition was read to its end and no message came for this long
-    /// (scripts, tests, benchmarks).
+    /// Stop once this member owns every partition, has read each to its end, and no
+    /// message came for this long (scripts, tests, benchmarks).
     pub exit_when_idle: Option<Duration>,
 }
 
@@ -58,6 +61,7 @@ impl Default for AggregatorConfig {
             max_rows: 20_000,
             max_bytes: 16 << 20,
             linger: Duration::from_millis(500),
+            session_timeout: Duration::from_secs(30),
             closures_refresh: Duration::from_secs(10),
             exit_when_idle: None,
         }
@@ -129,11 +133,14 @@ impl Aggregator {
     /// Runs until cancelled (or idle, when so configured).
     pub async fn run(&self, shutdown: CancellationToken) -> Result<AggregatorReport> {
         let topics = &self.bus.topics;
-        let shared = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, shutdown.clone()).await.context("loading the registry from Kafka")?;
-        let (consumer, rebalanced) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.metrics.clone())?;
+        // Tasks of this run stop with it, not only at process shutdown.
+        let internal = shutdown.child_token();
+        let _stop_internal = internal.clone().drop_guard();
+        let shared = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, internal.clone()).await.context("loading the registry from Kafka")?;
+        let (consumer, rebalanced) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.config.session_timeout.as_millis() as u32, self.metrics.clone())?;
         let ticker = {
             let m = self.metrics.clone();
-            let s = shutdown.clone();
+            let s = internal.clone();
             tokio::spawn(async move {
                 while !s.is_cancelled() {
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -143,6 +150,10 @@ impl Aggregator {
                     }
                 }
             })
+        };
+        let partition_count = {
+            let md = consumer.fetch_metadata(Some(&topics.records), Duration::from_secs(30))?;
+            md.topics().iter().map(|t| t.partitions().len()).sum::<usize>()
         };
         let mut state = OwnedState::default();
         // Partitions owned, and those read to their end since their last message.
@@ -158,7 +169,21 @@ impl Aggregator {
             let mut first_at: Option<Instant> = None;
             loop {
                 if rebalanced.swap(false, Ordering::SeqCst) {
-                    // Whatever was collected will be delivered again from the committed offsets.
+                    // Drop what was collected. Partitions that stay ours are rewound to the
+                    // first dropped message (it may have come after the new assignment, so
+                    // the consumer's position is past it); the rest restart from their
+                    // committed offsets under their new owner.
+                    let assigned: std::collections::BTreeSet<i32> = consumer.assignment()?.elements().iter().map(|e| e.partition()).collect();
+                    let mut rewind: BTreeMap<i32, i64> = BTreeMap::new();
+                    for m in &batch {
+                        let o = rewind.entry(m.position.partition).or_insert(m.position.offset);
+                        *o = (*o).min(m.position.offset);
+                    }
+                    for (p, o) in rewind {
+                        if assigned.contains(&p) {
+                            consumer.seek(&self.bus.topics.records, p, Offset::Offset(o), Duration::from_secs(10))?;
+                        }
+                    }
                     batch.clear();
                     commit.clear();
                     bytes = 0;
@@ -211,7 +236,9 @@ impl Aggregator {
                             if shared.changed.load(Ordering::SeqCst) && !state.held.is_empty() {
                                 break;
                             }
-                            let caught_up = !owned.is_empty() && owned.is_subset(&at_end);
+                            // Idle exit only for a member that owns every partition: a partner
+                            // that died still holds its share until the broker expires it.
+                            let caught_up = owned.len() == partition_count && owned.is_subset(&at_end);
                             if caught_up && self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle) && !rebalanced.load(Ordering::SeqCst) {
                                 break 'outer;
                             }
