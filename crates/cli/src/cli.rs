@@ -272,6 +272,9 @@ pub struct AggregateArgs {
     /// Consumer-group session timeout, ms: how long a silent member keeps its partitions.
     #[arg(long, env = "SUBSIDY_SESSION_TIMEOUT_MS", default_value_t = 30_000)]
     pub session_timeout_ms: u64,
+    /// Longest pause between polls, ms; also bounds how long a rebalance waits for a dead member.
+    #[arg(long, env = "SUBSIDY_MAX_POLL_INTERVAL_MS", default_value_t = 300_000)]
+    pub max_poll_interval_ms: u64,
     /// Address of `/metrics`.
     #[arg(long, env = "SUBSIDY_METRICS_ADDR", default_value = "127.0.0.1:9465")]
     pub metrics_addr: std::net::SocketAddr,

@@ -43,14 +43,14 @@ async fn export_equals_recompute_through_kills_and_redelivery() {
     // Killed with SIGKILL at random points, three times.
     let mut rng = rand::rng();
     for _ in 0..3 {
-        let mut child = spawn_aggregate(&prefix, &db, &g1, &["--batch-rows", "2000", "--batch-linger-ms", "50", "--session-timeout-ms", "6000"]);
+        let mut child = spawn_aggregate(&prefix, &db, &g1, &["--batch-rows", "2000", "--batch-linger-ms", "50", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"]);
         tokio::time::sleep(Duration::from_millis(rng.random_range(2500..6000))).await;
         child.kill().unwrap();
         child.wait().unwrap();
     }
     let partial = store.settlements().await.unwrap();
     // Then run to the end.
-    let stderr = finish(spawn_aggregate(&prefix, &db, &g1, &["--exit-when-idle-secs", "4", "--session-timeout-ms", "6000"]), "aggregate");
+    let stderr = finish(spawn_aggregate(&prefix, &db, &g1, &["--exit-when-idle-secs", "4", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"]), "aggregate");
     assert!(stderr.contains("aggregate: "), "{stderr}");
     assert_same(&export(&db, dir.path()), &expected, "after kills");
     assert!(partial.len() < expected.lines().count() - 1 || !partial.is_empty(), "kills left some state");
@@ -70,7 +70,7 @@ async fn two_members_share_the_topic_and_one_dies() {
     let store = clickhouse(&db).await;
     let expected = recompute(dir.path());
     let group = unique("pair");
-    let slow = ["--batch-rows", "100", "--batch-linger-ms", "20", "--session-timeout-ms", "6000"];
+    let slow = ["--batch-rows", "100", "--batch-linger-ms", "20", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"];
     // The first member takes every partition and works through them slowly.
     let mut doomed = spawn_aggregate(&prefix, &db, &group, &slow);
     tokio::time::sleep(Duration::from_secs(4)).await;

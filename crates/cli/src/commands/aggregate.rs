@@ -35,6 +35,7 @@ pub async fn run(args: &AggregateArgs) -> Result<()> {
             linger: Duration::from_millis(args.batch_linger_ms),
             exit_when_idle: args.exit_when_idle_secs.map(Duration::from_secs),
             session_timeout: Duration::from_millis(args.session_timeout_ms.clamp(1_000, 300_000)),
+            max_poll_interval: Duration::from_millis(args.max_poll_interval_ms.clamp(args.session_timeout_ms, 3_600_000)),
             ..AggregatorConfig::default()
         },
     };

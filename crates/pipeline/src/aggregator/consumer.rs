@@ -49,7 +49,7 @@ impl ConsumerContext for GroupContext {
 pub type GroupConsumer = StreamConsumer<GroupContext>;
 
 /// Joins `group` on `topic`; offsets are committed by hand, only after the store acknowledged.
-pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_ms: u32, metrics: AggregatorMetrics) -> Result<(GroupConsumer, Arc<AtomicBool>), BusError> {
+pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_ms: u32, max_poll_interval_ms: u32, metrics: AggregatorMetrics) -> Result<(GroupConsumer, Arc<AtomicBool>), BusError> {
     let rebalanced = Arc::new(AtomicBool::new(false));
     let context = GroupContext { rebalanced: rebalanced.clone(), metrics, topic: topic.to_string() };
     let consumer: GroupConsumer = client_config(brokers)
@@ -61,7 +61,7 @@ pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_m
         .set("partition.assignment.strategy", "range")
         .set("session.timeout.ms", session_timeout_ms.to_string())
         .set("heartbeat.interval.ms", (session_timeout_ms / 10).max(100).to_string())
-        .set("max.poll.interval.ms", "600000")
+        .set("max.poll.interval.ms", max_poll_interval_ms.to_string())
         .set("statistics.interval.ms", "5000")
         .set("fetch.max.bytes", "8388608")
         .set("max.partition.fetch.bytes", "2097152")

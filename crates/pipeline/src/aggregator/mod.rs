@@ -12,6 +12,7 @@ mod batch;
 mod consumer;
 mod registry_feed;
 mod state;
+mod watchdog;
 
 pub use batch::{prepare, Incoming, Prepared};
 pub use registry_feed::SharedRegistry;
@@ -47,6 +48,9 @@ pub struct AggregatorConfig {
     /// Consumer-group session timeout: how long a silent member keeps its partitions.
     /// Generous by default, since the broker in use answers heartbeats slowly under a large fetch.
     pub session_timeout: Duration,
+    /// Longest pause between polls before the member is taken out of the group; it is also
+    /// how long a rebalance may wait for a member that died without leaving.
+    pub max_poll_interval: Duration,
     /// How often closed months are re-read from the store.
     pub closures_refresh: Duration,
     /// Stop once this member owns every partition, has read each to its end, and no
@@ -62,6 +66,7 @@ impl Default for AggregatorConfig {
             max_bytes: 16 << 20,
             linger: Duration::from_millis(500),
             session_timeout: Duration::from_secs(30),
+            max_poll_interval: Duration::from_secs(300),
             closures_refresh: Duration::from_secs(10),
             exit_when_idle: None,
         }
@@ -137,7 +142,7 @@ impl Aggregator {
         let internal = shutdown.child_token();
         let _stop_internal = internal.clone().drop_guard();
         let shared = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, internal.clone()).await.context("loading the registry from Kafka")?;
-        let (consumer, rebalanced) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.config.session_timeout.as_millis() as u32, self.metrics.clone())?;
+        let (consumer, rebalanced) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.config.session_timeout.as_millis() as u32, self.config.max_poll_interval.as_millis() as u32, self.metrics.clone())?;
         let ticker = {
             let m = self.metrics.clone();
             let s = internal.clone();
@@ -156,6 +161,7 @@ impl Aggregator {
             md.topics().iter().map(|t| t.partitions().len()).sum::<usize>()
         };
         let mut state = OwnedState::default();
+        let mut watchdog = watchdog::Watchdog::new(self.config.session_timeout, self.config.session_timeout * 2);
         // Partitions owned, and those read to their end since their last message.
         let mut owned: std::collections::BTreeSet<i32> = std::collections::BTreeSet::new();
         let mut at_end: std::collections::BTreeSet<i32> = std::collections::BTreeSet::new();
@@ -191,6 +197,7 @@ impl Aggregator {
                     let partitions: Vec<i32> = consumer.assignment()?.elements().iter().map(|e| e.partition()).collect();
                     owned = partitions.iter().copied().collect();
                     at_end.clear();
+                    watchdog.reset();
                     let store = self.store.clone();
                     let policy = &self.policy;
                     state = retrying(&self.metrics, "rebuilding state from the store", &shutdown, || {
@@ -232,6 +239,10 @@ impl Aggregator {
                     }
                     Ok(Err(e)) => tracing::warn!(error = %e, "consumer error"),
                     Err(_) => {
+                        if watchdog.orphaned(&consumer, &topics.records, partition_count, &owned) {
+                            consumer.unsubscribe();
+                            consumer.subscribe(&[topics.records.as_str()])?;
+                        }
                         if batch.is_empty() {
                             if shared.changed.load(Ordering::SeqCst) && !state.held.is_empty() {
                                 break;
