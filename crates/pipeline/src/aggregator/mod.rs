@@ -251,6 +251,7 @@ impl Aggregator {
                             // that died still holds its share until the broker expires it.
                             let caught_up = owned.len() == partition_count && owned.is_subset(&at_end);
                             if caught_up && self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle) && !rebalanced.load(Ordering::SeqCst) {
+                                tracing::info!(consumed = report.consumed, ?at_end, "caught up and idle; stopping");
                                 break 'outer;
                             }
                         }

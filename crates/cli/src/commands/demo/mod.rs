@@ -22,6 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "demo-token";
 
+/// Average bytes of records per partition of the in-process broker. It keeps 5 MiB per
+/// partition, and keys (users) are skewed: a few large users fill their partitions first.
+const MOCK_PARTITION_BUDGET: usize = 256 << 10;
+
 async fn open_store(args: &DemoArgs) -> Result<(Arc<dyn LedgerStore>, String)> {
     Ok(match &args.clickhouse_url {
         Some(url) => {
@@ -92,6 +96,7 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
         dataset.write_files(dir).with_context(|| format!("cannot write the data set to {}", dir.display()))?;
     }
     let entities = dataset.entities.clone();
+    let record_bytes: usize = dataset.records.iter().map(|r| r.len()).sum();
     let state = SimState::new(dataset, SimConfig::new(TOKEN)).map_err(|e| anyhow!("{e}"))?;
     let total = state.total();
     let sim = spawn(state).await.context("cannot start the platform simulator")?;
@@ -106,7 +111,10 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
         (None, Some(b)) => b.clone(),
         (None, None) => unreachable!("one of the two is set"),
     };
-    let bus = BusConfig { brokers, topics: Topics::default(), record_partitions: 4 };
+    // The mock cluster keeps at most 5 MiB per partition and drops the oldest
+    // beyond that, so the records topic gets enough partitions to stay well under it.
+    let record_partitions = (record_bytes / MOCK_PARTITION_BUDGET + 1).clamp(8, 1024) as i32;
+    let bus = BusConfig { brokers, topics: Topics::default(), record_partitions };
     match &mock {
         Some(m) => {
             for spec in bus.topic_specs() {
@@ -132,6 +140,13 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
     let settled = aggregator(&bus, store.clone(), am.clone(), Some(Duration::from_secs(1)))?.run(shutdown.clone()).await?;
     ticker.cancel();
     let _ = progress.await;
+    if settled.consumed < report.produced {
+        return Err(anyhow!(
+            "the aggregator consumed {} messages but the collector produced {}: the broker lost messages",
+            settled.consumed,
+            report.produced
+        ));
+    }
     eprintln!(
         "demo: settled in {:.1} s — {} records produced, {} dead-lettered by the collector, {} consumed by the aggregator",
         started.elapsed().as_secs_f64(),
