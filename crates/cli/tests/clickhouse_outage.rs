@@ -55,7 +55,7 @@ async fn aggregator_waits_out_a_clickhouse_outage() {
         .arg("aggregate")
         .args(topic_args(&prefix))
         .args(["--clickhouse-url", &clickhouse_url(), "--clickhouse-database", &db, "--group", &unique("outage"), "--metrics-addr", metrics_addr])
-        .args(["--batch-rows", "1000", "--batch-linger-ms", "20", "--exit-when-idle-secs", "8"])
+        .args(["--batch-rows", "100", "--batch-linger-ms", "20", "--exit-when-idle-secs", "8"])
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

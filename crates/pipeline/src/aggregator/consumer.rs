@@ -1,35 +1,25 @@
 //! The records-topic consumer: a consumer-group member whose context notes
-//! rebalances (so the loop can rebuild its state) and reports lag per
-//! partition from the client's statistics.
+//! rebalances (so the loop can rebuild its state), and a probe that
+//! publishes the group's lag per partition.
 
 use crate::metrics::AggregatorMetrics;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::{ClientContext, Statistics};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use subsidy_bus::{client_config, BusError};
 
-/// Notes rebalances and publishes lag.
+/// Notes rebalances.
 pub struct GroupContext {
     rebalanced: Arc<AtomicBool>,
-    metrics: AggregatorMetrics,
-    topic: String,
 }
 
 impl ClientContext for GroupContext {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         if error.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
             tracing::warn!(error = %error, "kafka: {reason}");
-        }
-    }
-
-    fn stats(&self, statistics: Statistics) {
-        if let Some(t) = statistics.topics.get(&self.topic) {
-            for (id, p) in &t.partitions {
-                if *id >= 0 && p.consumer_lag >= 0 {
-                    self.metrics.consumer_lag.with_label_values(&[&id.to_string()]).set(p.consumer_lag);
-                }
-            }
         }
     }
 }
@@ -49,9 +39,9 @@ impl ConsumerContext for GroupContext {
 pub type GroupConsumer = StreamConsumer<GroupContext>;
 
 /// Joins `group` on `topic`; offsets are committed by hand, only after the store acknowledged.
-pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_ms: u32, max_poll_interval_ms: u32, metrics: AggregatorMetrics) -> Result<(GroupConsumer, Arc<AtomicBool>), BusError> {
+pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_ms: u32, max_poll_interval_ms: u32) -> Result<(GroupConsumer, Arc<AtomicBool>), BusError> {
     let rebalanced = Arc::new(AtomicBool::new(false));
-    let context = GroupContext { rebalanced: rebalanced.clone(), metrics, topic: topic.to_string() };
+    let context = GroupContext { rebalanced: rebalanced.clone() };
     let consumer: GroupConsumer = client_config(brokers)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
@@ -62,11 +52,38 @@ pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_m
         .set("session.timeout.ms", session_timeout_ms.to_string())
         .set("heartbeat.interval.ms", (session_timeout_ms / 10).max(100).to_string())
         .set("max.poll.interval.ms", max_poll_interval_ms.to_string())
-        .set("statistics.interval.ms", "5000")
         .set("fetch.max.bytes", "8388608")
         .set("max.partition.fetch.bytes", "2097152")
         .set("queued.max.messages.kbytes", "262144")
         .create_with_context(context)?;
     consumer.subscribe(&[topic])?;
     Ok((consumer, rebalanced))
+}
+
+/// Publishes consumer lag per partition (high watermark − the group's committed offset)
+/// every few seconds from a probe of its own, so the figure keeps moving while the
+/// member is blocked, e.g. waiting out a store outage.
+pub fn spawn_lag_probe(brokers: &str, group: &str, topic: &str, partitions: usize, metrics: AggregatorMetrics, stop: CancellationToken) -> Result<(), BusError> {
+    let probe: BaseConsumer = client_config(brokers).set("group.id", group).set("enable.auto.commit", "false").create()?;
+    let topic = topic.to_string();
+    std::thread::spawn(move || {
+        while !stop.is_cancelled() {
+            let mut tpl = TopicPartitionList::new();
+            for p in 0..partitions as i32 {
+                tpl.add_partition(&topic, p);
+            }
+            if let Ok(committed) = probe.committed_offsets(tpl, Duration::from_secs(5)) {
+                for e in committed.elements() {
+                    let Ok((low, high)) = probe.fetch_watermarks(&topic, e.partition(), Duration::from_secs(5)) else { continue };
+                    let done = match e.offset() {
+                        Offset::Offset(o) => o,
+                        _ => low,
+                    };
+                    metrics.consumer_lag.with_label_values(&[&e.partition().to_string()]).set((high - done).max(0));
+                }
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    });
+    Ok(())
 }

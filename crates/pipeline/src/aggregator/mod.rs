@@ -142,7 +142,7 @@ impl Aggregator {
         let internal = shutdown.child_token();
         let _stop_internal = internal.clone().drop_guard();
         let shared = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, internal.clone()).await.context("loading the registry from Kafka")?;
-        let (consumer, rebalanced) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.config.session_timeout.as_millis() as u32, self.config.max_poll_interval.as_millis() as u32, self.metrics.clone())?;
+        let (consumer, rebalanced) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.config.session_timeout.as_millis() as u32, self.config.max_poll_interval.as_millis() as u32)?;
         let ticker = {
             let m = self.metrics.clone();
             let s = internal.clone();
@@ -160,6 +160,7 @@ impl Aggregator {
             let md = consumer.fetch_metadata(Some(&topics.records), Duration::from_secs(30))?;
             md.topics().iter().map(|t| t.partitions().len()).sum::<usize>()
         };
+        consumer::spawn_lag_probe(&self.bus.brokers, &self.config.group, &topics.records, partition_count, self.metrics.clone(), internal.clone())?;
         let mut state = OwnedState::default();
         let mut watchdog = watchdog::Watchdog::new(self.config.session_timeout, self.config.session_timeout * 2);
         // Partitions owned, and those read to their end since their last message.
