@@ -37,6 +37,11 @@ if [[ "${SUBSIDY_SKIP_INSTALL:-0}" != 1 ]]; then
     phase_done "services install"
 fi
 
+# Build first, so the broker starts fresh just before the tests need it.
+phase "cargo test --workspace --release --no-run"
+cargo test --workspace --release --no-run "$@"
+phase_done "build"
+
 phase "services start"
 bash "$SERVICES" start
 bash "$SERVICES" status
