@@ -49,8 +49,16 @@ phase_done "services start"
 
 eval "$(bash "$SERVICES" env)"
 
+# Each test bounds the processes it starts; this bounds the whole run, so a
+# hang fails with a message instead of running into CI's own limit.
+TEST_LIMIT_SECS=3000
 phase "cargo test --workspace --release"
-cargo test --workspace --release "$@"
+status=0
+timeout --kill-after=30 "$TEST_LIMIT_SECS" cargo test --workspace --release "$@" || status=$?
+if [[ $status == 124 || $status == 137 ]]; then
+    echo "== cargo test did not finish within $TEST_LIMIT_SECS s and was stopped" >&2
+fi
+[[ $status == 0 ]] || exit "$status"
 phase_done "cargo test"
 
 echo "== all done in $((SECONDS - T_START)) s"

@@ -43,20 +43,19 @@ async fn export_equals_recompute_through_kills_and_redelivery() {
     // Killed with SIGKILL at random points, three times.
     let mut rng = rand::rng();
     for _ in 0..3 {
-        let mut child = spawn_aggregate(&prefix, &db, &g1, &["--batch-rows", "2000", "--batch-linger-ms", "50", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"]);
+        let child = spawn_aggregate(&prefix, &db, &g1, &["--batch-rows", "2000", "--batch-linger-ms", "50", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"]);
         tokio::time::sleep(Duration::from_millis(rng.random_range(2500..6000))).await;
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill();
     }
     let partial = store.settlements().await.unwrap();
     // Then run to the end.
-    let stderr = finish(spawn_aggregate(&prefix, &db, &g1, &["--exit-when-idle-secs", "4", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"]), "aggregate");
+    let stderr = spawn_aggregate(&prefix, &db, &g1, &["--exit-when-idle-secs", "4", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"]).finish();
     assert!(stderr.contains("aggregate: "), "{stderr}");
     assert_same(&export(&db, dir.path()), &expected, "after kills");
     assert!(partial.len() < expected.lines().count() - 1 || !partial.is_empty(), "kills left some state");
 
     // A whole redelivery (a new group reads everything again) changes nothing.
-    finish(spawn_aggregate(&prefix, &db, &g2, &["--exit-when-idle-secs", "4", "--batch-rows", "3000"]), "aggregate (redelivery)");
+    spawn_aggregate(&prefix, &db, &g2, &["--exit-when-idle-secs", "4", "--batch-rows", "3000"]).finish();
     assert_same(&export(&db, dir.path()), &expected, "after a redelivery");
     store.drop_database().await.unwrap();
 }
@@ -72,15 +71,13 @@ async fn two_members_share_the_topic_and_one_dies() {
     let group = unique("pair");
     let slow = ["--batch-rows", "100", "--batch-linger-ms", "20", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"];
     // The first member takes every partition and works through them slowly.
-    let mut doomed = spawn_aggregate(&prefix, &db, &group, &slow);
+    let doomed = spawn_aggregate(&prefix, &db, &group, &slow);
     tokio::time::sleep(Duration::from_secs(4)).await;
     // The second joins and gets half; then the first dies with work left.
     let survivor = spawn_aggregate(&prefix, &db, &group, &[&slow[..], &["--exit-when-idle-secs", "4"]].concat());
     tokio::time::sleep(Duration::from_secs(5)).await;
-    doomed.kill().unwrap();
-    let doomed_out = doomed.wait_with_output().unwrap();
-    let doomed_log = String::from_utf8_lossy(&doomed_out.stderr).into_owned();
-    let log = finish(survivor, "surviving aggregate");
+    let doomed_log = doomed.kill();
+    let log = survivor.finish();
     assert!(doomed_log.contains("partitions assigned"), "the first member never got partitions");
     let assigned: Vec<&str> = log.lines().filter(|l| l.contains("partitions assigned")).collect();
     assert!(assigned.len() >= 2, "the survivor was not reassigned after the death: {assigned:?}");
@@ -109,7 +106,7 @@ async fn late_changes_to_a_closed_month_become_adjustments() {
     let url = sim.base_url();
     let (p, u) = (prefix.clone(), url.clone());
     tokio::task::spawn_blocking(move || collect_all(&p, &u, TOKEN)).await.unwrap();
-    finish(spawn_aggregate(&prefix, &db, &group, &["--exit-when-idle-secs", "3"]), "aggregate");
+    spawn_aggregate(&prefix, &db, &group, &["--exit-when-idle-secs", "3"]).finish();
     assert_eq!(export(&db, dir.path()), std::fs::read_to_string(golden.join("expected_settlements.csv")).unwrap());
 
     let o = meter().args(["close", "--clickhouse-url", &clickhouse_url(), "--clickhouse-database", &db, "--period", "2025-09"]).output().unwrap();
@@ -122,7 +119,7 @@ async fn late_changes_to_a_closed_month_become_adjustments() {
     state.release_to(initial + 1);
     let (p, u) = (prefix.clone(), url.clone());
     tokio::task::spawn_blocking(move || collect_all(&p, &u, TOKEN)).await.unwrap();
-    finish(spawn_aggregate(&prefix, &db, &group, &["--exit-when-idle-secs", "3"]), "aggregate after the late change");
+    spawn_aggregate(&prefix, &db, &group, &["--exit-when-idle-secs", "3"]).finish();
 
     assert_eq!(store.closed_settlements().await.unwrap(), frozen, "a closed month moved");
     let adjustments = store.adjustments().await.unwrap();

@@ -51,16 +51,14 @@ async fn aggregator_waits_out_a_clickhouse_outage() {
     store.migrate().await.unwrap();
 
     let metrics_addr = "127.0.0.1:19477";
-    let child = meter()
+    let mut command = meter();
+    command
         .arg("aggregate")
         .args(topic_args(&prefix))
         .args(["--clickhouse-url", &clickhouse_url(), "--clickhouse-database", &db, "--group", &unique("outage"), "--metrics-addr", metrics_addr])
         .args(["--batch-rows", "100", "--batch-linger-ms", "20", "--exit-when-idle-secs", "8"])
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .env("RUST_LOG", "warn");
+    let child = Proc::start("aggregate", command);
     // Let it join and write a little, then take ClickHouse away.
     let mut written = 0.0;
     for _ in 0..100 {
@@ -75,9 +73,7 @@ async fn aggregator_waits_out_a_clickhouse_outage() {
     tokio::time::sleep(Duration::from_secs(8)).await;
     let during = scrape(metrics_addr).await;
     services("start");
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "aggregate failed: {stderr}");
+    tokio::task::spawn_blocking(move || child.finish()).await.unwrap();
 
     assert!(metric_sum(&during, "subsidy_aggregator_store_errors_total{kind=\"unavailable\"}") >= 1.0, "no store errors counted:\n{during}");
     assert!(metric_sum(&during, "subsidy_aggregator_seconds_since_last_write") >= 3.0, "time since last write did not grow:\n{during}");

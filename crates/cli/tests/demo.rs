@@ -11,17 +11,17 @@ fn demo_then_export_equals_recompute() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let ledger = dir.path().join("ledger.sqlite");
-    let out = meter()
+    let mut command = meter();
+    command
         .current_dir(dir.path())
         .args(["demo", "--exit-after-settle", "--records", "20000", "--metrics-addr", "127.0.0.1:0", "--write-files"])
         .arg(&data)
         .arg("--sqlite")
         .arg(&ledger)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "demo failed: {}", String::from_utf8_lossy(&out.stderr));
+        .env("RUST_LOG", "warn");
+    let out = Proc::start("demo", command).wait(RUN_LIMIT);
+    let stdout = out.stdout;
+    assert!(out.status.success(), "demo failed: {}", out.stderr);
     for expected in ["period", "eligible spend", "excluded self-built", "2025-08", "dead-lettered by the collector", "where to look next", "export --sqlite"] {
         assert!(stdout.contains(expected), "summary lacks {expected:?}:\n{stdout}");
     }

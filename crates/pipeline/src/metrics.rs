@@ -120,6 +120,9 @@ pub struct AggregatorMetrics {
     pub since_last_write: IntGauge,
     /// Records held for an unknown entity or center.
     pub held_records: IntGauge,
+    /// Where the standing revision of each record id came from: `new` (never seen),
+    /// `recent` (kept in memory) or `store` (looked up).
+    pub standing_lookups: IntCounterVec,
 }
 
 impl AggregatorMetrics {
@@ -130,6 +133,7 @@ impl AggregatorMetrics {
             records_accepted: counter(r, "subsidy_aggregator_records_accepted_total", "Records whose standing revision earns subsidy."),
             records_excluded: counter_vec(r, "subsidy_aggregator_records_excluded_total", "Standing records excluded by the rules, by reason code.", &["reason"]),
             records_rejected: counter_vec(r, "subsidy_aggregator_records_rejected_total", "Records rejected, held, duplicated or superseded, by reason code.", &["reason"]),
+            standing_lookups: counter_vec(r, "subsidy_aggregator_standing_lookups_total", "Record ids by where their standing revision came from: new, recent (memory) or store.", &["source"]),
             batches_written: counter(r, "subsidy_aggregator_batches_written_total", "Batches written to the ledger store."),
             rows_written: counter_vec(r, "subsidy_aggregator_rows_written_total", "Rows written to the ledger store, by table.", &["table"]),
             write_seconds: histogram(r, "subsidy_aggregator_store_write_duration_seconds", "Ledger store write latency per batch."),

@@ -83,6 +83,11 @@ pub trait LedgerStore: Send + Sync {
     /// given Kafka partitions: the state an aggregator rebuilds when it takes them over.
     async fn accrual_sums(&self, partitions: &[i32]) -> StoreResult<Vec<AccrualSum>>;
 
+    /// Passes to `each` the record id of every ledger line in the given Kafka partitions
+    /// (an id may come more than once); returns how many it passed. What an aggregator
+    /// rebuilds its filter of seen record ids from.
+    async fn record_ids(&self, partitions: &[i32], each: &mut (dyn for<'s> FnMut(&'s str) + Send)) -> StoreResult<u64>;
+
     /// Held records (unknown entity or center) not yet released, for the given partitions.
     async fn held_records(&self, partitions: &[i32]) -> StoreResult<Vec<HeldRow>>;
 

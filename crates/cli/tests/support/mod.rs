@@ -1,11 +1,14 @@
 //! Helpers shared by the integration tests: service endpoints, unique names,
-//! running the binary, reading topics back.
+//! running the binary under a time limit, reading topics back.
 
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 use std::time::Duration;
+use wait_timeout::ChildExt;
 use subsidy_bus::{header_str, TopicReader};
 
 /// The broker the tests use (CI starts it): `SUBSIDY_KAFKA_BROKERS` or 127.0.0.1:9092.
@@ -48,19 +51,91 @@ pub fn topic_args(prefix: &str) -> Vec<String> {
     ]
 }
 
+/// How long a child run by a test may take before the test kills it and fails.
+pub const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+/// A child process whose output is drained as it runs (so a full pipe never
+/// stalls it) and which is never waited for without a time limit.
+pub struct Proc {
+    what: String,
+    child: Child,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+/// What a finished child left.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<JoinHandle<String>> {
+    pipe.map(|mut p| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = p.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    })
+}
+
+impl Proc {
+    /// Starts `command` with its output captured.
+    pub fn start(what: &str, mut command: Command) -> Proc {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("start {what}: {e}"));
+        let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
+        Proc { what: what.to_string(), child, stdout, stderr }
+    }
+
+    /// Kills the child (SIGKILL) and returns its stderr.
+    pub fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.collect_output().1
+    }
+
+    fn collect_output(&mut self) -> (String, String) {
+        let take = |h: Option<JoinHandle<String>>| h.map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        (take(self.stdout.take()), take(self.stderr.take()))
+    }
+
+    /// Waits up to `limit`; a child still running then is killed and the test fails with its log.
+    pub fn wait(mut self, limit: Duration) -> Finished {
+        match self.child.wait_timeout(limit).expect("wait for a child") {
+            Some(status) => {
+                let (stdout, stderr) = self.collect_output();
+                Finished { status, stdout, stderr }
+            }
+            None => {
+                let what = self.what.clone();
+                let stderr = self.kill();
+                let tail: Vec<&str> = stderr.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
+                panic!("{what} was still running after {} s and was killed; the end of its log:\n{}", limit.as_secs(), tail.join("\n"));
+            }
+        }
+    }
+
+    /// Waits (see [`Proc::wait`]), asserts success and returns stderr.
+    pub fn finish(self) -> String {
+        let what = self.what.clone();
+        let done = self.wait(RUN_LIMIT);
+        assert!(done.status.success(), "{what} failed: {}", done.stderr);
+        done.stderr
+    }
+}
+
 /// Starts `subsidy-meter collect` against a platform.
-pub fn spawn_collect(prefix: &str, platform_url: &str, token: &str, extra: &[&str]) -> Child {
-    meter()
+pub fn spawn_collect(prefix: &str, platform_url: &str, token: &str, extra: &[&str]) -> Proc {
+    let mut command = meter();
+    command
         .arg("collect")
         .args(topic_args(prefix))
         .args(["--platform-url", platform_url, "--metrics-addr", "127.0.0.1:0", "--page-limit", "50", "--registry-interval-secs", "1"])
         .args(extra)
         .env("SUBSIDY_PLATFORM_TOKEN", token)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start collect")
+        .env("RUST_LOG", "warn");
+    Proc::start("collect", command)
 }
 
 /// Every message of a topic: (key, payload, headers as a map).
@@ -101,30 +176,19 @@ pub async fn clickhouse(database: &str) -> subsidy_store::ClickHouseStore {
 
 /// Runs `collect` until caught up.
 pub fn collect_all(prefix: &str, platform_url: &str, token: &str) {
-    let out = spawn_collect(prefix, platform_url, token, &["--exit-when-caught-up"]).wait_with_output().expect("run collect");
-    assert!(out.status.success(), "collect failed: {}", String::from_utf8_lossy(&out.stderr));
+    spawn_collect(prefix, platform_url, token, &["--exit-when-caught-up"]).finish();
 }
 
 /// Starts `aggregate` on a topic prefix, database and group.
-pub fn spawn_aggregate(prefix: &str, database: &str, group: &str, extra: &[&str]) -> Child {
-    meter()
+pub fn spawn_aggregate(prefix: &str, database: &str, group: &str, extra: &[&str]) -> Proc {
+    let mut command = meter();
+    command
         .arg("aggregate")
         .args(topic_args(prefix))
         .args(["--clickhouse-url", &clickhouse_url(), "--clickhouse-database", database, "--group", group, "--metrics-addr", "127.0.0.1:0"])
         .args(extra)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start aggregate")
-}
-
-/// Waits for a child and asserts it succeeded; returns its stderr.
-pub fn finish(child: Child, what: &str) -> String {
-    let out = child.wait_with_output().expect("wait");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{what} failed: {stderr}");
-    stderr
+        .env("RUST_LOG", "info");
+    Proc::start("aggregate", command)
 }
 
 /// `export` from a ClickHouse database.

@@ -1,14 +1,16 @@
 //! The records-topic consumer: a consumer-group member whose context notes
-//! rebalances (so the loop can rebuild its state), and a probe that
-//! publishes the group's lag per partition.
+//! rebalances (so the loop can rebuild its state), and a probe on a thread of
+//! its own that reads the group's committed offsets and the high watermarks,
+//! publishes the lag per partition and shares what it read with the loop.
 
 use crate::metrics::AggregatorMetrics;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use subsidy_bus::{client_config, BusError};
 
 /// Notes rebalances.
@@ -60,12 +62,26 @@ pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_m
     Ok((consumer, rebalanced))
 }
 
+/// A partition as the probe last read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// The group's committed offset (the low watermark when nothing is committed).
+    pub committed: i64,
+    /// The high watermark.
+    pub high: i64,
+}
+
+/// The probe's latest reading per partition, shared with the loop.
+pub type GroupView = Arc<Mutex<BTreeMap<i32, Progress>>>;
+
 /// Publishes consumer lag per partition (high watermark − the group's committed offset)
 /// every few seconds from a probe of its own, so the figure keeps moving while the
-/// member is blocked, e.g. waiting out a store outage.
-pub fn spawn_lag_probe(brokers: &str, group: &str, topic: &str, partitions: usize, metrics: AggregatorMetrics, stop: CancellationToken) -> Result<(), BusError> {
+/// member is blocked, e.g. waiting out a store outage. Never blocks the caller.
+pub fn spawn_lag_probe(brokers: &str, group: &str, topic: &str, partitions: usize, metrics: AggregatorMetrics, stop: CancellationToken) -> Result<GroupView, BusError> {
     let probe: BaseConsumer = client_config(brokers).set("group.id", group).set("enable.auto.commit", "false").create()?;
     let topic = topic.to_string();
+    let view = GroupView::default();
+    let shared = view.clone();
     std::thread::spawn(move || {
         while !stop.is_cancelled() {
             let mut tpl = TopicPartitionList::new();
@@ -80,10 +96,11 @@ pub fn spawn_lag_probe(brokers: &str, group: &str, topic: &str, partitions: usiz
                         _ => low,
                     };
                     metrics.consumer_lag.with_label_values(&[&e.partition().to_string()]).set((high - done).max(0));
+                    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(e.partition(), Progress { committed: done, high });
                 }
             }
             std::thread::sleep(Duration::from_secs(2));
         }
     });
-    Ok(())
+    Ok(view)
 }

@@ -10,6 +10,7 @@
 
 mod batch;
 mod consumer;
+mod index;
 mod registry_feed;
 mod state;
 mod watchdog;
@@ -160,9 +161,9 @@ impl Aggregator {
             let md = consumer.fetch_metadata(Some(&topics.records), Duration::from_secs(30))?;
             md.topics().iter().map(|t| t.partitions().len()).sum::<usize>()
         };
-        consumer::spawn_lag_probe(&self.bus.brokers, &self.config.group, &topics.records, partition_count, self.metrics.clone(), internal.clone())?;
+        let group_view = consumer::spawn_lag_probe(&self.bus.brokers, &self.config.group, &topics.records, partition_count, self.metrics.clone(), internal.clone())?;
         let mut state = OwnedState::default();
-        let mut watchdog = watchdog::Watchdog::new(self.config.session_timeout, self.config.session_timeout * 2);
+        let mut watchdog = watchdog::Watchdog::new(self.config.session_timeout * 2, self.config.max_poll_interval + self.config.session_timeout, Instant::now());
         // Partitions owned, and those read to their end since their last message.
         let mut owned: std::collections::BTreeSet<i32> = std::collections::BTreeSet::new();
         let mut at_end: std::collections::BTreeSet<i32> = std::collections::BTreeSet::new();
@@ -240,7 +241,9 @@ impl Aggregator {
                     }
                     Ok(Err(e)) => tracing::warn!(error = %e, "consumer error"),
                     Err(_) => {
-                        if watchdog.orphaned(&consumer, &topics.records, partition_count, &owned) {
+                        let idle_exit = batch.is_empty() && self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle) && owned.is_subset(&at_end);
+                        let view = group_view.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                        if watchdog.should_rejoin(&view, partition_count, &owned, idle_exit, Instant::now()) {
                             consumer.unsubscribe();
                             consumer.subscribe(&[topics.records.as_str()])?;
                         }
@@ -298,15 +301,20 @@ impl Aggregator {
     async fn process(&self, batch: &[Incoming], state: &mut OwnedState, shared: &SharedRegistry, shutdown: &CancellationToken) -> Result<()> {
         let metrics = &self.metrics;
         let parsed = batch::parse_all(batch);
-        let ids = batch::record_ids(&parsed);
+        let split = state.index.split(batch::record_ids(&parsed));
         let store = self.store.clone();
-        let standing = retrying(metrics, "looking up standing revisions", shutdown, || {
-            let store = store.clone();
-            let ids = ids.clone();
-            async move { store.standing_lines(&ids).await }
-        })
-        .await?;
-        let standing = standing.into_iter().map(|l| (l.record_id.clone(), l)).collect();
+        let looked_up = if split.lookup.is_empty() {
+            Vec::new()
+        } else {
+            let ids = &split.lookup;
+            retrying(metrics, "looking up standing revisions", shutdown, || store.standing_lines(ids)).await?
+        };
+        for (source, n) in [("new", split.new), ("recent", split.known.len()), ("store", split.lookup.len())] {
+            metrics.standing_lookups.with_label_values(&[source]).inc_by(n as u64);
+        }
+        state.index.remember_standing(looked_up.iter().cloned());
+        let mut standing = split.known;
+        standing.extend(looked_up.into_iter().map(|l| (l.record_id.clone(), l)));
         let version = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX) as u64;
         let prepared = {
             let registry = shared.registry.read().unwrap_or_else(|p| p.into_inner());
@@ -323,6 +331,7 @@ impl Aggregator {
         retrying(metrics, "writing settlements", shutdown, || store.write_settlements(settlements)).await?;
         let write = &prepared.write;
         retrying(metrics, "writing the ledger batch", shutdown, || store.write_batch(write)).await?;
+        state.index.remember(&write.lines);
         for d in dead {
             d.await.map_err(|(e, _)| anyhow!("Kafka did not acknowledge a dead letter: {e}"))?;
         }

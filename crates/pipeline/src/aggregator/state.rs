@@ -3,6 +3,7 @@
 //! closed months. Rebuilt from the store whenever the assignment changes, so
 //! a new owner starts from what was written, never from a guess.
 
+use super::index::StandingIndex;
 use std::collections::HashMap;
 use subsidy_core::{Accrual, AccrualKey, Accruals, Period, PolicySet, UsageRecord};
 use subsidy_store::{BusPosition, LedgerStore, StandingLine, StoreResult};
@@ -27,6 +28,8 @@ pub struct OwnedState {
     pub held: HashMap<String, HeldRecord>,
     /// Closed months.
     pub closed: Vec<Period>,
+    /// Which record ids have lines, and the recent standing lines.
+    pub index: StandingIndex,
 }
 
 /// The accrual effect of a standing line, if it is eligible.
@@ -61,6 +64,8 @@ impl OwnedState {
         for (k, a) in by_key {
             state.accruals.insert(k, a);
         }
+        let index = &mut state.index;
+        store.record_ids(partitions, &mut |id| index.saw(id)).await?;
         for row in store.held_records(partitions).await? {
             match subsidy_core::parse_record(row.raw.as_bytes()) {
                 Ok(record) => {

@@ -186,7 +186,7 @@ async fn acknowledge(
         checkpoint.cursor = Some(sent.next_cursor);
         checkpoint.records += sent.produced + sent.dead_lettered;
         // Write a checkpoint when the queue is drained, or every few pages under load.
-        if rx.is_empty() || report.pages % 8 == 0 {
+        if rx.is_empty() || report.pages.is_multiple_of(8) {
             checkpoint.saved_at = chrono::Utc::now().to_rfc3339();
             checkpoints.save(&id, &checkpoint).await.context("writing the collector checkpoint")?;
             metrics.checkpoint_timestamp.set(unix_now());

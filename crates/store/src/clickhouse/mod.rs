@@ -115,6 +115,10 @@ impl LedgerStore for ClickHouseStore {
         deadline(read::accrual_sums(&self.client, partitions)).await
     }
 
+    async fn record_ids(&self, partitions: &[i32], each: &mut (dyn for<'s> FnMut(&'s str) + Send)) -> StoreResult<u64> {
+        deadline(read::record_ids(&self.client, partitions, each)).await
+    }
+
     async fn held_records(&self, partitions: &[i32]) -> StoreResult<Vec<HeldRow>> {
         deadline(read::held_records(&self.client, partitions)).await
     }

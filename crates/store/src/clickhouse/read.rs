@@ -1,6 +1,9 @@
 //! Reads. Every query of a ReplacingMergeTree table uses `FINAL` with the
 //! filter in `WHERE`: ClickHouse (18.16 and current) merges first, then
 //! filters, so a newer row that fails the filter still hides an older one.
+//! The one exception is a filter on the whole sorting key (`record_id` of
+//! `ledger_lines`): all versions of a row share it, so it may go in
+//! `PREWHERE` and be applied before the merge, which reads far less.
 //! Sets of ids or partitions travel as one array literal,
 //! `IN (SELECT arrayJoin([...]))`: a single AST node, so `max_ast_elements`
 //! does not limit it, and the primary key is still used.
@@ -21,7 +24,7 @@ const IDS_PER_QUERY: usize = 20_000;
 const DEFAULT_MAX_QUERY_SIZE: usize = 262_144;
 
 pub(super) async fn standing_lines(client: &Client, record_ids: &[String]) -> StoreResult<Vec<StandingLine>> {
-    let sql = format!("SELECT {LINE_COLUMNS} FROM ledger_lines FINAL WHERE record_id IN (SELECT arrayJoin(?))");
+    let sql = format!("SELECT {LINE_COLUMNS} FROM ledger_lines FINAL PREWHERE record_id IN (SELECT arrayJoin(?))");
     let mut out = Vec::with_capacity(record_ids.len());
     for chunk in record_ids.chunks(IDS_PER_QUERY) {
         // Each id costs its escaped text plus quotes and a comma.
@@ -58,6 +61,30 @@ pub(super) async fn accrual_sums(client: &Client, partitions: &[i32]) -> StoreRe
         .await
         .map_err(map_error)?;
     rows.into_iter().map(AccrualIn::decode).collect()
+}
+
+/// One column of ids, streamed.
+#[derive(Debug, ::clickhouse::Row, serde::Deserialize)]
+struct IdIn {
+    record_id: String,
+}
+
+pub(super) async fn record_ids(client: &Client, partitions: &[i32], each: &mut (dyn for<'s> FnMut(&'s str) + Send)) -> StoreResult<u64> {
+    if partitions.is_empty() {
+        return Ok(0);
+    }
+    // No `FINAL`: every version of a line has the same id, and a repeat is harmless.
+    let mut cursor = client
+        .query("SELECT record_id FROM ledger_lines WHERE kafka_partition IN (SELECT toInt32(arrayJoin(?)))")
+        .bind(partitions)
+        .fetch::<IdIn>()
+        .map_err(map_error)?;
+    let mut n = 0;
+    while let Some(row) = cursor.next().await.map_err(map_error)? {
+        each(&row.record_id);
+        n += 1;
+    }
+    Ok(n)
 }
 
 pub(super) async fn held_records(client: &Client, partitions: &[i32]) -> StoreResult<Vec<HeldRow>> {

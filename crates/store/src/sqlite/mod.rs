@@ -118,6 +118,16 @@ impl LedgerStore for SqliteStore {
         self.with_conn(move |c| read::accrual_sums(c, &partitions)).await
     }
 
+    async fn record_ids(&self, partitions: &[i32], each: &mut (dyn for<'s> FnMut(&'s str) + Send)) -> StoreResult<u64> {
+        let partitions = partitions.to_vec();
+        // Read whole on the store's thread: the embedded store holds demo-sized ledgers.
+        let ids = self.with_conn(move |c| read::record_ids(c, &partitions)).await?;
+        for id in &ids {
+            each(id);
+        }
+        Ok(ids.len() as u64)
+    }
+
     async fn held_records(&self, partitions: &[i32]) -> StoreResult<Vec<HeldRow>> {
         let partitions = partitions.to_vec();
         self.with_conn(move |c| read::held_records(c, &partitions)).await

@@ -80,6 +80,21 @@ fn add(a: Decimal, b: Decimal, what: &str) -> StoreResult<Decimal> {
     a.checked_add(b).ok_or_else(|| StoreError::Rejected(format!("{what} sum overflows")))
 }
 
+pub(super) fn record_ids(conn: &Connection, partitions: &[i32]) -> StoreResult<Vec<String>> {
+    if partitions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("SELECT record_id FROM ledger_lines WHERE kafka_partition IN ({})", placeholders(partitions.len()));
+    let params: Vec<&dyn ToSql> = partitions.iter().map(|p| p as &dyn ToSql).collect();
+    let mut st = conn.prepare(&sql).map_err(map_error)?;
+    let mut rows = st.query(params.as_slice()).map_err(map_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(map_error)? {
+        out.push(get::<String>(row, 0)?);
+    }
+    Ok(out)
+}
+
 pub(super) fn accrual_sums(conn: &Connection, partitions: &[i32]) -> StoreResult<Vec<AccrualSum>> {
     if partitions.is_empty() {
         return Ok(Vec::new());

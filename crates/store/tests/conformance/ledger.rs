@@ -133,6 +133,32 @@ pub async fn accrual_sums_filter_partitions_and_sum_exactly(store: &dyn LedgerSt
     assert!(store.accrual_sums(&[9]).await.unwrap().is_empty());
 }
 
+pub async fn record_ids_cover_the_given_partitions(store: &dyn LedgerStore) {
+    ready(store).await;
+    let u = code(3);
+    let lines = vec![
+        line("a", 1, u, "2025-09", pos(0, 1), "1.00", "0.2"),
+        line("b", 1, u, "2025-09", pos(1, 1), "1.00", "0.2"),
+        excluded(line("c", 1, u, "2025-09", pos(2, 1), "0.00", "0"), ReasonCode::Unpaid),
+    ];
+    store.write_batch(&batch_of(lines)).await.unwrap();
+    store.write_batch(&batch_of(vec![line("a", 2, u, "2025-09", pos(0, 2), "2.00", "0.4")])).await.unwrap();
+    let ids = |partitions: &'static [i32]| async move {
+        let mut seen = std::collections::BTreeSet::new();
+        let n = store.record_ids(partitions, &mut |id| {
+            seen.insert(id.to_string());
+        })
+        .await
+        .unwrap();
+        assert!(n >= seen.len() as u64);
+        seen.into_iter().collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&[0, 2]).await, ["a", "c"]);
+    assert_eq!(ids(&[1]).await, ["b"]);
+    assert!(ids(&[]).await.is_empty());
+    assert!(ids(&[7]).await.is_empty());
+}
+
 pub async fn held_records_until_released(store: &dyn LedgerStore) {
     ready(store).await;
     let batch = WriteBatch {

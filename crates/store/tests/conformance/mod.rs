@@ -21,6 +21,7 @@ macro_rules! for_each_case {
             standing_lines_keep_highest_revision,
             replayed_batches_do_not_double,
             accrual_sums_filter_partitions_and_sum_exactly,
+            record_ids_cover_the_given_partitions,
             held_records_until_released,
             rejections_are_counted_once,
             settlements_highest_version_stands,
