@@ -54,7 +54,7 @@ eval "$(bash "$SERVICES" env)"
 TEST_LIMIT_SECS=3000
 phase "cargo test --workspace --release"
 status=0
-timeout --kill-after=30 "$TEST_LIMIT_SECS" cargo test --workspace --release "$@" || status=$?
+timeout --kill-after=30 "$TEST_LIMIT_SECS" cargo test --workspace --release --no-fail-fast "$@" || status=$?
 if [[ $status == 124 || $status == 137 ]]; then
     echo "== cargo test did not finish within $TEST_LIMIT_SECS s and was stopped" >&2
 fi

@@ -317,11 +317,12 @@ pub struct DemoArgs {
     /// The embedded ledger (SQLite) file.
     #[arg(long, env = "SUBSIDY_SQLITE", default_value = "subsidy-demo.sqlite")]
     pub sqlite: PathBuf,
-    /// Use this ClickHouse instead of the embedded ledger.
-    #[arg(long, env = "SUBSIDY_CLICKHOUSE_URL")]
+    /// Use this ClickHouse instead of the embedded ledger. Only as a flag: the demo stays
+    /// embedded whatever the environment names for the other subcommands.
+    #[arg(long, conflicts_with = "sqlite")]
     pub clickhouse_url: Option<String>,
     /// ClickHouse database (with `--clickhouse-url`).
-    #[arg(long, env = "SUBSIDY_CLICKHOUSE_DATABASE", default_value = "subsidy_demo")]
+    #[arg(long, default_value = "subsidy_demo")]
     pub clickhouse_database: String,
     /// Use this Kafka instead of the in-process broker.
     #[arg(long)]

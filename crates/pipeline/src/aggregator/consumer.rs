@@ -8,14 +8,51 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, Stre
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use subsidy_bus::{client_config, BusError};
 
-/// Notes rebalances.
+/// Whether a batch is being written. A revocation waits until none is, so a
+/// partition never changes hands while a batch of it is on its way to the store.
+#[derive(Debug, Default)]
+pub struct WriteGate {
+    busy: Mutex<usize>,
+    idle: Condvar,
+}
+
+/// Held while a batch is being written.
+#[derive(Debug)]
+pub struct WriteGuard(Arc<WriteGate>);
+
+impl Drop for WriteGuard {
+    fn drop(&mut self) {
+        let mut busy = self.0.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *busy = busy.saturating_sub(1);
+        self.0.idle.notify_all();
+    }
+}
+
+impl WriteGate {
+    /// Marks a write as started until the guard is dropped.
+    pub fn enter(self: &Arc<Self>) -> WriteGuard {
+        *self.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        WriteGuard(Arc::clone(self))
+    }
+
+    /// Blocks until no write is in flight or `limit` has passed; whether it is idle.
+    pub fn wait_idle(&self, limit: Duration) -> bool {
+        let busy = self.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (busy, _) = self.idle.wait_timeout_while(busy, limit, |n| *n > 0).unwrap_or_else(std::sync::PoisonError::into_inner);
+        *busy == 0
+    }
+}
+
+/// Notes rebalances; holds a revocation until the batch being written is written.
 pub struct GroupContext {
     rebalanced: Arc<AtomicBool>,
+    gate: Arc<WriteGate>,
+    revoke_wait: Duration,
 }
 
 impl ClientContext for GroupContext {
@@ -27,6 +64,22 @@ impl ClientContext for GroupContext {
 }
 
 impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if !matches!(rebalance, Rebalance::Revoke(_)) {
+            return;
+        }
+        // Called inside the loop's poll on a runtime worker: let the runtime move its
+        // other tasks (the writer among them) elsewhere while this thread waits.
+        let wait = || self.gate.wait_idle(self.revoke_wait);
+        let idle = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(wait),
+            _ => wait(),
+        };
+        if !idle {
+            tracing::warn!(wait_ms = self.revoke_wait.as_millis() as u64, "partitions revoked while a batch is still being written");
+        }
+    }
+
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => tracing::info!(partitions = tpl.count(), "partitions assigned"),
@@ -41,9 +94,10 @@ impl ConsumerContext for GroupContext {
 pub type GroupConsumer = StreamConsumer<GroupContext>;
 
 /// Joins `group` on `topic`; offsets are committed by hand, only after the store acknowledged.
-pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_ms: u32, max_poll_interval_ms: u32) -> Result<(GroupConsumer, Arc<AtomicBool>), BusError> {
+/// A revocation waits up to the max poll interval for `gate` to be idle.
+pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_ms: u32, max_poll_interval_ms: u32, gate: Arc<WriteGate>) -> Result<(GroupConsumer, Arc<AtomicBool>), BusError> {
     let rebalanced = Arc::new(AtomicBool::new(false));
-    let context = GroupContext { rebalanced: rebalanced.clone() };
+    let context = GroupContext { rebalanced: rebalanced.clone(), gate, revoke_wait: Duration::from_millis(u64::from(max_poll_interval_ms)) };
     let consumer: GroupConsumer = client_config(brokers)
         .set("group.id", group)
         .set("enable.auto.commit", "false")

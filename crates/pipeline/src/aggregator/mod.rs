@@ -3,9 +3,11 @@
 //!
 //! Order of a batch: settlements, then lines and records, then dead letters
 //! are acknowledged, then offsets are committed. A crash anywhere replays
-//! the batch; replays are harmless because the standing revision is looked
-//! up in the store and a revision already standing is a duplicate. When the
-//! partition assignment changes, the member rebuilds its state from the
+//! the batch; replays are harmless because the standing revision is known
+//! (from memory or the store) and a revision already standing is a
+//! duplicate. One batch is written (see `write`) while the next is read and
+//! prepared; batches are written in order. When the partition assignment
+//! changes, the member finishes its write and rebuilds its state from the
 //! store before it writes again.
 
 mod batch;
@@ -14,6 +16,7 @@ mod index;
 mod registry_feed;
 mod state;
 mod watchdog;
+mod write;
 
 pub use batch::{prepare, Incoming, Prepared};
 pub use registry_feed::SharedRegistry;
@@ -21,16 +24,16 @@ pub use state::OwnedState;
 
 use crate::metrics::AggregatorMetrics;
 use anyhow::{anyhow, Context, Result};
-use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::producer::FutureProducer;
+use rdkafka::Offset;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use subsidy_bus::{dead_letter_headers, BusConfig, DeadLetter};
+use subsidy_bus::BusConfig;
 use subsidy_core::PolicySet;
 use subsidy_store::{BusPosition, LedgerStore, StoreError};
 use tokio_util::sync::CancellationToken;
@@ -110,7 +113,7 @@ fn unix_now() -> i64 {
 }
 
 /// Retries a store call while the store is unavailable, counting errors by kind.
-async fn retrying<T, F, Fut>(metrics: &AggregatorMetrics, what: &str, shutdown: &CancellationToken, mut op: F) -> Result<T>
+pub(crate) async fn retrying<T, F, Fut>(metrics: &AggregatorMetrics, what: &str, shutdown: &CancellationToken, mut op: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
@@ -143,7 +146,26 @@ impl Aggregator {
         let internal = shutdown.child_token();
         let _stop_internal = internal.clone().drop_guard();
         let shared = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, internal.clone()).await.context("loading the registry from Kafka")?;
-        let (consumer, rebalanced) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.config.session_timeout.as_millis() as u32, self.config.max_poll_interval.as_millis() as u32)?;
+        let gate = Arc::new(consumer::WriteGate::default());
+        let (consumer, rebalanced) = consumer::group_consumer(
+            &self.bus.brokers,
+            &self.config.group,
+            &topics.records,
+            self.config.session_timeout.as_millis() as u32,
+            self.config.max_poll_interval.as_millis() as u32,
+            gate.clone(),
+        )?;
+        let consumer = Arc::new(consumer);
+        let writer = write::Writer {
+            store: self.store.clone(),
+            producer: self.producer.clone(),
+            dead_letter_topic: topics.dead_letter.clone(),
+            records_topic: topics.records.clone(),
+            metrics: self.metrics.clone(),
+            consumer: consumer.clone(),
+            gate,
+        };
+        let mut in_flight: Option<write::InFlight> = None;
         let ticker = {
             let m = self.metrics.clone();
             let s = internal.clone();
@@ -177,6 +199,10 @@ impl Aggregator {
             let mut first_at: Option<Instant> = None;
             loop {
                 if rebalanced.swap(false, Ordering::SeqCst) {
+                    // The batch being written lands first, so the rebuild below sees it.
+                    if let Some(w) = in_flight.take() {
+                        w.finish().await?;
+                    }
                     // Drop what was collected. Partitions that stay ours are rewound to the
                     // first dropped message (it may have come after the new assignment, so
                     // the consumer's position is past it); the rest restart from their
@@ -241,6 +267,11 @@ impl Aggregator {
                     }
                     Ok(Err(e)) => tracing::warn!(error = %e, "consumer error"),
                     Err(_) => {
+                        if in_flight.as_ref().is_some_and(write::InFlight::is_finished) {
+                            if let Some(w) = in_flight.take() {
+                                w.finish().await?;
+                            }
+                        }
                         let idle_exit = batch.is_empty() && self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle) && owned.is_subset(&at_end);
                         let view = group_view.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
                         if watchdog.should_rejoin(&view, partition_count, &owned, idle_exit, Instant::now()) {
@@ -254,7 +285,7 @@ impl Aggregator {
                             // Idle exit only for a member that owns every partition: a partner
                             // that died still holds its share until the broker expires it.
                             let caught_up = owned.len() == partition_count && owned.is_subset(&at_end);
-                            if caught_up && self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle) && !rebalanced.load(Ordering::SeqCst) {
+                            if caught_up && in_flight.is_none() && self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle) && !rebalanced.load(Ordering::SeqCst) {
                                 tracing::info!(consumed = report.consumed, ?at_end, "caught up and idle; stopping");
                                 break 'outer;
                             }
@@ -281,24 +312,23 @@ impl Aggregator {
                 continue;
             }
             report.consumed += batch.len() as u64;
-            self.process(&batch, &mut state, &shared, &shutdown).await?;
-            let mut tpl = TopicPartitionList::new();
-            for (p, o) in &commit {
-                tpl.add_partition_offset(&self.bus.topics.records, *p, Offset::Offset(*o))?;
+            let prepared = self.prepare(&batch, &mut state, &shared, &shutdown).await?;
+            if let Some(w) = in_flight.take() {
+                w.finish().await?;
             }
-            if !commit.is_empty() {
-                if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
-                    tracing::warn!(error = %e, "offset commit failed; the batch will be replayed harmlessly");
-                }
-            }
+            in_flight = Some(writer.spawn(prepared, commit, batch.len(), shutdown.clone()));
             report.batches += 1;
+        }
+        if let Some(w) = in_flight.take() {
+            w.finish().await?;
         }
         ticker.abort();
         Ok(report)
     }
 
-    /// Runs one batch through the rules and writes it: settlements, then lines, then dead letters.
-    async fn process(&self, batch: &[Incoming], state: &mut OwnedState, shared: &SharedRegistry, shutdown: &CancellationToken) -> Result<()> {
+    /// Runs one batch through the rules: standing revisions (memory, else the store),
+    /// then the core's decisions. Updates the member's state; writes nothing.
+    async fn prepare(&self, batch: &[Incoming], state: &mut OwnedState, shared: &SharedRegistry, shutdown: &CancellationToken) -> Result<Prepared> {
         let metrics = &self.metrics;
         let parsed = batch::parse_all(batch);
         let split = state.index.split(batch::record_ids(&parsed));
@@ -320,45 +350,8 @@ impl Aggregator {
             let registry = shared.registry.read().unwrap_or_else(|p| p.into_inner());
             batch::prepare(parsed, standing, state, &registry, &self.policy, version)
         };
-        let started = Instant::now();
-        let mut dead = Vec::with_capacity(prepared.dead_letters.len());
-        for (payload, rej) in &prepared.dead_letters {
-            let headers = dead_letter_headers(&DeadLetter { reason: rej.reason.as_str(), field: rej.field, detail: &rej.detail, stage: "aggregator" });
-            let record = FutureRecord::<[u8], [u8]>::to(&self.bus.topics.dead_letter).payload(payload.as_slice()).headers(headers);
-            dead.push(self.producer.send(record, Duration::from_secs(60)));
-        }
-        let settlements = &prepared.settlements;
-        retrying(metrics, "writing settlements", shutdown, || store.write_settlements(settlements)).await?;
-        let write = &prepared.write;
-        retrying(metrics, "writing the ledger batch", shutdown, || store.write_batch(write)).await?;
-        state.index.remember(&write.lines);
-        for d in dead {
-            d.await.map_err(|(e, _)| anyhow!("Kafka did not acknowledge a dead letter: {e}"))?;
-        }
-        metrics.write_seconds.observe(started.elapsed().as_secs_f64());
-        metrics.batches_written.inc();
-        for (table, n) in [
-            ("settlements", prepared.settlements.len()),
-            ("usage_records", write.records.len()),
-            ("ledger_lines", write.lines.len()),
-            ("rejections", write.rejections.len()),
-            ("held_records", write.held.len()),
-            ("adjustments", write.adjustments.len()),
-        ] {
-            if n > 0 {
-                metrics.rows_written.with_label_values(&[table]).inc_by(n as u64);
-            }
-        }
-        metrics.records_consumed.inc_by(batch.len() as u64);
-        metrics.records_accepted.inc_by(prepared.accepted);
-        for (r, n) in &prepared.excluded {
-            metrics.records_excluded.with_label_values(&[r.as_str()]).inc_by(*n);
-        }
-        for (r, n) in &prepared.rejected {
-            metrics.records_rejected.with_label_values(&[r.as_str()]).inc_by(*n);
-        }
-        metrics.last_write_timestamp.set(unix_now());
-        metrics.since_last_write.set(0);
+        // The next batch may be prepared before this one is written: it must see these lines.
+        state.index.remember(&prepared.write.lines);
         metrics.held_records.set(state.held.len() as i64);
         let mut by_version: BTreeMap<u8, rust_decimal::Decimal> = BTreeMap::new();
         for (_, a) in state.accruals.iter() {
@@ -370,6 +363,6 @@ impl Aggregator {
             let id = self.policy.version(v as usize).map_or("unknown", |p| p.id.as_str());
             metrics.subsidy_accrued.with_label_values(&[id]).set(rust_decimal::prelude::ToPrimitive::to_f64(&total).unwrap_or(0.0));
         }
-        Ok(())
+        Ok(prepared)
     }
 }
