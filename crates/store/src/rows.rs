@@ -91,6 +91,21 @@ pub struct StandingLine {
     pub reason: Option<ReasonCode>,
 }
 
+impl From<LineRow> for StandingLine {
+    fn from(l: LineRow) -> StandingLine {
+        StandingLine {
+            record_id: l.record_id,
+            revision: l.revision,
+            user_credit_code: l.user_credit_code,
+            period: l.period,
+            policy_version: l.policy_version,
+            base: l.base,
+            contribution: l.contribution,
+            reason: l.reason,
+        }
+    }
+}
+
 /// A line that was refused, excluded as a duplicate or superseded on arrival.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RejectionRow {

@@ -80,17 +80,7 @@ impl StandingIndex {
     pub fn remember(&mut self, lines: &[LineRow]) {
         for l in lines {
             self.seen.insert(&l.record_id);
-            let standing = StandingLine {
-                record_id: l.record_id.clone(),
-                revision: l.revision,
-                user_credit_code: l.user_credit_code,
-                period: l.period,
-                policy_version: l.policy_version.clone(),
-                base: l.base,
-                contribution: l.contribution,
-                reason: l.reason,
-            };
-            self.recent.put(l.record_id.clone(), standing);
+            self.recent.put(l.record_id.clone(), StandingLine::from(l.clone()));
         }
     }
 

@@ -133,17 +133,7 @@ impl LineIn {
     }
 
     pub(super) fn decode_standing(self) -> StoreResult<StandingLine> {
-        let l = self.decode()?;
-        Ok(StandingLine {
-            record_id: l.record_id,
-            revision: l.revision,
-            user_credit_code: l.user_credit_code,
-            period: l.period,
-            policy_version: l.policy_version,
-            base: l.base,
-            contribution: l.contribution,
-            reason: l.reason,
-        })
+        self.decode().map(StandingLine::from)
     }
 }
 

@@ -55,17 +55,7 @@ pub(super) fn standing_lines(conn: &Connection, record_ids: &[String]) -> StoreR
         }
         let mut rows = st.query([id]).map_err(map_error)?;
         if let Some(row) = rows.next().map_err(map_error)? {
-            let l = line(row)?;
-            out.push(StandingLine {
-                record_id: l.record_id,
-                revision: l.revision,
-                user_credit_code: l.user_credit_code,
-                period: l.period,
-                policy_version: l.policy_version,
-                base: l.base,
-                contribution: l.contribution,
-                reason: l.reason,
-            });
+            out.push(StandingLine::from(line(row)?));
         }
     }
     Ok(out)
