@@ -52,7 +52,7 @@
 # not merged away yet, so somewhat fewer rows than were written), `migrate`
 # into a fresh database, then two timed `INSERT … FORMAT JSONEachRow` one
 # after the other; records/s = usage_records rows / both inserts' time. Row
-# counts and money sums are compared between the two databases.
+# counts and money sums (with FINAL) are compared between the two databases.
 #
 # Env: BENCH_ROUNDS (aggregator runs per size, default 1),
 #      BENCH_BROKER (private | memory | shared, default private), BENCH_MALFORMED (default 0),
@@ -97,7 +97,7 @@ DATABASES=()
 free_port() { local p; for _ in $(seq 50); do p=$((20000 + RANDOM % 20000)); (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; return 1; }
 # A throwaway broker: the same tansu binary and sqlite engine, its own state directory and port.
 ENGINE=sqlite
-[ "$BROKER_MODE" != memory ] || ENGINE=memory
+[ "$BROKER_MODE" != memory ] || ENGINE=memory://tansu/
 private_broker() { SUBSIDY_STATE_DIR="$WORK/state" SUBSIDY_KAFKA_PORT="$BROKER_PORT" SUBSIDY_KAFKA_STORAGE=$ENGINE bash deploy/dev/services.sh "$@"; }
 chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" "$@"; }
 cleanup() {
@@ -138,7 +138,8 @@ import sys, time
 from confluent_kafka import Consumer, TopicPartition
 brokers, topic = sys.argv[1:3]
 c = Consumer({"bootstrap.servers": brokers, "group.id": "bench-raw", "enable.auto.commit": False,
-              "enable.partition.eof": True, "fetch.max.bytes": 8388608, "max.partition.fetch.bytes": 2097152})
+              "enable.partition.eof": True, "fetch.max.bytes": 8388608, "max.partition.fetch.bytes": 2097152,
+              "fetch.wait.max.ms": 20})  # as the aggregator's consumer (subsidy_bus::FETCH_WAIT_MS)
 parts = len(c.list_topics(topic, timeout=10).topics[topic].partitions)
 c.assign([TopicPartition(topic, p, 0) for p in range(parts)])
 n, eof, t0, first, last = 0, set(), time.time(), None, None
@@ -256,6 +257,10 @@ run_round() {
     wcount=$(metric subsidy_aggregator_store_write_duration_seconds_count "$r/last.prom")
     ur=$(awk '$1=="subsidy_aggregator_rows_written_total{table=\"usage_records\"}" {print $2}' "$r/last.prom")
     ll=$(awk '$1=="subsidy_aggregator_rows_written_total{table=\"ledger_lines\"}" {print $2}' "$r/last.prom")
+    local src_new src_recent src_store
+    src_new=$(awk '$1=="subsidy_aggregator_standing_lookups_total{source=\"new\"}" {print $2}' "$r/last.prom")
+    src_recent=$(awk '$1=="subsidy_aggregator_standing_lookups_total{source=\"recent\"}" {print $2}' "$r/last.prom")
+    src_store=$(awk '$1=="subsidy_aggregator_standing_lookups_total{source=\"store\"}" {print $2}' "$r/last.prom")
     local store_errors
     store_errors=$(awk '$1 ~ /^subsidy_aggregator_store_errors_total/ {s += $2} END {print s + 0}' "$r/last.prom")
     [ "$store_errors" = 0 ] || warn="$warn WARNING: $store_errors store errors (retried)."
@@ -282,8 +287,9 @@ run_round() {
     c1=$(date +%s.%N)
     chq --query "INSERT INTO $cli_db.ledger_lines FORMAT JSONEachRow" <"$r/ledger_lines.json"
     c2=$(date +%s.%N)
-    local check="SELECT count(), sum(amount), sum(paid_amount) FROM DB.usage_records"
-    local check2="SELECT count(), sum(base), sum(contribution) FROM DB.ledger_lines"
+    # FINAL on both sides: the source keeps merging after the export.
+    local check="SELECT count(), sum(amount), sum(paid_amount) FROM DB.usage_records FINAL"
+    local check2="SELECT count(), sum(base), sum(contribution) FROM DB.ledger_lines FINAL"
     local same="yes"
     for q in "$check" "$check2"; do
         [ "$(chq --query "${q//DB/$db}")" = "$(chq --query "${q//DB/$cli_db}")" ] || same="NO"
@@ -303,6 +309,7 @@ run_round() {
     echo "  during the run: ClickHouse CPU $(awk -v a="$ch0" -v b="$ch1" 'BEGIN {printf "%.1f", b-a}') s, broker CPU $(awk -v a="$k0" -v b="$k1" 'BEGIN {printf "%.1f", b-a}') s;" \
         "active samples with a lookup running $lookup_pct %, an insert running $insert_pct %, neither $other_pct %;" \
         "store writes ${wsum:-NA} s over ${wcount:-NA} batches; rows written usage_records ${ur:-NA}, ledger_lines ${ll:-NA}"
+    echo "  standing revisions by source: new ${src_new:-0}, in memory ${src_recent:-0}, looked up in the store ${src_store:-0}"
     echo "  lookup probe (20,000 ids, ledger_lines of $lines_rows rows): FINAL ${probe_final} s, without FINAL ${probe_plain} s"
     echo "  clickhouse-client JSONEachRow: usage_records $ur_rows rows in $(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.1f", b-a}') s," \
         "ledger_lines in $(awk -v a="$c1" -v b="$c2" 'BEGIN {printf "%.1f", b-a}') s ($json_mib MiB of JSON): $cli_rate records/s; round trip identical: $same;" \

@@ -12,16 +12,53 @@
 
 use fastbloom::BloomFilter;
 use lru::LruCache;
+use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use subsidy_core::{CreditCode, Period, PolicySet, ReasonCode};
 use subsidy_store::{LineRow, StandingLine};
 
 /// Filter size: 16 MiB.
 const FILTER_BITS: usize = 1 << 27;
 /// Ids per member the filter is tuned for (false positives ≈ 3·10⁻⁶ at this load).
 const FILTER_DESIGN_IDS: usize = 10_000_000;
-/// Recent standing lines kept.
-const RECENT_LINES: NonZeroUsize = NonZeroUsize::new(200_000).unwrap();
+/// Recent standing lines kept, about 100 bytes each: enough that a revision up to
+/// 20 days after the one it replaces is found in memory at 30,000 records a day.
+const RECENT_LINES: NonZeroUsize = NonZeroUsize::new(600_000).unwrap();
+
+/// A standing line as kept in memory: the id is the key, the policy version an index.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    revision: u32,
+    user: CreditCode,
+    period: Period,
+    version: Option<u8>,
+    reason: Option<ReasonCode>,
+    base: Decimal,
+    contribution: Decimal,
+}
+
+impl Kept {
+    /// `None` for a policy version the current policy set does not know: such a line
+    /// is left to the store.
+    fn of(l: &StandingLine, policy: &PolicySet) -> Option<Kept> {
+        let version = if l.policy_version.is_empty() { None } else { Some(u8::try_from(policy.index_of(&l.policy_version)?).ok()?) };
+        Some(Kept { revision: l.revision, user: l.user_credit_code, period: l.period, version, reason: l.reason, base: l.base, contribution: l.contribution })
+    }
+
+    fn standing(&self, record_id: &str, policy: &PolicySet) -> StandingLine {
+        StandingLine {
+            record_id: record_id.to_string(),
+            revision: self.revision,
+            user_credit_code: self.user,
+            period: self.period,
+            policy_version: self.version.and_then(|v| policy.version(usize::from(v))).map(|v| v.id.clone()).unwrap_or_default(),
+            base: self.base,
+            contribution: self.contribution,
+            reason: self.reason,
+        }
+    }
+}
 
 /// Where each id of a batch stands.
 #[derive(Debug, Default)]
@@ -37,7 +74,7 @@ pub struct Split {
 /// The filter and the recent lines of the owned partitions.
 pub struct StandingIndex {
     seen: BloomFilter,
-    recent: LruCache<String, StandingLine>,
+    recent: LruCache<Box<str>, Kept>,
 }
 
 impl std::fmt::Debug for StandingIndex {
@@ -62,11 +99,12 @@ impl StandingIndex {
     }
 
     /// Sorts a batch's distinct ids into known, to look up, and new.
-    pub fn split(&mut self, ids: Vec<String>) -> Split {
+    pub fn split(&mut self, ids: Vec<String>, policy: &PolicySet) -> Split {
         let mut split = Split::default();
         for id in ids {
-            if let Some(line) = self.recent.get(&id) {
-                split.known.insert(id, line.clone());
+            if let Some(kept) = self.recent.get(id.as_str()) {
+                let line = kept.standing(&id, policy);
+                split.known.insert(id, line);
             } else if self.seen.contains(&id) {
                 split.lookup.push(id);
             } else {
@@ -76,18 +114,29 @@ impl StandingIndex {
         split
     }
 
-    /// Notes lines just written: each now stands for its record.
-    pub fn remember(&mut self, lines: &[LineRow]) {
+    /// Notes lines about to be written: each now stands for its record.
+    pub fn remember(&mut self, lines: &[LineRow], policy: &PolicySet) {
         for l in lines {
             self.seen.insert(&l.record_id);
-            self.recent.put(l.record_id.clone(), StandingLine::from(l.clone()));
+            self.keep(StandingLine::from(l.clone()), policy);
         }
     }
 
     /// Notes standing lines read from the store, so the next revision finds them.
-    pub fn remember_standing(&mut self, lines: impl IntoIterator<Item = StandingLine>) {
+    pub fn remember_standing<'a>(&mut self, lines: impl IntoIterator<Item = &'a StandingLine>, policy: &PolicySet) {
         for l in lines {
-            self.recent.put(l.record_id.clone(), l);
+            self.keep(l.clone(), policy);
+        }
+    }
+
+    fn keep(&mut self, line: StandingLine, policy: &PolicySet) {
+        match Kept::of(&line, policy) {
+            Some(kept) => {
+                self.recent.put(line.record_id.into_boxed_str(), kept);
+            }
+            None => {
+                self.recent.pop(line.record_id.as_str());
+            }
         }
     }
 }
@@ -101,14 +150,14 @@ mod tests {
         LineRow {
             record_id: id.into(),
             revision,
-            user_credit_code: subsidy_core::CreditCode::complete("91340100MA2MTN5C3").unwrap(),
+            user_credit_code: CreditCode::complete("91340100MA2MTN5C3").unwrap(),
             center_id: "c".into(),
-            period: subsidy_core::Period::new(2025, 9).unwrap(),
-            policy_version: "2025-v2".into(),
-            rate: rust_decimal::Decimal::new(2, 1),
-            uplift: rust_decimal::Decimal::ONE,
-            base: rust_decimal::Decimal::ONE,
-            contribution: rust_decimal::Decimal::new(2, 1),
+            period: Period::new(2025, 9).unwrap(),
+            policy_version: PolicySet::builtin().version(1).unwrap().id.clone(),
+            rate: Decimal::new(2, 1),
+            uplift: Decimal::ONE,
+            base: Decimal::ONE,
+            contribution: Decimal::new(2, 1),
             reason: None,
             position: BusPosition { partition: 0, offset: 0 },
         }
@@ -116,21 +165,25 @@ mod tests {
 
     #[test]
     fn new_ids_skip_the_store_and_old_ones_do_not() {
+        let policy = PolicySet::builtin();
         let mut index = StandingIndex::default();
         index.saw("in-store");
-        index.remember(&[line("recent", 3)]);
-        let split = index.split(vec!["fresh".into(), "in-store".into(), "recent".into()]);
+        let recent = line("recent", 3);
+        index.remember(std::slice::from_ref(&recent), &policy);
+        let split = index.split(vec!["fresh".into(), "in-store".into(), "recent".into()], &policy);
         assert_eq!(split.new, 1);
         assert_eq!(split.lookup, ["in-store"]);
-        assert_eq!(split.known.get("recent").map(|l| l.revision), Some(3));
+        // What comes back from memory is the line as written, field for field.
+        assert_eq!(split.known.get("recent"), Some(&StandingLine::from(recent)));
     }
 
     #[test]
     fn the_recent_lines_are_bounded_but_the_filter_remembers() {
+        let policy = PolicySet::builtin();
         let mut index = StandingIndex::default();
         let lines: Vec<LineRow> = (0..RECENT_LINES.get() + 10).map(|i| line(&format!("r{i}"), 1)).collect();
-        index.remember(&lines);
-        let split = index.split(vec!["r0".into(), format!("r{}", RECENT_LINES.get() + 9)]);
+        index.remember(&lines, &policy);
+        let split = index.split(vec!["r0".into(), format!("r{}", RECENT_LINES.get() + 9)], &policy);
         // The oldest fell out of the recent lines, so it is looked up, never taken as new.
         assert_eq!((split.lookup, split.known.len(), split.new), (vec!["r0".to_string()], 1, 0));
     }

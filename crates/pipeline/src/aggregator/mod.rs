@@ -331,7 +331,7 @@ impl Aggregator {
     async fn prepare(&self, batch: &[Incoming], state: &mut OwnedState, shared: &SharedRegistry, shutdown: &CancellationToken) -> Result<Prepared> {
         let metrics = &self.metrics;
         let parsed = batch::parse_all(batch);
-        let split = state.index.split(batch::record_ids(&parsed));
+        let split = state.index.split(batch::record_ids(&parsed), &self.policy);
         let store = self.store.clone();
         let looked_up = if split.lookup.is_empty() {
             Vec::new()
@@ -342,7 +342,7 @@ impl Aggregator {
         for (source, n) in [("new", split.new), ("recent", split.known.len()), ("store", split.lookup.len())] {
             metrics.standing_lookups.with_label_values(&[source]).inc_by(n as u64);
         }
-        state.index.remember_standing(looked_up.iter().cloned());
+        state.index.remember_standing(&looked_up, &self.policy);
         let mut standing = split.known;
         standing.extend(looked_up.into_iter().map(|l| (l.record_id.clone(), l)));
         let version = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX) as u64;
@@ -351,7 +351,7 @@ impl Aggregator {
             batch::prepare(parsed, standing, state, &registry, &self.policy, version)
         };
         // The next batch may be prepared before this one is written: it must see these lines.
-        state.index.remember(&prepared.write.lines);
+        state.index.remember(&prepared.write.lines, &self.policy);
         metrics.held_records.set(state.held.len() as i64);
         let mut by_version: BTreeMap<u8, rust_decimal::Decimal> = BTreeMap::new();
         for (_, a) in state.accruals.iter() {
