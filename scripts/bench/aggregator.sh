@@ -57,6 +57,8 @@
 # Env: BENCH_ROUNDS (aggregator runs per size, default 1),
 #      BENCH_BROKER (private | memory | shared, default private), BENCH_MALFORMED (default 0),
 #      BENCH_BATCH_ROWS / BENCH_BATCH_BYTES (passed as --batch-rows / --batch-bytes),
+#      BENCH_FETCH_WAIT_MS (--fetch-wait-ms of the aggregator and the bare consumer's
+#                    fetch.wait.max.ms, default 20: tansu holds every fetch that long),
 #      BENCH_PERF=1 (perf record -g the aggregate process; prints the top of the report;
 #                    perf slows the run, so its figures are not throughput figures),
 #      BENCH_KEEP=1 (keep the bench databases).
@@ -69,7 +71,9 @@ BROKER_MODE="${BENCH_BROKER:-private}"
 MALFORMED="${BENCH_MALFORMED:-0}"
 CH_HTTP="http://127.0.0.1:${SUBSIDY_CH_HTTP_PORT:-8123}"
 CH_TCP="${SUBSIDY_CH_TCP_PORT:-9000}"
-AGG_FLAGS=()
+# tansu holds every fetch for the consumer's whole fetch wait; both consumers use the same.
+FETCH_WAIT_MS="${BENCH_FETCH_WAIT_MS:-20}"
+AGG_FLAGS=(--fetch-wait-ms "$FETCH_WAIT_MS")
 [ -z "${BENCH_BATCH_ROWS:-}" ] || AGG_FLAGS+=(--batch-rows "$BENCH_BATCH_ROWS")
 [ -z "${BENCH_BATCH_BYTES:-}" ] || AGG_FLAGS+=(--batch-bytes "$BENCH_BATCH_BYTES")
 
@@ -133,13 +137,13 @@ metric() { awk -v n="$1" '$1==n {print $2}' "$2"; }
 # Reads a topic from the start with a bare confluent-kafka consumer (assigned partitions,
 # no group, no processing): the broker's ceiling for anything that consumes the topic.
 raw_consume() {
-    "$PY" - "$BROKERS" "$1" <<'PYEOF'
+    "$PY" - "$BROKERS" "$1" "$FETCH_WAIT_MS" <<'PYEOF'
 import sys, time
 from confluent_kafka import Consumer, TopicPartition
-brokers, topic = sys.argv[1:3]
+brokers, topic = sys.argv[1:3]  # argv[3]: fetch wait, ms
 c = Consumer({"bootstrap.servers": brokers, "group.id": "bench-raw", "enable.auto.commit": False,
               "enable.partition.eof": True, "fetch.max.bytes": 8388608, "max.partition.fetch.bytes": 2097152,
-              "fetch.wait.max.ms": 20})  # as the aggregator's consumer (subsidy_bus::FETCH_WAIT_MS)
+              "fetch.wait.max.ms": int(sys.argv[3])})  # as the aggregator's --fetch-wait-ms
 parts = len(c.list_topics(topic, timeout=10).topics[topic].partitions)
 c.assign([TopicPartition(topic, p, 0) for p in range(parts)])
 n, eof, t0, first, last = 0, set(), time.time(), None, None

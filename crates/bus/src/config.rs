@@ -40,13 +40,6 @@ pub struct BusConfig {
     pub record_partitions: i32,
 }
 
-/// How long a fetch may wait at the broker for data. A Kafka broker answers as
-/// soon as it has data and waits only when a partition is idle; the broker used
-/// in development (tansu 0.6) holds every fetch for the whole wait, so the
-/// librdkafka default of 500 ms capped a consumer at a few tens of thousands of
-/// messages a second there. 20 ms costs an idle consumer 50 empty fetches a second.
-pub const FETCH_WAIT_MS: u32 = 20;
-
 /// Client settings shared by producers, consumers and admin clients.
 pub fn client_config(brokers: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
@@ -54,12 +47,5 @@ pub fn client_config(brokers: &str) -> ClientConfig {
         .set("client.id", "subsidy-meter")
         .set("socket.timeout.ms", "10000")
         .set("log_level", "3");
-    c
-}
-
-/// Client settings for consumers: [`client_config`] and the fetch wait.
-pub fn consumer_config(brokers: &str) -> ClientConfig {
-    let mut c = client_config(brokers);
-    c.set("fetch.wait.max.ms", FETCH_WAIT_MS.to_string());
     c
 }

@@ -16,7 +16,7 @@ pub mod reader;
 
 pub use admin::{check_reachable, ensure_topics, TopicSpec};
 pub use checkpoint::{Checkpoint, Checkpoints};
-pub use config::{client_config, consumer_config, BusConfig, Topics};
+pub use config::{client_config, BusConfig, Topics};
 pub use dead_letter::{dead_letter_headers, header_str, DeadLetter};
 pub use error::BusError;
 pub use producer::idempotent_producer;

@@ -2,7 +2,7 @@
 //! consumer group: for registries and checkpoints, where every reader needs
 //! every message.
 
-use crate::config::consumer_config;
+use crate::config::client_config;
 use crate::error::BusError;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
@@ -41,7 +41,7 @@ impl std::fmt::Debug for TopicReader {
 impl TopicReader {
     /// Assigns every partition of `topic` from the beginning.
     pub fn open(brokers: &str, topic: &str, timeout: Duration) -> Result<TopicReader, BusError> {
-        let consumer: StreamConsumer<QuietEof> = consumer_config(brokers)
+        let consumer: StreamConsumer<QuietEof> = client_config(brokers)
             .set("group.id", "subsidy-meter-reader")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")

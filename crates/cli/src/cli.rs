@@ -275,6 +275,11 @@ pub struct AggregateArgs {
     /// Longest pause between polls, ms; also bounds how long a rebalance waits for a dead member.
     #[arg(long, env = "SUBSIDY_MAX_POLL_INTERVAL_MS", default_value_t = 300_000)]
     pub max_poll_interval_ms: u64,
+    /// Longest wait of a records fetch at the broker, ms. A Kafka broker answers as soon as
+    /// it has data; tansu holds every fetch for the whole wait, so against it a small value
+    /// (20) is much faster, at the cost of frequent empty fetches while idle.
+    #[arg(long, env = "SUBSIDY_FETCH_WAIT_MS", default_value_t = 500)]
+    pub fetch_wait_ms: u32,
     /// Address of `/metrics`.
     #[arg(long, env = "SUBSIDY_METRICS_ADDR", default_value = "127.0.0.1:9465")]
     pub metrics_addr: std::net::SocketAddr,

@@ -36,6 +36,7 @@ pub async fn run(args: &AggregateArgs) -> Result<()> {
             exit_when_idle: args.exit_when_idle_secs.map(Duration::from_secs),
             session_timeout: Duration::from_millis(args.session_timeout_ms.clamp(1_000, 300_000)),
             max_poll_interval: Duration::from_millis(args.max_poll_interval_ms.clamp(args.session_timeout_ms, 3_600_000)),
+            fetch_wait: Duration::from_millis(u64::from(args.fetch_wait_ms.clamp(1, 10_000))),
             ..AggregatorConfig::default()
         },
     };

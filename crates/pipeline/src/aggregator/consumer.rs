@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use subsidy_bus::{consumer_config, BusError};
+use subsidy_bus::{client_config, BusError};
 
 /// Whether a batch is being written. A revocation waits until none is, so a
 /// partition never changes hands while a batch of it is on its way to the store.
@@ -95,10 +95,10 @@ pub type GroupConsumer = StreamConsumer<GroupContext>;
 
 /// Joins `group` on `topic`; offsets are committed by hand, only after the store acknowledged.
 /// A revocation waits up to the max poll interval for `gate` to be idle.
-pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_ms: u32, max_poll_interval_ms: u32, gate: Arc<WriteGate>) -> Result<(GroupConsumer, Arc<AtomicBool>), BusError> {
+pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_ms: u32, max_poll_interval_ms: u32, fetch_wait_ms: u32, gate: Arc<WriteGate>) -> Result<(GroupConsumer, Arc<AtomicBool>), BusError> {
     let rebalanced = Arc::new(AtomicBool::new(false));
     let context = GroupContext { rebalanced: rebalanced.clone(), gate, revoke_wait: Duration::from_millis(u64::from(max_poll_interval_ms)) };
-    let consumer: GroupConsumer = consumer_config(brokers)
+    let consumer: GroupConsumer = client_config(brokers)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -108,6 +108,7 @@ pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_m
         .set("session.timeout.ms", session_timeout_ms.to_string())
         .set("heartbeat.interval.ms", (session_timeout_ms / 10).max(100).to_string())
         .set("max.poll.interval.ms", max_poll_interval_ms.to_string())
+        .set("fetch.wait.max.ms", fetch_wait_ms.to_string())
         .set("fetch.max.bytes", "8388608")
         .set("max.partition.fetch.bytes", "2097152")
         .set("queued.max.messages.kbytes", "65536")
@@ -132,7 +133,7 @@ pub type GroupView = Arc<Mutex<BTreeMap<i32, Progress>>>;
 /// every few seconds from a probe of its own, so the figure keeps moving while the
 /// member is blocked, e.g. waiting out a store outage. Never blocks the caller.
 pub fn spawn_lag_probe(brokers: &str, group: &str, topic: &str, partitions: usize, metrics: AggregatorMetrics, stop: CancellationToken) -> Result<GroupView, BusError> {
-    let probe: BaseConsumer = consumer_config(brokers).set("group.id", group).set("enable.auto.commit", "false").create()?;
+    let probe: BaseConsumer = client_config(brokers).set("group.id", group).set("enable.auto.commit", "false").create()?;
     let topic = topic.to_string();
     let view = GroupView::default();
     let shared = view.clone();

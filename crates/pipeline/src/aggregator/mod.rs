@@ -55,6 +55,8 @@ pub struct AggregatorConfig {
     /// Longest pause between polls before the member is taken out of the group; it is also
     /// how long a rebalance may wait for a member that died without leaving.
     pub max_poll_interval: Duration,
+    /// Longest wait of a records fetch at the broker (librdkafka's `fetch.wait.max.ms`).
+    pub fetch_wait: Duration,
     /// How often closed months are re-read from the store.
     pub closures_refresh: Duration,
     /// Stop once this member owns every partition, has read each to its end, and no
@@ -71,6 +73,7 @@ impl Default for AggregatorConfig {
             linger: Duration::from_millis(500),
             session_timeout: Duration::from_secs(30),
             max_poll_interval: Duration::from_secs(300),
+            fetch_wait: Duration::from_millis(500),
             closures_refresh: Duration::from_secs(10),
             exit_when_idle: None,
         }
@@ -153,6 +156,7 @@ impl Aggregator {
             &topics.records,
             self.config.session_timeout.as_millis() as u32,
             self.config.max_poll_interval.as_millis() as u32,
+            self.config.fetch_wait.as_millis() as u32,
             gate.clone(),
         )?;
         let consumer = Arc::new(consumer);
