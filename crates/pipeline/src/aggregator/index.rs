@@ -87,7 +87,8 @@ impl Default for StandingIndex {
     fn default() -> StandingIndex {
         StandingIndex {
             seen: BloomFilter::with_num_bits(FILTER_BITS).expected_items(FILTER_DESIGN_IDS),
-            recent: LruCache::new(RECENT_LINES),
+            // Grown as lines come rather than sized up front: a small ledger stays small.
+            recent: LruCache::unbounded(),
         }
     }
 }
@@ -133,6 +134,9 @@ impl StandingIndex {
         match Kept::of(&line, policy) {
             Some(kept) => {
                 self.recent.put(line.record_id.into_boxed_str(), kept);
+                if self.recent.len() > RECENT_LINES.get() {
+                    self.recent.pop_lru();
+                }
             }
             None => {
                 self.recent.pop(line.record_id.as_str());
