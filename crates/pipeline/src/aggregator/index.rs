@@ -38,11 +38,23 @@ struct Kept {
     contribution: Decimal,
 }
 
+/// The index of a line's policy version: `Some(None)` for none, `None` for a version
+/// the current policy set does not know (such a line is left to the store).
+fn version_index(policy: &PolicySet, id: &str) -> Option<Option<u8>> {
+    if id.is_empty() {
+        return Some(None);
+    }
+    u8::try_from(policy.index_of(id)?).ok().map(Some)
+}
+
 impl Kept {
-    /// `None` for a policy version the current policy set does not know: such a line
-    /// is left to the store.
-    fn of(l: &StandingLine, policy: &PolicySet) -> Option<Kept> {
-        let version = if l.policy_version.is_empty() { None } else { Some(u8::try_from(policy.index_of(&l.policy_version)?).ok()?) };
+    fn of_line(l: &LineRow, policy: &PolicySet) -> Option<Kept> {
+        let version = version_index(policy, &l.policy_version)?;
+        Some(Kept { revision: l.revision, user: l.user_credit_code, period: l.period, version, reason: l.reason, base: l.base, contribution: l.contribution })
+    }
+
+    fn of_standing(l: &StandingLine, policy: &PolicySet) -> Option<Kept> {
+        let version = version_index(policy, &l.policy_version)?;
         Some(Kept { revision: l.revision, user: l.user_credit_code, period: l.period, version, reason: l.reason, base: l.base, contribution: l.contribution })
     }
 
@@ -119,27 +131,27 @@ impl StandingIndex {
     pub fn remember(&mut self, lines: &[LineRow], policy: &PolicySet) {
         for l in lines {
             self.seen.insert(&l.record_id);
-            self.keep(StandingLine::from(l.clone()), policy);
+            self.keep(&l.record_id, Kept::of_line(l, policy));
         }
     }
 
     /// Notes standing lines read from the store, so the next revision finds them.
-    pub fn remember_standing<'a>(&mut self, lines: impl IntoIterator<Item = &'a StandingLine>, policy: &PolicySet) {
+    pub fn remember_standing(&mut self, lines: &[StandingLine], policy: &PolicySet) {
         for l in lines {
-            self.keep(l.clone(), policy);
+            self.keep(&l.record_id, Kept::of_standing(l, policy));
         }
     }
 
-    fn keep(&mut self, line: StandingLine, policy: &PolicySet) {
-        match Kept::of(&line, policy) {
+    fn keep(&mut self, record_id: &str, kept: Option<Kept>) {
+        match kept {
             Some(kept) => {
-                self.recent.put(line.record_id.into_boxed_str(), kept);
+                self.recent.put(record_id.into(), kept);
                 if self.recent.len() > RECENT_LINES.get() {
                     self.recent.pop_lru();
                 }
             }
             None => {
-                self.recent.pop(line.record_id.as_str());
+                self.recent.pop(record_id);
             }
         }
     }

@@ -169,7 +169,7 @@ impl Aggregator {
             consumer: consumer.clone(),
             gate,
         };
-        let mut in_flight: Option<write::InFlight> = None;
+        let mut in_flight = write::InFlight::default();
         let ticker = {
             let m = self.metrics.clone();
             let s = internal.clone();
@@ -204,9 +204,7 @@ impl Aggregator {
             loop {
                 if rebalanced.swap(false, Ordering::SeqCst) {
                     // The batch being written lands first, so the rebuild below sees it.
-                    if let Some(w) = in_flight.take() {
-                        w.finish().await?;
-                    }
+                    in_flight.wait().await?;
                     // Drop what was collected. Partitions that stay ours are rewound to the
                     // first dropped message (it may have come after the new assignment, so
                     // the consumer's position is past it); the rest restart from their
@@ -271,14 +269,13 @@ impl Aggregator {
                     }
                     Ok(Err(e)) => tracing::warn!(error = %e, "consumer error"),
                     Err(_) => {
-                        if in_flight.as_ref().is_some_and(write::InFlight::is_finished) {
-                            if let Some(w) = in_flight.take() {
-                                w.finish().await?;
-                            }
-                        }
-                        let idle_exit = batch.is_empty() && self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle) && owned.is_subset(&at_end);
-                        let view = group_view.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-                        if watchdog.should_rejoin(&view, partition_count, &owned, idle_exit, Instant::now()) {
+                        in_flight.reap().await?;
+                        let idle = batch.is_empty() && self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle);
+                        let rejoin = {
+                            let view = group_view.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            watchdog.should_rejoin(&view, partition_count, &owned, idle && owned.is_subset(&at_end), Instant::now())
+                        };
+                        if rejoin {
                             consumer.unsubscribe();
                             consumer.subscribe(&[topics.records.as_str()])?;
                         }
@@ -289,7 +286,7 @@ impl Aggregator {
                             // Idle exit only for a member that owns every partition: a partner
                             // that died still holds its share until the broker expires it.
                             let caught_up = owned.len() == partition_count && owned.is_subset(&at_end);
-                            if caught_up && in_flight.is_none() && self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle) && !rebalanced.load(Ordering::SeqCst) {
+                            if caught_up && idle && in_flight.is_idle() && !rebalanced.load(Ordering::SeqCst) {
                                 tracing::info!(consumed = report.consumed, ?at_end, "caught up and idle; stopping");
                                 break 'outer;
                             }
@@ -317,15 +314,10 @@ impl Aggregator {
             }
             report.consumed += batch.len() as u64;
             let prepared = self.prepare(&batch, &mut state, &shared, &shutdown).await?;
-            if let Some(w) = in_flight.take() {
-                w.finish().await?;
-            }
-            in_flight = Some(writer.spawn(prepared, commit, batch.len(), shutdown.clone()));
+            writer.spawn(&mut in_flight, prepared, commit, batch.len(), shutdown.clone()).await?;
             report.batches += 1;
         }
-        if let Some(w) = in_flight.take() {
-            w.finish().await?;
-        }
+        in_flight.wait().await?;
         ticker.abort();
         Ok(report)
     }

@@ -39,32 +39,47 @@ pub struct Writer {
     pub gate: Arc<WriteGate>,
 }
 
-/// A batch being written.
-pub struct InFlight(JoinHandle<Result<()>>);
+/// The batch being written, if any: at most one at a time.
+#[derive(Default)]
+pub struct InFlight(Option<JoinHandle<Result<()>>>);
 
 impl InFlight {
-    /// Waits for the write (and its commit) to finish.
-    pub async fn finish(self) -> Result<()> {
-        self.0.await.map_err(|e| anyhow!("the batch writer failed: {e}"))?
+    /// Waits for the batch being written (and its commit), if there is one.
+    pub async fn wait(&mut self) -> Result<()> {
+        match self.0.take() {
+            Some(h) => h.await.map_err(|e| anyhow!("the batch writer failed: {e}"))?,
+            None => Ok(()),
+        }
     }
 
-    /// Whether it has finished.
-    pub fn is_finished(&self) -> bool {
-        self.0.is_finished()
+    /// Takes the outcome of a write that has finished, without waiting for one that has not.
+    pub async fn reap(&mut self) -> Result<()> {
+        if self.0.as_ref().is_some_and(JoinHandle::is_finished) {
+            self.wait().await?;
+        }
+        Ok(())
+    }
+
+    /// Whether no batch is being written.
+    pub fn is_idle(&self) -> bool {
+        self.0.is_none()
     }
 }
 
 impl Writer {
-    /// Starts writing `prepared` (made of `consumed` messages); `commit` holds the next
-    /// offset per partition, committed once the store has the batch.
-    pub fn spawn(&self, prepared: Prepared, commit: BTreeMap<i32, i64>, consumed: usize, shutdown: CancellationToken) -> InFlight {
+    /// Waits for the batch in `in_flight`, then starts writing `prepared` (made of
+    /// `consumed` messages) there; `commit` holds the next offset per partition,
+    /// committed once the store has the batch.
+    pub async fn spawn(&self, in_flight: &mut InFlight, prepared: Prepared, commit: BTreeMap<i32, i64>, consumed: usize, shutdown: CancellationToken) -> Result<()> {
+        in_flight.wait().await?;
         let guard = self.gate.enter();
         let w = self.clone();
-        InFlight(tokio::spawn(async move {
+        in_flight.0 = Some(tokio::spawn(async move {
             let _guard = guard;
             w.write(&prepared, consumed, &shutdown).await?;
             w.commit(&commit)
-        }))
+        }));
+        Ok(())
     }
 
     async fn write(&self, prepared: &Prepared, consumed: usize, shutdown: &CancellationToken) -> Result<()> {
