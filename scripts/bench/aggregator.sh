@@ -65,6 +65,7 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
+source scripts/bench/common.sh
 [ $# -gt 0 ] || set -- 1000000
 ROUNDS="${BENCH_ROUNDS:-1}"
 BROKER_MODE="${BENCH_BROKER:-private}"
@@ -77,13 +78,7 @@ AGG_FLAGS=(--fetch-wait-ms "$FETCH_WAIT_MS")
 [ -z "${BENCH_BATCH_ROWS:-}" ] || AGG_FLAGS+=(--batch-rows "$BENCH_BATCH_ROWS")
 [ -z "${BENCH_BATCH_BYTES:-}" ] || AGG_FLAGS+=(--batch-bytes "$BENCH_BATCH_BYTES")
 
-if [ ! -x /usr/bin/time ]; then
-    echo "installing GNU time (Debian package \`time\`)" >&2
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq time >/dev/null
-fi
+ensure_gnu_time
 if [ "$BROKER_MODE" != shared ]; then
     bash deploy/dev/services.sh start clickhouse >/dev/null
 else
@@ -130,7 +125,6 @@ else
 fi
 HZ=$(getconf CLK_TCK)
 cpu_s() { awk -v hz="$HZ" '{printf "%.2f", ($14+$15)/hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k/1024}'; }
 metric() { awk -v n="$1" '$1==n {print $2}' "$2"; }
 

@@ -7,6 +7,7 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
+source scripts/bench/common.sh
 RECORDS="${1:-200000}"
 ROUNDS="${2:-3}"
 BROKERS="${SUBSIDY_KAFKA_BROKERS:-127.0.0.1:9092}"
@@ -22,7 +23,6 @@ export SUBSIDY_PLATFORM_TOKEN=bench-token
 SIM_PID=$!
 for _ in $(seq 50); do curl -sf -o /dev/null -H "Authorization: Bearer $SUBSIDY_PLATFORM_TOKEN" http://127.0.0.1:18090/v1/compute-centers && break; sleep 0.2; done
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 : >"$WORK/collector.txt"; : >"$WORK/raw.txt"
 for round in $(seq "$ROUNDS"); do
     prefix="bench-$$-$round"

@@ -16,17 +16,12 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
+source scripts/bench/common.sh
 RECORDS="${1:-1000000}"
 ROUNDS="${2:-5}"
 ENTITIES="${BENCH_ENTITIES:-300}"
 
-if [ ! -x /usr/bin/time ]; then
-    echo "installing GNU time (Debian package \`time\`)" >&2
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq time >/dev/null
-fi
+ensure_gnu_time
 
 cargo build --release -q -p subsidy-meter
 BIN="$REPO/target/release/subsidy-meter"
@@ -43,7 +38,6 @@ if [ ! -s "$DATA/records.jsonl" ]; then
         "$BIN" platform-sim --records "$RECORDS" --entities "$ENTITIES" --write-files "$DATA" --write-only 2>/dev/null
 fi
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 max() { sort -g | tail -n 1; }
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b/1048576}'; }
 
