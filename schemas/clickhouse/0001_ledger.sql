@@ -1,34 +1,37 @@
--- Ledger tables: accepted records, ledger lines, rejections, held records, adjustments.
+-- Ledger tables: every copy received, one line per record, lines that could
+-- not be read, and how far each records partition is re-settled.
 -- Runs on ClickHouse 18.16 and current releases: plain ReplacingMergeTree,
 -- no LowCardinality, no Nullable in sorting keys. Reads use FINAL.
 -- Money: Decimal(18,4) for yuan, Decimal(38,10) for exact contributions.
+-- Versions come from the data (revision, registry position), never a clock.
 
--- The standing revision of each accepted record, with the platform's bytes.
-CREATE TABLE IF NOT EXISTS usage_records
+-- Every valid copy of a record as received, keyed by where it arrived.
+CREATE TABLE IF NOT EXISTS record_copies
 (
     record_id String,
-    revision UInt32,
-    user_credit_code String,
-    center_id String,
-    usage_end DateTime,
-    updated_at DateTime,
-    amount Decimal(18, 4),
-    paid_amount Decimal(18, 4),
-    payment_status String,
-    raw String,
     kafka_partition Int32,
-    kafka_offset Int64
+    kafka_offset Int64,
+    revision UInt32,
+    fingerprint String,
+    raw String
 )
-ENGINE = ReplacingMergeTree(revision)
-ORDER BY record_id;
+ENGINE = ReplacingMergeTree
+ORDER BY (record_id, kafka_partition, kafka_offset);
 
--- One ledger line per record: the highest revision stands. reason = '' when eligible.
+-- One line per record: what stands for it (revision, the representing copy's
+-- fingerprint and facts, conflict) and what the rules make of it.
+-- The highest version stands; reason = '' when eligible.
 CREATE TABLE IF NOT EXISTS ledger_lines
 (
     record_id String,
     revision UInt32,
+    fingerprint String,
+    conflict UInt8,
     user_credit_code String,
     center_id String,
+    usage_date Date,
+    payment_status String,
+    paid_amount Decimal(18, 4),
     period UInt32,
     policy_version String,
     rate Decimal(9, 4),
@@ -37,12 +40,13 @@ CREATE TABLE IF NOT EXISTS ledger_lines
     contribution Decimal(38, 10),
     reason String,
     kafka_partition Int32,
-    kafka_offset Int64
+    kafka_offset Int64,
+    version UInt64
 )
-ENGINE = ReplacingMergeTree(revision)
+ENGINE = ReplacingMergeTree(version)
 ORDER BY record_id;
 
--- Refused, duplicate and superseded lines, keyed by bus position so a replay replaces.
+-- Lines that could not be read as records, keyed by bus position so a replay replaces.
 CREATE TABLE IF NOT EXISTS rejections
 (
     kafka_partition Int32,
@@ -57,32 +61,12 @@ CREATE TABLE IF NOT EXISTS rejections
 ENGINE = ReplacingMergeTree
 ORDER BY (kafka_partition, kafka_offset);
 
--- Records waiting for the registry. ver = revision * 2 + released, so a release
--- replaces the held row of the same revision and a later revision replaces both.
-CREATE TABLE IF NOT EXISTS held_records
+-- Per records partition: the registry position its lines are re-settled up to.
+CREATE TABLE IF NOT EXISTS resettle_marks
 (
-    record_id String,
-    revision UInt32,
-    reason String,
-    raw String,
     kafka_partition Int32,
-    kafka_offset Int64,
-    released UInt8,
-    ver UInt64
+    registry String,
+    position UInt64
 )
-ENGINE = ReplacingMergeTree(ver)
-ORDER BY record_id;
-
--- Changes to records of closed months, booked in the earliest open month.
-CREATE TABLE IF NOT EXISTS adjustments
-(
-    record_id String,
-    revision UInt32,
-    credit_code String,
-    original_period UInt32,
-    target_period UInt32,
-    delta_base Decimal(18, 4),
-    delta_contribution Decimal(38, 10)
-)
-ENGINE = ReplacingMergeTree
-ORDER BY (record_id, revision);
+ENGINE = ReplacingMergeTree(position)
+ORDER BY kafka_partition;

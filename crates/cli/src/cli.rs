@@ -26,10 +26,12 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Consume usage records from Kafka, settle them and write ledgers to the store.
     Aggregate(AggregateArgs),
-    /// Freeze a month's settlements; later changes become adjustments in the next open month.
+    /// Close a month: freeze its settlements and book adjustments for earlier closed months.
     Close(CloseArgs),
-    /// Write every settlement in the store as CSV, in the format of `recompute`.
+    /// Write the settlements of the ledger as it stands as CSV, in the format of `recompute`.
     Export(ExportArgs),
+    /// Write what has been fixed for payment (closed months and adjustments) as CSV.
+    Statements(StatementsArgs),
     /// The whole pipeline in one process: simulator, collector, in-process broker, aggregator, embedded ledger.
     Demo(DemoArgs),
 }
@@ -55,6 +57,9 @@ pub struct RecomputeArgs {
     /// Where to write every excluded or rejected record, one JSON object per line.
     #[arg(long)]
     pub exclusions: Option<PathBuf>,
+    /// Where to write the registry's data-quality findings, one JSON object per line.
+    #[arg(long)]
+    pub findings: Option<PathBuf>,
 }
 
 /// Where Kafka is and what the topics are called (shared by `collect`, `aggregate` and `demo`).
@@ -63,7 +68,7 @@ pub struct KafkaArgs {
     /// Bootstrap servers.
     #[arg(long, env = "SUBSIDY_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
-    /// Usage-records topic (keyed by user).
+    /// Usage-records topic (keyed by record id).
     #[arg(long, env = "SUBSIDY_TOPIC_RECORDS", default_value = "subsidy.usage-records")]
     pub topic_records: String,
     /// Entities topic (compacted).
@@ -280,6 +285,11 @@ pub struct AggregateArgs {
     /// (20) is much faster, at the cost of frequent empty fetches while idle.
     #[arg(long, env = "SUBSIDY_FETCH_WAIT_MS", default_value_t = 500)]
     pub fetch_wait_ms: u32,
+    /// Rejoin the group when partitions of a silent member stop moving: a workaround for
+    /// development brokers (tansu) whose coordinator does not expire dead members.
+    /// Leave off against Kafka, which expires them by the session timeout.
+    #[arg(long, env = "SUBSIDY_REJOIN_STALLED_PARTITIONS")]
+    pub rejoin_stalled_partitions: bool,
     /// Address of `/metrics`.
     #[arg(long, env = "SUBSIDY_METRICS_ADDR", default_value = "127.0.0.1:9465")]
     pub metrics_addr: std::net::SocketAddr,
@@ -291,9 +301,12 @@ pub struct CloseArgs {
     /// The store.
     #[command(flatten)]
     pub store: StoreArgs,
-    /// The month to close, YYYY-MM.
+    /// The month to close, YYYY-MM. Months close in order.
     #[arg(long)]
     pub period: String,
+    /// Policy versions (TOML); the built-in default is RULES.md.
+    #[arg(long, env = "SUBSIDY_POLICY")]
+    pub policy: Option<PathBuf>,
 }
 
 /// `export` flags.
@@ -303,6 +316,20 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Where to write the settlement CSV (the format of `recompute`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Policy versions (TOML); the built-in default is RULES.md.
+    #[arg(long, env = "SUBSIDY_POLICY")]
+    pub policy: Option<PathBuf>,
+}
+
+/// `statements` flags.
+#[derive(Debug, Args)]
+pub struct StatementsArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Where to write the statements CSV.
     #[arg(long)]
     pub out: PathBuf,
 }

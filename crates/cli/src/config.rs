@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use std::path::Path;
-use subsidy_core::registry::RefusedItem;
+use subsidy_core::registry::{Finding, LoadReport};
 use subsidy_core::{PolicySet, Registry};
 
 /// The policy from a TOML file, or the built-in default of RULES.md.
@@ -16,24 +16,36 @@ pub fn load_policy(path: Option<&Path>) -> Result<PolicySet> {
     }
 }
 
-/// Loads entity and center files into a registry, reporting refused items on stderr.
-/// Returns the registry and the number of refused items.
-pub fn load_registry(entities: &Path, centers: &Path) -> Result<(Registry, usize)> {
-    let mut registry = Registry::new();
-    let text = std::fs::read_to_string(entities).with_context(|| format!("cannot read entities file {}", entities.display()))?;
-    let refused_e = registry.load_entities(&text).with_context(|| format!("entities file {} is not a JSON array", entities.display()))?;
-    report_refused("entities", entities, &refused_e);
-    let text = std::fs::read_to_string(centers).with_context(|| format!("cannot read centers file {}", centers.display()))?;
-    let refused_c = registry.load_centers(&text).with_context(|| format!("centers file {} is not a JSON array", centers.display()))?;
-    report_refused("centers", centers, &refused_c);
-    if registry.entity_count() == 0 && refused_e.is_empty() {
-        bail!("entities file {} holds no entities", entities.display());
-    }
-    Ok((registry, refused_e.len() + refused_c.len()))
+/// A registry loaded from files, with what loading it found.
+#[derive(Debug)]
+pub struct LoadedRegistry {
+    /// The entities and centers.
+    pub registry: Registry,
+    /// Items refused.
+    pub refused: usize,
+    /// Repeated entries (the later stands) and registrations the credit code contradicts.
+    pub findings: Vec<Finding>,
 }
 
-fn report_refused(what: &str, path: &Path, refused: &[RefusedItem]) {
-    for r in refused {
+/// Loads entity and center files into a registry, reporting refused items on stderr.
+pub fn load_registry(entities: &Path, centers: &Path) -> Result<LoadedRegistry> {
+    let mut registry = Registry::new();
+    let text = std::fs::read_to_string(entities).with_context(|| format!("cannot read entities file {}", entities.display()))?;
+    let from_entities = registry.load_entities(&text).with_context(|| format!("entities file {} is not a JSON array", entities.display()))?;
+    report_refused("entities", entities, &from_entities);
+    let text = std::fs::read_to_string(centers).with_context(|| format!("cannot read centers file {}", centers.display()))?;
+    let from_centers = registry.load_centers(&text).with_context(|| format!("centers file {} is not a JSON array", centers.display()))?;
+    report_refused("centers", centers, &from_centers);
+    if registry.entity_count() == 0 && from_entities.refused.is_empty() {
+        bail!("entities file {} holds no entities", entities.display());
+    }
+    let mut findings: Vec<Finding> = from_entities.repeated.into_iter().chain(from_centers.repeated).collect();
+    findings.extend(registry.findings());
+    Ok(LoadedRegistry { registry, refused: from_entities.refused.len() + from_centers.refused.len(), findings })
+}
+
+fn report_refused(what: &str, path: &Path, report: &LoadReport) {
+    for r in &report.refused {
         eprintln!("{what} {} item {}: refused: {}", path.display(), r.index, r.rejection);
     }
 }

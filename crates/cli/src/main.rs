@@ -17,6 +17,7 @@ fn run_async(command: Command) -> anyhow::Result<()> {
             Command::Aggregate(args) => subsidy_meter::commands::aggregate::run(&args).await,
             Command::Close(args) => subsidy_meter::commands::ledger::close(&args).await,
             Command::Export(args) => subsidy_meter::commands::ledger::export(&args).await,
+            Command::Statements(args) => subsidy_meter::commands::ledger::statements(&args).await,
             Command::Demo(args) => subsidy_meter::commands::demo::run(&args).await,
             Command::Recompute(args) => subsidy_meter::commands::recompute::run(&args),
         }

@@ -4,6 +4,8 @@
 //!
 //! Alone in its test binary, because it stops the shared ClickHouse.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::process::Command;

@@ -3,6 +3,8 @@
 //! through SIGKILL and restart, injected 429s and 5xx, and malformed records,
 //! each of which lands in the dead-letter topic with its reason.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::HashMap;
@@ -24,7 +26,7 @@ async fn assert_complete(prefix: &str, generated: &subsidy_platform::generate::G
     let mut in_kafka: HashMap<Vec<u8>, usize> = HashMap::new();
     for (key, payload, _) in &records {
         let rec = subsidy_core::parse_record(payload).expect("only parseable records on the records topic");
-        assert_eq!(key.as_deref(), Some(rec.user.as_str().as_bytes()), "records are keyed by user");
+        assert_eq!(key.as_deref(), Some(rec.record_id.as_bytes()), "records are keyed by record id");
         *in_kafka.entry(payload.clone()).or_default() += 1;
     }
     let mut dead_by_payload: HashMap<Vec<u8>, Vec<String>> = HashMap::new();

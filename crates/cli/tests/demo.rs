@@ -2,6 +2,8 @@
 //! and the embedded ledger; `export` afterwards equals `recompute` over the
 //! data the simulator served.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use support::*;

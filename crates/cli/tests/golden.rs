@@ -1,5 +1,7 @@
 //! Golden test: `recompute` over the hand-checked data set in `tests/golden`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -7,7 +9,7 @@ fn golden(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden").join(name)
 }
 
-fn recompute(records: &std::path::Path, dir: &std::path::Path) -> (String, String, String) {
+fn recompute_with(records: &std::path::Path, dir: &std::path::Path, extra: &[&std::ffi::OsStr]) -> (String, String, String) {
     let out = dir.join("s.csv");
     let excl = dir.join("x.jsonl");
     let o = Command::new(env!("CARGO_BIN_EXE_subsidy-meter"))
@@ -21,10 +23,15 @@ fn recompute(records: &std::path::Path, dir: &std::path::Path) -> (String, Strin
         .arg(&out)
         .arg("--exclusions")
         .arg(&excl)
+        .args(extra)
         .output()
         .unwrap();
     assert!(o.status.success(), "recompute failed: {}", String::from_utf8_lossy(&o.stderr));
     (std::fs::read_to_string(out).unwrap(), std::fs::read_to_string(excl).unwrap(), String::from_utf8(o.stderr).unwrap())
+}
+
+fn recompute(records: &std::path::Path, dir: &std::path::Path) -> (String, String, String) {
+    recompute_with(records, dir, &[])
 }
 
 fn line_reasons(exclusions: &str) -> Vec<(u64, String)> {
@@ -59,7 +66,32 @@ fn recompute_matches_the_hand_checked_ledger() {
     }
     // The refused entity is reported, and the summary accounts for every line.
     assert!(stderr.contains("item 8: refused: invalid_credit_code"), "{stderr}");
-    assert!(stderr.contains("32 lines"), "{stderr}");
+    assert!(stderr.contains("44 lines"), "{stderr}");
+    // Every line is accounted for once.
+    assert_eq!(excl.lines().count() + csv_records(&csv), 44, "{excl}");
+}
+
+/// Eligible standing lines counted in a settlement CSV.
+fn csv_records(csv: &str) -> usize {
+    csv.lines().skip(1).map(|l| l.split(',').nth(2).unwrap().parse::<usize>().unwrap()).sum()
+}
+
+#[test]
+fn one_cap_per_entity_and_year_across_policy_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, _, _) = recompute_with(&golden("records.jsonl"), dir.path(), &["--policy".as_ref(), golden("capped.toml").as_os_str()]);
+    assert_eq!(csv, std::fs::read_to_string(golden("expected_settlements_capped.csv")).unwrap());
+}
+
+#[test]
+fn registry_findings_are_reported_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let findings = dir.path().join("findings.jsonl");
+    let (_, _, stderr) = recompute_with(&golden("records.jsonl"), dir.path(), &["--findings".as_ref(), findings.as_os_str()]);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&findings).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let issues: Vec<(&str, &str)> = lines.iter().map(|f| (f["issue"].as_str().unwrap(), f["key"].as_str().unwrap())).collect();
+    assert_eq!(issues, vec![("repeated_entry", "91340100MA0000011L"), ("city_disagrees_with_code", "91340100MA0000011L")]);
+    assert!(stderr.contains("city_disagrees_with_code"), "{stderr}");
 }
 
 #[test]
@@ -72,8 +104,8 @@ fn reversed_input_gives_the_same_settlements() {
     std::fs::write(&reversed, lines.join("\n")).unwrap();
     let (csv, excl, _) = recompute(&reversed, dir.path());
     assert_eq!(csv, std::fs::read_to_string(golden("expected_settlements.csv")).unwrap());
-    // Same reasons, line numbers mirrored (32 lines).
-    let mut mirrored: Vec<(u64, String)> = line_reasons(&excl).into_iter().map(|(n, r)| (33 - n, r)).collect();
+    // Same reasons, line numbers mirrored (44 lines).
+    let mut mirrored: Vec<(u64, String)> = line_reasons(&excl).into_iter().map(|(n, r)| (45 - n, r)).collect();
     mirrored.sort();
     let reasons: Vec<&str> = mirrored.iter().map(|(_, r)| r.as_str()).collect();
     // Out-of-order pairs swap which line is superseded/duplicate, but the multiset of reasons is the same.

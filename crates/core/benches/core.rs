@@ -1,11 +1,12 @@
-//! Benchmarks of the core's hot paths: classify + accrue + settle over checked
+//! Benchmarks of the core's hot paths: the settlement step (fingerprint,
+//! revision decision, classification, accrual) and settlement over checked
 //! records, and parsing record lines. Throughput is records per second.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use subsidy_core::{parse_record, Ledger, PaymentStatus, PolicySet, UsageRecord};
+use subsidy_core::{parse_record, Fingerprint, Ledger, PaymentStatus, PolicySet, UsageRecord};
 
 // The same allocator as the binary.
 #[global_allocator]
@@ -57,11 +58,11 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("core");
     g.throughput(Throughput::Elements(N as u64));
     g.sample_size(20);
-    g.bench_function("classify_accrue_settle", |b| {
+    g.bench_function("step_accrue_settle", |b| {
         b.iter(|| {
-            let mut ledger = Ledger::with_capacity(&policy, N);
+            let mut ledger = Ledger::new(&policy);
             for (i, r) in recs.iter().enumerate() {
-                ledger.ingest(r, i as u64, &registry);
+                ledger.ingest(r, Fingerprint::of(r), i as u64, &registry);
             }
             black_box(ledger.settle())
         })

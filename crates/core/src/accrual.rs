@@ -1,9 +1,10 @@
-//! Accruals: the running, exact (unrounded) totals per entity and period,
-//! kept per policy version so caps can be applied at settlement.
+//! Accruals: the running, exact (unrounded) totals of eligible lines per
+//! entity and month.
 //!
-//! A record's [`Effect`] is added when it becomes the winning revision and
-//! subtracted when a higher revision replaces it, so totals never depend on
-//! arrival order.
+//! A line's [`Effect`] is added when it stands and subtracted when another
+//! line of the same record replaces it, so totals never depend on arrival
+//! order. Stores keep no accruals: they sum the standing lines instead
+//! ([`Accruals::insert`]), which gives the same totals.
 
 use crate::credit_code::CreditCode;
 use crate::money::Money;
@@ -20,13 +21,11 @@ pub struct AccrualKey {
     pub period: Period,
 }
 
-/// What one eligible record adds to its entity's month.
+/// What one eligible line adds to its entity's month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Effect {
     /// Where it accrues.
     pub key: AccrualKey,
-    /// Policy version index.
-    pub version: u8,
     /// The paid base.
     pub base: Money,
     /// base × rate × uplift, exact.
@@ -36,35 +35,25 @@ pub struct Effect {
 /// Totals of one entity and month.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Accrual {
-    /// Eligible records counted.
+    /// Eligible lines counted.
     pub eligible_records: u64,
     /// Σ base, exact.
     pub eligible_base: Money,
-    /// Σ contribution per policy version index, exact.
-    pub by_version: Vec<(u8, Decimal)>,
+    /// Σ contribution, exact.
+    pub contribution: Decimal,
 }
 
 impl Accrual {
-    /// Σ contribution over every version, exact.
-    pub fn contribution(&self) -> Decimal {
-        self.by_version.iter().map(|(_, c)| *c).sum()
-    }
-
     fn add(&mut self, e: &Effect) {
         self.eligible_records += 1;
         self.eligible_base += e.base;
-        match self.by_version.iter_mut().find(|(v, _)| *v == e.version) {
-            Some((_, c)) => *c += e.contribution,
-            None => self.by_version.push((e.version, e.contribution)),
-        }
+        self.contribution += e.contribution;
     }
 
     fn sub(&mut self, e: &Effect) {
         self.eligible_records -= 1;
         self.eligible_base -= e.base;
-        if let Some(i) = self.by_version.iter().position(|(v, _)| *v == e.version) {
-            self.by_version[i].1 -= e.contribution;
-        }
+        self.contribution -= e.contribution;
     }
 }
 
@@ -95,9 +84,12 @@ impl Accruals {
         }
     }
 
-    /// Inserts totals as they are (used when rebuilding state from a store).
-    pub fn insert(&mut self, key: AccrualKey, accrual: Accrual) {
-        self.map.insert(key, accrual);
+    /// Adds totals summed elsewhere (a store's sums of its standing lines).
+    pub fn insert(&mut self, key: AccrualKey, accrual: &Accrual) {
+        let a = self.map.entry(key).or_default();
+        a.eligible_records += accrual.eligible_records;
+        a.eligible_base += accrual.eligible_base;
+        a.contribution += accrual.contribution;
     }
 
     /// The totals of one entity and month.
@@ -105,7 +97,7 @@ impl Accruals {
         self.map.get(key)
     }
 
-    /// Number of entity-months with at least one eligible record.
+    /// Number of entity-months with at least one eligible line.
     pub fn len(&self) -> usize {
         self.map.len()
     }

@@ -1,13 +1,15 @@
-//! Eligibility: one checked record against the registry and the policy,
+//! Eligibility: a record's facts against the registry and the policy,
 //! giving its period, policy version, rate, uplift, base and contribution,
-//! or the one reason it earns nothing.
+//! or the one reason it earns nothing. Place names on both sides are in
+//! canonical form (see [`crate::place`]), so spelling never decides.
 
 use crate::money::{Money, CONTRIBUTION_SCALE};
-use crate::period::{cst_date, Period};
+use crate::period::Period;
 use crate::policy::PolicySet;
 use crate::reason::ReasonCode;
-use crate::record::{PaymentStatus, UsageRecord};
+use crate::record::PaymentStatus;
 use crate::registry::Registry;
+use crate::standing::Facts;
 use rust_decimal::Decimal;
 
 /// What the rules make of one record.
@@ -36,11 +38,11 @@ impl Assessment {
     }
 }
 
-/// Classifies a checked record. Checks run in a fixed order and the first that fails gives the reason:
+/// Classifies a record's facts. Checks run in a fixed order and the first that fails gives the reason:
 /// unknown entity, unknown center, policy window, entity kind, province, self-built, related party,
 /// then payment status.
-pub fn classify(record: &UsageRecord, registry: &Registry, policy: &PolicySet) -> Assessment {
-    let date = cst_date(&record.usage_end);
+pub fn classify(record: &Facts, registry: &Registry, policy: &PolicySet) -> Assessment {
+    let date = record.usage_date;
     let period = Period::of_date(date);
     let mut a = Assessment {
         period,

@@ -7,28 +7,35 @@
 //! the embedded demo) settles through these functions and nothing else.
 
 pub mod accrual;
-pub mod adjust;
 pub mod classify;
+pub mod close;
 pub mod credit_code;
+pub mod fingerprint;
 pub mod ledger;
 pub mod money;
 pub mod period;
+pub mod place;
 pub mod policy;
 pub mod reason;
 pub mod record;
 pub mod registry;
 pub mod report;
-pub mod revision;
 pub mod settle;
+pub mod standing;
+pub mod step;
 
 pub use accrual::{Accrual, AccrualKey, Accruals, Effect};
 pub use classify::{classify, Assessment};
+pub use close::{close_month, CloseError, CloseInput, Statement, StatementKind};
 pub use credit_code::CreditCode;
-pub use ledger::{Ledger, LedgerTotals, Outcome};
+pub use fingerprint::Fingerprint;
+pub use ledger::{Displaced, Ingested, Ledger, LedgerTotals};
 pub use money::{round_down_to_fen, Money};
 pub use period::Period;
 pub use policy::{PolicyError, PolicySet, PolicyVersion};
 pub use reason::{ReasonClass, ReasonCode};
 pub use record::{parse_record, PaymentStatus, Rejection, UsageRecord};
-pub use registry::{ComputeCenter, Entity, EntityKind, Registry};
+pub use registry::{Affected, ComputeCenter, Entity, EntityKind, Finding, Registry};
 pub use settle::{settle, Settlement};
+pub use standing::{line_version, Facts, Line, Standing};
+pub use step::{step, Decision, Step};

@@ -63,6 +63,37 @@ pub fn parse_decimal(text: &str, max_dp: u32) -> Result<Decimal, DecimalError> {
     Ok(value)
 }
 
+/// Most significant digits a quantity may have and still be kept exactly.
+pub const MAX_QUANTITY_DIGITS: usize = 28;
+
+/// Parses a non-negative plain decimal of any precision that can be kept
+/// exactly: informational quantities (card-hours, unit prices), which never
+/// carry the two-decimal rule of money. `"18.000000"` is eighteen.
+pub fn parse_quantity(text: &str) -> Result<Decimal, DecimalError> {
+    let (int, frac) = match text.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (text, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || frac.is_some_and(|f| !digits(f)) {
+        return Err(DecimalError::Syntax);
+    }
+    // Only significant digits count: leading zeros of the integer, trailing ones of the fraction do not.
+    let (significant_int, fraction) = (int.trim_start_matches('0'), frac.unwrap_or(""));
+    let significant_frac = fraction.trim_end_matches('0');
+    if significant_int.len() > 13 {
+        return Err(DecimalError::TooLarge);
+    }
+    if significant_int.len() + significant_frac.len() > MAX_QUANTITY_DIGITS {
+        return Err(DecimalError::TooManyDecimals);
+    }
+    // Keep the scale as written ("64.50") when it fits, else the significant digits.
+    let int = if significant_int.is_empty() { "0" } else { significant_int };
+    let kept = if int.len() + fraction.len() <= MAX_QUANTITY_DIGITS { fraction } else { significant_frac };
+    let value = if kept.is_empty() { int.parse() } else { format!("{int}.{kept}").parse() };
+    value.map_err(|_| DecimalError::Syntax)
+}
+
 /// Scale (decimal places) of every exact contribution: base (2) + rate (≤ 4) + uplift (≤ 4).
 /// Keeping one scale makes every sum a plain mantissa addition.
 pub const CONTRIBUTION_SCALE: u32 = 10;
@@ -76,7 +107,8 @@ pub fn parse_yuan(text: &str) -> Result<Money, DecimalError> {
 
 /// Formats an amount with exactly two decimals (`12.30`), as in the settlement CSV.
 pub fn format_yuan(amount: Decimal) -> String {
-    let mut a = amount;
+    // A difference that came out as zero may carry a minus sign; zero is zero.
+    let mut a = if amount.is_zero() { Decimal::ZERO } else { amount };
     a.rescale(2);
     a.to_string()
 }
@@ -99,6 +131,7 @@ pub fn from_scaled_i64(scaled: i64) -> Decimal {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use rust_decimal::prelude::*;
@@ -129,9 +162,27 @@ mod tests {
     }
 
     #[test]
+    fn quantities_take_any_precision_that_fits() {
+        assert_eq!(parse_quantity("18.000000"), Ok(d("18")));
+        assert_eq!(parse_quantity("64.50").map(|v| v.to_string()), Ok("64.50".to_string()));
+        assert_eq!(parse_quantity(&format!("1.{}", "0".repeat(40))), Ok(d("1")));
+        assert_eq!(parse_quantity("0.000000000000000000000000125"), Ok(d("0.000000000000000000000000125")));
+        assert_eq!(parse_quantity("007.50"), Ok(d("7.5")));
+        assert_eq!(parse_quantity("0"), Ok(d("0")));
+        for bad in ["", ".5", "5.", "-1", "+1", "1e3", " 1", "NaN", "Infinity", "1.2.3"] {
+            assert_eq!(parse_quantity(bad), Err(DecimalError::Syntax), "{bad:?}");
+        }
+        assert_eq!(parse_quantity("12345678901234"), Err(DecimalError::TooLarge));
+        assert_eq!(parse_quantity(&format!("1.{}", "1".repeat(28))), Err(DecimalError::TooManyDecimals));
+    }
+
+    #[test]
     fn formats_two_decimals_and_scales() {
         assert_eq!(format_yuan(d("12.3")), "12.30");
         assert_eq!(format_yuan(d("0")), "0.00");
+        assert_eq!(format_yuan(d("1.00") - d("1.00")), "0.00");
+        assert_eq!(format_yuan(-d("0.00")), "0.00");
+        assert_eq!(format_yuan(d("-59.87")), "-59.87");
         assert_eq!(to_scaled_i64(d("12.3456")), Some(123456));
         assert_eq!(to_scaled_i64(d("1.23456")), None);
         assert_eq!(from_scaled_i64(123456), d("12.3456"));

@@ -84,6 +84,7 @@ impl fmt::Debug for Period {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

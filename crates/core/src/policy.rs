@@ -5,11 +5,11 @@
 //! replaces it. Parsing ([`PolicySet::from_toml`]) and checking
 //! ([`PolicySet::validate`]) are pure; reading the file is the caller's job.
 
+use crate::place;
 use crate::registry::EntityKind;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::str::FromStr;
 
 /// Most versions a policy file may hold.
 pub const MAX_VERSIONS: usize = 16;
@@ -44,7 +44,9 @@ pub struct PolicyVersion {
     /// The optional uplift.
     #[serde(default)]
     pub uplift: Option<Uplift>,
-    /// Optional cap per entity and calendar year, yuan.
+    /// Optional cap per entity and calendar year, yuan. One cap per year: every version
+    /// covering part of a year must name the same cap, and it limits the year's total
+    /// under all of them.
     #[serde(default)]
     pub annual_cap_yuan: Option<Decimal>,
 }
@@ -55,7 +57,8 @@ impl PolicyVersion {
         self.effective_from <= date && date <= self.effective_to
     }
 
-    /// The uplift factor for a user registered in `city` (1 when none applies).
+    /// The uplift factor for a user registered in `city` (canonical form, see
+    /// [`crate::place::city`]; 1 when none applies).
     pub fn uplift_for(&self, city: &str) -> Decimal {
         match &self.uplift {
             Some(u) if u.cities.iter().any(|c| c == city) => u.factor,
@@ -102,7 +105,7 @@ impl PolicySet {
     /// v2 2025-08-11…2027-12-31 (×1.2 for 皖北), 20%, no cap.
     pub fn builtin() -> PolicySet {
         let kinds = vec![EntityKind::Enterprise, EntityKind::University, EntityKind::ResearchInstitute];
-        let rate = Decimal::from_str("0.20").unwrap_or_default();
+        let rate = Decimal::new(20, 2);
         PolicySet {
             versions: vec![
                 PolicyVersion {
@@ -123,7 +126,7 @@ impl PolicySet {
                     eligible_kinds: kinds,
                     required_province: None,
                     uplift: Some(Uplift {
-                        factor: Decimal::from_str("1.2").unwrap_or_default(),
+                        factor: Decimal::new(12, 1),
                         cities: WANBEI_CITIES.iter().map(|c| c.to_string()).collect(),
                     }),
                     annual_cap_yuan: None,
@@ -132,17 +135,24 @@ impl PolicySet {
         }
     }
 
-    /// Parses and validates a TOML policy file's text.
+    /// Parses and validates a TOML policy file's text. Place names are brought to
+    /// canonical form, so "安徽" and "阜阳" in a file mean 安徽省 and 阜阳市.
     pub fn from_toml(text: &str) -> Result<PolicySet, PolicyError> {
         let mut set: PolicySet = toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        for v in &mut set.versions {
+            v.required_province = v.required_province.as_deref().map(place::province);
+            if let Some(u) = &mut v.uplift {
+                u.cities = u.cities.iter().map(|c| place::city(c)).collect();
+            }
+        }
         set.validate()?;
         set.versions.sort_by_key(|v| v.effective_from);
         Ok(set)
     }
 
     /// Renders the set as TOML (the format `from_toml` reads).
-    pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_default()
+    pub fn to_toml(&self) -> Result<String, PolicyError> {
+        toml::to_string_pretty(self).map_err(|e| PolicyError::Parse(e.to_string()))
     }
 
     /// Checks that every version is usable and that no two overlap.
@@ -168,8 +178,8 @@ impl PolicySet {
                 if u.factor < Decimal::ONE || u.factor > Decimal::TWO || u.factor.scale() > 4 {
                     return Err(bad(v, "uplift.factor", "must be between 1 and 2, with at most 4 decimals"));
                 }
-                if u.cities.is_empty() {
-                    return Err(bad(v, "uplift.cities", "must name at least one city"));
+                if u.cities.is_empty() || u.cities.iter().any(|c| c.is_empty()) {
+                    return Err(bad(v, "uplift.cities", "must name at least one city, none of them empty"));
                 }
             }
             if let Some(cap) = v.annual_cap_yuan {
@@ -183,6 +193,10 @@ impl PolicySet {
                 }
                 if other.effective_from <= v.effective_to && v.effective_from <= other.effective_to {
                     return Err(bad(v, "effective_from", &format!("overlaps version {:?}", other.id)));
+                }
+                let shared_year = other.effective_from.year() <= v.effective_to.year() && v.effective_from.year() <= other.effective_to.year();
+                if shared_year && other.annual_cap_yuan != v.annual_cap_yuan {
+                    return Err(bad(v, "annual_cap_yuan", &format!("differs from version {:?}, which covers part of the same calendar year: one cap per entity and year", other.id)));
                 }
             }
         }
@@ -204,21 +218,24 @@ impl PolicySet {
         self.versions.get(index)
     }
 
-    /// Whether any version has a cap.
-    pub fn has_caps(&self) -> bool {
-        self.versions.iter().any(|v| v.annual_cap_yuan.is_some())
+    /// The cap per entity of a calendar year: that of the versions covering part of it
+    /// (they agree, see [`PolicySet::validate`]); none when no version covers the year.
+    pub fn annual_cap(&self, year: i32) -> Option<Decimal> {
+        self.versions.iter().find(|v| v.effective_from.year() <= year && year <= v.effective_to.year()).and_then(|v| v.annual_cap_yuan)
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use std::str::FromStr;
 
     #[test]
     fn builtin_is_valid_and_round_trips() {
         let p = PolicySet::builtin();
         p.validate().unwrap();
-        assert_eq!(PolicySet::from_toml(&p.to_toml()).unwrap(), p);
+        assert_eq!(PolicySet::from_toml(&p.to_toml().unwrap()).unwrap(), p);
         assert_eq!(p.version_for(date(2025, 8, 10)).unwrap().1.id, "v1");
         assert_eq!(p.version_for(date(2025, 8, 11)).unwrap().1.id, "v2");
         assert!(p.version_for(date(2023, 9, 30)).is_none());
@@ -233,7 +250,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let base = PolicySet::builtin().to_toml();
+        let base = PolicySet::builtin().to_toml().unwrap();
         let e = PolicySet::from_toml(&base.replacen("rate = \"0.20\"", "rate = \"1.5\"", 1)).unwrap_err();
         assert!(e.to_string().contains("`rate`"), "{e}");
         let e = PolicySet::from_toml(&base.replacen("rate = \"0.20\"", "rat = \"0.2\"", 1)).unwrap_err();
@@ -244,5 +261,19 @@ mod tests {
         assert!(e.to_string().contains("universe"), "{e}");
         let e = PolicySet::from_toml("versions = []").unwrap_err();
         assert!(e.to_string().contains("`versions`"), "{e}");
+        let capped = base.replacen("rate = \"0.20\"", "rate = \"0.20\"\nannual_cap_yuan = \"1000000\"", 1);
+        let e = PolicySet::from_toml(&capped).unwrap_err();
+        assert!(e.to_string().contains("one cap per entity and year"), "{e}");
+    }
+
+    #[test]
+    fn place_names_are_canonical_and_caps_are_per_year() {
+        let mut text = PolicySet::builtin().to_toml().unwrap().replace("安徽省", " 安徽 ").replace("阜阳市", "阜阳");
+        text = text.replace("rate = \"0.20\"", "rate = \"0.20\"\nannual_cap_yuan = \"2000000\"");
+        let p = PolicySet::from_toml(&text).unwrap();
+        assert_eq!(p.versions[0].required_province.as_deref(), Some("安徽省"));
+        assert_eq!(p.versions[1].uplift_for("阜阳市"), Decimal::from_str("1.2").unwrap());
+        assert_eq!(p.annual_cap(2025), Some(Decimal::from(2_000_000)));
+        assert_eq!(p.annual_cap(2030), None);
     }
 }

@@ -12,6 +12,9 @@ pub enum ReasonClass {
     Rejected,
     /// The record is valid but earns no subsidy under the rules.
     Excluded,
+    /// The record names an entity or center the registry does not know yet: it stands
+    /// excluded and is settled again when the registry learns it.
+    Held,
     /// The line repeats or is replaced by another revision of the same record.
     Superseded,
 }
@@ -50,12 +53,13 @@ reason_codes! {
     Malformed => "malformed", Rejected, "The line is not a JSON object.";
     MissingField => "missing_field", Rejected, "A required field is absent or null.";
     InvalidField => "invalid_field", Rejected, "A field has the wrong type or an impossible value.";
-    InvalidAmount => "invalid_amount", Rejected, "An amount or price is not a non-negative decimal with at most two decimals, or paid exceeds the amount.";
+    InvalidAmount => "invalid_amount", Rejected, "`amount` or `paid_amount` is not a non-negative decimal with at most two decimals, paid exceeds the amount, or `unit_price` is not a non-negative decimal.";
     UnsupportedCurrency => "unsupported_currency", Rejected, "The currency is not CNY.";
     InvalidTimeRange => "invalid_time_range", Rejected, "`usage_end` is before `usage_start`.";
-    InvalidCreditCode => "invalid_credit_code", Rejected, "The unified social credit code fails the GB 32100-2015 check.";
-    UnknownEntity => "unknown_entity", Rejected, "The user is not in the entity registry.";
-    UnknownCenter => "unknown_center", Rejected, "The compute center is not in the center registry.";
+    InvalidCreditCode => "invalid_credit_code", Rejected, "The unified social credit code fails the GB 32100-2015 check character, or names no authority, type or division of the standard.";
+    RevisionConflict => "revision_conflict", Excluded, "Two copies of the same record and revision differ in content; excluded until a higher revision arrives.";
+    UnknownEntity => "unknown_entity", Held, "The user is not in the entity registry yet.";
+    UnknownCenter => "unknown_center", Held, "The compute center is not in the center registry yet.";
     OutsidePolicyWindow => "outside_policy_window", Excluded, "`usage_end` falls outside every policy version.";
     IneligibleEntityKind => "ineligible_entity_kind", Excluded, "The user is not an enterprise, university or research institute.";
     OutsideProvince => "outside_province", Excluded, "The policy version requires registration in the province.";
@@ -63,7 +67,7 @@ reason_codes! {
     RelatedParty => "related_party", Excluded, "The center's owner is in the user's related-party group.";
     Unpaid => "unpaid", Excluded, "Not paid yet; a later revision may pay it.";
     Refunded => "refunded", Excluded, "The payment was refunded.";
-    Duplicate => "duplicate", Superseded, "A repeat of a revision already seen.";
+    Duplicate => "duplicate", Superseded, "A repeat of a revision already seen, or of a registry entry.";
     Superseded => "superseded", Superseded, "A higher revision of the same record replaces it.";
 }
 
@@ -74,6 +78,7 @@ impl fmt::Display for ReasonCode {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -87,5 +92,6 @@ mod tests {
         assert_eq!(ReasonCode::parse("nope"), None);
         assert_eq!(ReasonCode::Unpaid.class(), ReasonClass::Excluded);
         assert_eq!(ReasonCode::Malformed.class(), ReasonClass::Rejected);
+        assert_eq!(ReasonCode::UnknownCenter.class(), ReasonClass::Held);
     }
 }

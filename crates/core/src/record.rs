@@ -5,7 +5,7 @@
 //! parsed again, loosely, to say exactly which field is missing or ill-typed.
 
 use crate::credit_code::CreditCode;
-use crate::money::{parse_decimal, parse_yuan, DecimalError, Money};
+use crate::money::{parse_quantity, parse_yuan, DecimalError, Money};
 use crate::reason::ReasonCode;
 use chrono::{DateTime, FixedOffset};
 use rust_decimal::Decimal;
@@ -15,6 +15,9 @@ use std::fmt;
 
 /// Longest accepted `record_id` and `center_id`, in bytes.
 pub const MAX_ID_LEN: usize = 128;
+
+/// Highest accepted revision: a line's version keeps it in 31 bits, so every store can order it.
+pub const MAX_REVISION: u32 = i32::MAX as u32;
 
 /// Payment state of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -54,7 +57,7 @@ pub struct UsageRecord {
     pub accelerator: String,
     /// Cards used.
     pub cards: u32,
-    /// Card-hours used.
+    /// Card-hours used (informational: never enters the money).
     pub card_hours: Decimal,
     /// Start of use.
     pub usage_start: DateTime<FixedOffset>,
@@ -62,7 +65,7 @@ pub struct UsageRecord {
     pub usage_end: DateTime<FixedOffset>,
     /// When the platform last changed the record.
     pub updated_at: DateTime<FixedOffset>,
-    /// Yuan per card-hour.
+    /// Yuan per card-hour (informational: never enters the money).
     pub unit_price: Decimal,
     /// Amount billed, yuan.
     pub amount: Money,
@@ -207,6 +210,14 @@ fn amount(field: &'static str, text: &str) -> Result<Money, Rejection> {
     })
 }
 
+fn quantity_error(e: DecimalError) -> &'static str {
+    match e {
+        DecimalError::Syntax => "is not a non-negative plain decimal",
+        DecimalError::TooManyDecimals => "has more significant digits than can be kept exactly (28)",
+        DecimalError::TooLarge => "is too large",
+    }
+}
+
 fn id(field: &'static str, text: Cow<'_, str>) -> Result<String, Rejection> {
     if text.is_empty() || text.len() > MAX_ID_LEN || text.chars().any(char::is_control) {
         return Err(invalid(field, format!("`{field}` must be 1–{MAX_ID_LEN} bytes without control characters")));
@@ -221,22 +232,17 @@ pub fn parse_record(line: &[u8]) -> Result<UsageRecord, Rejection> {
         Err(e) => return Err(diagnose(line, e)),
     };
     let record_id = id("record_id", w.record_id)?;
-    if w.revision == 0 {
-        return Err(invalid("revision", "`revision` must be at least 1".into()));
+    if w.revision == 0 || w.revision > MAX_REVISION {
+        return Err(invalid("revision", format!("`revision` must be 1 to {MAX_REVISION}")));
     }
-    let user = CreditCode::parse(&w.user_credit_code).ok_or_else(|| {
-        Rejection::new(
-            ReasonCode::InvalidCreditCode,
-            Some("user_credit_code"),
-            format!("credit code {:?} fails the GB 32100-2015 check", w.user_credit_code),
-        )
+    let user = CreditCode::check(&w.user_credit_code).map_err(|e| {
+        Rejection::new(ReasonCode::InvalidCreditCode, Some("user_credit_code"), format!("credit code {:?} {e}", w.user_credit_code))
     })?;
     let center_id = id("center_id", w.center_id)?;
     if w.cards == 0 {
         return Err(invalid("cards", "`cards` must be at least 1".into()));
     }
-    let card_hours = parse_decimal(&w.card_hours, 6)
-        .map_err(|_| invalid("card_hours", format!("`card_hours` {:?} is not a non-negative decimal with at most 6 decimals", w.card_hours)))?;
+    let card_hours = parse_quantity(&w.card_hours).map_err(|e| invalid("card_hours", format!("`card_hours` {:?} {}", w.card_hours, quantity_error(e))))?;
     let usage_start = timestamp("usage_start", &w.usage_start)?;
     let usage_end = timestamp("usage_end", &w.usage_end)?;
     let updated_at = timestamp("updated_at", &w.updated_at)?;
@@ -247,9 +253,8 @@ pub fn parse_record(line: &[u8]) -> Result<UsageRecord, Rejection> {
             format!("`usage_end` {} is before `usage_start` {}", w.usage_end, w.usage_start),
         ));
     }
-    let unit_price = parse_decimal(&w.unit_price, 4).map_err(|_| {
-        Rejection::new(ReasonCode::InvalidAmount, Some("unit_price"), format!("`unit_price` {:?} is not a non-negative decimal with at most 4 decimals", w.unit_price))
-    })?;
+    let unit_price = parse_quantity(&w.unit_price)
+        .map_err(|e| Rejection::new(ReasonCode::InvalidAmount, Some("unit_price"), format!("`unit_price` {:?} {}", w.unit_price, quantity_error(e))))?;
     let amount_v = amount("amount", &w.amount)?;
     let paid_amount = amount("paid_amount", &w.paid_amount)?;
     if paid_amount > amount_v {
@@ -287,7 +292,8 @@ pub fn parse_record(line: &[u8]) -> Result<UsageRecord, Rejection> {
 }
 
 #[cfg(test)]
-mod tests {
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn good_line() -> serde_json::Value {
@@ -313,6 +319,16 @@ mod tests {
         assert_eq!(r.record_id, "r-1");
         assert_eq!(r.paid_amount.to_string(), "806.25");
         assert_eq!(r.payment_status, PaymentStatus::Paid);
+    }
+
+    #[test]
+    fn informational_fields_take_any_precision() {
+        let mut v = good_line();
+        v["unit_price"] = serde_json::json!("18.000000");
+        v["card_hours"] = serde_json::json!("44.7916666666666667");
+        let r = parse_record(v.to_string().as_bytes()).unwrap();
+        assert_eq!(r.unit_price, Decimal::from(18));
+        assert_eq!(r.paid_amount.to_string(), "806.25");
     }
 
     #[test]
@@ -361,6 +377,22 @@ mod tests {
             m.insert("payment_status".into(), json!("pending"));
         });
         assert_eq!((r.reason, r.field), (ReasonCode::InvalidField, Some("payment_status")));
+        let r = reject(|m| {
+            m.insert("revision".into(), json!(2_147_483_648u64));
+        });
+        assert_eq!((r.reason, r.field), (ReasonCode::InvalidField, Some("revision")));
+        let r = reject(|m| {
+            m.insert("user_credit_code".into(), json!("000000000000000000"));
+        });
+        assert_eq!(r.reason, ReasonCode::InvalidCreditCode);
+        let r = reject(|m| {
+            m.insert("unit_price".into(), json!("-1"));
+        });
+        assert_eq!((r.reason, r.field), (ReasonCode::InvalidAmount, Some("unit_price")));
+        let r = reject(|m| {
+            m.insert("card_hours".into(), json!("1e3"));
+        });
+        assert_eq!((r.reason, r.field), (ReasonCode::InvalidField, Some("card_hours")));
         let r = reject(|m| {
             m.insert("record_id".into(), json!(""));
         });

@@ -1,7 +1,8 @@
 //! Settlement: from exact accruals to the subsidy of each entity and month.
 //!
-//! Caps (per entity, calendar year and policy version) are consumed in month
-//! order; then the month's total is rounded down to the fen, once.
+//! One optional cap per entity and calendar year limits the year's total,
+//! whichever policy versions the year's usage fell under; it is consumed in
+//! month order. Then each month's figure is rounded down to the fen, once.
 
 use crate::accrual::{Accrual, AccrualKey, Accruals};
 use crate::credit_code::CreditCode;
@@ -29,30 +30,24 @@ pub struct Settlement {
 
 /// Settles every entity and month of `accruals`, sorted by credit code, then period.
 pub fn settle(accruals: &Accruals, policy: &PolicySet) -> Vec<Settlement> {
-    settle_entries(accruals.iter().map(|(k, a)| (*k, a)), policy)
-}
-
-/// Settles the given entity-months. For caps to be right, pass every month of
-/// each entity and year concerned.
-pub fn settle_entries<'a>(entries: impl IntoIterator<Item = (AccrualKey, &'a Accrual)>, policy: &PolicySet) -> Vec<Settlement> {
-    let mut entries: Vec<(AccrualKey, &Accrual)> = entries.into_iter().collect();
+    let mut entries: Vec<(AccrualKey, &Accrual)> = accruals.iter().map(|(k, a)| (*k, a)).collect();
     entries.sort_by_key(|(k, _)| *k);
     let mut out = Vec::with_capacity(entries.len());
-    // Cumulative contribution per version within the current entity and year, for caps.
-    let mut cumulative: Vec<(u8, Decimal)> = Vec::new();
+    // Uncapped contributions of the current entity and year so far, for the cap.
+    let mut year_so_far = Decimal::ZERO;
     let mut current: Option<(CreditCode, i32)> = None;
     for (key, accrual) in entries {
-        let uncapped = accrual.contribution();
-        let payable = if policy.has_caps() {
-            let year = (key.user, key.period.year());
-            if current != Some(year) {
-                cumulative.clear();
-                current = Some(year);
-            }
-            capped_portion(accrual, policy, &mut cumulative)
-        } else {
-            uncapped
+        let year = (key.user, key.period.year());
+        if current != Some(year) {
+            year_so_far = Decimal::ZERO;
+            current = Some(year);
+        }
+        let uncapped = accrual.contribution;
+        let payable = match policy.annual_cap(key.period.year()) {
+            Some(cap) => (year_so_far + uncapped).min(cap) - year_so_far.min(cap),
+            None => uncapped,
         };
+        year_so_far += uncapped;
         out.push(Settlement {
             credit_code: key.user,
             period: key.period,
@@ -65,26 +60,32 @@ pub fn settle_entries<'a>(entries: impl IntoIterator<Item = (AccrualKey, &'a Acc
     out
 }
 
-/// The part of a month's contribution that fits under each version's remaining annual cap.
-fn capped_portion(accrual: &Accrual, policy: &PolicySet, cumulative: &mut Vec<(u8, Decimal)>) -> Decimal {
-    let mut total = Decimal::ZERO;
-    for &(version, contribution) in &accrual.by_version {
-        let cap = policy.version(version as usize).and_then(|v| v.annual_cap_yuan);
-        let before = match cumulative.iter_mut().find(|(v, _)| *v == version) {
-            Some((_, c)) => {
-                let b = *c;
-                *c += contribution;
-                b
-            }
-            None => {
-                cumulative.push((version, contribution));
-                Decimal::ZERO
-            }
-        };
-        total += match cap {
-            Some(cap) => (before + contribution).min(cap) - before.min(cap),
-            None => contribution,
-        };
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
     }
-    total
+
+    #[test]
+    fn one_cap_per_entity_and_year_across_versions() {
+        let mut policy = PolicySet::builtin();
+        for v in &mut policy.versions {
+            v.annual_cap_yuan = Some(d("100"));
+        }
+        let user = CreditCode::complete("91340100MA0000001").unwrap();
+        let mut accruals = Accruals::new();
+        // 2025-07 falls under v1, 2025-09 and 2025-10 under v2: one cap of 100 for the year.
+        for (month, contribution) in [(7, "60"), (9, "30.005"), (10, "50")] {
+            let key = AccrualKey { user, period: Period::new(2025, month).unwrap() };
+            accruals.insert(key, &Accrual { eligible_records: 1, eligible_base: d("1"), contribution: d(contribution) });
+        }
+        let key = AccrualKey { user, period: Period::new(2026, 1).unwrap() };
+        accruals.insert(key, &Accrual { eligible_records: 1, eligible_base: d("1"), contribution: d("70") });
+        let subsidies: Vec<String> = settle(&accruals, &policy).iter().map(|s| s.subsidy.to_string()).collect();
+        assert_eq!(subsidies, ["60.00", "30.00", "9.99", "70.00"]);
+    }
 }

@@ -1,5 +1,7 @@
 //! The JSON Schemas in `schemas/` agree with the parser on the golden examples.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use subsidy_core::{parse_record, ReasonCode};
 

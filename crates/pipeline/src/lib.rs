@@ -4,5 +4,8 @@
 
 pub mod aggregator;
 pub mod collector;
+pub mod error;
 pub mod metrics;
 pub mod metrics_http;
+
+pub use error::{PipelineError, PipelineResult};

@@ -2,7 +2,7 @@
 //! `subsidy_<subsystem>_<name>_<unit>`; counters end in `_total`; labels
 //! take only small fixed sets (reason codes, causes, stages).
 
-use prometheus::{GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
     let c = IntCounter::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}"));
@@ -24,12 +24,6 @@ fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
 
 fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let g = IntGaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| panic!("metric {name}: {e}"));
-    r.register(Box::new(g.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
-    g
-}
-
-fn float_gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
-    let g = GaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| panic!("metric {name}: {e}"));
     r.register(Box::new(g.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
     g
 }
@@ -96,12 +90,14 @@ impl CollectorMetrics {
 pub struct AggregatorMetrics {
     /// Messages consumed from the records topic.
     pub records_consumed: IntCounter,
-    /// Records that became standing and eligible.
-    pub records_accepted: IntCounter,
-    /// Standing records excluded by the rules, by reason.
-    pub records_excluded: IntCounterVec,
-    /// Records rejected (bad input, unknown entity/center held, duplicate, superseded), by reason.
+    /// Copies of records by what the step made of them: first, replaces, duplicate, superseded, conflict.
+    pub copies: IntCounterVec,
+    /// Lines that could not be read as records (dead-lettered), by reason.
     pub records_rejected: IntCounterVec,
+    /// Ledger lines written, by outcome: `eligible` or the reason code.
+    pub lines_written: IntCounterVec,
+    /// Lines written because the registry changed.
+    pub lines_resettled: IntCounter,
     /// Batches written to the store.
     pub batches_written: IntCounter,
     /// Rows written to the store, by table.
@@ -112,15 +108,15 @@ pub struct AggregatorMetrics {
     pub store_errors: IntCounterVec,
     /// Consumer lag per partition.
     pub consumer_lag: IntGaugeVec,
-    /// Exact subsidy accrued (before rounding and caps) in the partitions this member owns, yuan, by policy version.
-    pub subsidy_accrued: GaugeVec,
     /// Unix time of the last successful write.
     pub last_write_timestamp: IntGauge,
     /// Seconds since the last successful write (refreshed by a ticker).
     pub since_last_write: IntGauge,
-    /// Records held for an unknown entity or center.
+    /// Lines in the owned partitions waiting for an unknown entity or center.
     pub held_records: IntGauge,
-    /// Where the standing revision of each record id came from: `new` (never seen),
+    /// Registry entries whose registration their credit code contradicts, by issue.
+    pub registry_findings: IntGaugeVec,
+    /// Where the standing line of each record id came from: `new` (never seen),
     /// `recent` (kept in memory) or `store` (looked up).
     pub standing_lookups: IntCounterVec,
 }
@@ -130,19 +126,20 @@ impl AggregatorMetrics {
     pub fn register(r: &Registry) -> AggregatorMetrics {
         AggregatorMetrics {
             records_consumed: counter(r, "subsidy_aggregator_records_consumed_total", "Messages consumed from the records topic."),
-            records_accepted: counter(r, "subsidy_aggregator_records_accepted_total", "Records whose standing revision earns subsidy."),
-            records_excluded: counter_vec(r, "subsidy_aggregator_records_excluded_total", "Standing records excluded by the rules, by reason code.", &["reason"]),
-            records_rejected: counter_vec(r, "subsidy_aggregator_records_rejected_total", "Records rejected, held, duplicated or superseded, by reason code.", &["reason"]),
-            standing_lookups: counter_vec(r, "subsidy_aggregator_standing_lookups_total", "Record ids by where their standing revision came from: new, recent (memory) or store.", &["source"]),
+            copies: counter_vec(r, "subsidy_aggregator_copies_total", "Record copies by what the settlement step made of them.", &["decision"]),
+            records_rejected: counter_vec(r, "subsidy_aggregator_records_rejected_total", "Lines that could not be read as records, dead-lettered, by reason code.", &["reason"]),
+            lines_written: counter_vec(r, "subsidy_aggregator_lines_written_total", "Ledger lines written, by outcome (eligible or the reason code).", &["outcome"]),
+            lines_resettled: counter(r, "subsidy_aggregator_lines_resettled_total", "Ledger lines written again because the registry changed."),
+            standing_lookups: counter_vec(r, "subsidy_aggregator_standing_lookups_total", "Record ids by where their standing line came from: new, recent (memory) or store.", &["source"]),
             batches_written: counter(r, "subsidy_aggregator_batches_written_total", "Batches written to the ledger store."),
             rows_written: counter_vec(r, "subsidy_aggregator_rows_written_total", "Rows written to the ledger store, by table.", &["table"]),
             write_seconds: histogram(r, "subsidy_aggregator_store_write_duration_seconds", "Ledger store write latency per batch."),
             store_errors: counter_vec(r, "subsidy_aggregator_store_errors_total", "Ledger store errors, by kind.", &["kind"]),
             consumer_lag: gauge_vec(r, "subsidy_aggregator_consumer_lag_messages", "Messages behind the high watermark, per partition.", &["partition"]),
-            subsidy_accrued: float_gauge_vec(r, "subsidy_aggregator_subsidy_accrued_yuan", "Subsidy accrued in the partitions this member owns, yuan, by policy version.", &["policy_version"]),
             last_write_timestamp: gauge(r, "subsidy_aggregator_last_write_timestamp_seconds", "Unix time of the last successful ledger write."),
             since_last_write: gauge(r, "subsidy_aggregator_seconds_since_last_write", "Seconds since the last successful ledger write."),
-            held_records: gauge(r, "subsidy_aggregator_held_records", "Records waiting for an unknown entity or center."),
+            held_records: gauge(r, "subsidy_aggregator_held_records", "Lines in the owned partitions waiting for an unknown entity or center."),
+            registry_findings: gauge_vec(r, "subsidy_aggregator_registry_findings", "Registry entries whose registration their credit code contradicts, by issue.", &["issue"]),
         }
     }
 }

@@ -4,6 +4,7 @@ use axum::{extract::State, http::header, response::IntoResponse, routing::get, R
 use prometheus::{Encoder, Registry, TextEncoder};
 use std::net::SocketAddr;
 use tokio_util::sync::CancellationToken;
+use crate::error::{PipelineError, PipelineResult};
 
 async fn metrics(State(registry): State<Registry>) -> impl IntoResponse {
     let mut buf = Vec::new();
@@ -20,9 +21,10 @@ pub fn metrics_router(registry: Registry) -> Router {
 }
 
 /// Serves `/metrics` on `addr` until `shutdown` is cancelled; returns the bound address.
-pub async fn serve_metrics(addr: SocketAddr, registry: Registry, shutdown: CancellationToken) -> anyhow::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen for /metrics on {addr}: {e}"))?;
-    let bound = listener.local_addr()?;
+pub async fn serve_metrics(addr: SocketAddr, registry: Registry, shutdown: CancellationToken) -> PipelineResult<SocketAddr> {
+    let listen_error = |e: std::io::Error| PipelineError::Listen { addr, detail: e.to_string() };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(listen_error)?;
+    let bound = listener.local_addr().map_err(listen_error)?;
     tokio::spawn(async move {
         let _ = axum::serve(listener, metrics_router(registry)).with_graceful_shutdown(shutdown.cancelled_owned()).await;
     });

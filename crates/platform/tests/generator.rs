@@ -15,10 +15,12 @@ fn config() -> GenConfig {
 
 fn registry(d: &Dataset) -> Registry {
     let mut r = Registry::new();
-    let refused = r.load_entities(&serde_json::to_string(&d.entities).unwrap()).unwrap();
-    assert!(refused.is_empty(), "{refused:?}");
-    let refused = r.load_centers(&serde_json::to_string(&d.centers).unwrap()).unwrap();
-    assert!(refused.is_empty(), "{refused:?}");
+    let report = r.load_entities(&serde_json::to_string(&d.entities).unwrap()).unwrap();
+    assert!(report.refused.is_empty() && report.repeated.is_empty(), "{report:?}");
+    let report = r.load_centers(&serde_json::to_string(&d.centers).unwrap()).unwrap();
+    assert!(report.refused.is_empty() && report.repeated.is_empty(), "{report:?}");
+    // The generator registers entities where their credit codes say they are.
+    assert!(r.findings().is_empty(), "{:?}", r.findings());
     r
 }
 

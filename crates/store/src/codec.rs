@@ -2,16 +2,21 @@
 //! does not parse back is `Corrupt`.
 
 use crate::{StoreError, StoreResult};
-use subsidy_core::{CreditCode, Period, ReasonCode};
+use chrono::NaiveDate;
+use subsidy_core::{CreditCode, Fingerprint, PaymentStatus, Period, ReasonCode, StatementKind};
+
+fn corrupt(what: &str, text: impl std::fmt::Debug) -> StoreError {
+    StoreError::Corrupt(format!("bad {what} {text:?} in store"))
+}
 
 /// A stored credit code.
 pub(crate) fn credit_code(text: &str) -> StoreResult<CreditCode> {
-    CreditCode::parse(text).ok_or_else(|| StoreError::Corrupt(format!("bad credit code {text:?} in store")))
+    CreditCode::parse(text).ok_or_else(|| corrupt("credit code", text))
 }
 
 /// A stored `yyyymm` period.
 pub(crate) fn period(yyyymm: u32) -> StoreResult<Period> {
-    Period::from_yyyymm(yyyymm).ok_or_else(|| StoreError::Corrupt(format!("bad period {yyyymm} in store")))
+    Period::from_yyyymm(yyyymm).ok_or_else(|| corrupt("period", yyyymm))
 }
 
 /// A stored line reason: `''` is the eligible line's.
@@ -24,7 +29,7 @@ pub(crate) fn line_reason(text: &str) -> StoreResult<Option<ReasonCode>> {
 
 /// A stored reason code that must be present.
 pub(crate) fn reason(text: &str) -> StoreResult<ReasonCode> {
-    ReasonCode::parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown reason code {text:?} in store")))
+    ReasonCode::parse(text).ok_or_else(|| corrupt("reason code", text))
 }
 
 /// The storage form of a line reason.
@@ -32,10 +37,39 @@ pub(crate) fn line_reason_text(reason: Option<ReasonCode>) -> &'static str {
     reason.map_or("", ReasonCode::as_str)
 }
 
-/// Version of a held row: a release replaces the held row of its revision;
-/// a later revision replaces both.
-pub(crate) fn held_version(revision: u32, released: bool) -> u64 {
-    u64::from(revision) * 2 + u64::from(released)
+/// A stored fingerprint (32 hex digits).
+pub(crate) fn fingerprint(text: &str) -> StoreResult<Fingerprint> {
+    Fingerprint::parse_hex(text).ok_or_else(|| corrupt("fingerprint", text))
+}
+
+/// A stored payment status.
+pub(crate) fn payment_status(text: &str) -> StoreResult<PaymentStatus> {
+    match text {
+        "paid" => Ok(PaymentStatus::Paid),
+        "unpaid" => Ok(PaymentStatus::Unpaid),
+        "refunded" => Ok(PaymentStatus::Refunded),
+        other => Err(corrupt("payment status", other)),
+    }
+}
+
+/// A stored statement kind.
+pub(crate) fn statement_kind(text: &str) -> StoreResult<StatementKind> {
+    StatementKind::parse(text).ok_or_else(|| corrupt("statement kind", text))
+}
+
+/// The first day a `Date` column holds (day 0).
+pub(crate) fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN)
+}
+
+/// A date as days since 1970-01-01 (ClickHouse `Date`), or `Rejected` when out of its range.
+pub(crate) fn days(date: NaiveDate) -> StoreResult<u16> {
+    u16::try_from((date - epoch()).num_days()).map_err(|_| StoreError::Rejected(format!("date {date} does not fit a Date column")))
+}
+
+/// The inverse of [`days`].
+pub(crate) fn date_of_days(days: u16) -> NaiveDate {
+    epoch() + chrono::Days::new(u64::from(days))
 }
 
 #[cfg(test)]
@@ -50,7 +84,10 @@ mod tests {
         assert_eq!(line_reason("nope").unwrap_err().kind(), "corrupt");
         assert_eq!(period(202513).unwrap_err().kind(), "corrupt");
         assert_eq!(credit_code("x").unwrap_err().kind(), "corrupt");
-        assert!(held_version(1, true) > held_version(1, false));
-        assert!(held_version(2, false) > held_version(1, true));
+        assert_eq!(fingerprint("zz").unwrap_err().kind(), "corrupt");
+        assert_eq!(payment_status("pending").unwrap_err().kind(), "corrupt");
+        let d = NaiveDate::from_ymd_opt(2025, 9, 1).unwrap();
+        assert_eq!(date_of_days(days(d).unwrap()), d);
+        assert!(days(NaiveDate::from_ymd_opt(2200, 1, 1).unwrap()).is_err());
     }
 }

@@ -1,26 +1,30 @@
 //! Ledger stores: where settled ledgers live.
 //!
-//! [`LedgerStore`] is the one interface the aggregator, `close`, `export` and
-//! the accruals API use. Two implementations share one conformance suite:
-//! ClickHouse (the production store) and SQLite (the embedded default).
-//! Stores hold no rules: they persist and return what the core computed.
+//! [`LedgerStore`] is the one interface the aggregator, `close`, `export`,
+//! `statements` and the accruals API use. Two implementations share one
+//! conformance suite: ClickHouse (the production store) and SQLite (the
+//! embedded default). Stores hold no rules: they persist and return what the
+//! core computed, and sum lines; settling the sums is the core's job.
 //!
 //! Every write is idempotent: rows carry deterministic keys (record id,
-//! Kafka partition and offset, credit code and period) and a version, so a
-//! replayed batch replaces rather than doubles.
+//! Kafka partition and offset, close id) and, where a row is replaced, a
+//! version taken from the data (revisions and bus positions, never a clock),
+//! so a replayed batch replaces rather than doubles.
 
 pub mod clickhouse;
 mod codec;
 mod decimal;
 pub mod rows;
+pub mod settled;
 pub mod sqlite;
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use self::sqlite::SqliteStore;
 pub use rows::*;
+pub use settled::settlements;
 
 use async_trait::async_trait;
-use subsidy_core::{Period, Settlement};
+use subsidy_core::{Affected, CreditCode, Period, Statement};
 
 /// What can go wrong talking to a store.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +63,18 @@ impl StoreError {
 /// Result of store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Migration ids of the retired layout (ledgers keyed by user, settlements kept per
+/// member); a database holding one is refused rather than silently mixed.
+pub(crate) const RETIRED_MIGRATIONS: &[&str] = &["0002_settlements"];
+
+/// The refusal for a database in the retired layout.
+pub(crate) fn retired_layout(id: &str) -> StoreError {
+    StoreError::Rejected(format!(
+        "this database holds the retired ledger layout (migration {id}): ledgers are now keyed by record id and \
+         settled from their lines. Point the pipeline at a new database and aggregate the records topic from the start"
+    ))
+}
+
 /// The ledger store interface.
 #[async_trait]
 pub trait LedgerStore: Send + Sync {
@@ -69,49 +85,46 @@ pub trait LedgerStore: Send + Sync {
     /// Cheap liveness check.
     async fn ping(&self) -> StoreResult<()>;
 
-    /// The standing ledger line (highest revision) of each given record id that has one.
-    async fn standing_lines(&self, record_ids: &[String]) -> StoreResult<Vec<StandingLine>>;
+    /// The standing line of each given record id that has one.
+    async fn lines_of(&self, record_ids: &[String]) -> StoreResult<Vec<LineRow>>;
 
-    /// Writes one processed batch: accepted records, ledger lines, rejections, held
-    /// records and adjustment lines. Replaying the same batch changes nothing.
+    /// Writes one processed batch: copies, lines and rejections, then marks.
+    /// Replaying the same batch changes nothing; of two lines of one record the
+    /// higher version stands, and an equal one replaces.
     async fn write_batch(&self, batch: &WriteBatch) -> StoreResult<()>;
-
-    /// Writes settlement rows; for each (credit code, period) the highest `version` stands.
-    async fn write_settlements(&self, rows: &[SettlementRow]) -> StoreResult<()>;
-
-    /// Sums of eligible standing lines per (user, period, policy version) for the
-    /// given Kafka partitions: the state an aggregator rebuilds when it takes them over.
-    async fn accrual_sums(&self, partitions: &[i32]) -> StoreResult<Vec<AccrualSum>>;
 
     /// Passes to `each` the record id of every ledger line in the given Kafka partitions
     /// (an id may come more than once); returns how many it passed. What an aggregator
     /// rebuilds its filter of seen record ids from.
     async fn record_ids(&self, partitions: &[i32], each: &mut (dyn for<'s> FnMut(&'s str) + Send)) -> StoreResult<u64>;
 
-    /// Held records (unknown entity or center) not yet released, for the given partitions.
-    async fn held_records(&self, partitions: &[i32]) -> StoreResult<Vec<HeldRow>>;
+    /// Record ids of the lines held for an unknown entity or center in the given partitions.
+    async fn held_ids(&self, partitions: &[i32]) -> StoreResult<Vec<String>>;
 
-    /// Every current settlement with at least one eligible record, sorted by credit code then period.
-    async fn settlements(&self) -> StoreResult<Vec<Settlement>>;
+    /// The lines of the given partitions that a registry change may classify differently.
+    async fn affected_lines(&self, partitions: &[i32], affected: &Affected) -> StoreResult<Vec<LineRow>>;
 
-    /// Settlements of one entity (all periods, including zero-record rows is not required), sorted by period.
-    async fn entity_settlements(&self, credit_code: &str) -> StoreResult<Vec<Settlement>>;
+    /// The re-settlement marks of the given partitions (a partition never marked has none).
+    async fn marks(&self, partitions: &[i32]) -> StoreResult<Vec<ResettleMark>>;
 
-    /// Ledger lines of one entity, optionally for one period, sorted by period then record id.
-    async fn entity_lines(&self, credit_code: &str, period: Option<Period>) -> StoreResult<Vec<LineRow>>;
+    /// Sums of the eligible standing lines per user and month, sorted.
+    async fn accrual_sums(&self) -> StoreResult<Vec<AccrualSum>>;
 
-    /// Closed periods with their closing time, oldest first.
+    /// Every month with at least one standing line, sorted.
+    async fn months_with_lines(&self) -> StoreResult<Vec<Period>>;
+
+    /// Standing lines of one entity, optionally of one month, sorted by month then record id.
+    async fn entity_lines(&self, credit_code: &CreditCode, period: Option<Period>) -> StoreResult<Vec<LineRow>>;
+
+    /// Closed months, oldest first.
     async fn closures(&self) -> StoreResult<Vec<Closure>>;
 
-    /// Closes a period: records the closure and freezes a copy of its current settlements.
-    /// Closing a closed period is a `Conflict`.
-    async fn close_period(&self, period: Period, closed_at: chrono::DateTime<chrono::Utc>) -> StoreResult<CloseReport>;
+    /// Every statement line of a completed close, sorted.
+    async fn statements(&self) -> StoreResult<Vec<Statement>>;
 
-    /// Frozen settlements of closed periods, sorted by credit code then period.
-    async fn closed_settlements(&self) -> StoreResult<Vec<Settlement>>;
-
-    /// Adjustment lines, sorted by target period, credit code, record id, revision.
-    async fn adjustments(&self) -> StoreResult<Vec<AdjustmentRow>>;
+    /// Records a close: its statement lines, then the closure that makes them count.
+    /// A month closed already is a `Conflict` and writes nothing.
+    async fn commit_close(&self, closure: &Closure, statements: &[Statement]) -> StoreResult<()>;
 
     /// Rejections by reason code (for summaries).
     async fn rejection_counts(&self) -> StoreResult<Vec<(String, u64)>>;

@@ -1,11 +1,13 @@
 //! The rows a store keeps. Money is `Decimal` here; each store maps it to its
 //! own column type (ClickHouse `Decimal(18,4)` / `Decimal(38,10)`, SQLite text).
+//! A ledger line is the core's [`Line`] flattened, with the record id, the
+//! bus position of the copy it stands on, and its version.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use subsidy_core::{CreditCode, Period, ReasonCode, Settlement};
+use subsidy_core::{Assessment, CreditCode, Facts, Fingerprint, Line, PaymentStatus, Period, PolicySet, ReasonCode, Standing};
 
-/// Where a row came from on the bus: the deterministic key of rejections and held records.
+/// Where a message came from on the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BusPosition {
     /// Kafka partition.
@@ -14,44 +16,43 @@ pub struct BusPosition {
     pub offset: i64,
 }
 
-/// The standing revision of an accepted record, with its raw text.
+/// A valid copy of a record as received: every one is kept, keyed by record id and
+/// bus position, so a record's history can be read back and explained.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AcceptedRecordRow {
-    /// Record id (key).
+pub struct CopyRow {
+    /// Record id.
     pub record_id: String,
-    /// Revision (version: highest stands).
+    /// Where it arrived (key with the record id).
+    pub position: BusPosition,
+    /// Its revision.
     pub revision: u32,
-    /// The user.
-    pub user_credit_code: CreditCode,
-    /// The center.
-    pub center_id: String,
-    /// End of use.
-    pub usage_end: DateTime<FixedOffset>,
-    /// Platform change time.
-    pub updated_at: DateTime<FixedOffset>,
-    /// Amount billed.
-    pub amount: Decimal,
-    /// Amount paid.
-    pub paid_amount: Decimal,
-    /// paid / unpaid / refunded.
-    pub payment_status: String,
+    /// Its content fingerprint.
+    pub fingerprint: Fingerprint,
     /// The platform's bytes, as received.
     pub raw: String,
-    /// Bus position it arrived at.
-    pub position: BusPosition,
 }
 
-/// One ledger line per record (its standing revision): what the rules made of it.
+/// One ledger line per record: what stands for it and what the rules make of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineRow {
     /// Record id (key).
     pub record_id: String,
-    /// Revision (version: highest stands).
+    /// Standing revision.
     pub revision: u32,
+    /// Fingerprint of the representing copy.
+    pub fingerprint: Fingerprint,
+    /// Whether copies of the revision disagree.
+    pub conflict: bool,
     /// The user.
     pub user_credit_code: CreditCode,
     /// The center.
     pub center_id: String,
+    /// Day of `usage_end` in China Standard Time.
+    pub usage_date: NaiveDate,
+    /// Payment state.
+    pub payment_status: PaymentStatus,
+    /// Amount paid.
+    pub paid_amount: Decimal,
     /// Settlement month.
     pub period: Period,
     /// Policy version id, empty when none covers the date.
@@ -66,50 +67,77 @@ pub struct LineRow {
     pub contribution: Decimal,
     /// `None` when eligible.
     pub reason: Option<ReasonCode>,
-    /// Bus position it arrived at; `partition` selects lines when rebuilding a partition.
+    /// Bus position of the representing copy; `partition` says which member owns the line.
     pub position: BusPosition,
+    /// Highest stands (see [`subsidy_core::line_version`]).
+    pub version: u64,
 }
 
-/// What a store returns for the batch lookup of standing lines.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StandingLine {
-    /// Record id.
-    pub record_id: String,
-    /// Standing revision.
-    pub revision: u32,
-    /// The user.
-    pub user_credit_code: CreditCode,
-    /// Settlement month.
-    pub period: Period,
-    /// Policy version id (empty when none).
-    pub policy_version: String,
-    /// Paid base.
-    pub base: Decimal,
-    /// Exact contribution (0 unless eligible).
-    pub contribution: Decimal,
-    /// `None` when eligible.
-    pub reason: Option<ReasonCode>,
-}
+impl LineRow {
+    /// The row of a core line.
+    pub fn new(record_id: &str, line: &Line, policy: &PolicySet, position: BusPosition, version: u64) -> LineRow {
+        let (s, a) = (&line.standing, &line.assessment);
+        LineRow {
+            record_id: record_id.to_string(),
+            revision: s.revision,
+            fingerprint: s.fingerprint,
+            conflict: s.conflict,
+            user_credit_code: s.facts.user,
+            center_id: s.facts.center_id.clone(),
+            usage_date: s.facts.usage_date,
+            payment_status: s.facts.payment_status,
+            paid_amount: s.facts.paid_amount,
+            period: a.period,
+            policy_version: a.version.and_then(|v| policy.version(usize::from(v))).map(|v| v.id.clone()).unwrap_or_default(),
+            rate: a.rate,
+            uplift: a.uplift,
+            base: a.base,
+            contribution: a.contribution,
+            reason: a.reason,
+            position,
+            version,
+        }
+    }
 
-impl From<LineRow> for StandingLine {
-    fn from(l: LineRow) -> StandingLine {
-        StandingLine {
-            record_id: l.record_id,
-            revision: l.revision,
-            user_credit_code: l.user_credit_code,
-            period: l.period,
-            policy_version: l.policy_version,
-            base: l.base,
-            contribution: l.contribution,
-            reason: l.reason,
+    /// What stands for the record.
+    pub fn standing(&self) -> Standing {
+        Standing {
+            revision: self.revision,
+            fingerprint: self.fingerprint,
+            conflict: self.conflict,
+            facts: Facts {
+                user: self.user_credit_code,
+                center_id: self.center_id.clone(),
+                usage_date: self.usage_date,
+                payment_status: self.payment_status,
+                paid_amount: self.paid_amount,
+            },
+        }
+    }
+
+    /// The core line back. A policy version id the policy does not know reads as none,
+    /// so a re-settlement under the new policy rewrites the line.
+    pub fn line(&self, policy: &PolicySet) -> Line {
+        let version = policy.index_of(&self.policy_version).and_then(|i| u8::try_from(i).ok());
+        Line {
+            standing: self.standing(),
+            assessment: Assessment {
+                period: self.period,
+                version,
+                rate: self.rate,
+                uplift: self.uplift,
+                base: self.base,
+                contribution: self.contribution,
+                reason: self.reason,
+            },
         }
     }
 }
 
-/// A line that was refused, excluded as a duplicate or superseded on arrival.
+/// A line that could not be read as a record, keyed by bus position so a replay replaces it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RejectionRow {
-    /// Bus position (key): a replay replaces the row.
+    /// Bus position (key).
     pub position: BusPosition,
     /// Record id when the line parsed far enough to have one.
     pub record_id: Option<String>,
@@ -125,60 +153,24 @@ pub struct RejectionRow {
     pub raw: String,
 }
 
-/// A record waiting for the registry (unknown entity or center).
-#[derive(Debug, Clone, PartialEq)]
-pub struct HeldRow {
-    /// Record id (key).
-    pub record_id: String,
-    /// Revision.
-    pub revision: u32,
-    /// `unknown_entity` or `unknown_center`.
-    pub reason: ReasonCode,
-    /// The bytes as received.
-    pub raw: String,
-    /// Bus position.
-    pub position: BusPosition,
-    /// True once the record was settled; a released row replaces the held one.
-    pub released: bool,
+/// How far the lines of one records partition are re-settled against the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResettleMark {
+    /// Records-topic partition (key).
+    pub partition: i32,
+    /// Registry position, summed over its partitions (highest stands).
+    pub position: u64,
+    /// The registry position in full, as the aggregator encodes it.
+    pub registry: String,
 }
 
-/// A change to a record of a closed month, booked in the earliest open month.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AdjustmentRow {
-    /// The record that changed (key with revision).
-    pub record_id: String,
-    /// The revision that changed it.
-    pub revision: u32,
-    /// The user.
-    pub credit_code: CreditCode,
-    /// The closed month the record belongs to.
-    pub original_period: Period,
-    /// The open month that carries the adjustment.
-    pub target_period: Period,
-    /// Change of eligible base.
-    pub delta_base: Decimal,
-    /// Change of exact contribution.
-    pub delta_contribution: Decimal,
-}
-
-/// A settlement as written by the aggregator.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SettlementRow {
-    /// The figures (a row with zero eligible records hides an earlier one).
-    pub settlement: Settlement,
-    /// Monotonic per key: the highest stands.
-    pub version: u64,
-}
-
-/// Sums of eligible standing lines of one user, period and policy version.
+/// Sums of the eligible standing lines of one user and month.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccrualSum {
     /// The user.
     pub user_credit_code: CreditCode,
     /// The month.
     pub period: Period,
-    /// Policy version id.
-    pub policy_version: String,
     /// Eligible lines.
     pub records: u64,
     /// Σ base.
@@ -187,45 +179,34 @@ pub struct AccrualSum {
     pub contribution: Decimal,
 }
 
-/// A closed period.
+/// A closed month.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Closure {
     /// The month.
     pub period: Period,
-    /// When it was closed.
+    /// The close that fixed it: its statement lines carry this id.
+    pub close_id: String,
+    /// When it was closed (for people; nothing is ordered by it).
     pub closed_at: DateTime<Utc>,
 }
 
-/// What closing a period froze.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CloseReport {
-    /// The month.
-    pub period: Period,
-    /// Settlements frozen.
-    pub settlements: u64,
-    /// Their total subsidy.
-    pub subsidy: Decimal,
-}
-
-/// One processed batch, written together.
+/// One processed batch, written together. Marks are written after everything else.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WriteBatch {
-    /// Accepted records (standing revisions).
-    pub records: Vec<AcceptedRecordRow>,
-    /// Ledger lines.
+    /// Valid copies received.
+    pub copies: Vec<CopyRow>,
+    /// Ledger lines that changed.
     pub lines: Vec<LineRow>,
-    /// Rejected, duplicate and superseded lines.
+    /// Lines that could not be read as records.
     pub rejections: Vec<RejectionRow>,
-    /// Held records (and releases).
-    pub held: Vec<HeldRow>,
-    /// Adjustment lines.
-    pub adjustments: Vec<AdjustmentRow>,
+    /// Partitions whose lines are now re-settled up to a registry position.
+    pub marks: Vec<ResettleMark>,
 }
 
 impl WriteBatch {
     /// Total rows in the batch.
     pub fn len(&self) -> usize {
-        self.records.len() + self.lines.len() + self.rejections.len() + self.held.len() + self.adjustments.len()
+        self.copies.len() + self.lines.len() + self.rejections.len() + self.marks.len()
     }
 
     /// Whether the batch holds nothing.

@@ -10,7 +10,7 @@ mod conformance;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use subsidy_store::{ClickHouseConfig, ClickHouseStore, LedgerStore, SqliteStore, WriteBatch};
+use subsidy_store::{ClickHouseConfig, ClickHouseStore, LedgerStore, SqliteStore};
 
 fn clickhouse_url() -> String {
     std::env::var("SUBSIDY_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".to_string())
@@ -84,12 +84,29 @@ async fn sqlite_file_uses_wal_and_persists() {
         assert_eq!(store.migrate().await.unwrap().len(), 2);
         let u = conformance::code(70);
         let l = conformance::line("persist", 1, u, "2025-09", conformance::pos(0, 1), "1.00", "0.36");
-        store.write_batch(&WriteBatch { lines: vec![l], ..WriteBatch::default() }).await.unwrap();
+        store.write_batch(&conformance::batch_of(vec![l])).await.unwrap();
     }
     assert!(dir.path().join("ledger.db-wal").exists() || dir.path().join("ledger.db").exists());
     let store = SqliteStore::open(&path).unwrap();
     assert!(store.migrate().await.unwrap().is_empty());
-    assert_eq!(store.standing_lines(&["persist".to_string()]).await.unwrap().len(), 1);
+    assert_eq!(store.lines_of(&["persist".to_string()]).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_database_in_the_retired_layout_is_refused() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    store.migrate().await.unwrap();
+    // A database migrated by the releases that kept settlements per member.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL); INSERT INTO schema_migrations VALUES ('0001_ledger', 'x'), ('0002_settlements', 'x');").unwrap();
+    }
+    let old = SqliteStore::open(&path).unwrap();
+    let err = old.migrate().await.unwrap_err();
+    assert!(err.to_string().contains("retired ledger layout"), "{err}");
+    assert!(!err.is_retryable());
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use crate::config::load_policy;
 use anyhow::{anyhow, Result};
 use std::time::Duration;
 use subsidy_bus::{check_reachable, ensure_topics, idempotent_producer};
-use subsidy_pipeline::aggregator::{Aggregator, AggregatorConfig};
+use subsidy_pipeline::aggregator::{Aggregator, AggregatorConfig, GroupTimings, Limits};
 use subsidy_pipeline::metrics::AggregatorMetrics;
 
 /// Runs `aggregate` until Ctrl-C (or idle with `--exit-when-idle-secs`).
@@ -30,13 +30,14 @@ pub async fn run(args: &AggregateArgs) -> Result<()> {
         metrics,
         config: AggregatorConfig {
             group: args.group.clone(),
-            max_rows: args.batch_rows.max(1),
-            max_bytes: args.batch_bytes.max(1),
-            linger: Duration::from_millis(args.batch_linger_ms),
+            limits: Limits { rows: args.batch_rows.max(1), bytes: args.batch_bytes.max(1), linger: Duration::from_millis(args.batch_linger_ms) },
+            timings: GroupTimings {
+                session_timeout: Duration::from_millis(args.session_timeout_ms.clamp(1_000, 300_000)),
+                max_poll_interval: Duration::from_millis(args.max_poll_interval_ms.clamp(args.session_timeout_ms, 3_600_000)),
+                fetch_wait: Duration::from_millis(u64::from(args.fetch_wait_ms.clamp(1, 10_000))),
+            },
+            rejoin_stalled: args.rejoin_stalled_partitions,
             exit_when_idle: args.exit_when_idle_secs.map(Duration::from_secs),
-            session_timeout: Duration::from_millis(args.session_timeout_ms.clamp(1_000, 300_000)),
-            max_poll_interval: Duration::from_millis(args.max_poll_interval_ms.clamp(args.session_timeout_ms, 3_600_000)),
-            fetch_wait: Duration::from_millis(u64::from(args.fetch_wait_ms.clamp(1, 10_000))),
             ..AggregatorConfig::default()
         },
     };

@@ -1,11 +1,14 @@
 //! `recompute`: settle months straight from files with the pipeline's own
-//! core, writing the settlement CSV and, optionally, every exclusion.
+//! core, writing the settlement CSV and, optionally, every exclusion and the
+//! registry's data-quality findings.
 //!
 //! Also the audit tool: anyone can re-derive the ledger from the raw records.
 //!
 //! Lines are parsed on worker threads ([`lines`]) and taken into the ledger in
 //! input order on this one, so every output is byte for byte what a
-//! one-line-at-a-time pass gives.
+//! one-line-at-a-time pass gives. Every input line is accounted for once in
+//! the exclusions file: a rejection, a copy that did not stand (duplicate,
+//! superseded, revision conflict), or a standing line that earns nothing.
 
 use crate::cli::RecomputeArgs;
 use crate::config::{load_policy, load_registry};
@@ -14,8 +17,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use subsidy_core::registry::Finding;
 use subsidy_core::report::settlements_csv;
-use subsidy_core::{money::format_yuan, Ledger, Outcome, ReasonCode};
+use subsidy_core::{money::format_yuan, Decision, Ingested, Ledger, ReasonCode, UsageRecord};
 
 mod lines;
 use lines::{for_each_line, Line};
@@ -43,87 +47,116 @@ impl<'a> Exclusion<'a> {
     }
 }
 
-struct Sink(Option<BufWriter<File>>);
+/// An optional JSON-lines output file.
+struct JsonLines(Option<BufWriter<File>>);
 
-impl Sink {
-    fn write(&mut self, e: &Exclusion<'_>) -> Result<()> {
+impl JsonLines {
+    fn create(path: Option<&std::path::Path>) -> Result<JsonLines> {
+        Ok(JsonLines(match path {
+            Some(p) => Some(BufWriter::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
+            None => None,
+        }))
+    }
+
+    fn write(&mut self, item: &impl Serialize) -> Result<()> {
         if let Some(w) = &mut self.0 {
-            serde_json::to_writer(&mut *w, e)?;
+            serde_json::to_writer(&mut *w, item)?;
             w.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        if let Some(mut w) = self.0 {
+            w.flush().context("cannot write an output file")?;
         }
         Ok(())
     }
 }
 
+/// The exclusions a copy leaves: itself when it does not stand, the copy it displaced.
+fn copy_exclusions<'a>(line_no: u64, record: &'a UsageRecord, ingested: &Ingested) -> impl Iterator<Item = Exclusion<'a>> {
+    let own = (!ingested.stands).then(|| {
+        let reason = match ingested.decision {
+            Decision::Duplicate => ReasonCode::Duplicate,
+            Decision::Conflict => ReasonCode::RevisionConflict,
+            _ => ReasonCode::Superseded,
+        };
+        Exclusion::of(line_no, &record.record_id, record.revision, reason)
+    });
+    let displaced = ingested.displaced.map(|d| Exclusion::of(d.position, &record.record_id, d.revision, d.reason));
+    own.into_iter().chain(displaced)
+}
+
+#[derive(Serialize)]
+struct FindingLine<'a> {
+    issue: &'static str,
+    key: &'a str,
+    detail: &'a str,
+}
+
 /// Runs `recompute`.
 pub fn run(args: &RecomputeArgs) -> Result<()> {
     let policy = load_policy(args.policy.as_deref())?;
-    let (registry, refused_items) = load_registry(&args.entities, &args.centers)?;
+    let loaded = load_registry(&args.entities, &args.centers)?;
+    let registry = &loaded.registry;
     let file = File::open(&args.records).with_context(|| format!("cannot read records file {}", args.records.display()))?;
-    let mut sink = Sink(match &args.exclusions {
-        Some(p) => Some(BufWriter::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
-        None => None,
-    });
-    // Not pre-sized from the file size: repeated lines would then cost memory
-    // they do not need, and an over-sized table costs more page faults than
-    // the rehashes it saves (see docs/BENCHMARKS.md).
+    let mut exclusions = JsonLines::create(args.exclusions.as_deref())?;
+    let mut findings = JsonLines::create(args.findings.as_deref())?;
+    for f in &loaded.findings {
+        findings.write(&FindingLine { issue: f.issue.as_str(), key: &f.key, detail: &f.detail })?;
+    }
+    findings.finish()?;
     let mut ledger = Ledger::new(&policy);
     let mut rejected: BTreeMap<ReasonCode, u64> = BTreeMap::new();
     let mut blank = 0u64;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let line_no = for_each_line(file, &args.records, workers, |line_no, line| {
-        let record = match line {
-            Line::Record(r) => r,
-            Line::Blank => {
-                blank += 1;
-                return Ok(());
-            }
-            Line::Rejected { rejection: rej, raw } => {
-                *rejected.entry(rej.reason).or_default() += 1;
-                return sink.write(&Exclusion {
-                    line: line_no,
-                    record_id: None,
-                    revision: None,
-                    reason: rej.reason.as_str(),
-                    field: rej.field,
-                    detail: Some(&rej.detail),
-                    raw: Some(raw),
-                });
-            }
-        };
-        match ledger.ingest(record, line_no, &registry) {
-            Outcome::Standing { replaced: Some((revision, position)), .. } => {
-                sink.write(&Exclusion::of(position, &record.record_id, revision, ReasonCode::Superseded))
-            }
-            Outcome::Standing { replaced: None, .. } => Ok(()),
-            Outcome::Duplicate => sink.write(&Exclusion::of(line_no, &record.record_id, record.revision, ReasonCode::Duplicate)),
-            Outcome::Superseded => sink.write(&Exclusion::of(line_no, &record.record_id, record.revision, ReasonCode::Superseded)),
+    let line_no = for_each_line(file, &args.records, workers, |line_no, line| match line {
+        Line::Blank => {
+            blank += 1;
+            Ok(())
+        }
+        Line::Rejected { rejection: rej, raw } => {
+            *rejected.entry(rej.reason).or_default() += 1;
+            exclusions.write(&Exclusion { line: line_no, record_id: None, revision: None, reason: rej.reason.as_str(), field: rej.field, detail: Some(&rej.detail), raw: Some(raw) })
+        }
+        Line::Record(record, fingerprint) => {
+            let ingested = ledger.ingest(record, *fingerprint, line_no, registry);
+            copy_exclusions(line_no, record, &ingested).try_for_each(|e| exclusions.write(&e))
         }
     })?;
     for e in ledger.excluded() {
-        sink.write(&Exclusion::of(e.position, e.record_id, e.revision, e.reason))?;
+        exclusions.write(&Exclusion::of(e.position, e.record_id, e.revision, e.reason))?;
     }
-    if let Some(mut w) = sink.0 {
-        w.flush().context("cannot write the exclusions file")?;
-    }
+    exclusions.finish()?;
     let settlements = ledger.settle();
     std::fs::write(&args.out, settlements_csv(&settlements)).with_context(|| format!("cannot write {}", args.out.display()))?;
+    summarise(&ledger, &settlements, &rejected, line_no, blank, loaded.refused, &loaded.findings);
+    Ok(())
+}
 
+/// The count of every line by what became of it, on stderr.
+fn summarise(ledger: &Ledger<'_>, settlements: &[subsidy_core::Settlement], rejected: &BTreeMap<ReasonCode, u64>, lines: u64, blank: u64, refused: usize, findings: &[Finding]) {
     let totals = ledger.totals();
     let subsidy: rust_decimal::Decimal = settlements.iter().map(|s| s.subsidy).sum();
+    let decisions = ledger.decisions();
+    let count = |d| decisions.get(&d).copied().unwrap_or(0);
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "recompute: {line_no} lines, {} distinct records, {} settlements, subsidy {} yuan", ledger.record_count(), settlements.len(), format_yuan(subsidy));
+    let _ = writeln!(err, "recompute: {lines} lines, {} distinct records, {} settlements, subsidy {} yuan", ledger.record_count(), settlements.len(), format_yuan(subsidy));
     let _ = writeln!(err, "  eligible                 {:>10}", totals.eligible);
     for (reason, n) in rejected.iter().chain(totals.by_reason.iter()) {
         let _ = writeln!(err, "  {:<24} {:>10}", reason.as_str(), n);
     }
-    let _ = writeln!(err, "  {:<24} {:>10}", "duplicate", ledger.duplicates());
-    let _ = writeln!(err, "  {:<24} {:>10}", "superseded", ledger.superseded());
+    let _ = writeln!(err, "  {:<24} {:>10}", "duplicate", count(Decision::Duplicate));
+    let _ = writeln!(err, "  {:<24} {:>10}", "superseded", count(Decision::Superseded) + count(Decision::Replaces));
+    let _ = writeln!(err, "  {:<24} {:>10}", "conflicting copies", count(Decision::Conflict));
     if blank > 0 {
         let _ = writeln!(err, "  {:<24} {:>10}", "blank lines", blank);
     }
-    if refused_items > 0 {
-        let _ = writeln!(err, "  {:<24} {:>10}", "refused registry items", refused_items);
+    if refused > 0 {
+        let _ = writeln!(err, "  {:<24} {:>10}", "refused registry items", refused);
     }
-    Ok(())
+    for f in findings {
+        let _ = writeln!(err, "  registry {}: {} {}", f.issue.as_str(), f.key, f.detail);
+    }
 }

@@ -63,6 +63,14 @@ pub struct Proc {
     stderr: Option<JoinHandle<String>>,
 }
 
+impl Drop for Proc {
+    /// A test that fails while a child runs does not leave it behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// What a finished child left.
 pub struct Finished {
     pub status: ExitStatus,
@@ -179,24 +187,96 @@ pub fn collect_all(prefix: &str, platform_url: &str, token: &str) {
     spawn_collect(prefix, platform_url, token, &["--exit-when-caught-up"]).finish();
 }
 
-/// Starts `aggregate` on a topic prefix, database and group.
-pub fn spawn_aggregate(prefix: &str, database: &str, group: &str, extra: &[&str]) -> Proc {
+/// A ledger store for a test: a ClickHouse database or a SQLite file.
+#[derive(Debug, Clone)]
+pub enum TestStore {
+    /// A database on the test ClickHouse.
+    ClickHouse(String),
+    /// An embedded ledger file.
+    Sqlite(std::path::PathBuf),
+}
+
+impl TestStore {
+    /// A fresh ClickHouse database.
+    pub fn clickhouse(prefix: &str) -> TestStore {
+        TestStore::ClickHouse(unique(prefix).replace('-', "_"))
+    }
+
+    /// A fresh SQLite file in `dir`.
+    pub fn sqlite(dir: &std::path::Path) -> TestStore {
+        TestStore::Sqlite(dir.join(format!("{}.sqlite", unique("ledger"))))
+    }
+
+    /// The store flags of every subcommand.
+    pub fn flags(&self) -> Vec<String> {
+        match self {
+            TestStore::ClickHouse(db) => vec!["--clickhouse-url".into(), clickhouse_url(), "--clickhouse-database".into(), db.clone()],
+            TestStore::Sqlite(path) => vec!["--sqlite".into(), path.display().to_string()],
+        }
+    }
+
+    /// A handle on the store, migrated.
+    pub async fn open(&self) -> std::sync::Arc<dyn subsidy_store::LedgerStore> {
+        let store: std::sync::Arc<dyn subsidy_store::LedgerStore> = match self {
+            TestStore::ClickHouse(db) => std::sync::Arc::new(clickhouse(db).await),
+            TestStore::Sqlite(path) => std::sync::Arc::new(subsidy_store::SqliteStore::open(path).expect("open the SQLite ledger")),
+        };
+        store.migrate().await.expect("migrate the test store");
+        store
+    }
+
+    /// Drops a ClickHouse database (a SQLite file goes with its directory).
+    pub async fn drop(&self) {
+        if let TestStore::ClickHouse(db) = self {
+            clickhouse(db).await.drop_database().await.expect("drop the test database");
+        }
+    }
+
+    /// Runs a store subcommand (`close`, `export`, `statements`) and returns its output.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        meter().args(args).args(self.flags()).output().expect("run subsidy-meter")
+    }
+
+    /// `export`: the settlements of the ledger as it stands, as CSV text.
+    pub fn export(&self, dir: &std::path::Path) -> String {
+        self.csv("export", dir)
+    }
+
+    /// `statements`: what has been fixed for payment, as CSV text.
+    pub fn statements(&self, dir: &std::path::Path) -> String {
+        self.csv("statements", dir)
+    }
+
+    fn csv(&self, command: &str, dir: &std::path::Path) -> String {
+        let out = dir.join(format!("{command}-{}.csv", unique("out")));
+        let o = self.run(&[command, "--out", &out.display().to_string()]);
+        assert!(o.status.success(), "{command} failed: {}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out).expect("read the CSV")
+    }
+}
+
+/// Starts `aggregate` on a topic prefix, store and group. Against the development
+/// broker, members rejoin over partitions a dead member left stalled.
+pub fn spawn_aggregate_on(prefix: &str, store: &TestStore, group: &str, extra: &[&str]) -> Proc {
     let mut command = meter();
     command
         .arg("aggregate")
         .args(topic_args(prefix))
-        .args(["--clickhouse-url", &clickhouse_url(), "--clickhouse-database", database, "--group", group, "--metrics-addr", "127.0.0.1:0"])
+        .args(store.flags())
+        .args(["--group", group, "--metrics-addr", "127.0.0.1:0", "--rejoin-stalled-partitions"])
         .args(extra)
         .env("RUST_LOG", "info");
     Proc::start("aggregate", command)
 }
 
+/// Starts `aggregate` on a topic prefix, ClickHouse database and group.
+pub fn spawn_aggregate(prefix: &str, database: &str, group: &str, extra: &[&str]) -> Proc {
+    spawn_aggregate_on(prefix, &TestStore::ClickHouse(database.to_string()), group, extra)
+}
+
 /// `export` from a ClickHouse database.
 pub fn export(database: &str, dir: &std::path::Path) -> String {
-    let out = dir.join(format!("export-{database}.csv"));
-    let o = meter().args(["export", "--clickhouse-url", &clickhouse_url(), "--clickhouse-database", database, "--out"]).arg(&out).output().expect("run export");
-    assert!(o.status.success(), "export failed: {}", String::from_utf8_lossy(&o.stderr));
-    std::fs::read_to_string(out).expect("read export")
+    TestStore::ClickHouse(database.to_string()).export(dir)
 }
 
 /// `recompute` over a data directory.

@@ -1,6 +1,6 @@
 //! Fixtures shared by the core's property tests and benchmark: a small province and a record builder.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Duration, FixedOffset, TimeZone};
 use rust_decimal::Decimal;

@@ -1,225 +1,203 @@
-//! One batch through the rules: parse, look up the standing revisions,
-//! decide, classify, accrue, and settle what the batch touched. Produces the
-//! rows to write; writes nothing itself.
+//! Batches: gathering messages under row, byte and linger limits, and
+//! taking a batch through the core's step. This is an adapter: it parses,
+//! hands every copy with what stands for its id to [`subsidy_core::step`],
+//! and turns the lines the core returns into rows. It decides nothing.
 
-use super::state::{effect_of, HeldRecord, OwnedState};
-use std::collections::{BTreeSet, HashMap};
-use subsidy_core::adjust::target_period;
-use subsidy_core::revision::{decide, Decision};
-use subsidy_core::settle::settle_entries;
-use subsidy_core::{classify, parse_record, AccrualKey, Effect, PolicySet, ReasonCode, Registry, Rejection, Settlement, UsageRecord};
-use subsidy_store::{AcceptedRecordRow, AdjustmentRow, BusPosition, HeldRow, LineRow, RejectionRow, SettlementRow, StandingLine, WriteBatch};
+use super::consumer::Incoming;
+use super::index::Kept;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+use subsidy_core::{parse_record, step, Decision, Fingerprint, PolicySet, ReasonCode, Registry, Rejection, UsageRecord};
+use subsidy_store::{BusPosition, CopyRow, LineRow, RejectionRow, WriteBatch};
 
-/// A message taken from the records topic (or a held record retried).
-#[derive(Debug, Clone)]
-pub struct Incoming {
+/// When a batch is full or due.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most messages.
+    pub rows: usize,
+    /// Most payload bytes.
+    pub bytes: usize,
+    /// Longest wait for a batch to fill once it has a message.
+    pub linger: Duration,
+}
+
+/// Messages gathered for the next batch.
+#[derive(Debug)]
+pub struct BatchBuilder {
+    limits: Limits,
+    messages: Vec<Incoming>,
+    bytes: usize,
+    first_at: Option<Instant>,
+}
+
+impl BatchBuilder {
+    /// An empty batch under `limits`.
+    pub fn new(limits: Limits) -> BatchBuilder {
+        BatchBuilder { limits, messages: Vec::new(), bytes: 0, first_at: None }
+    }
+
+    /// Adds a message.
+    pub fn push(&mut self, m: Incoming) {
+        self.first_at.get_or_insert_with(Instant::now);
+        self.bytes += m.payload.len();
+        self.messages.push(m);
+    }
+
+    /// Whether a row or byte limit is reached.
+    pub fn is_full(&self) -> bool {
+        self.messages.len() >= self.limits.rows || self.bytes >= self.limits.bytes
+    }
+
+    /// Whether the batch should go now: full, or holding messages for the linger time.
+    pub fn is_due(&self, now: Instant) -> bool {
+        self.is_full() || self.first_at.is_some_and(|t| now.duration_since(t) >= self.limits.linger)
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// Takes the messages, leaving an empty batch.
+    pub fn take(&mut self) -> Vec<Incoming> {
+        self.bytes = 0;
+        self.first_at = None;
+        std::mem::take(&mut self.messages)
+    }
+}
+
+/// A message as parsed: a checked copy with its fingerprint, or why it was refused.
+#[derive(Debug)]
+pub struct Parsed<'a> {
     /// Where it arrived.
     pub position: BusPosition,
-    /// The platform's bytes.
-    pub payload: Vec<u8>,
-}
-
-/// Everything a batch produced.
-#[derive(Debug, Default)]
-pub struct Prepared {
-    /// Rows for `write_batch`.
-    pub write: WriteBatch,
-    /// Settlements of the touched entity-months.
-    pub settlements: Vec<SettlementRow>,
-    /// Lines refused by the parser, for the dead-letter topic.
-    pub dead_letters: Vec<(Vec<u8>, Rejection)>,
-    /// Standing records that earn subsidy.
-    pub accepted: u64,
-    /// Standing records excluded, by reason.
-    pub excluded: HashMap<ReasonCode, u64>,
-    /// Rejected, held, duplicate and superseded lines, by reason.
-    pub rejected: HashMap<ReasonCode, u64>,
-}
-
-/// What the store said stands for each record id of the batch.
-pub type Standing = HashMap<String, StandingLine>;
-
-/// Record ids that need a standing-line lookup.
-pub fn record_ids(parsed: &[(BusPosition, &[u8], Result<UsageRecord, Rejection>)]) -> Vec<String> {
-    let set: BTreeSet<&str> = parsed.iter().filter_map(|(_, _, r)| r.as_ref().ok().map(|r| r.record_id.as_str())).collect();
-    set.into_iter().map(str::to_string).collect()
+    /// Its bytes.
+    pub bytes: &'a [u8],
+    /// The copy, or the rejection.
+    pub copy: Result<(UsageRecord, Fingerprint), Rejection>,
 }
 
 /// Parses every message.
-pub fn parse_all(messages: &[Incoming]) -> Vec<(BusPosition, &[u8], Result<UsageRecord, Rejection>)> {
-    messages.iter().map(|m| (m.position, m.payload.as_slice(), parse_record(&m.payload))).collect()
+pub fn parse_all(messages: &[Incoming]) -> Vec<Parsed<'_>> {
+    messages
+        .iter()
+        .map(|m| Parsed {
+            position: m.position,
+            bytes: &m.payload,
+            copy: parse_record(&m.payload).map(|r| {
+                let f = Fingerprint::of(&r);
+                (r, f)
+            }),
+        })
+        .collect()
+}
+
+/// The distinct record ids of a parsed batch.
+pub fn record_ids(parsed: &[Parsed<'_>]) -> Vec<String> {
+    let mut ids: Vec<String> = parsed.iter().filter_map(|p| p.copy.as_ref().ok().map(|(r, _)| r.record_id.clone())).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// What a batch produced.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Rows to write.
+    pub write: WriteBatch,
+    /// Lines refused by the parser, for the dead-letter topic.
+    pub dead_letters: Vec<(Vec<u8>, Rejection)>,
+    /// Copies by what the step made of them.
+    pub decisions: BTreeMap<Decision, u64>,
+    /// Refused lines by reason.
+    pub rejected: BTreeMap<ReasonCode, u64>,
 }
 
 fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Runs a parsed batch through the rules against the standing lines, updating `state`.
-pub fn prepare(
-    parsed: Vec<(BusPosition, &[u8], Result<UsageRecord, Rejection>)>,
-    mut standing: Standing,
-    state: &mut OwnedState,
-    registry: &Registry,
-    policy: &PolicySet,
-    version: u64,
-) -> Prepared {
-    let mut out = Prepared::default();
-    let mut touched: BTreeSet<AccrualKey> = BTreeSet::new();
-    let reject = |out: &mut Prepared, position, record_id: Option<String>, revision, reason: ReasonCode, field: Option<&str>, detail: String, raw: String| {
-        *out.rejected.entry(reason).or_default() += 1;
-        out.write.rejections.push(RejectionRow { position, record_id, revision, reason, field: field.map(str::to_string), detail, raw });
-    };
-    for (position, bytes, result) in parsed {
-        let record = match result {
-            Ok(r) => r,
+/// Takes every copy through the step against `standing` (updated as lines change),
+/// classifying with `registry` at `registry_position`. Of several lines of one record in
+/// a batch only the last is written.
+pub fn settle(parsed: Vec<Parsed<'_>>, standing: &mut HashMap<String, Kept>, registry: &Registry, registry_position: u64, policy: &PolicySet) -> Settled {
+    let mut out = Settled::default();
+    let mut lines: BTreeMap<String, LineRow> = BTreeMap::new();
+    for p in parsed {
+        let (record, fingerprint) = match p.copy {
+            Ok(copy) => copy,
             Err(rej) => {
-                reject(&mut out, position, None, None, rej.reason, rej.field, rej.detail.clone(), lossy(bytes));
-                out.dead_letters.push((bytes.to_vec(), rej));
+                *out.rejected.entry(rej.reason).or_default() += 1;
+                out.write.rejections.push(RejectionRow { position: p.position, record_id: None, revision: None, reason: rej.reason, field: rej.field.map(str::to_string), detail: rej.detail.clone(), raw: lossy(p.bytes) });
+                out.dead_letters.push((p.bytes.to_vec(), rej));
                 continue;
             }
         };
         let current = standing.get(&record.record_id);
-        match decide(current.map(|c| c.revision), record.revision) {
-            Decision::Duplicate => {
-                reject(&mut out, position, Some(record.record_id.clone()), Some(record.revision), ReasonCode::Duplicate, None, "revision already seen".into(), String::new());
-                continue;
-            }
-            Decision::Stale => {
-                reject(&mut out, position, Some(record.record_id.clone()), Some(record.revision), ReasonCode::Superseded, None, "a higher revision stands".into(), String::new());
-                continue;
-            }
-            Decision::First | Decision::Replaces => {}
-        }
-        let assessment = classify(&record, registry, policy);
-        if let Some(reason @ (ReasonCode::UnknownEntity | ReasonCode::UnknownCenter)) = assessment.reason {
-            // Held, not lost: retried when the registry learns the entity or center.
-            let newer = state.held.get(&record.record_id).is_none_or(|h| h.record.revision < record.revision);
-            if newer {
-                let raw = lossy(bytes);
-                out.write.held.push(HeldRow { record_id: record.record_id.clone(), revision: record.revision, reason, raw: raw.clone(), position, released: false });
-                state.held.insert(record.record_id.clone(), HeldRecord { record, raw, position });
-            }
-            *out.rejected.entry(reason).or_default() += 1;
-            continue;
-        }
-        if let Some(h) = state.held.get(&record.record_id) {
-            if h.record.revision <= record.revision {
-                let h = state.held.remove(&record.record_id).map(|h| h.position).unwrap_or(position);
-                out.write.held.push(HeldRow { record_id: record.record_id.clone(), revision: record.revision, reason: ReasonCode::UnknownEntity, raw: String::new(), position: h, released: true });
-            }
-        }
-        let old_effect = current.and_then(|c| effect_of(c, policy));
-        let new_effect = match (assessment.reason, assessment.version) {
-            (None, Some(version)) => Some(Effect { key: AccrualKey { user: record.user, period: assessment.period }, version, base: assessment.base, contribution: assessment.contribution }),
-            _ => None,
+        let step = step(current.map(|k| &k.standing), &record, fingerprint, registry, policy);
+        *out.decisions.entry(step.decision).or_default() += 1;
+        out.write.copies.push(CopyRow { record_id: record.record_id.clone(), position: p.position, revision: record.revision, fingerprint, raw: lossy(p.bytes) });
+        let Some(line) = step.line else { continue };
+        // The copy the line stands on: this one, unless a conflict kept the earlier representative.
+        let position = match current {
+            Some(k) if line.standing.fingerprint == k.standing.fingerprint => k.position,
+            _ => p.position,
         };
-        state.accruals.apply(old_effect.as_ref(), new_effect.as_ref());
-        if let Some(e) = &old_effect {
-            touched.insert(e.key);
-        }
-        if let Some(e) = &new_effect {
-            touched.insert(e.key);
-        }
-        // A change to a closed month is booked in the earliest open month after it.
-        if let Some(c) = current {
-            let old_period = c.period;
-            for period in [old_period, assessment.period] {
-                if state.closed.contains(&period) {
-                    let old_in = old_effect.filter(|e| e.key.period == period);
-                    let new_in = new_effect.filter(|e| e.key.period == period);
-                    let delta_base = new_in.map_or(rust_decimal::Decimal::ZERO, |e| e.base) - old_in.map_or(rust_decimal::Decimal::ZERO, |e| e.base);
-                    let delta_contribution = new_in.map_or(rust_decimal::Decimal::ZERO, |e| e.contribution) - old_in.map_or(rust_decimal::Decimal::ZERO, |e| e.contribution);
-                    if !delta_contribution.is_zero() || !delta_base.is_zero() {
-                        out.write.adjustments.push(AdjustmentRow {
-                            record_id: record.record_id.clone(),
-                            revision: record.revision,
-                            credit_code: record.user,
-                            original_period: period,
-                            target_period: target_period(period, &state.closed),
-                            delta_base,
-                            delta_contribution,
-                        });
-                    }
-                }
-                if old_period == assessment.period {
-                    break;
-                }
-            }
-        }
-        match assessment.reason {
-            None => out.accepted += 1,
-            Some(r) => *out.excluded.entry(r).or_default() += 1,
-        }
-        let version_id = assessment.version.and_then(|v| policy.version(v as usize)).map(|v| v.id.clone()).unwrap_or_default();
-        out.write.lines.push(LineRow {
-            record_id: record.record_id.clone(),
-            revision: record.revision,
-            user_credit_code: record.user,
-            center_id: record.center_id.clone(),
-            period: assessment.period,
-            policy_version: version_id.clone(),
-            rate: assessment.rate,
-            uplift: assessment.uplift,
-            base: assessment.base,
-            contribution: assessment.contribution,
-            reason: assessment.reason,
-            position,
-        });
-        out.write.records.push(AcceptedRecordRow {
-            record_id: record.record_id.clone(),
-            revision: record.revision,
-            user_credit_code: record.user,
-            center_id: record.center_id.clone(),
-            usage_end: record.usage_end,
-            updated_at: record.updated_at,
-            amount: record.amount,
-            paid_amount: record.paid_amount,
-            payment_status: record.payment_status.as_str().to_string(),
-            raw: lossy(bytes),
-            position,
-        });
-        standing.insert(
-            record.record_id.clone(),
-            StandingLine {
-                record_id: record.record_id,
-                revision: record.revision,
-                user_credit_code: record.user,
-                period: assessment.period,
-                policy_version: version_id,
-                base: assessment.base,
-                contribution: assessment.contribution,
-                reason: assessment.reason,
-            },
-        );
+        let row = LineRow::new(&record.record_id, &line, policy, position, line.standing.version(registry_position));
+        standing.insert(record.record_id.clone(), Kept { standing: line.standing, position });
+        lines.insert(record.record_id, row);
     }
-    out.settlements = settle_touched(state, &touched, policy, version);
+    out.write.lines = lines.into_values().collect();
     out
 }
 
-/// Settlements of the touched entity-months (all months of the entity's year when caps apply);
-/// a month left with no eligible record gets a zero row that hides the earlier one.
-pub fn settle_touched(state: &OwnedState, touched: &BTreeSet<AccrualKey>, policy: &PolicySet, version: u64) -> Vec<SettlementRow> {
-    let entries: Vec<(AccrualKey, &subsidy_core::Accrual)> = if policy.has_caps() {
-        let years: BTreeSet<_> = touched.iter().map(|k| (k.user, k.period.year())).collect();
-        state.accruals.iter().filter(|(k, _)| years.contains(&(k.user, k.period.year()))).map(|(k, a)| (*k, a)).collect()
-    } else {
-        touched.iter().filter_map(|k| state.accruals.get(k).map(|a| (*k, a))).collect()
-    };
-    let mut rows: Vec<SettlementRow> = settle_entries(entries, policy).into_iter().map(|settlement| SettlementRow { settlement, version }).collect();
-    for k in touched {
-        if state.accruals.get(k).is_none() {
-            rows.push(SettlementRow {
-                settlement: Settlement {
-                    credit_code: k.user,
-                    period: k.period,
-                    eligible_records: 0,
-                    eligible_base: rust_decimal::Decimal::ZERO,
-                    uncapped: rust_decimal::Decimal::ZERO,
-                    subsidy: rust_decimal::Decimal::ZERO,
-                },
-                version,
-            });
-        }
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn message(offset: i64, json: serde_json::Value) -> Incoming {
+        Incoming { position: BusPosition { partition: 0, offset }, payload: json.to_string().into_bytes() }
     }
-    rows
+
+    fn record(id: &str, revision: u32, paid: &str) -> serde_json::Value {
+        serde_json::json!({
+            "record_id": id, "revision": revision, "user_credit_code": subsidy_core::CreditCode::complete("91340100MA0000001").unwrap().as_str(),
+            "center_id": "C1", "accelerator": "Ascend-910B", "cards": 8, "card_hours": "10",
+            "usage_start": "2025-09-01T08:00:00+08:00", "usage_end": "2025-09-01T16:00:00+08:00",
+            "updated_at": "2025-09-02T00:00:00Z", "unit_price": "10", "amount": "100.00", "paid_amount": paid,
+            "payment_status": "paid", "currency": "CNY"
+        })
+    }
+
+    #[test]
+    fn a_batch_keeps_every_copy_and_writes_the_last_line_of_each_record() {
+        let msgs = vec![message(0, record("a", 1, "10.00")), message(1, record("a", 2, "20.00")), message(2, record("a", 2, "20.00")), message(3, serde_json::json!({"oops": 1}))];
+        let parsed = parse_all(&msgs);
+        assert_eq!(record_ids(&parsed), ["a"]);
+        let mut standing = HashMap::new();
+        let out = settle(parsed, &mut standing, &Registry::new(), 5, &PolicySet::builtin());
+        assert_eq!(out.write.copies.len(), 3);
+        assert_eq!(out.write.lines.len(), 1);
+        let line = &out.write.lines[0];
+        assert_eq!((line.revision, line.position.offset, line.reason), (2, 1, Some(ReasonCode::UnknownEntity)));
+        assert_eq!(line.version, subsidy_core::line_version(2, false, 5));
+        assert_eq!(out.decisions.get(&Decision::Duplicate), Some(&1));
+        assert_eq!(out.rejected.get(&ReasonCode::MissingField), Some(&1));
+        assert_eq!(out.dead_letters.len(), 1);
+        assert_eq!(standing.get("a").map(|k| k.standing.revision), Some(2));
+    }
+
+    #[test]
+    fn the_builder_is_due_when_full_or_lingered() {
+        let mut b = BatchBuilder::new(Limits { rows: 2, bytes: 1 << 20, linger: Duration::from_millis(50) });
+        assert!(!b.is_due(Instant::now()));
+        b.push(message(0, record("a", 1, "1.00")));
+        assert!(!b.is_due(Instant::now()));
+        assert!(b.is_due(Instant::now() + Duration::from_millis(60)));
+        b.push(message(1, record("b", 1, "1.00")));
+        assert!(b.is_full());
+        assert_eq!(b.take().len(), 2);
+        assert!(b.is_empty() && !b.is_due(Instant::now() + Duration::from_secs(1)));
+    }
 }

@@ -1,17 +1,29 @@
-//! The records-topic consumer: a consumer-group member whose context notes
-//! rebalances (so the loop can rebuild its state), and a probe on a thread of
-//! its own that reads the group's committed offsets and the high watermarks,
-//! publishes the lag per partition and shares what it read with the loop.
+//! The records-topic consumer: a consumer-group member whose context counts
+//! assignment changes, polled by a task of its own that feeds the loop
+//! through a bounded channel, and a probe on a thread of its own that reads
+//! the group's committed offsets and the high watermarks, publishes the lag
+//! per partition and shares what it read.
+//!
+//! Assignment uses the eager `range` strategy: on every rebalance librdkafka
+//! drops its fetch positions and resumes each assigned partition from the
+//! group's committed offset. Every message therefore carries the assignment
+//! generation it was polled under; the loop drops those of an older
+//! generation, since they will come again from the committed offset.
 
+use crate::error::{PipelineError, PipelineResult};
 use crate::metrics::AggregatorMetrics;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+use subsidy_bus::client_config;
+use subsidy_store::BusPosition;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use subsidy_bus::{client_config, BusError};
 
 /// Whether a batch is being written. A revocation waits until none is, so a
 /// partition never changes hands while a batch of it is on its way to the store.
@@ -48,15 +60,15 @@ impl WriteGate {
     }
 }
 
-/// Notes rebalances; holds a revocation until the batch being written is written.
+/// Counts assignment changes; holds a revocation until the batch being written is written.
 pub struct GroupContext {
-    rebalanced: Arc<AtomicBool>,
+    generation: Arc<AtomicU64>,
     gate: Arc<WriteGate>,
     revoke_wait: Duration,
 }
 
 impl ClientContext for GroupContext {
-    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+    fn error(&self, error: KafkaError, reason: &str) {
         if error.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
             tracing::warn!(error = %error, "kafka: {reason}");
         }
@@ -68,7 +80,7 @@ impl ConsumerContext for GroupContext {
         if !matches!(rebalance, Rebalance::Revoke(_)) {
             return;
         }
-        // Called inside the loop's poll on a runtime worker: let the runtime move its
+        // Called inside the poller's recv on a runtime worker: let the runtime move its
         // other tasks (the writer among them) elsewhere while this thread waits.
         let wait = || self.gate.wait_idle(self.revoke_wait);
         let idle = match tokio::runtime::Handle::try_current() {
@@ -86,18 +98,30 @@ impl ConsumerContext for GroupContext {
             Rebalance::Revoke(tpl) => tracing::info!(partitions = tpl.count(), "partitions revoked"),
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
         }
-        self.rebalanced.store(true, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 }
 
 /// The group consumer of the records topic.
 pub type GroupConsumer = StreamConsumer<GroupContext>;
 
+/// Group membership settings.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupTimings {
+    /// How long a silent member keeps its partitions.
+    pub session_timeout: Duration,
+    /// Longest pause between polls; also how long a revocation waits for a write.
+    pub max_poll_interval: Duration,
+    /// Longest wait of a fetch at the broker.
+    pub fetch_wait: Duration,
+}
+
 /// Joins `group` on `topic`; offsets are committed by hand, only after the store acknowledged.
-/// A revocation waits up to the max poll interval for `gate` to be idle.
-pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_ms: u32, max_poll_interval_ms: u32, fetch_wait_ms: u32, gate: Arc<WriteGate>) -> Result<(GroupConsumer, Arc<AtomicBool>), BusError> {
-    let rebalanced = Arc::new(AtomicBool::new(false));
-    let context = GroupContext { rebalanced: rebalanced.clone(), gate, revoke_wait: Duration::from_millis(u64::from(max_poll_interval_ms)) };
+/// Returns the consumer and its assignment generation counter.
+pub fn group_consumer(brokers: &str, group: &str, topic: &str, timings: GroupTimings, gate: Arc<WriteGate>) -> PipelineResult<(Arc<GroupConsumer>, Arc<AtomicU64>)> {
+    let generation = Arc::new(AtomicU64::new(0));
+    let context = GroupContext { generation: generation.clone(), gate, revoke_wait: timings.max_poll_interval };
+    let ms = |d: Duration| d.as_millis().to_string();
     let consumer: GroupConsumer = client_config(brokers)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
@@ -105,16 +129,73 @@ pub fn group_consumer(brokers: &str, group: &str, topic: &str, session_timeout_m
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "true")
         .set("partition.assignment.strategy", "range")
-        .set("session.timeout.ms", session_timeout_ms.to_string())
-        .set("heartbeat.interval.ms", (session_timeout_ms / 10).max(100).to_string())
-        .set("max.poll.interval.ms", max_poll_interval_ms.to_string())
-        .set("fetch.wait.max.ms", fetch_wait_ms.to_string())
+        .set("session.timeout.ms", ms(timings.session_timeout))
+        .set("heartbeat.interval.ms", ms((timings.session_timeout / 10).max(Duration::from_millis(100))))
+        .set("max.poll.interval.ms", ms(timings.max_poll_interval))
+        .set("fetch.wait.max.ms", ms(timings.fetch_wait))
         .set("fetch.max.bytes", "8388608")
         .set("max.partition.fetch.bytes", "2097152")
         .set("queued.max.messages.kbytes", "65536")
-        .create_with_context(context)?;
-    consumer.subscribe(&[topic])?;
-    Ok((consumer, rebalanced))
+        .create_with_context(context)
+        .map_err(PipelineError::kafka("creating the records consumer"))?;
+    consumer.subscribe(&[topic]).map_err(PipelineError::kafka("subscribing to the records topic"))?;
+    Ok((Arc::new(consumer), generation))
+}
+
+/// A message taken from the records topic.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// Where it arrived.
+    pub position: BusPosition,
+    /// The platform's bytes.
+    pub payload: Vec<u8>,
+}
+
+/// What the poller hands the loop, each under the assignment generation it was polled in.
+#[derive(Debug)]
+pub enum Polled {
+    /// A message.
+    Message(Incoming, u64),
+    /// A partition was read to its end.
+    End(i32, u64),
+    /// The assignment changed; this is its generation.
+    Rebalanced(u64),
+}
+
+/// Polls the consumer until `stop`, handing messages to a channel of `capacity`.
+/// A full channel stops the polling, so a slow store slows consumption.
+pub fn spawn_poller(consumer: Arc<GroupConsumer>, generation: Arc<AtomicU64>, capacity: usize, stop: CancellationToken) -> mpsc::Receiver<Polled> {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    tokio::spawn(async move {
+        let mut announced = 0u64;
+        loop {
+            let received = tokio::select! {
+                r = tokio::time::timeout(Duration::from_millis(200), consumer.recv()) => r,
+                _ = stop.cancelled() => return,
+            };
+            // Read after the poll: a rebalance happens inside it, before its messages.
+            let now = generation.load(Ordering::SeqCst);
+            if now != announced {
+                announced = now;
+                if tx.send(Polled::Rebalanced(now)).await.is_err() {
+                    return;
+                }
+            }
+            let polled = match received {
+                Ok(Ok(m)) => Polled::Message(Incoming { position: BusPosition { partition: m.partition(), offset: m.offset() }, payload: m.payload().unwrap_or_default().to_vec() }, now),
+                Ok(Err(KafkaError::PartitionEOF(p))) => Polled::End(p, now),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "consumer error");
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            if tx.send(polled).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// A partition as the probe last read it.
@@ -132,8 +213,8 @@ pub type GroupView = Arc<Mutex<BTreeMap<i32, Progress>>>;
 /// Publishes consumer lag per partition (high watermark − the group's committed offset)
 /// every few seconds from a probe of its own, so the figure keeps moving while the
 /// member is blocked, e.g. waiting out a store outage. Never blocks the caller.
-pub fn spawn_lag_probe(brokers: &str, group: &str, topic: &str, partitions: usize, metrics: AggregatorMetrics, stop: CancellationToken) -> Result<GroupView, BusError> {
-    let probe: BaseConsumer = client_config(brokers).set("group.id", group).set("enable.auto.commit", "false").create()?;
+pub fn spawn_lag_probe(brokers: &str, group: &str, topic: &str, partitions: usize, metrics: AggregatorMetrics, stop: CancellationToken) -> PipelineResult<GroupView> {
+    let probe: BaseConsumer = client_config(brokers).set("group.id", group).set("enable.auto.commit", "false").create().map_err(PipelineError::kafka("creating the lag probe"))?;
     let topic = topic.to_string();
     let view = GroupView::default();
     let shared = view.clone();

@@ -1,64 +1,59 @@
 //! The aggregator: a consumer-group member that takes usage records from
-//! Kafka through the core's rules and writes settled ledgers to the store.
+//! Kafka through the core's step and writes ledger lines to the store.
 //!
-//! Order of a batch: settlements, then lines and records, then dead letters
-//! are acknowledged, then offsets are committed. A crash anywhere replays
-//! the batch; replays are harmless because the standing revision is known
-//! (from memory or the store) and a revision already standing is a
-//! duplicate. One batch is written (see `write`) while the next is read and
-//! prepared; batches are written in order. When the partition assignment
-//! changes, the member finishes its write and rebuilds its state from the
-//! store before it writes again.
+//! The records topic is keyed by record id, so every copy of a record lands
+//! in one partition and one member owns its line; settlements are summed
+//! from the lines when read, never kept per member. The loop is an event
+//! loop over three sources — the poller's messages and rebalances, a tick,
+//! and shutdown — and each event is one named step: [`Loop::on_message`],
+//! [`Loop::on_rebalance`], [`Loop::on_tick`] (which flushes a due batch,
+//! re-settles after registry changes, and decides whether to stop).
+//!
+//! A batch is written (rows, then dead letters acknowledged, then offsets
+//! committed) while the next is read; a crash replays it harmlessly, as a
+//! copy already standing is a duplicate and every line carries a version.
 
 mod batch;
 mod consumer;
 mod index;
 mod registry_feed;
-mod state;
+mod resettle;
 mod watchdog;
 mod write;
 
-pub use batch::{prepare, Incoming, Prepared};
-pub use registry_feed::SharedRegistry;
-pub use state::OwnedState;
+pub use batch::{parse_all, record_ids, settle, BatchBuilder, Limits, Parsed, Settled};
+pub use consumer::{GroupTimings, Incoming};
+pub use registry_feed::{RegistryPosition, RegistryView, SharedRegistry, Source};
 
+use crate::error::{PipelineError, PipelineResult};
 use crate::metrics::AggregatorMetrics;
-use anyhow::{anyhow, Context, Result};
+use consumer::{GroupConsumer, GroupView, Polled, WriteGate};
+use index::{Kept, StandingIndex};
 use rdkafka::consumer::Consumer;
-use rdkafka::message::Message;
 use rdkafka::producer::FutureProducer;
-use rdkafka::Offset;
-use std::collections::BTreeMap;
-use std::future::Future;
-use std::sync::atomic::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use subsidy_bus::BusConfig;
 use subsidy_core::PolicySet;
-use subsidy_store::{BusPosition, LedgerStore, StoreError};
+use subsidy_store::LedgerStore;
 use tokio_util::sync::CancellationToken;
+use write::{retrying, Backoff, InFlight, Outgoing, Writer};
 
-/// How the aggregator batches and when it stops.
+/// How the aggregator batches, re-settles and when it stops.
 #[derive(Debug, Clone)]
 pub struct AggregatorConfig {
     /// Consumer group.
     pub group: String,
-    /// Most messages in one batch.
-    pub max_rows: usize,
-    /// Most payload bytes in one batch.
-    pub max_bytes: usize,
-    /// Longest wait for a batch to fill once it has a message.
-    pub linger: Duration,
-    /// Consumer-group session timeout: how long a silent member keeps its partitions.
-    /// Generous by default, since the broker in use answers heartbeats slowly under a large fetch.
-    pub session_timeout: Duration,
-    /// Longest pause between polls before the member is taken out of the group; it is also
-    /// how long a rebalance may wait for a member that died without leaving.
-    pub max_poll_interval: Duration,
-    /// Longest wait of a records fetch at the broker (librdkafka's `fetch.wait.max.ms`).
-    pub fetch_wait: Duration,
-    /// How often closed months are re-read from the store.
-    pub closures_refresh: Duration,
+    /// Batch limits.
+    pub limits: Limits,
+    /// Group membership timings.
+    pub timings: GroupTimings,
+    /// Shortest pause between two re-settlement rounds after registry changes.
+    pub resettle_every: Duration,
+    /// Rejoin the group when partitions of a silent member stall: a workaround for
+    /// development brokers whose coordinator does not expire dead members. Off against Kafka.
+    pub rejoin_stalled: bool,
     /// Stop once this member owns every partition, has read each to its end, and no
     /// message came for this long (scripts, tests, benchmarks).
     pub exit_when_idle: Option<Duration>,
@@ -68,13 +63,10 @@ impl Default for AggregatorConfig {
     fn default() -> AggregatorConfig {
         AggregatorConfig {
             group: "subsidy-aggregator".into(),
-            max_rows: 20_000,
-            max_bytes: 16 << 20,
-            linger: Duration::from_millis(500),
-            session_timeout: Duration::from_secs(30),
-            max_poll_interval: Duration::from_secs(300),
-            fetch_wait: Duration::from_millis(500),
-            closures_refresh: Duration::from_secs(10),
+            limits: Limits { rows: 20_000, bytes: 16 << 20, linger: Duration::from_millis(500) },
+            timings: GroupTimings { session_timeout: Duration::from_secs(30), max_poll_interval: Duration::from_secs(300), fetch_wait: Duration::from_millis(500) },
+            resettle_every: Duration::from_secs(1),
+            rejoin_stalled: false,
             exit_when_idle: None,
         }
     }
@@ -111,56 +103,22 @@ impl std::fmt::Debug for Aggregator {
     }
 }
 
-fn unix_now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-/// Retries a store call while the store is unavailable, counting errors by kind.
-pub(crate) async fn retrying<T, F, Fut>(metrics: &AggregatorMetrics, what: &str, shutdown: &CancellationToken, mut op: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, StoreError>>,
-{
-    let mut wait = Duration::from_millis(200);
-    loop {
-        match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) => {
-                metrics.store_errors.with_label_values(&[e.kind()]).inc();
-                if !e.is_retryable() {
-                    return Err(anyhow!("{what}: {e}"));
-                }
-                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "{what} failed; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.cancelled() => return Err(anyhow!("{what}: stopped while the store was unavailable ({e})")),
-                }
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-}
-
 impl Aggregator {
     /// Runs until cancelled (or idle, when so configured).
-    pub async fn run(&self, shutdown: CancellationToken) -> Result<AggregatorReport> {
-        let topics = &self.bus.topics;
+    pub async fn run(&self, shutdown: CancellationToken) -> PipelineResult<AggregatorReport> {
         // Tasks of this run stop with it, not only at process shutdown.
         let internal = shutdown.child_token();
         let _stop_internal = internal.clone().drop_guard();
-        let shared = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, internal.clone()).await.context("loading the registry from Kafka")?;
-        let gate = Arc::new(consumer::WriteGate::default());
-        let (consumer, rebalanced) = consumer::group_consumer(
-            &self.bus.brokers,
-            &self.config.group,
-            &topics.records,
-            self.config.session_timeout.as_millis() as u32,
-            self.config.max_poll_interval.as_millis() as u32,
-            self.config.fetch_wait.as_millis() as u32,
-            gate.clone(),
-        )?;
-        let consumer = Arc::new(consumer);
-        let writer = write::Writer {
+        let topics = &self.bus.topics;
+        let registry = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, self.metrics.clone(), internal.clone()).await?;
+        let gate = Arc::new(WriteGate::default());
+        let (consumer, generation) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.config.timings, gate.clone())?;
+        let md = consumer.fetch_metadata(Some(&topics.records), Duration::from_secs(30)).map_err(PipelineError::kafka("reading the records topic's metadata"))?;
+        let partitions = md.topics().iter().map(|t| t.partitions().len()).sum::<usize>();
+        let group_view = consumer::spawn_lag_probe(&self.bus.brokers, &self.config.group, &topics.records, partitions, self.metrics.clone(), internal.clone())?;
+        let events = consumer::spawn_poller(consumer.clone(), generation, self.config.limits.rows, internal.clone());
+        spawn_write_age(self.metrics.clone(), internal.clone());
+        let writer = Writer {
             store: self.store.clone(),
             producer: self.producer.clone(),
             dead_letter_topic: topics.dead_letter.clone(),
@@ -169,196 +127,262 @@ impl Aggregator {
             consumer: consumer.clone(),
             gate,
         };
-        let mut in_flight = write::InFlight::default();
-        let ticker = {
-            let m = self.metrics.clone();
-            let s = internal.clone();
-            tokio::spawn(async move {
-                while !s.is_cancelled() {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    let last = m.last_write_timestamp.get();
-                    if last > 0 {
-                        m.since_last_write.set(unix_now() - last);
-                    }
-                }
-            })
-        };
-        let partition_count = {
-            let md = consumer.fetch_metadata(Some(&topics.records), Duration::from_secs(30))?;
-            md.topics().iter().map(|t| t.partitions().len()).sum::<usize>()
-        };
-        let group_view = consumer::spawn_lag_probe(&self.bus.brokers, &self.config.group, &topics.records, partition_count, self.metrics.clone(), internal.clone())?;
-        let mut state = OwnedState::default();
-        let mut watchdog = watchdog::Watchdog::new(self.config.session_timeout * 2, self.config.max_poll_interval + self.config.session_timeout, Instant::now());
-        // Partitions owned, and those read to their end since their last message.
-        let mut owned: std::collections::BTreeSet<i32> = std::collections::BTreeSet::new();
-        let mut at_end: std::collections::BTreeSet<i32> = std::collections::BTreeSet::new();
-        let mut report = AggregatorReport::default();
-        let mut last_message = Instant::now();
-        let mut closures_read = Instant::now();
-        'outer: loop {
-            let mut batch: Vec<Incoming> = Vec::new();
-            let mut commit: BTreeMap<i32, i64> = BTreeMap::new();
-            let mut bytes = 0usize;
-            let mut first_at: Option<Instant> = None;
-            loop {
-                if rebalanced.swap(false, Ordering::SeqCst) {
-                    // The batch being written lands first, so the rebuild below sees it.
-                    in_flight.wait().await?;
-                    // Drop what was collected. Partitions that stay ours are rewound to the
-                    // first dropped message (it may have come after the new assignment, so
-                    // the consumer's position is past it); the rest restart from their
-                    // committed offsets under their new owner.
-                    let assigned: std::collections::BTreeSet<i32> = consumer.assignment()?.elements().iter().map(|e| e.partition()).collect();
-                    let mut rewind: BTreeMap<i32, i64> = BTreeMap::new();
-                    for m in &batch {
-                        let o = rewind.entry(m.position.partition).or_insert(m.position.offset);
-                        *o = (*o).min(m.position.offset);
-                    }
-                    for (p, o) in rewind {
-                        if assigned.contains(&p) {
-                            consumer.seek(&self.bus.topics.records, p, Offset::Offset(o), Duration::from_secs(10))?;
-                        }
-                    }
-                    batch.clear();
-                    commit.clear();
-                    bytes = 0;
-                    first_at = None;
-                    let partitions: Vec<i32> = consumer.assignment()?.elements().iter().map(|e| e.partition()).collect();
-                    owned = partitions.iter().copied().collect();
-                    at_end.clear();
-                    watchdog.reset();
-                    let store = self.store.clone();
-                    let policy = &self.policy;
-                    state = retrying(&self.metrics, "rebuilding state from the store", &shutdown, || {
-                        let store = store.clone();
-                        let partitions = partitions.clone();
-                        async move { OwnedState::rebuild(store.as_ref(), &partitions, policy).await }
-                    })
-                    .await?;
-                    tracing::info!(?partitions, accruals = state.accruals.len(), held = state.held.len(), "state rebuilt");
-                    self.metrics.held_records.set(state.held.len() as i64);
-                    shared.changed.store(true, Ordering::SeqCst);
-                }
-                let wait = match first_at {
-                    Some(t) => self.config.linger.saturating_sub(t.elapsed()),
-                    None => Duration::from_millis(200),
-                };
-                if first_at.is_some() && wait.is_zero() {
-                    break;
-                }
-                let received = tokio::select! {
-                    r = tokio::time::timeout(wait, consumer.recv()) => r,
-                    _ = shutdown.cancelled() => break 'outer,
-                };
-                match received {
-                    Ok(Ok(m)) => {
-                        last_message = Instant::now();
-                        at_end.remove(&m.partition());
-                        first_at.get_or_insert_with(Instant::now);
-                        let payload = m.payload().unwrap_or_default().to_vec();
-                        bytes += payload.len();
-                        commit.insert(m.partition(), m.offset() + 1);
-                        batch.push(Incoming { position: BusPosition { partition: m.partition(), offset: m.offset() }, payload });
-                        if batch.len() >= self.config.max_rows || bytes >= self.config.max_bytes {
-                            break;
-                        }
-                    }
-                    Ok(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
-                        at_end.insert(p);
-                    }
-                    Ok(Err(e)) => tracing::warn!(error = %e, "consumer error"),
-                    Err(_) => {
-                        in_flight.reap().await?;
-                        let idle = batch.is_empty() && self.config.exit_when_idle.is_some_and(|idle| last_message.elapsed() >= idle);
-                        let rejoin = {
-                            let view = group_view.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                            watchdog.should_rejoin(&view, partition_count, &owned, idle && owned.is_subset(&at_end), Instant::now())
-                        };
-                        if rejoin {
-                            consumer.unsubscribe();
-                            consumer.subscribe(&[topics.records.as_str()])?;
-                        }
-                        if batch.is_empty() {
-                            if shared.changed.load(Ordering::SeqCst) && !state.held.is_empty() {
-                                break;
-                            }
-                            // Idle exit only for a member that owns every partition: a partner
-                            // that died still holds its share until the broker expires it.
-                            let caught_up = owned.len() == partition_count && owned.is_subset(&at_end);
-                            if caught_up && idle && in_flight.is_idle() && !rebalanced.load(Ordering::SeqCst) {
-                                tracing::info!(consumed = report.consumed, ?at_end, "caught up and idle; stopping");
-                                break 'outer;
-                            }
-                        }
-                    }
-                }
+        let mut l = Loop::new(self, writer, consumer, registry, group_view, partitions, shutdown);
+        l.run(events).await
+    }
+}
+
+/// Keeps "seconds since the last write" moving between writes.
+fn spawn_write_age(metrics: AggregatorMetrics, stop: CancellationToken) {
+    tokio::spawn(async move {
+        while !stop.is_cancelled() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let last = metrics.last_write_timestamp.get();
+            if last > 0 {
+                metrics.since_last_write.set(chrono::Utc::now().timestamp() - last);
             }
-            if closures_read.elapsed() >= self.config.closures_refresh {
-                if let Ok(c) = self.store.closures().await {
-                    state.closed = c.into_iter().map(|c| c.period).collect();
-                }
-                closures_read = Instant::now();
-            }
-            // Held records whose entity and center are now known go round again.
-            if shared.changed.swap(false, Ordering::SeqCst) && !state.held.is_empty() {
-                let registry = shared.registry.read().unwrap_or_else(|p| p.into_inner());
-                for h in state.held.values() {
-                    if registry.entity(&h.record.user).is_some() && registry.center(&h.record.center_id).is_some() {
-                        batch.push(Incoming { position: h.position, payload: h.raw.clone().into_bytes() });
-                    }
-                }
-            }
-            if batch.is_empty() {
-                continue;
-            }
-            report.consumed += batch.len() as u64;
-            let prepared = self.prepare(&batch, &mut state, &shared, &shutdown).await?;
-            writer.spawn(&mut in_flight, prepared, commit, batch.len(), shutdown.clone()).await?;
-            report.batches += 1;
         }
-        in_flight.wait().await?;
-        ticker.abort();
-        Ok(report)
+    });
+}
+
+/// One run's state and the parts it talks to.
+struct Loop<'a> {
+    agg: &'a Aggregator,
+    writer: Writer,
+    consumer: Arc<GroupConsumer>,
+    registry: SharedRegistry,
+    group_view: GroupView,
+    partitions: usize,
+    shutdown: CancellationToken,
+    /// Assignment generation the state below belongs to.
+    generation: u64,
+    owned: BTreeSet<i32>,
+    /// Owned partitions read to their end since their last message.
+    at_end: BTreeSet<i32>,
+    index: StandingIndex,
+    /// Record ids of owned partitions whose line waits for the registry.
+    held: HashSet<String>,
+    builder: BatchBuilder,
+    in_flight: InFlight,
+    /// Registry position every owned partition is re-settled up to.
+    resettled_at: RegistryPosition,
+    last_round: Instant,
+    last_message: Instant,
+    watchdog: watchdog::Watchdog,
+    report: AggregatorReport,
+}
+
+impl<'a> Loop<'a> {
+    fn new(agg: &'a Aggregator, writer: Writer, consumer: Arc<GroupConsumer>, registry: SharedRegistry, group_view: GroupView, partitions: usize, shutdown: CancellationToken) -> Loop<'a> {
+        let t = agg.config.timings;
+        Loop {
+            agg,
+            writer,
+            consumer,
+            registry,
+            group_view,
+            partitions,
+            shutdown,
+            generation: 0,
+            owned: BTreeSet::new(),
+            at_end: BTreeSet::new(),
+            index: StandingIndex::default(),
+            held: HashSet::new(),
+            builder: BatchBuilder::new(agg.config.limits),
+            in_flight: InFlight::default(),
+            resettled_at: RegistryPosition::default(),
+            last_round: Instant::now(),
+            last_message: Instant::now(),
+            watchdog: watchdog::Watchdog::new(t.session_timeout * 2, t.max_poll_interval + t.session_timeout, Instant::now()),
+            report: AggregatorReport::default(),
+        }
     }
 
-    /// Runs one batch through the rules: standing revisions (memory, else the store),
-    /// then the core's decisions. Updates the member's state; writes nothing.
-    async fn prepare(&self, batch: &[Incoming], state: &mut OwnedState, shared: &SharedRegistry, shutdown: &CancellationToken) -> Result<Prepared> {
-        let metrics = &self.metrics;
-        let parsed = batch::parse_all(batch);
-        let split = state.index.split(batch::record_ids(&parsed), &self.policy);
-        let store = self.store.clone();
-        let looked_up = if split.lookup.is_empty() {
-            Vec::new()
-        } else {
-            let ids = &split.lookup;
-            retrying(metrics, "looking up standing revisions", shutdown, || store.standing_lines(ids)).await?
-        };
-        for (source, n) in [("new", split.new), ("recent", split.known.len()), ("store", split.lookup.len())] {
-            metrics.standing_lookups.with_label_values(&[source]).inc_by(n as u64);
-        }
-        state.index.remember_standing(&looked_up, &self.policy);
-        let mut standing = split.known;
-        standing.extend(looked_up.into_iter().map(|l| (l.record_id.clone(), l)));
-        let version = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX) as u64;
-        let prepared = {
-            let registry = shared.registry.read().unwrap_or_else(|p| p.into_inner());
-            batch::prepare(parsed, standing, state, &registry, &self.policy, version)
-        };
-        // The next batch may be prepared before this one is written: it must see these lines.
-        state.index.remember(&prepared.write.lines, &self.policy);
-        metrics.held_records.set(state.held.len() as i64);
-        let mut by_version: BTreeMap<u8, rust_decimal::Decimal> = BTreeMap::new();
-        for (_, a) in state.accruals.iter() {
-            for (v, c) in &a.by_version {
-                *by_version.entry(*v).or_default() += *c;
+    async fn run(&mut self, mut events: tokio::sync::mpsc::Receiver<Polled>) -> PipelineResult<AggregatorReport> {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                e = events.recv() => match e {
+                    Some(Polled::Rebalanced(g)) => self.on_rebalance(g).await?,
+                    // Older generations' messages come again from the committed offset.
+                    Some(Polled::Message(m, g)) if g == self.generation => self.on_message(m).await?,
+                    Some(Polled::End(p, g)) if g == self.generation => {
+                        self.at_end.insert(p);
+                    }
+                    Some(_) => {}
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    if self.on_tick().await? {
+                        break;
+                    }
+                }
+                _ = self.shutdown.cancelled() => break,
             }
         }
-        for (v, total) in by_version {
-            let id = self.policy.version(v as usize).map_or("unknown", |p| p.id.as_str());
-            metrics.subsidy_accrued.with_label_values(&[id]).set(rust_decimal::prelude::ToPrimitive::to_f64(&total).unwrap_or(0.0));
+        self.in_flight.wait().await?;
+        Ok(self.report.clone())
+    }
+
+    async fn on_message(&mut self, m: consumer::Incoming) -> PipelineResult<()> {
+        self.last_message = Instant::now();
+        self.at_end.remove(&m.position.partition);
+        self.builder.push(m);
+        if self.builder.is_full() {
+            self.flush().await?;
         }
-        Ok(prepared)
+        Ok(())
+    }
+
+    /// Returns whether the run should stop.
+    async fn on_tick(&mut self) -> PipelineResult<bool> {
+        if self.builder.is_due(Instant::now()) {
+            self.flush().await?;
+        }
+        self.in_flight.reap().await?;
+        if self.last_round.elapsed() >= self.agg.config.resettle_every && !self.owned.is_empty() {
+            self.round().await?;
+        }
+        if self.agg.config.rejoin_stalled {
+            self.watch_for_orphans()?;
+        }
+        Ok(self.idle_and_done())
+    }
+
+    /// The assignment changed: finish the write in flight, drop the batch being gathered
+    /// (it comes again from the committed offsets), and rebuild from the store.
+    async fn on_rebalance(&mut self, generation: u64) -> PipelineResult<()> {
+        self.in_flight.wait().await?;
+        self.builder.take();
+        self.generation = generation;
+        let assignment = self.consumer.assignment().map_err(PipelineError::kafka("reading the assignment"))?;
+        self.owned = assignment.elements().iter().map(|e| e.partition()).collect();
+        self.at_end.clear();
+        self.watchdog.reset();
+        self.rebuild().await?;
+        tracing::info!(partitions = ?self.owned, held = self.held.len(), "state rebuilt");
+        Ok(())
+    }
+
+    /// The filter of seen ids, the held ids, and lines re-settled up to the registry's position.
+    async fn rebuild(&mut self) -> PipelineResult<()> {
+        let (agg, shutdown) = (self.agg, &self.shutdown);
+        let owned: Vec<i32> = self.owned.iter().copied().collect();
+        let mut backoff = Backoff::new(&agg.metrics, "reading the record ids of the owned partitions", shutdown);
+        self.index = loop {
+            let mut index = StandingIndex::default();
+            match agg.store.record_ids(&owned, &mut |id| index.saw(id)).await {
+                Ok(_) => break index,
+                Err(e) => backoff.failed(e).await?,
+            }
+        };
+        self.held = retrying(&agg.metrics, "reading held records", shutdown, || agg.store.held_ids(&owned)).await?.into_iter().collect();
+        agg.metrics.held_records.set(self.held.len() as i64);
+        let marks = resettle::load_marks(agg.store.as_ref(), &owned).await?;
+        self.resettle(marks).await
+    }
+
+    /// Re-settles the owned partitions after registry changes, at most every `resettle_every`.
+    async fn round(&mut self) -> PipelineResult<()> {
+        self.last_round = Instant::now();
+        if registry_feed::read(&self.registry).since(Some(&self.resettled_at)).is_empty() {
+            return Ok(());
+        }
+        self.in_flight.wait().await?;
+        let marks = self.owned.iter().map(|p| (*p, Some(self.resettled_at.clone()))).collect();
+        self.resettle(marks).await
+    }
+
+    async fn resettle(&mut self, marks: resettle::Marks) -> PipelineResult<()> {
+        let upto = registry_feed::read(&self.registry).position().clone();
+        let batch = resettle::resettle(self.agg.store.as_ref(), &self.registry, &marks, &self.agg.policy).await?;
+        self.note_lines(&batch.lines);
+        let resettled = batch.lines.len() as u64;
+        if resettled > 0 {
+            tracing::info!(lines = resettled, "re-settled after registry changes");
+        }
+        self.writer.spawn(&mut self.in_flight, Outgoing { write: batch, resettled, ..Outgoing::default() }, self.shutdown.clone()).await?;
+        self.in_flight.wait().await?;
+        self.resettled_at = upto;
+        Ok(())
+    }
+
+    /// Remembers lines about to be written: the index, and which are held.
+    fn note_lines(&mut self, lines: &[subsidy_store::LineRow]) {
+        self.index.remember(lines);
+        for l in lines {
+            if l.reason.is_some_and(|r| r.class() == subsidy_core::ReasonClass::Held) {
+                self.held.insert(l.record_id.clone());
+            } else {
+                self.held.remove(&l.record_id);
+            }
+        }
+        self.agg.metrics.held_records.set(self.held.len() as i64);
+    }
+
+    /// Takes the gathered batch through the core and hands it to the writer.
+    async fn flush(&mut self) -> PipelineResult<()> {
+        let messages = self.builder.take();
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let mut commit: BTreeMap<i32, i64> = BTreeMap::new();
+        for m in &messages {
+            let next = commit.entry(m.position.partition).or_insert(0);
+            *next = (*next).max(m.position.offset + 1);
+        }
+        let parsed = parse_all(&messages);
+        let mut standing = self.standing(record_ids(&parsed)).await?;
+        let settled = {
+            let view = registry_feed::read(&self.registry);
+            settle(parsed, &mut standing, &view.registry, view.position().total(), &self.agg.policy)
+        };
+        self.note_lines(&settled.write.lines);
+        self.report.consumed += messages.len() as u64;
+        self.report.batches += 1;
+        let out = Outgoing { write: settled.write, dead_letters: settled.dead_letters, commit, consumed: messages.len(), decisions: settled.decisions, rejected: settled.rejected, resettled: 0 };
+        self.writer.spawn(&mut self.in_flight, out, self.shutdown.clone()).await
+    }
+
+    /// What stands for each id: from memory, from the store, or nothing (a first copy).
+    async fn standing(&mut self, ids: Vec<String>) -> PipelineResult<HashMap<String, Kept>> {
+        let split = self.index.split(ids);
+        let (agg, lookup) = (self.agg, &split.lookup);
+        let found = if lookup.is_empty() { Vec::new() } else { retrying(&agg.metrics, "looking up standing lines", &self.shutdown, || agg.store.lines_of(lookup)).await? };
+        for (source, n) in [("new", split.new), ("recent", split.known.len()), ("store", lookup.len())] {
+            agg.metrics.standing_lookups.with_label_values(&[source]).inc_by(n as u64);
+        }
+        self.index.remember(&found);
+        let mut standing = split.known;
+        standing.extend(found.iter().map(|l| (l.record_id.clone(), Kept::of(l))));
+        Ok(standing)
+    }
+
+    fn watch_for_orphans(&mut self) -> PipelineResult<()> {
+        let idle = self.builder.is_empty() && self.agg.config.exit_when_idle.is_some_and(|d| self.last_message.elapsed() >= d);
+        let rejoin = {
+            let view = self.group_view.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.watchdog.should_rejoin(&view, self.partitions, &self.owned, idle && self.owned.is_subset(&self.at_end), Instant::now())
+        };
+        if rejoin {
+            self.consumer.unsubscribe();
+            self.consumer.subscribe(&[self.agg.bus.topics.records.as_str()]).map_err(PipelineError::kafka("rejoining the group"))?;
+        }
+        Ok(())
+    }
+
+    /// Idle exit, for a member that owns every partition: a partner that died still holds
+    /// its share until the broker expires it.
+    fn idle_and_done(&self) -> bool {
+        let Some(idle) = self.agg.config.exit_when_idle else { return false };
+        let caught_up = self.owned.len() == self.partitions && self.owned.is_subset(&self.at_end);
+        let quiet = self.last_message.elapsed() >= idle && self.builder.is_empty() && self.in_flight.is_idle();
+        let settled = registry_feed::read(&self.registry).since(Some(&self.resettled_at)).is_empty();
+        let done = caught_up && quiet && settled;
+        if done {
+            tracing::info!(consumed = self.report.consumed, "caught up and idle; stopping");
+        }
+        done
     }
 }

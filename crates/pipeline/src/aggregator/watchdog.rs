@@ -1,5 +1,9 @@
-//! Orphaned partitions: a member that dies without leaving keeps its
-//! partitions until the coordinator expires it. The broker used here only
+//! Orphaned partitions, a workaround for development brokers, on only with
+//! `AggregatorConfig::rejoin_stalled` (a real Kafka expires a silent member
+//! by its session timeout and needs none of this).
+//!
+//! A member that dies without leaving keeps its partitions until the
+//! coordinator expires it. The development broker (tansu 0.6) only
 //! re-examines membership when someone joins, so a survivor watches the
 //! group's committed offsets (as the lag probe last read them, so the loop
 //! never waits on the broker): when a partition it does not own has a

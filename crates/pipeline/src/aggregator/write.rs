@@ -1,24 +1,89 @@
-//! Writing a prepared batch, off the loop: settlements, then lines and
-//! records, then the dead letters are acknowledged, then the batch's offsets
-//! are committed. One batch is written while the loop reads and prepares the
-//! next; a revocation waits for it (see [`WriteGate`]), so partitions never
-//! change hands while a batch of theirs is on its way to the store.
+//! Writing a batch, off the loop: its rows (marks last), then the dead
+//! letters are acknowledged, then the batch's offsets are committed. One
+//! batch is written while the loop reads and prepares the next; a revocation
+//! waits for it (see [`WriteGate`]), so partitions never change hands while a
+//! batch of theirs is on its way to the store.
 
-use super::batch::Prepared;
 use super::consumer::{GroupConsumer, WriteGate};
-use super::retrying;
+use crate::error::{PipelineError, PipelineResult};
 use crate::metrics::AggregatorMetrics;
-use anyhow::{anyhow, Result};
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use subsidy_bus::{dead_letter_headers, DeadLetter};
-use subsidy_store::LedgerStore;
+use subsidy_bus::{dead_letter_headers, BusError, DeadLetter};
+use subsidy_core::{Decision, ReasonCode, Rejection};
+use subsidy_store::{LedgerStore, StoreError, WriteBatch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// A batch ready to write.
+#[derive(Debug, Default)]
+pub struct Outgoing {
+    /// Rows for the store.
+    pub write: WriteBatch,
+    /// Refused lines for the dead-letter topic.
+    pub dead_letters: Vec<(Vec<u8>, Rejection)>,
+    /// The next offset per partition, committed once the store has the batch.
+    pub commit: BTreeMap<i32, i64>,
+    /// Messages the batch was made of.
+    pub consumed: usize,
+    /// Copies by decision, refused lines by reason, and lines re-settled: for the counters.
+    pub decisions: BTreeMap<Decision, u64>,
+    /// Refused lines by reason.
+    pub rejected: BTreeMap<ReasonCode, u64>,
+    /// Lines written by a re-settlement.
+    pub resettled: u64,
+}
+
+/// Waiting out an unavailable store: counts each error by kind, gives up on one
+/// retrying cannot mend, and otherwise sleeps a growing while (or stops at shutdown).
+pub struct Backoff<'a> {
+    metrics: &'a AggregatorMetrics,
+    what: &'static str,
+    shutdown: &'a CancellationToken,
+    wait: Duration,
+}
+
+impl<'a> Backoff<'a> {
+    /// A backoff for the store call described by `what`.
+    pub fn new(metrics: &'a AggregatorMetrics, what: &'static str, shutdown: &'a CancellationToken) -> Backoff<'a> {
+        Backoff { metrics, what, shutdown, wait: Duration::from_millis(200) }
+    }
+
+    /// Takes a failure: `Ok` once it is time to try again.
+    pub async fn failed(&mut self, e: StoreError) -> PipelineResult<()> {
+        self.metrics.store_errors.with_label_values(&[e.kind()]).inc();
+        if !e.is_retryable() {
+            return Err(PipelineError::Store { what: self.what, source: e });
+        }
+        tracing::warn!(error = %e, wait_ms = self.wait.as_millis() as u64, "{} failed; retrying", self.what);
+        tokio::select! {
+            _ = tokio::time::sleep(self.wait) => {}
+            _ = self.shutdown.cancelled() => return Err(PipelineError::Stopped(self.what)),
+        }
+        self.wait = (self.wait * 2).min(Duration::from_secs(5));
+        Ok(())
+    }
+}
+
+/// Retries a store call while the store is unavailable.
+pub async fn retrying<T, F, Fut>(metrics: &AggregatorMetrics, what: &'static str, shutdown: &CancellationToken, mut op: F) -> PipelineResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut backoff = Backoff::new(metrics, what, shutdown);
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) => backoff.failed(e).await?,
+        }
+    }
+}
 
 /// What the writer needs, shared by every batch.
 #[derive(Clone)]
@@ -41,19 +106,19 @@ pub struct Writer {
 
 /// The batch being written, if any: at most one at a time.
 #[derive(Default)]
-pub struct InFlight(Option<JoinHandle<Result<()>>>);
+pub struct InFlight(Option<JoinHandle<PipelineResult<()>>>);
 
 impl InFlight {
     /// Waits for the batch being written (and its commit), if there is one.
-    pub async fn wait(&mut self) -> Result<()> {
+    pub async fn wait(&mut self) -> PipelineResult<()> {
         match self.0.take() {
-            Some(h) => h.await.map_err(|e| anyhow!("the batch writer failed: {e}"))?,
+            Some(h) => h.await.map_err(|e| PipelineError::Internal(format!("the batch writer failed: {e}")))?,
             None => Ok(()),
         }
     }
 
     /// Takes the outcome of a write that has finished, without waiting for one that has not.
-    pub async fn reap(&mut self) -> Result<()> {
+    pub async fn reap(&mut self) -> PipelineResult<()> {
         if self.0.as_ref().is_some_and(JoinHandle::is_finished) {
             self.wait().await?;
         }
@@ -67,76 +132,75 @@ impl InFlight {
 }
 
 impl Writer {
-    /// Waits for the batch in `in_flight`, then starts writing `prepared` (made of
-    /// `consumed` messages) there; `commit` holds the next offset per partition,
-    /// committed once the store has the batch.
-    pub async fn spawn(&self, in_flight: &mut InFlight, prepared: Prepared, commit: BTreeMap<i32, i64>, consumed: usize, shutdown: CancellationToken) -> Result<()> {
+    /// Waits for the batch in `in_flight`, then starts writing `batch` there.
+    pub async fn spawn(&self, in_flight: &mut InFlight, batch: Outgoing, shutdown: CancellationToken) -> PipelineResult<()> {
         in_flight.wait().await?;
         let guard = self.gate.enter();
         let w = self.clone();
         in_flight.0 = Some(tokio::spawn(async move {
             let _guard = guard;
-            w.write(&prepared, consumed, &shutdown).await?;
-            w.commit(&commit)
+            w.write(&batch, &shutdown).await?;
+            w.commit(&batch.commit);
+            Ok(())
         }));
         Ok(())
     }
 
-    async fn write(&self, prepared: &Prepared, consumed: usize, shutdown: &CancellationToken) -> Result<()> {
-        let metrics = &self.metrics;
-        let store = &self.store;
+    async fn write(&self, batch: &Outgoing, shutdown: &CancellationToken) -> PipelineResult<()> {
         let started = Instant::now();
-        let mut dead = Vec::with_capacity(prepared.dead_letters.len());
-        for (payload, rej) in &prepared.dead_letters {
+        let mut dead = Vec::with_capacity(batch.dead_letters.len());
+        for (payload, rej) in &batch.dead_letters {
             let headers = dead_letter_headers(&DeadLetter { reason: rej.reason.as_str(), field: rej.field, detail: &rej.detail, stage: "aggregator" });
             let record = FutureRecord::<[u8], [u8]>::to(&self.dead_letter_topic).payload(payload.as_slice()).headers(headers);
             dead.push(self.producer.send(record, Duration::from_secs(60)));
         }
-        let settlements = &prepared.settlements;
-        retrying(metrics, "writing settlements", shutdown, || store.write_settlements(settlements)).await?;
-        let write = &prepared.write;
-        retrying(metrics, "writing the ledger batch", shutdown, || store.write_batch(write)).await?;
+        let (store, write) = (&self.store, &batch.write);
+        retrying(&self.metrics, "writing the ledger batch", shutdown, || store.write_batch(write)).await?;
         for d in dead {
-            d.await.map_err(|(e, _)| anyhow!("Kafka did not acknowledge a dead letter: {e}"))?;
+            d.await.map_err(|(e, _)| PipelineError::Bus { what: "sending a dead letter", source: BusError::Kafka(e) })?;
         }
-        metrics.write_seconds.observe(started.elapsed().as_secs_f64());
-        metrics.batches_written.inc();
-        for (table, n) in [
-            ("settlements", prepared.settlements.len()),
-            ("usage_records", write.records.len()),
-            ("ledger_lines", write.lines.len()),
-            ("rejections", write.rejections.len()),
-            ("held_records", write.held.len()),
-            ("adjustments", write.adjustments.len()),
-        ] {
-            if n > 0 {
-                metrics.rows_written.with_label_values(&[table]).inc_by(n as u64);
-            }
-        }
-        metrics.records_consumed.inc_by(consumed as u64);
-        metrics.records_accepted.inc_by(prepared.accepted);
-        for (r, n) in &prepared.excluded {
-            metrics.records_excluded.with_label_values(&[r.as_str()]).inc_by(*n);
-        }
-        for (r, n) in &prepared.rejected {
-            metrics.records_rejected.with_label_values(&[r.as_str()]).inc_by(*n);
-        }
-        metrics.last_write_timestamp.set(super::unix_now());
-        metrics.since_last_write.set(0);
+        self.count(batch, started.elapsed());
         Ok(())
     }
 
-    fn commit(&self, commit: &BTreeMap<i32, i64>) -> Result<()> {
+    fn count(&self, batch: &Outgoing, took: Duration) {
+        let m = &self.metrics;
+        m.write_seconds.observe(took.as_secs_f64());
+        m.batches_written.inc();
+        let w = &batch.write;
+        for (table, n) in [("record_copies", w.copies.len()), ("ledger_lines", w.lines.len()), ("rejections", w.rejections.len()), ("resettle_marks", w.marks.len())] {
+            if n > 0 {
+                m.rows_written.with_label_values(&[table]).inc_by(n as u64);
+            }
+        }
+        for l in &w.lines {
+            m.lines_written.with_label_values(&[l.reason.map_or("eligible", ReasonCode::as_str)]).inc();
+        }
+        m.records_consumed.inc_by(batch.consumed as u64);
+        for (d, n) in &batch.decisions {
+            m.copies.with_label_values(&[d.as_str()]).inc_by(*n);
+        }
+        for (r, n) in &batch.rejected {
+            m.records_rejected.with_label_values(&[r.as_str()]).inc_by(*n);
+        }
+        m.lines_resettled.inc_by(batch.resettled);
+        m.last_write_timestamp.set(chrono::Utc::now().timestamp());
+        m.since_last_write.set(0);
+    }
+
+    fn commit(&self, commit: &BTreeMap<i32, i64>) {
         if commit.is_empty() {
-            return Ok(());
+            return;
         }
         let mut tpl = TopicPartitionList::new();
         for (p, o) in commit {
-            tpl.add_partition_offset(&self.records_topic, *p, Offset::Offset(*o))?;
+            if let Err(e) = tpl.add_partition_offset(&self.records_topic, *p, Offset::Offset(*o)) {
+                tracing::warn!(error = %e, partition = p, "cannot name an offset to commit");
+                return;
+            }
         }
         if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
             tracing::warn!(error = %e, "offset commit failed; the batch will be replayed harmlessly");
         }
-        Ok(())
     }
 }

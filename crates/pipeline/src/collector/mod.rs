@@ -11,8 +11,8 @@ mod sink;
 
 pub use sink::RecordSink;
 
+use crate::error::{PipelineError, PipelineResult};
 use crate::metrics::CollectorMetrics;
-use anyhow::{Context, Result};
 use std::time::{Duration, Instant};
 use subsidy_bus::Checkpoints;
 use subsidy_platform::client::{Page, PlatformClient, RetryPolicy};
@@ -88,7 +88,7 @@ impl Collector {
         Collector { client, sink, checkpoints, metrics, config, registry_sent: Default::default() }
     }
 
-    async fn fetch(&self, cursor: Option<&str>) -> Result<Page> {
+    async fn fetch(&self, cursor: Option<&str>) -> PipelineResult<Page> {
         let started = Instant::now();
         let metrics = &self.metrics;
         let page = self
@@ -98,7 +98,7 @@ impl Collector {
                 tracing::warn!(cause = e.cause(), error = %e, wait_ms = wait.as_millis() as u64, "platform request failed, retrying");
             })
             .await
-            .context("fetching usage records from the platform")?;
+            .map_err(|source| PipelineError::Platform { what: "fetching usage records", source })?;
         metrics.request_seconds.with_label_values(&["usage-records"]).observe(started.elapsed().as_secs_f64());
         metrics.pages_fetched.inc();
         metrics.records_fetched.inc_by(page.records.len() as u64);
@@ -110,9 +110,9 @@ impl Collector {
     /// Pages are fetched and enqueued back to back; an acknowledger awaits
     /// each page's deliveries in order and only then checkpoints the cursor
     /// after it, so a checkpoint never runs ahead of what Kafka holds.
-    pub async fn run(&self, shutdown: CancellationToken) -> Result<CollectorReport> {
+    pub async fn run(&self, shutdown: CancellationToken) -> PipelineResult<CollectorReport> {
         let timeout = Duration::from_secs(30);
-        let start = self.checkpoints.load(&self.config.id, timeout).await.context("loading the collector checkpoint")?;
+        let start = self.checkpoints.load(&self.config.id, timeout).await.map_err(PipelineError::bus("loading the collector checkpoint"))?;
         let checkpoint = start.unwrap_or_default();
         tracing::info!(cursor = ?checkpoint.cursor, records = checkpoint.records, "collector starting");
         let mut cursor = checkpoint.cursor.clone();
@@ -147,7 +147,7 @@ impl Collector {
                 }
             }
             drop(tx);
-            anyhow::Ok(())
+            PipelineResult::Ok(())
         };
         let (fetched, acked) = tokio::join!(fetcher, acker);
         let report = acked?;
@@ -167,7 +167,7 @@ async fn acknowledge(
     checkpoints: Checkpoints,
     id: String,
     metrics: CollectorMetrics,
-) -> Result<CollectorReport> {
+) -> PipelineResult<CollectorReport> {
     let mut report = CollectorReport { cursor: checkpoint.cursor.clone(), ..CollectorReport::default() };
     while let Some(pending) = rx.recv().await {
         let sent = pending.acknowledged(&metrics).await?;
@@ -188,7 +188,7 @@ async fn acknowledge(
         // Write a checkpoint when the queue is drained, or every few pages under load.
         if rx.is_empty() || report.pages.is_multiple_of(8) {
             checkpoint.saved_at = chrono::Utc::now().to_rfc3339();
-            checkpoints.save(&id, &checkpoint).await.context("writing the collector checkpoint")?;
+            checkpoints.save(&id, &checkpoint).await.map_err(PipelineError::bus("writing the collector checkpoint"))?;
             metrics.checkpoint_timestamp.set(unix_now());
             metrics.checkpoint_age.set(0);
             if let Some(newest) = checkpoint.newest_updated_at.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {

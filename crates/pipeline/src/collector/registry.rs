@@ -2,18 +2,22 @@
 //! that changed to their compacted topics; refused items are dead-lettered.
 
 use super::Collector;
-use anyhow::{Context, Result};
+use crate::error::{PipelineError, PipelineResult};
 use subsidy_core::registry::{parse_center, parse_entity};
 
 /// Fetches both registries and produces what changed.
-pub(super) async fn poll(c: &Collector) -> Result<()> {
+pub(super) async fn poll(c: &Collector) -> PipelineResult<()> {
     let metrics = &c.metrics;
     let on_retry = |e: &subsidy_platform::client::FetchError, _| metrics.retries.with_label_values(&[e.cause()]).inc();
-    let entities = subsidy_platform::client::with_retry(&c.config.retry, || c.client.fetch_entities(), on_retry).await.context("fetching entities from the platform")?;
-    let centers = subsidy_platform::client::with_retry(&c.config.retry, || c.client.fetch_centers(), on_retry).await.context("fetching compute centers from the platform")?;
+    let entities = subsidy_platform::client::with_retry(&c.config.retry, || c.client.fetch_entities(), on_retry)
+        .await
+        .map_err(|source| PipelineError::Platform { what: "fetching entities", source })?;
+    let centers = subsidy_platform::client::with_retry(&c.config.retry, || c.client.fetch_centers(), on_retry)
+        .await
+        .map_err(|source| PipelineError::Platform { what: "fetching compute centers", source })?;
     let mut good_entities = Vec::new();
     for e in &entities {
-        let bytes = serde_json::to_vec(e)?;
+        let bytes = e.to_string().into_bytes();
         match parse_entity(e) {
             Ok(ent) => good_entities.push((ent.credit_code.as_str().to_string(), bytes)),
             Err(r) => c.sink.dead_letter(&bytes, r.reason, r.field, &r.detail, metrics).await?,
@@ -21,7 +25,7 @@ pub(super) async fn poll(c: &Collector) -> Result<()> {
     }
     let mut good_centers = Vec::new();
     for item in &centers {
-        let bytes = serde_json::to_vec(item)?;
+        let bytes = item.to_string().into_bytes();
         match parse_center(item) {
             Ok(center) => good_centers.push((center.center_id.clone(), bytes)),
             Err(r) => c.sink.dead_letter(&bytes, r.reason, r.field, &r.detail, metrics).await?,

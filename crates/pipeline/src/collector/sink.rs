@@ -1,14 +1,15 @@
-//! Producing a page: good records to the records topic keyed by user,
-//! refused ones to the dead-letter topic with the reason in headers, all
-//! acknowledged before the page counts as sent.
+//! Producing a page: good records to the records topic keyed by record id
+//! (so every copy of a record lands in one partition, whose owner alone
+//! decides what stands for it), refused ones to the dead-letter topic with
+//! the reason in headers, all acknowledged before the page counts as sent.
 
 use crate::metrics::CollectorMetrics;
-use anyhow::{anyhow, Result};
+use crate::error::{PipelineError, PipelineResult};
 use chrono::{DateTime, FixedOffset};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use std::time::Duration;
-use subsidy_bus::{dead_letter_headers, DeadLetter, Topics};
+use subsidy_bus::{dead_letter_headers, BusError, DeadLetter, Topics};
 use subsidy_core::{parse_record, ReasonCode};
 use subsidy_platform::client::{Page, PageRecord};
 
@@ -40,7 +41,7 @@ impl std::fmt::Debug for PendingPage {
 
 impl PendingPage {
     /// Waits until the broker acknowledged every message of the page.
-    pub async fn acknowledged(self, metrics: &CollectorMetrics) -> Result<SentPage> {
+    pub async fn acknowledged(self, metrics: &CollectorMetrics) -> PipelineResult<SentPage> {
         let mut sent = SentPage { newest_updated_at: self.newest_updated_at, next_cursor: self.next_cursor, ..SentPage::default() };
         for (future, kind) in self.deliveries {
             match future.await {
@@ -51,8 +52,8 @@ impl PendingPage {
                         metrics.dead_letters.with_label_values(&[reason.as_str()]).inc();
                     }
                 },
-                Ok(Err((e, _))) => return Err(anyhow!("Kafka did not acknowledge a message: {e}")),
-                Err(_) => return Err(anyhow!("the Kafka producer was dropped before acknowledging a message")),
+                Ok(Err((e, _))) => return Err(unacknowledged("producing a page of records", e)),
+                Err(_) => return Err(PipelineError::Internal("the Kafka producer was dropped before acknowledging a message".into())),
             }
         }
         metrics.records_produced.inc_by(sent.produced);
@@ -80,9 +81,13 @@ enum Kind {
     DeadLetter(ReasonCode),
 }
 
+fn unacknowledged(what: &'static str, e: KafkaError) -> PipelineError {
+    PipelineError::Bus { what, source: BusError::Kafka(e) }
+}
+
 impl RecordSink {
     /// Enqueues one message, waiting for room when the local queue is full.
-    async fn enqueue<'a>(&self, mut record: FutureRecord<'a, [u8], [u8]>, pending: &mut Vec<(DeliveryFuture, Kind)>, kind: Kind) -> Result<()> {
+    async fn enqueue<'a>(&self, mut record: FutureRecord<'a, [u8], [u8]>, pending: &mut Vec<(DeliveryFuture, Kind)>, kind: Kind) -> PipelineResult<()> {
         loop {
             match self.producer.send_result(record) {
                 Ok(f) => {
@@ -93,13 +98,13 @@ impl RecordSink {
                     record = r;
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                Err((e, _)) => return Err(anyhow!("cannot enqueue a message for Kafka: {e}")),
+                Err((e, _)) => return Err(unacknowledged("enqueueing a message for Kafka", e)),
             }
         }
     }
 
     /// Enqueues every record of a page; the returned page awaits the acknowledgements.
-    pub async fn enqueue_page(&self, page: &Page) -> Result<PendingPage> {
+    pub async fn enqueue_page(&self, page: &Page) -> PipelineResult<PendingPage> {
         let mut pending = Vec::with_capacity(page.records.len());
         let mut newest: Option<DateTime<FixedOffset>> = None;
         for item in &page.records {
@@ -113,7 +118,7 @@ impl RecordSink {
                     if newest.is_none_or(|n| record.updated_at > n) {
                         newest = Some(record.updated_at);
                     }
-                    let fr = FutureRecord::to(&self.topics.records).key(record.user.as_str().as_bytes()).payload(bytes);
+                    let fr = FutureRecord::to(&self.topics.records).key(record.record_id.as_bytes()).payload(bytes);
                     self.enqueue(fr, &mut pending, Kind::Record).await?;
                 }
                 Err((reason, field, detail)) => {
@@ -127,7 +132,7 @@ impl RecordSink {
     }
 
     /// Sends registry items (key, JSON bytes) to `topic` and waits for all acknowledgements.
-    pub async fn send_keyed(&self, topic: &str, items: &[(String, Vec<u8>)]) -> Result<()> {
+    pub async fn send_keyed(&self, topic: &str, items: &[(String, Vec<u8>)]) -> PipelineResult<()> {
         let mut pending = Vec::with_capacity(items.len());
         for (key, value) in items {
             let fr = FutureRecord::to(topic).key(key.as_bytes()).payload(value.as_slice());
@@ -136,18 +141,18 @@ impl RecordSink {
         for (future, _) in pending {
             match future.await {
                 Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => return Err(anyhow!("Kafka did not acknowledge a registry item: {e}")),
-                Err(_) => return Err(anyhow!("the Kafka producer was dropped before acknowledging a registry item")),
+                Ok(Err((e, _))) => return Err(unacknowledged("producing registry items", e)),
+                Err(_) => return Err(PipelineError::Internal("the Kafka producer was dropped before acknowledging a registry item".into())),
             }
         }
         Ok(())
     }
 
     /// Sends a refused registry item to the dead-letter topic.
-    pub async fn dead_letter(&self, value: &[u8], reason: ReasonCode, field: Option<&str>, detail: &str, metrics: &CollectorMetrics) -> Result<()> {
+    pub async fn dead_letter(&self, value: &[u8], reason: ReasonCode, field: Option<&str>, detail: &str, metrics: &CollectorMetrics) -> PipelineResult<()> {
         let headers = dead_letter_headers(&DeadLetter { reason: reason.as_str(), field, detail, stage: "collector" });
         let fr = FutureRecord::<[u8], [u8]>::to(&self.topics.dead_letter).payload(value).headers(headers);
-        self.producer.send(fr, Duration::from_secs(30)).await.map_err(|(e, _)| anyhow!("Kafka did not acknowledge a dead letter: {e}"))?;
+        self.producer.send(fr, Duration::from_secs(30)).await.map_err(|(e, _)| unacknowledged("sending a dead letter", e))?;
         metrics.dead_letters.with_label_values(&[reason.as_str()]).inc();
         Ok(())
     }

@@ -145,14 +145,14 @@ async fn usage_records(State(state): State<SimState>, headers: HeaderMap, query:
 
 async fn entities(State(state): State<SimState>, headers: HeaderMap) -> Response {
     match admit(&state, &headers).await {
-        Ok(truncate) => ok(&state, state.entities_body().to_vec(), truncate),
+        Ok(truncate) => ok(&state, state.entities_body().as_ref().clone(), truncate),
         Err(r) => r,
     }
 }
 
 async fn centers(State(state): State<SimState>, headers: HeaderMap) -> Response {
     match admit(&state, &headers).await {
-        Ok(truncate) => ok(&state, state.centers_body().to_vec(), truncate),
+        Ok(truncate) => ok(&state, state.centers_body().as_ref().clone(), truncate),
         Err(r) => r,
     }
 }

@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::value::RawValue;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 /// Request counters, for tests and logs.
@@ -60,10 +60,22 @@ pub(crate) enum Draw {
 }
 
 #[derive(Debug)]
+struct RegistryBodies {
+    entities: Arc<Vec<u8>>,
+    centers: Arc<Vec<u8>>,
+}
+
+impl RegistryBodies {
+    fn of(entities: &[serde_json::Value], centers: &[serde_json::Value]) -> RegistryBodies {
+        RegistryBodies { entities: Arc::new(array_body("entities", entities)), centers: Arc::new(array_body("centers", centers)) }
+    }
+}
+
+#[derive(Debug)]
 struct Inner {
     records: Vec<String>,
-    entities_body: Vec<u8>,
-    centers_body: Vec<u8>,
+    /// The entity and center lists as served: the platform's registry changes over time.
+    registry: RwLock<RegistryBodies>,
     token: String,
     release: Release,
     faults: Faults,
@@ -118,8 +130,7 @@ impl SimState {
         };
         Ok(SimState {
             inner: Arc::new(Inner {
-                entities_body: array_body("entities", &dataset.entities),
-                centers_body: array_body("centers", &dataset.centers),
+                registry: RwLock::new(RegistryBodies::of(&dataset.entities, &dataset.centers)),
                 records: dataset.records,
                 token: config.token,
                 release: config.release,
@@ -205,12 +216,22 @@ impl SimState {
         Draw::Normal { slow, truncate }
     }
 
-    pub(crate) fn entities_body(&self) -> &[u8] {
-        &self.inner.entities_body
+    /// Replaces the entity and center lists served from now on, as the platform's
+    /// registry changes: an entity moves city, a center is registered late.
+    pub fn replace_registry(&self, entities: &[serde_json::Value], centers: &[serde_json::Value]) {
+        *self.inner.registry.write().unwrap_or_else(std::sync::PoisonError::into_inner) = RegistryBodies::of(entities, centers);
     }
 
-    pub(crate) fn centers_body(&self) -> &[u8] {
-        &self.inner.centers_body
+    fn registry(&self) -> std::sync::RwLockReadGuard<'_, RegistryBodies> {
+        self.inner.registry.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn entities_body(&self) -> Arc<Vec<u8>> {
+        Arc::clone(&self.registry().entities)
+    }
+
+    pub(crate) fn centers_body(&self) -> Arc<Vec<u8>> {
+        Arc::clone(&self.registry().centers)
     }
 
     /// The page starting at stream position `pos`, or `None` when `pos` is past the end of the data set.

@@ -17,16 +17,12 @@ mod write;
 
 pub use config::ClickHouseConfig;
 
-use crate::{
-    AccrualSum, AdjustmentRow, CloseReport, Closure, HeldRow, LedgerStore, LineRow, SettlementRow, StandingLine, StoreError, StoreResult,
-    WriteBatch,
-};
+use crate::{AccrualSum, Closure, LedgerStore, LineRow, ResettleMark, StoreError, StoreResult, WriteBatch};
 use ::clickhouse::{Client, Compression};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::time::Duration;
-use subsidy_core::{Period, Settlement};
+use subsidy_core::{Affected, CreditCode, Period, Statement};
 
 /// Longest wait for a read or DDL query (inserts have their own timeouts).
 const QUERY_TIMEOUT: Duration = Duration::from_secs(300);
@@ -99,39 +95,39 @@ impl LedgerStore for ClickHouseStore {
         deadline(async { self.client.query("SELECT 1").fetch_one::<u8>().await.map(drop).map_err(error::map_error) }).await
     }
 
-    async fn standing_lines(&self, record_ids: &[String]) -> StoreResult<Vec<StandingLine>> {
-        deadline(read::standing_lines(&self.client, record_ids)).await
+    async fn lines_of(&self, record_ids: &[String]) -> StoreResult<Vec<LineRow>> {
+        deadline(read::lines_of(&self.client, record_ids)).await
     }
 
     async fn write_batch(&self, batch: &WriteBatch) -> StoreResult<()> {
         write::write_batch(&self.client, batch).await
     }
 
-    async fn write_settlements(&self, rows: &[SettlementRow]) -> StoreResult<()> {
-        write::write_settlements(&self.client, rows).await
-    }
-
-    async fn accrual_sums(&self, partitions: &[i32]) -> StoreResult<Vec<AccrualSum>> {
-        deadline(read::accrual_sums(&self.client, partitions)).await
-    }
-
     async fn record_ids(&self, partitions: &[i32], each: &mut (dyn for<'s> FnMut(&'s str) + Send)) -> StoreResult<u64> {
         deadline(read::record_ids(&self.client, partitions, each)).await
     }
 
-    async fn held_records(&self, partitions: &[i32]) -> StoreResult<Vec<HeldRow>> {
-        deadline(read::held_records(&self.client, partitions)).await
+    async fn held_ids(&self, partitions: &[i32]) -> StoreResult<Vec<String>> {
+        deadline(read::held_ids(&self.client, partitions)).await
     }
 
-    async fn settlements(&self) -> StoreResult<Vec<Settlement>> {
-        deadline(read::settlements(&self.client)).await
+    async fn affected_lines(&self, partitions: &[i32], affected: &Affected) -> StoreResult<Vec<LineRow>> {
+        deadline(read::affected_lines(&self.client, partitions, affected)).await
     }
 
-    async fn entity_settlements(&self, credit_code: &str) -> StoreResult<Vec<Settlement>> {
-        deadline(read::entity_settlements(&self.client, credit_code)).await
+    async fn marks(&self, partitions: &[i32]) -> StoreResult<Vec<ResettleMark>> {
+        deadline(read::marks(&self.client, partitions)).await
     }
 
-    async fn entity_lines(&self, credit_code: &str, period: Option<Period>) -> StoreResult<Vec<LineRow>> {
+    async fn accrual_sums(&self) -> StoreResult<Vec<AccrualSum>> {
+        deadline(read::accrual_sums(&self.client)).await
+    }
+
+    async fn months_with_lines(&self) -> StoreResult<Vec<Period>> {
+        deadline(read::months_with_lines(&self.client)).await
+    }
+
+    async fn entity_lines(&self, credit_code: &CreditCode, period: Option<Period>) -> StoreResult<Vec<LineRow>> {
         deadline(read::entity_lines(&self.client, credit_code, period)).await
     }
 
@@ -139,16 +135,12 @@ impl LedgerStore for ClickHouseStore {
         deadline(read::closures(&self.client)).await
     }
 
-    async fn close_period(&self, period: Period, closed_at: DateTime<Utc>) -> StoreResult<CloseReport> {
-        deadline(close::close_period(&self.client, period, closed_at)).await
+    async fn statements(&self) -> StoreResult<Vec<Statement>> {
+        deadline(read::statements(&self.client)).await
     }
 
-    async fn closed_settlements(&self) -> StoreResult<Vec<Settlement>> {
-        deadline(read::closed_settlements(&self.client)).await
-    }
-
-    async fn adjustments(&self) -> StoreResult<Vec<AdjustmentRow>> {
-        deadline(read::adjustments(&self.client)).await
+    async fn commit_close(&self, closure: &Closure, statements: &[Statement]) -> StoreResult<()> {
+        deadline(close::commit_close(&self.client, closure, statements)).await
     }
 
     async fn rejection_counts(&self) -> StoreResult<Vec<(String, u64)>> {

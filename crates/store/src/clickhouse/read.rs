@@ -9,58 +9,36 @@
 //! does not limit it, and the primary key is still used.
 
 use super::error::map_error;
-use super::rows::{
-    AccrualIn, AdjustmentIn, ClosureRow, HeldIn, LineIn, SettlementIn, ADJUSTMENT_COLUMNS, HELD_COLUMNS, LINE_COLUMNS, SETTLEMENT_COLUMNS,
-};
+use super::rows::{AccrualIn, ClosureRow, LineIn, MarkRow, StatementIn, LINE_COLUMNS, STATEMENT_COLUMNS};
 use crate::codec::period;
-use crate::{AccrualSum, AdjustmentRow, Closure, HeldRow, LineRow, StandingLine, StoreError, StoreResult};
+use crate::{AccrualSum, Closure, LineRow, ResettleMark, StoreError, StoreResult};
 use ::clickhouse::Client;
 use chrono::{DateTime, Utc};
-use subsidy_core::{Period, Settlement};
+use subsidy_core::{Affected, CreditCode, Period, ReasonClass, ReasonCode, Statement};
 
-/// Ids per `standing_lines` query: keeps each request under a few MB.
+/// Ids per `lines_of` query: keeps each request under a few MB.
 const IDS_PER_QUERY: usize = 20_000;
 /// The server's default `max_query_size`; larger queries raise it per request.
 const DEFAULT_MAX_QUERY_SIZE: usize = 262_144;
 
-pub(super) async fn standing_lines(client: &Client, record_ids: &[String]) -> StoreResult<Vec<StandingLine>> {
+/// `max_query_size` for a query carrying these strings as literals.
+fn query_size(sql: &str, values: &[String]) -> String {
+    // Each value costs its escaped text plus quotes and a comma.
+    let size = values.iter().map(|v| v.len() * 2 + 4).sum::<usize>() + sql.len() + 1024;
+    size.max(DEFAULT_MAX_QUERY_SIZE).to_string()
+}
+
+pub(super) async fn lines_of(client: &Client, record_ids: &[String]) -> StoreResult<Vec<LineRow>> {
     let sql = format!("SELECT {LINE_COLUMNS} FROM ledger_lines FINAL PREWHERE record_id IN (SELECT arrayJoin(?))");
     let mut out = Vec::with_capacity(record_ids.len());
     for chunk in record_ids.chunks(IDS_PER_QUERY) {
-        // Each id costs its escaped text plus quotes and a comma.
-        let size = chunk.iter().map(|id| id.len() * 2 + 4).sum::<usize>() + sql.len() + 1024;
-        let rows: Vec<LineIn> = client
-            .query(&sql)
-            .bind(chunk)
-            .with_setting("max_query_size", size.max(DEFAULT_MAX_QUERY_SIZE).to_string())
-            .fetch_all()
-            .await
-            .map_err(map_error)?;
+        let rows: Vec<LineIn> =
+            client.query(&sql).bind(chunk).with_setting("max_query_size", query_size(&sql, chunk)).fetch_all().await.map_err(map_error)?;
         for row in rows {
-            out.push(row.decode_standing()?);
+            out.push(row.decode()?);
         }
     }
     Ok(out)
-}
-
-pub(super) async fn accrual_sums(client: &Client, partitions: &[i32]) -> StoreResult<Vec<AccrualSum>> {
-    if partitions.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<AccrualIn> = client
-        .query(
-            "SELECT user_credit_code, period, policy_version, count() AS records, \
-                    sum(base) AS sum_base, sum(contribution) AS sum_contribution \
-             FROM ledger_lines FINAL \
-             WHERE reason = '' AND kafka_partition IN (SELECT toInt32(arrayJoin(?))) \
-             GROUP BY user_credit_code, period, policy_version \
-             ORDER BY user_credit_code, period, policy_version",
-        )
-        .bind(partitions)
-        .fetch_all()
-        .await
-        .map_err(map_error)?;
-    rows.into_iter().map(AccrualIn::decode).collect()
 }
 
 /// One column of ids, streamed.
@@ -73,7 +51,7 @@ pub(super) async fn record_ids(client: &Client, partitions: &[i32], each: &mut (
     if partitions.is_empty() {
         return Ok(0);
     }
-    // No `FINAL`: every version of a line has the same id, and a repeat is harmless.
+    // No `FINAL`: every version of a line has the same id and partition, and a repeat is harmless.
     let mut cursor = client
         .query("SELECT record_id FROM ledger_lines WHERE kafka_partition IN (SELECT toInt32(arrayJoin(?)))")
         .bind(partitions)
@@ -87,72 +65,121 @@ pub(super) async fn record_ids(client: &Client, partitions: &[i32], each: &mut (
     Ok(n)
 }
 
-pub(super) async fn held_records(client: &Client, partitions: &[i32]) -> StoreResult<Vec<HeldRow>> {
+pub(super) async fn held_ids(client: &Client, partitions: &[i32]) -> StoreResult<Vec<String>> {
     if partitions.is_empty() {
         return Ok(Vec::new());
     }
+    let held: Vec<&str> = ReasonCode::ALL.iter().filter(|r| r.class() == ReasonClass::Held).map(|r| r.as_str()).collect();
+    client
+        .query(
+            "SELECT record_id FROM ledger_lines FINAL \
+             WHERE reason IN (SELECT arrayJoin(?)) AND kafka_partition IN (SELECT toInt32(arrayJoin(?))) ORDER BY record_id",
+        )
+        .bind(held)
+        .bind(partitions)
+        .fetch_all()
+        .await
+        .map_err(map_error)
+}
+
+pub(super) async fn affected_lines(client: &Client, partitions: &[i32], affected: &Affected) -> StoreResult<Vec<LineRow>> {
+    if partitions.is_empty() || affected.is_empty() {
+        return Ok(Vec::new());
+    }
+    let users: Vec<String> = affected.users.iter().map(CreditCode::to_string).collect();
+    let centers: Vec<String> = affected.centers.iter().cloned().collect();
+    // An empty array literal has no element type on the old server: leave its test out instead.
+    let mut tests = Vec::new();
+    if !users.is_empty() {
+        tests.push("user_credit_code IN (SELECT arrayJoin(?))");
+    }
+    if !centers.is_empty() {
+        tests.push("center_id IN (SELECT arrayJoin(?))");
+    }
     let sql = format!(
-        "SELECT {HELD_COLUMNS} FROM held_records FINAL \
-         WHERE released = 0 AND kafka_partition IN (SELECT toInt32(arrayJoin(?))) \
-         ORDER BY kafka_partition, kafka_offset, record_id"
+        "SELECT {LINE_COLUMNS} FROM ledger_lines FINAL WHERE kafka_partition IN (SELECT toInt32(arrayJoin(?))) AND ({}) ORDER BY record_id",
+        tests.join(" OR ")
     );
-    let rows: Vec<HeldIn> = client.query(&sql).bind(partitions).fetch_all().await.map_err(map_error)?;
-    rows.into_iter().map(HeldIn::decode).collect()
+    let mut query = client.query(&sql).bind(partitions);
+    for set in [&users, &centers] {
+        if !set.is_empty() {
+            query = query.bind(set.as_slice());
+        }
+    }
+    let all: Vec<String> = users.iter().chain(&centers).cloned().collect();
+    let rows: Vec<LineIn> = query.with_setting("max_query_size", query_size(&sql, &all)).fetch_all().await.map_err(map_error)?;
+    rows.into_iter().map(LineIn::decode).collect()
 }
 
-pub(super) async fn settlements(client: &Client) -> StoreResult<Vec<Settlement>> {
-    let sql = format!("SELECT {SETTLEMENT_COLUMNS} FROM settlements FINAL WHERE eligible_records > 0 ORDER BY credit_code, period");
-    let rows: Vec<SettlementIn> = client.query(&sql).fetch_all().await.map_err(map_error)?;
-    rows.into_iter().map(SettlementIn::decode).collect()
+pub(super) async fn marks(client: &Client, partitions: &[i32]) -> StoreResult<Vec<ResettleMark>> {
+    if partitions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<MarkRow> = client
+        .query(
+            "SELECT kafka_partition, registry, position FROM resettle_marks FINAL \
+             WHERE kafka_partition IN (SELECT toInt32(arrayJoin(?))) ORDER BY kafka_partition",
+        )
+        .bind(partitions)
+        .fetch_all()
+        .await
+        .map_err(map_error)?;
+    Ok(rows.into_iter().map(MarkRow::decode).collect())
 }
 
-pub(super) async fn entity_settlements(client: &Client, code: &str) -> StoreResult<Vec<Settlement>> {
-    let sql = format!("SELECT {SETTLEMENT_COLUMNS} FROM settlements FINAL WHERE credit_code = ? AND eligible_records > 0 ORDER BY period");
-    let rows: Vec<SettlementIn> = client.query(&sql).bind(code).fetch_all().await.map_err(map_error)?;
-    rows.into_iter().map(SettlementIn::decode).collect()
+pub(super) async fn accrual_sums(client: &Client) -> StoreResult<Vec<AccrualSum>> {
+    let rows: Vec<AccrualIn> = client
+        .query(
+            "SELECT user_credit_code, period, count() AS records, sum(base) AS sum_base, sum(contribution) AS sum_contribution \
+             FROM ledger_lines FINAL WHERE reason = '' \
+             GROUP BY user_credit_code, period ORDER BY user_credit_code, period",
+        )
+        .fetch_all()
+        .await
+        .map_err(map_error)?;
+    rows.into_iter().map(AccrualIn::decode).collect()
 }
 
-pub(super) async fn entity_lines(client: &Client, code: &str, month: Option<Period>) -> StoreResult<Vec<LineRow>> {
+pub(super) async fn months_with_lines(client: &Client) -> StoreResult<Vec<Period>> {
+    let months: Vec<u32> = client.query("SELECT DISTINCT period FROM ledger_lines FINAL ORDER BY period").fetch_all().await.map_err(map_error)?;
+    months.into_iter().map(period).collect()
+}
+
+pub(super) async fn entity_lines(client: &Client, code: &CreditCode, month: Option<Period>) -> StoreResult<Vec<LineRow>> {
     let query = match month {
         Some(p) => client
-            .query(&format!(
-                "SELECT {LINE_COLUMNS} FROM ledger_lines FINAL WHERE user_credit_code = ? AND period = ? ORDER BY period, record_id"
-            ))
-            .bind(code)
+            .query(&format!("SELECT {LINE_COLUMNS} FROM ledger_lines FINAL WHERE user_credit_code = ? AND period = ? ORDER BY period, record_id"))
+            .bind(code.as_str())
             .bind(p.as_yyyymm()),
         None => client
             .query(&format!("SELECT {LINE_COLUMNS} FROM ledger_lines FINAL WHERE user_credit_code = ? ORDER BY period, record_id"))
-            .bind(code),
+            .bind(code.as_str()),
     };
     let rows: Vec<LineIn> = query.fetch_all().await.map_err(map_error)?;
     rows.into_iter().map(LineIn::decode).collect()
 }
 
-pub(super) async fn closures(client: &Client) -> StoreResult<Vec<crate::Closure>> {
+pub(super) async fn closures(client: &Client) -> StoreResult<Vec<Closure>> {
     let rows: Vec<ClosureRow> =
-        client.query("SELECT period, closed_at FROM period_closures FINAL ORDER BY period").fetch_all().await.map_err(map_error)?;
-    rows.into_iter().map(|r| Ok(Closure { period: period(r.period)?, closed_at: from_secs(r.closed_at)? })).collect()
+        client.query("SELECT period, close_id, closed_at FROM period_closures FINAL ORDER BY period").fetch_all().await.map_err(map_error)?;
+    rows.into_iter().map(|r| Ok(Closure { period: period(r.period)?, close_id: r.close_id, closed_at: from_secs(r.closed_at)? })).collect()
 }
 
 pub(super) fn from_secs(secs: u32) -> StoreResult<DateTime<Utc>> {
     DateTime::from_timestamp(i64::from(secs), 0).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp {secs} in store")))
 }
 
-pub(super) async fn closed_settlements(client: &Client) -> StoreResult<Vec<Settlement>> {
-    // Only copies that belong to a recorded closure count.
+pub(super) async fn statements(client: &Client) -> StoreResult<Vec<Statement>> {
+    // Only the lines of closes that recorded their closure count.
     let sql = format!(
-        "SELECT {SETTLEMENT_COLUMNS} FROM closed_settlements FINAL \
-         WHERE (period, closed_at) IN (SELECT period, closed_at FROM period_closures FINAL) \
-         ORDER BY credit_code, period"
+        "SELECT {STATEMENT_COLUMNS} FROM statements FINAL \
+         WHERE close_id IN (SELECT close_id FROM period_closures FINAL) \
+         ORDER BY credit_code, payout_period, for_period, kind"
     );
-    let rows: Vec<SettlementIn> = client.query(&sql).fetch_all().await.map_err(map_error)?;
-    rows.into_iter().map(SettlementIn::decode).collect()
-}
-
-pub(super) async fn adjustments(client: &Client) -> StoreResult<Vec<AdjustmentRow>> {
-    let sql = format!("SELECT {ADJUSTMENT_COLUMNS} FROM adjustments FINAL ORDER BY target_period, credit_code, record_id, revision");
-    let rows: Vec<AdjustmentIn> = client.query(&sql).fetch_all().await.map_err(map_error)?;
-    rows.into_iter().map(AdjustmentIn::decode).collect()
+    let rows: Vec<StatementIn> = client.query(&sql).fetch_all().await.map_err(map_error)?;
+    let mut out = rows.into_iter().map(StatementIn::decode).collect::<StoreResult<Vec<_>>>()?;
+    out.sort();
+    Ok(out)
 }
 
 pub(super) async fn rejection_counts(client: &Client) -> StoreResult<Vec<(String, u64)>> {

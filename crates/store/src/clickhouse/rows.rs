@@ -5,67 +5,58 @@
 //! old server lacks `RowBinaryWithNamesAndTypes`), so a mismatch shows up as
 //! a decode error, which the conformance suite would catch.
 
-use crate::codec::{credit_code, held_version, line_reason, line_reason_text, period, reason};
+use crate::codec::{credit_code, date_of_days, days, fingerprint, line_reason, line_reason_text, payment_status, period, statement_kind};
 use crate::decimal::{exact_from_i128, exact_to_i128, ratio, ratio_to_i32, yuan, yuan_to_i64, EXACT_SCALE};
-use crate::{
-    AcceptedRecordRow, AccrualSum, AdjustmentRow, BusPosition, HeldRow, LineRow, RejectionRow, SettlementRow, StandingLine, StoreResult,
-};
+use crate::{AccrualSum, BusPosition, CopyRow, LineRow, RejectionRow, ResettleMark, StoreResult};
 use ::clickhouse::Row;
 use chrono::{DateTime, TimeZone};
 use serde::{Deserialize, Serialize};
 use subsidy_core::money::from_scaled_i64;
-use subsidy_core::Settlement;
+use subsidy_core::Statement;
 
-/// Seconds since the epoch as a `DateTime` column, clamped to its range (the raw text keeps the truth).
+/// Seconds since the epoch as a `DateTime` column, clamped to its range.
 pub(super) fn datetime_secs<Tz: TimeZone>(t: &DateTime<Tz>) -> u32 {
     u32::try_from(t.timestamp().max(0)).unwrap_or(u32::MAX)
 }
 
 #[derive(Debug, Row, Serialize)]
-pub(super) struct RecordOut<'a> {
+pub(super) struct CopyOut<'a> {
     record_id: &'a str,
-    revision: u32,
-    user_credit_code: &'a str,
-    center_id: &'a str,
-    usage_end: u32,
-    updated_at: u32,
-    amount: i64,
-    paid_amount: i64,
-    payment_status: &'a str,
-    raw: &'a str,
     kafka_partition: i32,
     kafka_offset: i64,
+    revision: u32,
+    fingerprint: String,
+    raw: &'a str,
 }
 
-impl<'a> RecordOut<'a> {
-    pub(super) fn encode(r: &'a AcceptedRecordRow) -> StoreResult<Self> {
-        Ok(RecordOut {
-            record_id: &r.record_id,
-            revision: r.revision,
-            user_credit_code: r.user_credit_code.as_str(),
-            center_id: &r.center_id,
-            usage_end: datetime_secs(&r.usage_end),
-            updated_at: datetime_secs(&r.updated_at),
-            amount: yuan_to_i64(r.amount, "amount")?,
-            paid_amount: yuan_to_i64(r.paid_amount, "paid_amount")?,
-            payment_status: &r.payment_status,
-            raw: &r.raw,
-            kafka_partition: r.position.partition,
-            kafka_offset: r.position.offset,
-        })
+impl<'a> CopyOut<'a> {
+    pub(super) fn encode(c: &'a CopyRow) -> Self {
+        CopyOut {
+            record_id: &c.record_id,
+            kafka_partition: c.position.partition,
+            kafka_offset: c.position.offset,
+            revision: c.revision,
+            fingerprint: c.fingerprint.to_string(),
+            raw: &c.raw,
+        }
     }
 }
 
 /// The columns of `ledger_lines`, in order.
-pub(super) const LINE_COLUMNS: &str = "record_id, revision, user_credit_code, center_id, period, policy_version, \
-     rate, uplift, base, contribution, reason, kafka_partition, kafka_offset";
+pub(super) const LINE_COLUMNS: &str = "record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, \
+     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version";
 
 #[derive(Debug, Row, Serialize)]
 pub(super) struct LineOut<'a> {
     record_id: &'a str,
     revision: u32,
+    fingerprint: String,
+    conflict: u8,
     user_credit_code: &'a str,
     center_id: &'a str,
+    usage_date: u16,
+    payment_status: &'static str,
+    paid_amount: i64,
     period: u32,
     policy_version: &'a str,
     rate: i32,
@@ -75,6 +66,7 @@ pub(super) struct LineOut<'a> {
     reason: &'static str,
     kafka_partition: i32,
     kafka_offset: i64,
+    version: u64,
 }
 
 impl<'a> LineOut<'a> {
@@ -82,8 +74,13 @@ impl<'a> LineOut<'a> {
         Ok(LineOut {
             record_id: &l.record_id,
             revision: l.revision,
+            fingerprint: l.fingerprint.to_string(),
+            conflict: u8::from(l.conflict),
             user_credit_code: l.user_credit_code.as_str(),
             center_id: &l.center_id,
+            usage_date: days(l.usage_date)?,
+            payment_status: l.payment_status.as_str(),
+            paid_amount: yuan_to_i64(l.paid_amount, "paid_amount")?,
             period: l.period.as_yyyymm(),
             policy_version: &l.policy_version,
             rate: ratio_to_i32(l.rate, "rate")?,
@@ -93,6 +90,7 @@ impl<'a> LineOut<'a> {
             reason: line_reason_text(l.reason),
             kafka_partition: l.position.partition,
             kafka_offset: l.position.offset,
+            version: l.version,
         })
     }
 }
@@ -101,8 +99,13 @@ impl<'a> LineOut<'a> {
 pub(super) struct LineIn {
     record_id: String,
     revision: u32,
+    fingerprint: String,
+    conflict: u8,
     user_credit_code: String,
     center_id: String,
+    usage_date: u16,
+    payment_status: String,
+    paid_amount: i64,
     period: u32,
     policy_version: String,
     rate: i32,
@@ -112,12 +115,18 @@ pub(super) struct LineIn {
     reason: String,
     kafka_partition: i32,
     kafka_offset: i64,
+    version: u64,
 }
 
 impl LineIn {
     pub(super) fn decode(self) -> StoreResult<LineRow> {
         Ok(LineRow {
+            fingerprint: fingerprint(&self.fingerprint)?,
+            conflict: self.conflict != 0,
             user_credit_code: credit_code(&self.user_credit_code)?,
+            usage_date: date_of_days(self.usage_date),
+            payment_status: payment_status(&self.payment_status)?,
+            paid_amount: yuan(from_scaled_i64(self.paid_amount)),
             period: period(self.period)?,
             rate: ratio(from_scaled_i64(i64::from(self.rate))),
             uplift: ratio(from_scaled_i64(i64::from(self.uplift))),
@@ -129,11 +138,8 @@ impl LineIn {
             revision: self.revision,
             center_id: self.center_id,
             policy_version: self.policy_version,
+            version: self.version,
         })
-    }
-
-    pub(super) fn decode_standing(self) -> StoreResult<StandingLine> {
-        self.decode().map(StandingLine::from)
     }
 }
 
@@ -164,163 +170,20 @@ impl<'a> RejectionOut<'a> {
     }
 }
 
-/// The columns of `held_records` that are read back, in order.
-pub(super) const HELD_COLUMNS: &str = "record_id, revision, reason, raw, kafka_partition, kafka_offset, released";
-
-#[derive(Debug, Row, Serialize)]
-pub(super) struct HeldOut<'a> {
-    record_id: &'a str,
-    revision: u32,
-    reason: &'static str,
-    raw: &'a str,
+#[derive(Debug, Row, Serialize, Deserialize)]
+pub(super) struct MarkRow {
     kafka_partition: i32,
-    kafka_offset: i64,
-    released: u8,
-    ver: u64,
+    registry: String,
+    position: u64,
 }
 
-impl<'a> HeldOut<'a> {
-    pub(super) fn encode(h: &'a HeldRow) -> Self {
-        HeldOut {
-            record_id: &h.record_id,
-            revision: h.revision,
-            reason: h.reason.as_str(),
-            raw: &h.raw,
-            kafka_partition: h.position.partition,
-            kafka_offset: h.position.offset,
-            released: u8::from(h.released),
-            ver: held_version(h.revision, h.released),
-        }
+impl MarkRow {
+    pub(super) fn encode(m: &ResettleMark) -> Self {
+        MarkRow { kafka_partition: m.partition, registry: m.registry.clone(), position: m.position }
     }
-}
 
-#[derive(Debug, Row, Deserialize)]
-pub(super) struct HeldIn {
-    record_id: String,
-    revision: u32,
-    reason: String,
-    raw: String,
-    kafka_partition: i32,
-    kafka_offset: i64,
-    released: u8,
-}
-
-impl HeldIn {
-    pub(super) fn decode(self) -> StoreResult<HeldRow> {
-        Ok(HeldRow {
-            reason: reason(&self.reason)?,
-            position: BusPosition { partition: self.kafka_partition, offset: self.kafka_offset },
-            released: self.released != 0,
-            record_id: self.record_id,
-            revision: self.revision,
-            raw: self.raw,
-        })
-    }
-}
-
-/// The columns of `adjustments`, in order.
-pub(super) const ADJUSTMENT_COLUMNS: &str =
-    "record_id, revision, credit_code, original_period, target_period, delta_base, delta_contribution";
-
-#[derive(Debug, Row, Serialize)]
-pub(super) struct AdjustmentOut<'a> {
-    record_id: &'a str,
-    revision: u32,
-    credit_code: &'a str,
-    original_period: u32,
-    target_period: u32,
-    delta_base: i64,
-    delta_contribution: i128,
-}
-
-impl<'a> AdjustmentOut<'a> {
-    pub(super) fn encode(a: &'a AdjustmentRow) -> StoreResult<Self> {
-        Ok(AdjustmentOut {
-            record_id: &a.record_id,
-            revision: a.revision,
-            credit_code: a.credit_code.as_str(),
-            original_period: a.original_period.as_yyyymm(),
-            target_period: a.target_period.as_yyyymm(),
-            delta_base: yuan_to_i64(a.delta_base, "delta_base")?,
-            delta_contribution: exact_to_i128(a.delta_contribution, "delta_contribution")?,
-        })
-    }
-}
-
-#[derive(Debug, Row, Deserialize)]
-pub(super) struct AdjustmentIn {
-    record_id: String,
-    revision: u32,
-    credit_code: String,
-    original_period: u32,
-    target_period: u32,
-    delta_base: i64,
-    delta_contribution: i128,
-}
-
-impl AdjustmentIn {
-    pub(super) fn decode(self) -> StoreResult<AdjustmentRow> {
-        Ok(AdjustmentRow {
-            credit_code: credit_code(&self.credit_code)?,
-            original_period: period(self.original_period)?,
-            target_period: period(self.target_period)?,
-            delta_base: yuan(from_scaled_i64(self.delta_base)),
-            delta_contribution: exact_from_i128(self.delta_contribution, EXACT_SCALE, "delta_contribution")?,
-            record_id: self.record_id,
-            revision: self.revision,
-        })
-    }
-}
-
-/// The figure columns of `settlements` and `closed_settlements`, in order.
-pub(super) const SETTLEMENT_COLUMNS: &str = "credit_code, period, eligible_records, eligible_base, uncapped, subsidy";
-
-#[derive(Debug, Row, Serialize)]
-pub(super) struct SettlementOut<'a> {
-    credit_code: &'a str,
-    period: u32,
-    eligible_records: u64,
-    eligible_base: i64,
-    uncapped: i128,
-    subsidy: i64,
-    version: u64,
-}
-
-impl<'a> SettlementOut<'a> {
-    pub(super) fn encode(r: &'a SettlementRow) -> StoreResult<Self> {
-        let s = &r.settlement;
-        Ok(SettlementOut {
-            credit_code: s.credit_code.as_str(),
-            period: s.period.as_yyyymm(),
-            eligible_records: s.eligible_records,
-            eligible_base: yuan_to_i64(s.eligible_base, "eligible_base")?,
-            uncapped: exact_to_i128(s.uncapped, "uncapped")?,
-            subsidy: yuan_to_i64(s.subsidy, "subsidy")?,
-            version: r.version,
-        })
-    }
-}
-
-#[derive(Debug, Row, Deserialize)]
-pub(super) struct SettlementIn {
-    credit_code: String,
-    period: u32,
-    eligible_records: u64,
-    eligible_base: i64,
-    uncapped: i128,
-    subsidy: i64,
-}
-
-impl SettlementIn {
-    pub(super) fn decode(self) -> StoreResult<Settlement> {
-        Ok(Settlement {
-            credit_code: credit_code(&self.credit_code)?,
-            period: period(self.period)?,
-            eligible_records: self.eligible_records,
-            eligible_base: yuan(from_scaled_i64(self.eligible_base)),
-            uncapped: exact_from_i128(self.uncapped, EXACT_SCALE, "uncapped")?,
-            subsidy: yuan(from_scaled_i64(self.subsidy)),
-        })
+    pub(super) fn decode(self) -> ResettleMark {
+        ResettleMark { partition: self.kafka_partition, position: self.position, registry: self.registry }
     }
 }
 
@@ -329,7 +192,6 @@ impl SettlementIn {
 pub(super) struct AccrualIn {
     user_credit_code: String,
     period: u32,
-    policy_version: String,
     records: u64,
     base: i128,
     contribution: i128,
@@ -343,7 +205,6 @@ impl AccrualIn {
             records: self.records,
             base: yuan(exact_from_i128(self.base, 4, "base")?),
             contribution: exact_from_i128(self.contribution, EXACT_SCALE, "contribution")?,
-            policy_version: self.policy_version,
         })
     }
 }
@@ -351,5 +212,57 @@ impl AccrualIn {
 #[derive(Debug, Row, Serialize, Deserialize)]
 pub(super) struct ClosureRow {
     pub(super) period: u32,
+    pub(super) close_id: String,
     pub(super) closed_at: u32,
+}
+
+/// The columns of `statements` that are read back, in order.
+pub(super) const STATEMENT_COLUMNS: &str = "credit_code, payout_period, for_period, kind, eligible_base, subsidy";
+
+#[derive(Debug, Row, Serialize)]
+pub(super) struct StatementOut<'a> {
+    close_id: &'a str,
+    credit_code: &'a str,
+    payout_period: u32,
+    for_period: u32,
+    kind: &'static str,
+    eligible_base: i64,
+    subsidy: i64,
+}
+
+impl<'a> StatementOut<'a> {
+    pub(super) fn encode(close_id: &'a str, s: &'a Statement) -> StoreResult<Self> {
+        Ok(StatementOut {
+            close_id,
+            credit_code: s.credit_code.as_str(),
+            payout_period: s.payout_period.as_yyyymm(),
+            for_period: s.for_period.as_yyyymm(),
+            kind: s.kind.as_str(),
+            eligible_base: yuan_to_i64(s.eligible_base, "eligible_base")?,
+            subsidy: yuan_to_i64(s.subsidy, "subsidy")?,
+        })
+    }
+}
+
+#[derive(Debug, Row, Deserialize)]
+pub(super) struct StatementIn {
+    credit_code: String,
+    payout_period: u32,
+    for_period: u32,
+    kind: String,
+    eligible_base: i64,
+    subsidy: i64,
+}
+
+impl StatementIn {
+    pub(super) fn decode(self) -> StoreResult<Statement> {
+        Ok(Statement {
+            credit_code: credit_code(&self.credit_code)?,
+            payout_period: period(self.payout_period)?,
+            for_period: period(self.for_period)?,
+            kind: statement_kind(&self.kind)?,
+            eligible_base: yuan(from_scaled_i64(self.eligible_base)),
+            subsidy: yuan(from_scaled_i64(self.subsidy)),
+        })
+    }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// Migrations in the order they apply: (id, SQL).
 pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_ledger", include_str!("../../../../schemas/clickhouse/0001_ledger.sql")),
-    ("0002_settlements", include_str!("../../../../schemas/clickhouse/0002_settlements.sql")),
+    ("0002_statements", include_str!("../../../../schemas/clickhouse/0002_statements.sql")),
 ];
 
 /// The bookkeeping table itself, created before anything else.
@@ -30,6 +30,9 @@ pub(crate) async fn migrate(admin: &Client, client: &Client, database: &str) -> 
     admin.query_raw(&format!("CREATE DATABASE IF NOT EXISTS `{database}`")).execute().await.map_err(map_error)?;
     client.query_raw(MIGRATIONS_TABLE).execute().await.map_err(map_error)?;
     let applied: Vec<String> = client.query_raw("SELECT id FROM schema_migrations FINAL").fetch_all().await.map_err(map_error)?;
+    if let Some(id) = applied.iter().find(|a| crate::RETIRED_MIGRATIONS.contains(&a.as_str())) {
+        return Err(crate::retired_layout(id));
+    }
     let mut newly = Vec::new();
     for (id, sql) in MIGRATIONS {
         if applied.iter().any(|a| a == id) {
@@ -70,7 +73,7 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(ids, sorted);
         let all: Vec<String> = MIGRATIONS.iter().flat_map(|(_, sql)| statements(sql)).collect();
-        assert_eq!(all.len(), 8);
+        assert_eq!(all.len(), 6);
         for s in &all {
             assert!(s.starts_with("CREATE TABLE IF NOT EXISTS"), "{s}");
             assert!(!s.contains("LowCardinality"), "{s}");

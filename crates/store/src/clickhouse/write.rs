@@ -1,12 +1,13 @@
-//! Writes: one `INSERT … FORMAT RowBinary` per non-empty table, sent concurrently.
+//! Writes: one `INSERT … FORMAT RowBinary` per non-empty table.
 //!
 //! Every row is encoded before anything is sent, so a row that cannot be
 //! stored (e.g. too many decimals) rejects the whole batch and writes nothing.
 //! Replays are safe: each table is a ReplacingMergeTree on the row's key.
+//! Marks go last, once the lines they vouch for are acknowledged.
 
 use super::error::map_error;
-use super::rows::{AdjustmentOut, HeldOut, LineOut, RecordOut, RejectionOut, SettlementOut};
-use crate::{SettlementRow, StoreResult, WriteBatch};
+use super::rows::{CopyOut, LineOut, MarkRow, RejectionOut};
+use crate::{StoreResult, WriteBatch};
 use ::clickhouse::{Client, Row, RowWrite};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 const END_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Inserts `rows` into `table` in one request; nothing when empty.
-async fn insert_rows<R: Row + RowWrite>(client: &Client, table: &str, rows: &[R::Value<'_>]) -> StoreResult<()> {
+pub(super) async fn insert_rows<R: Row + RowWrite>(client: &Client, table: &str, rows: &[R::Value<'_>]) -> StoreResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -29,23 +30,14 @@ async fn insert_rows<R: Row + RowWrite>(client: &Client, table: &str, rows: &[R:
 
 /// Writes every row of a batch.
 pub(super) async fn write_batch(client: &Client, batch: &WriteBatch) -> StoreResult<()> {
-    let records = batch.records.iter().map(RecordOut::encode).collect::<StoreResult<Vec<_>>>()?;
+    let copies: Vec<_> = batch.copies.iter().map(CopyOut::encode).collect();
     let lines = batch.lines.iter().map(LineOut::encode).collect::<StoreResult<Vec<_>>>()?;
     let rejections: Vec<_> = batch.rejections.iter().map(RejectionOut::encode).collect();
-    let held: Vec<_> = batch.held.iter().map(HeldOut::encode).collect();
-    let adjustments = batch.adjustments.iter().map(AdjustmentOut::encode).collect::<StoreResult<Vec<_>>>()?;
+    let marks: Vec<_> = batch.marks.iter().map(MarkRow::encode).collect();
     tokio::try_join!(
-        insert_rows::<RecordOut<'_>>(client, "usage_records", &records),
+        insert_rows::<CopyOut<'_>>(client, "record_copies", &copies),
         insert_rows::<LineOut<'_>>(client, "ledger_lines", &lines),
         insert_rows::<RejectionOut<'_>>(client, "rejections", &rejections),
-        insert_rows::<HeldOut<'_>>(client, "held_records", &held),
-        insert_rows::<AdjustmentOut<'_>>(client, "adjustments", &adjustments),
     )?;
-    Ok(())
-}
-
-/// Writes settlement rows; the highest version of each key stands.
-pub(super) async fn write_settlements(client: &Client, rows: &[SettlementRow]) -> StoreResult<()> {
-    let rows = rows.iter().map(SettlementOut::encode).collect::<StoreResult<Vec<_>>>()?;
-    insert_rows::<SettlementOut<'_>>(client, "settlements", &rows).await
+    insert_rows::<MarkRow>(client, "resettle_marks", &marks).await
 }

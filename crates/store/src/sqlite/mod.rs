@@ -11,17 +11,13 @@ mod read;
 mod schema;
 mod write;
 
-use crate::{
-    AccrualSum, AdjustmentRow, CloseReport, Closure, HeldRow, LedgerStore, LineRow, SettlementRow, StandingLine, StoreError, StoreResult,
-    WriteBatch,
-};
+use crate::{AccrualSum, Closure, LedgerStore, LineRow, ResettleMark, StoreError, StoreResult, WriteBatch};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use subsidy_core::{Period, Settlement};
+use subsidy_core::{Affected, CreditCode, Period, Statement};
 
 /// How long a writer waits for another process holding the file lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -92,9 +88,9 @@ impl LedgerStore for SqliteStore {
         self.with_conn(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(codec::map_error)).await
     }
 
-    async fn standing_lines(&self, record_ids: &[String]) -> StoreResult<Vec<StandingLine>> {
+    async fn lines_of(&self, record_ids: &[String]) -> StoreResult<Vec<LineRow>> {
         let ids = record_ids.to_vec();
-        self.with_conn(move |c| read::standing_lines(c, &ids)).await
+        self.with_conn(move |c| read::lines_of(c, &ids)).await
     }
 
     async fn write_batch(&self, batch: &WriteBatch) -> StoreResult<()> {
@@ -103,19 +99,6 @@ impl LedgerStore for SqliteStore {
         }
         let batch = batch.clone();
         self.with_conn(move |c| write::write_batch(c, &batch)).await
-    }
-
-    async fn write_settlements(&self, rows: &[SettlementRow]) -> StoreResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let rows = rows.to_vec();
-        self.with_conn(move |c| write::write_settlements(c, &rows)).await
-    }
-
-    async fn accrual_sums(&self, partitions: &[i32]) -> StoreResult<Vec<AccrualSum>> {
-        let partitions = partitions.to_vec();
-        self.with_conn(move |c| read::accrual_sums(c, &partitions)).await
     }
 
     async fn record_ids(&self, partitions: &[i32], each: &mut (dyn for<'s> FnMut(&'s str) + Send)) -> StoreResult<u64> {
@@ -128,22 +111,31 @@ impl LedgerStore for SqliteStore {
         Ok(ids.len() as u64)
     }
 
-    async fn held_records(&self, partitions: &[i32]) -> StoreResult<Vec<HeldRow>> {
+    async fn held_ids(&self, partitions: &[i32]) -> StoreResult<Vec<String>> {
         let partitions = partitions.to_vec();
-        self.with_conn(move |c| read::held_records(c, &partitions)).await
+        self.with_conn(move |c| read::held_ids(c, &partitions)).await
     }
 
-    async fn settlements(&self) -> StoreResult<Vec<Settlement>> {
-        self.with_conn(|c| read::settlements(c, read::SettlementFilter::All)).await
+    async fn affected_lines(&self, partitions: &[i32], affected: &Affected) -> StoreResult<Vec<LineRow>> {
+        let (partitions, affected) = (partitions.to_vec(), affected.clone());
+        self.with_conn(move |c| read::affected_lines(c, &partitions, &affected)).await
     }
 
-    async fn entity_settlements(&self, credit_code: &str) -> StoreResult<Vec<Settlement>> {
-        let code = credit_code.to_string();
-        self.with_conn(move |c| read::settlements(c, read::SettlementFilter::Entity(&code))).await
+    async fn marks(&self, partitions: &[i32]) -> StoreResult<Vec<ResettleMark>> {
+        let partitions = partitions.to_vec();
+        self.with_conn(move |c| read::marks(c, &partitions)).await
     }
 
-    async fn entity_lines(&self, credit_code: &str, period: Option<Period>) -> StoreResult<Vec<LineRow>> {
-        let code = credit_code.to_string();
+    async fn accrual_sums(&self) -> StoreResult<Vec<AccrualSum>> {
+        self.with_conn(|c| read::accrual_sums(c)).await
+    }
+
+    async fn months_with_lines(&self) -> StoreResult<Vec<Period>> {
+        self.with_conn(|c| read::months_with_lines(c)).await
+    }
+
+    async fn entity_lines(&self, credit_code: &CreditCode, period: Option<Period>) -> StoreResult<Vec<LineRow>> {
+        let code = *credit_code;
         self.with_conn(move |c| read::entity_lines(c, &code, period)).await
     }
 
@@ -151,16 +143,13 @@ impl LedgerStore for SqliteStore {
         self.with_conn(read::closures).await
     }
 
-    async fn close_period(&self, period: Period, closed_at: DateTime<Utc>) -> StoreResult<CloseReport> {
-        self.with_conn(move |c| write::close_period(c, period, closed_at)).await
+    async fn statements(&self) -> StoreResult<Vec<Statement>> {
+        self.with_conn(read::statements).await
     }
 
-    async fn closed_settlements(&self) -> StoreResult<Vec<Settlement>> {
-        self.with_conn(|c| read::settlements(c, read::SettlementFilter::Closed)).await
-    }
-
-    async fn adjustments(&self) -> StoreResult<Vec<AdjustmentRow>> {
-        self.with_conn(read::adjustments).await
+    async fn commit_close(&self, closure: &Closure, statements: &[Statement]) -> StoreResult<()> {
+        let (closure, statements) = (closure.clone(), statements.to_vec());
+        self.with_conn(move |c| write::commit_close(c, &closure, &statements)).await
     }
 
     async fn rejection_counts(&self) -> StoreResult<Vec<(String, u64)>> {

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection};
 /// Migrations in the order they apply: (id, SQL).
 pub(super) const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_ledger", include_str!("../../../../schemas/sqlite/0001_ledger.sql")),
-    ("0002_settlements", include_str!("../../../../schemas/sqlite/0002_settlements.sql")),
+    ("0002_statements", include_str!("../../../../schemas/sqlite/0002_statements.sql")),
 ];
 
 const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)";
@@ -17,6 +17,12 @@ const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (id
 /// Applies the pending migrations; returns their ids.
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<Vec<String>> {
     conn.execute_batch(MIGRATIONS_TABLE).map_err(map_error)?;
+    for id in crate::RETIRED_MIGRATIONS {
+        let retired: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE id = ?1)", [id], |r| r.get(0)).map_err(map_error)?;
+        if retired {
+            return Err(crate::retired_layout(id));
+        }
+    }
     let mut newly = Vec::new();
     for (id, sql) in MIGRATIONS {
         let tx = conn.transaction().map_err(map_error)?;

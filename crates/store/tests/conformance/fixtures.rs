@@ -1,10 +1,10 @@
 //! Row builders for the conformance cases.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use std::str::FromStr;
-use subsidy_core::{CreditCode, Period, ReasonCode, Settlement};
-use subsidy_store::{AcceptedRecordRow, AdjustmentRow, BusPosition, HeldRow, LedgerStore, LineRow, RejectionRow, SettlementRow};
+use subsidy_core::{CreditCode, Fingerprint, PaymentStatus, Period, ReasonCode, Statement, StatementKind};
+use subsidy_store::{BusPosition, Closure, CopyRow, LedgerStore, LineRow, RejectionRow, WriteBatch};
 
 pub fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
@@ -19,12 +19,8 @@ pub fn month(s: &str) -> Period {
     Period::parse(s).unwrap()
 }
 
-pub fn at(s: &str) -> DateTime<FixedOffset> {
-    DateTime::parse_from_rfc3339(s).unwrap()
-}
-
 pub fn utc(s: &str) -> DateTime<Utc> {
-    at(s).with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
 pub fn pos(partition: i32, offset: i64) -> BusPosition {
@@ -36,14 +32,25 @@ pub async fn ready(store: &dyn LedgerStore) {
     store.migrate().await.unwrap();
 }
 
-/// An eligible line paying `base` × 0.3 × 1.2 (the contribution is given, exact).
+/// A fingerprint derived from a small number.
+pub fn fp(n: u128) -> Fingerprint {
+    Fingerprint(n.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835).wrapping_add(7))
+}
+
+/// An eligible line paying `base` × 0.3 × 1.2 (the contribution is given, exact), version = revision.
 pub fn line(id: &str, revision: u32, user: CreditCode, period: &str, position: BusPosition, base: &str, contribution: &str) -> LineRow {
+    let p = month(period);
     LineRow {
         record_id: id.to_string(),
         revision,
+        fingerprint: fp(u128::from(revision)),
+        conflict: false,
         user_credit_code: user,
         center_id: "hefei-01".to_string(),
-        period: month(period),
+        usage_date: NaiveDate::from_ymd_opt(p.year(), p.month(), 15).unwrap(),
+        payment_status: PaymentStatus::Paid,
+        paid_amount: d(base),
+        period: p,
         policy_version: "2025-v1".to_string(),
         rate: d("0.3"),
         uplift: d("1.2"),
@@ -51,6 +58,7 @@ pub fn line(id: &str, revision: u32, user: CreditCode, period: &str, position: B
         contribution: d(contribution),
         reason: None,
         position,
+        version: u64::from(revision) << 32,
     }
 }
 
@@ -61,24 +69,20 @@ pub fn excluded(mut l: LineRow, reason: ReasonCode) -> LineRow {
     l
 }
 
-/// An accepted record matching a line.
-pub fn record_for(l: &LineRow) -> AcceptedRecordRow {
-    AcceptedRecordRow {
+/// The copy a line stands on, with awkward text in its raw bytes.
+pub fn copy_for(l: &LineRow) -> CopyRow {
+    CopyRow {
         record_id: l.record_id.clone(),
-        revision: l.revision,
-        user_credit_code: l.user_credit_code,
-        center_id: l.center_id.clone(),
-        usage_end: at("2025-09-15T10:00:00+08:00"),
-        updated_at: at("2025-09-15T10:05:00.123+08:00"),
-        amount: l.base,
-        paid_amount: l.base,
-        payment_status: "paid".to_string(),
-        raw: format!(
-            r#"{{"record_id":"{}","revision":{},"note":"用量记录 \t tab, 'quote', back\\slash, ?mark"}}"#,
-            l.record_id, l.revision
-        ),
         position: l.position,
+        revision: l.revision,
+        fingerprint: l.fingerprint,
+        raw: format!(r#"{{"record_id":"{}","revision":{},"note":"用量记录 \t tab, 'quote', back\\slash, ?mark"}}"#, l.record_id, l.revision),
     }
+}
+
+/// A batch of lines with their copies.
+pub fn batch_of(lines: Vec<LineRow>) -> WriteBatch {
+    WriteBatch { copies: lines.iter().map(copy_for).collect(), lines, ..WriteBatch::default() }
 }
 
 pub fn rejection(position: BusPosition, reason: ReasonCode, record_id: Option<&str>) -> RejectionRow {
@@ -93,49 +97,12 @@ pub fn rejection(position: BusPosition, reason: ReasonCode, record_id: Option<&s
     }
 }
 
-pub fn held(id: &str, revision: u32, position: BusPosition, released: bool) -> HeldRow {
-    HeldRow {
-        record_id: id.to_string(),
-        revision,
-        reason: ReasonCode::UnknownEntity,
-        raw: format!("{{\"record_id\":\"{id}\"}}"),
-        position,
-        released,
-    }
+pub fn statement(user: CreditCode, payout: &str, for_period: &str, kind: StatementKind, base: &str, subsidy: &str) -> Statement {
+    Statement { credit_code: user, payout_period: month(payout), for_period: month(for_period), kind, eligible_base: d(base), subsidy: d(subsidy) }
 }
 
-pub fn settlement(user: CreditCode, period: &str, records: u64, base: &str, uncapped: &str, subsidy: &str, version: u64) -> SettlementRow {
-    SettlementRow {
-        settlement: Settlement {
-            credit_code: user,
-            period: month(period),
-            eligible_records: records,
-            eligible_base: d(base),
-            uncapped: d(uncapped),
-            subsidy: d(subsidy),
-        },
-        version,
-    }
-}
-
-pub fn adjustment(
-    id: &str,
-    revision: u32,
-    user: CreditCode,
-    original: &str,
-    target: &str,
-    delta_base: &str,
-    delta_contribution: &str,
-) -> AdjustmentRow {
-    AdjustmentRow {
-        record_id: id.to_string(),
-        revision,
-        credit_code: user,
-        original_period: month(original),
-        target_period: month(target),
-        delta_base: d(delta_base),
-        delta_contribution: d(delta_contribution),
-    }
+pub fn closure(period: &str, close_id: &str) -> Closure {
+    Closure { period: month(period), close_id: close_id.to_string(), closed_at: utc("2025-10-01T08:00:00Z") }
 }
 
 pub fn ids(v: &[&str]) -> Vec<String> {

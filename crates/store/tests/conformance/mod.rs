@@ -6,11 +6,11 @@
 
 pub mod fixtures;
 mod ledger;
-mod settle;
+mod statements;
 
-pub use fixtures::{code, line, pos};
+pub use fixtures::{batch_of, code, line, pos};
 pub use ledger::*;
-pub use settle::*;
+pub use statements::*;
 
 /// Every case, by name, for the harness macros.
 #[macro_export]
@@ -18,16 +18,16 @@ macro_rules! for_each_case {
     ($m:ident) => {
         $m!(
             migrate_is_idempotent,
-            standing_lines_keep_highest_revision,
+            the_highest_version_stands,
             replayed_batches_do_not_double,
-            accrual_sums_filter_partitions_and_sum_exactly,
+            accrual_sums_follow_the_standing_lines,
             record_ids_cover_the_given_partitions,
-            held_records_until_released,
+            held_ids_follow_the_standing_line,
+            affected_lines_by_user_or_center_in_owned_partitions,
+            marks_keep_the_highest_position,
             rejections_are_counted_once,
-            settlements_highest_version_stands,
-            close_period_freezes_and_refuses_twice,
             entity_reads_are_sorted_and_filtered,
-            adjustments_round_trip,
+            closes_commit_once_and_statements_read_back,
             decimals_stay_exact,
             unstorable_rows_write_nothing,
         );

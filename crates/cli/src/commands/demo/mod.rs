@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use subsidy_bus::{ensure_topics, idempotent_producer, BusConfig, Checkpoints, Topics};
 use subsidy_core::PolicySet;
-use subsidy_pipeline::aggregator::{Aggregator, AggregatorConfig};
+use subsidy_pipeline::aggregator::{Aggregator, AggregatorConfig, Limits};
 use subsidy_pipeline::collector::{Collector, CollectorConfig, RecordSink};
 use subsidy_pipeline::metrics::{AggregatorMetrics, CollectorMetrics};
 use subsidy_platform::client::PlatformClient;
@@ -61,7 +61,7 @@ fn aggregator(bus: &BusConfig, store: Arc<dyn LedgerStore>, metrics: AggregatorM
         bus: bus.clone(),
         policy: PolicySet::builtin(),
         metrics,
-        config: AggregatorConfig { exit_when_idle, linger: Duration::from_millis(200), ..AggregatorConfig::default() },
+        config: AggregatorConfig { exit_when_idle, limits: Limits { linger: Duration::from_millis(200), ..AggregatorConfig::default().limits }, ..AggregatorConfig::default() },
     })
 }
 
@@ -159,7 +159,8 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
         .map(|r| (r.as_str().to_string(), cm.dead_letters.with_label_values(&[r.as_str()]).get()))
         .filter(|(_, n)| *n > 0)
         .collect();
-    summary::print(store.as_ref(), &entities, &dead).await?;
+    let codes: Vec<subsidy_core::CreditCode> = entities.iter().filter_map(|e| e.get("credit_code").and_then(|c| c.as_str()).and_then(subsidy_core::CreditCode::parse)).collect();
+    summary::print(store.as_ref(), &PolicySet::builtin(), &codes, &dead).await?;
     println!("\nwhere to look next:");
     println!("  metrics      http://{metrics_addr}/metrics");
     println!("  settlements  subsidy-meter export {store_flags} --out settlements.csv");

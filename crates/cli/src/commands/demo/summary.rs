@@ -5,8 +5,8 @@ use anyhow::{anyhow, Result};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use subsidy_core::money::format_yuan;
-use subsidy_core::{Period, ReasonCode};
-use subsidy_store::LedgerStore;
+use subsidy_core::{CreditCode, PolicySet, Period, ReasonCode};
+use subsidy_store::{settlements, LedgerStore};
 
 #[derive(Default)]
 struct Month {
@@ -17,17 +17,18 @@ struct Month {
 }
 
 /// Prints the table to stdout.
-pub async fn print(store: &dyn LedgerStore, entities: &[serde_json::Value], collector_dead_letters: &[(String, u64)]) -> Result<()> {
+pub async fn print(store: &dyn LedgerStore, policy: &PolicySet, entities: &[CreditCode], collector_dead_letters: &[(String, u64)]) -> Result<()> {
+    let read = |e: subsidy_store::StoreError| anyhow!("cannot read the ledger: {e}");
     let mut months: BTreeMap<Period, Month> = BTreeMap::new();
-    for s in store.settlements().await.map_err(|e| anyhow!("cannot read settlements: {e}"))? {
+    let settled = settlements(store, policy).await.map_err(read)?;
+    for s in &settled {
         let m = months.entry(s.period).or_default();
         m.entities += 1;
         m.base += s.eligible_base;
         m.subsidy += s.subsidy;
     }
-    for e in entities {
-        let Some(code) = e.get("credit_code").and_then(|c| c.as_str()) else { continue };
-        for line in store.entity_lines(code, None).await.map_err(|e| anyhow!("cannot read ledger lines: {e}"))? {
+    for code in entities {
+        for line in store.entity_lines(code, None).await.map_err(read)? {
             if line.reason == Some(ReasonCode::SelfBuiltSelfUsed) {
                 months.entry(line.period).or_default().self_built += line.base;
             }
@@ -50,7 +51,7 @@ pub async fn print(store: &dyn LedgerStore, entities: &[serde_json::Value], coll
     }
     let rejects = store.rejection_counts().await.map_err(|e| anyhow!("cannot read rejections: {e}"))?;
     if !rejects.is_empty() {
-        println!("\nrejected, duplicate and superseded lines in the ledger, by reason:");
+        println!("\nlines the aggregator could not read as records, by reason:");
         for (reason, n) in rejects {
             println!("  {reason:<24} {n:>8}");
         }

@@ -11,7 +11,7 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
-use subsidy_core::{parse_record, Rejection, UsageRecord};
+use subsidy_core::{parse_record, Fingerprint, Rejection, UsageRecord};
 
 /// Bytes read per chunk (a chunk is extended to the end of its last line).
 const CHUNK_BYTES: usize = 512 * 1024;
@@ -24,8 +24,8 @@ const IN_FLIGHT_PER_WORKER: usize = 2;
 pub(super) enum Line {
     /// Empty or whitespace only.
     Blank,
-    /// A record that passed every field check.
-    Record(UsageRecord),
+    /// A record that passed every field check, with its content fingerprint.
+    Record(UsageRecord, Fingerprint),
     /// A line refused by the parser, with its text (lossily UTF-8).
     Rejected { rejection: Rejection, raw: String },
 }
@@ -44,7 +44,10 @@ fn parse_line(line: &[u8]) -> Line {
         return Line::Blank;
     }
     match parse_record(line) {
-        Ok(record) => Line::Record(record),
+        Ok(record) => {
+            let f = Fingerprint::of(&record);
+            Line::Record(record, f)
+        }
         Err(rejection) => Line::Rejected { rejection, raw: String::from_utf8_lossy(line).into_owned() },
     }
 }
@@ -194,7 +197,7 @@ mod tests {
                 no,
                 match line {
                     Line::Blank => "blank",
-                    Line::Record(_) => "record",
+                    Line::Record(..) => "record",
                     Line::Rejected { .. } => "rejected",
                 },
             ));
