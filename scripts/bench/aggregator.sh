@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Aggregator throughput and memory: records topic (tansu) → `aggregate` →
-# ClickHouse, against clickhouse-client inserting the same usage_records and
+# ClickHouse, against clickhouse-client inserting the same record_copies and
 # ledger_lines rows as JSONEachRow into a fresh copy of the tables.
 #
 #   bash scripts/bench/aggregator.sh [RECORDS...]        (default: 1000000)
@@ -47,11 +47,11 @@
 # query of 20,000 random ids against the finished ledger_lines (with and
 # without FINAL). CPU seconds of ClickHouse and the broker are read from /proc.
 #
-# clickhouse-client side: SELECT * … FORMAT JSONEachRow of usage_records and
+# clickhouse-client side: SELECT * … FORMAT JSONEachRow of record_copies and
 # ledger_lines (no FINAL: every row the aggregator inserted and ClickHouse has
 # not merged away yet, so somewhat fewer rows than were written), `migrate`
 # into a fresh database, then two timed `INSERT … FORMAT JSONEachRow` one
-# after the other; records/s = usage_records rows / both inserts' time. Row
+# after the other; records/s = record_copies rows / both inserts' time. Row
 # counts and money sums (with FINAL) are compared between the two databases.
 #
 # Env: BENCH_ROUNDS (aggregator runs per size, default 1),
@@ -253,7 +253,7 @@ run_round() {
     local wsum wcount ur ll
     wsum=$(metric subsidy_aggregator_store_write_duration_seconds_sum "$r/last.prom")
     wcount=$(metric subsidy_aggregator_store_write_duration_seconds_count "$r/last.prom")
-    ur=$(awk '$1=="subsidy_aggregator_rows_written_total{table=\"usage_records\"}" {print $2}' "$r/last.prom")
+    ur=$(awk '$1=="subsidy_aggregator_rows_written_total{table=\"record_copies\"}" {print $2}' "$r/last.prom")
     ll=$(awk '$1=="subsidy_aggregator_rows_written_total{table=\"ledger_lines\"}" {print $2}' "$r/last.prom")
     local src_new src_recent src_store
     src_new=$(awk '$1=="subsidy_aggregator_standing_lookups_total{source=\"new\"}" {print $2}' "$r/last.prom")
@@ -264,9 +264,9 @@ run_round() {
     [ "$store_errors" = 0 ] || warn="$warn WARNING: $store_errors store errors (retried)."
 
     # Lookup probe: one standing-revision query of 20,000 random ids, as the store sends it.
-    chq --query "SELECT record_id FROM $db.usage_records ORDER BY rand() LIMIT 20000 FORMAT TSV" \
+    chq --query "SELECT record_id FROM $db.ledger_lines ORDER BY rand() LIMIT 20000 FORMAT TSV" \
         | awk 'BEGIN {printf "["} {printf "%s'\''%s'\''", (NR > 1 ? "," : ""), $1} END {printf "]"}' >"$r/ids.txt"
-    local cols="record_id, revision, user_credit_code, center_id, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset"
+    local cols="record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version"
     probe() {
         { printf 'SELECT %s FROM %s.ledger_lines %s WHERE record_id IN (SELECT arrayJoin(' "$cols" "$db" "$1"; cat "$r/ids.txt"; printf ')) FORMAT Null'; } >"$r/probe.sql"
         for _ in 1 2 3; do curl -sf -o /dev/null -w '%{time_total}\n' --data-binary @"$r/probe.sql" "$CH_HTTP/?max_query_size=10000000"; done | median
@@ -275,29 +275,29 @@ run_round() {
     probe_final=$(probe FINAL); probe_plain=$(probe "")
     lines_rows=$(chq --query "SELECT count() FROM $db.ledger_lines")
 
-    # clickhouse-client: the same usage_records and ledger_lines rows, as JSONEachRow.
-    chq --query "SELECT * FROM $db.usage_records FORMAT JSONEachRow" >"$r/usage_records.json"
+    # clickhouse-client: the same record_copies and ledger_lines rows, as JSONEachRow.
+    chq --query "SELECT * FROM $db.record_copies FORMAT JSONEachRow" >"$r/record_copies.json"
     chq --query "SELECT * FROM $db.ledger_lines FORMAT JSONEachRow" >"$r/ledger_lines.json"
     "$BIN" migrate --clickhouse-url "$CH_HTTP" --clickhouse-database "$cli_db" >/dev/null 2>&1
     local c0 c1 c2
     c0=$(date +%s.%N)
-    chq --query "INSERT INTO $cli_db.usage_records FORMAT JSONEachRow" <"$r/usage_records.json"
+    chq --query "INSERT INTO $cli_db.record_copies FORMAT JSONEachRow" <"$r/record_copies.json"
     c1=$(date +%s.%N)
     chq --query "INSERT INTO $cli_db.ledger_lines FORMAT JSONEachRow" <"$r/ledger_lines.json"
     c2=$(date +%s.%N)
     # FINAL on both sides: the source keeps merging after the export.
-    local check="SELECT count(), sum(amount), sum(paid_amount) FROM DB.usage_records FINAL"
+    local check="SELECT count(), sum(revision), sum(length(raw)) FROM DB.record_copies FINAL"
     local check2="SELECT count(), sum(base), sum(contribution) FROM DB.ledger_lines FINAL"
     local same="yes"
     for q in "$check" "$check2"; do
         [ "$(chq --query "${q//DB/$db}")" = "$(chq --query "${q//DB/$cli_db}")" ] || same="NO"
     done
     local ur_rows json_mib cli_rate ratio
-    ur_rows=$(wc -l <"$r/usage_records.json")
-    json_mib=$(du -cm "$r/usage_records.json" "$r/ledger_lines.json" | awk 'END {print $1}')
+    ur_rows=$(wc -l <"$r/record_copies.json")
+    json_mib=$(du -cm "$r/record_copies.json" "$r/ledger_lines.json" | awk 'END {print $1}')
     cli_rate=$(awk -v n="$ur_rows" -v a="$c0" -v b="$c2" 'BEGIN {printf "%.0f", n/(b-a)}')
     ratio=$(awk -v a="$steady" -v b="$cli_rate" 'BEGIN {if (a == "NA") print "NA"; else printf "%.2f", a/b}')
-    rm -f "$r/usage_records.json" "$r/ledger_lines.json" "$r/perf.data"
+    rm -f "$r/record_copies.json" "$r/ledger_lines.json" "$r/perf.data"
     if [ -z "${BENCH_KEEP:-}" ]; then
         chq --query "DROP DATABASE IF EXISTS $db"; chq --query "DROP DATABASE IF EXISTS $cli_db"
     fi
@@ -306,10 +306,10 @@ run_round() {
         "steady $steady records/s over $active s, from start $from_start records/s; wall $wall s (incl. 2 s idle), CPU $cpu s, peak RSS $(mib "$rss") MiB (RSS at 1/4, 1/2, 3/4, all written: $rss_curve MiB)$warn"
     echo "  during the run: ClickHouse CPU $(awk -v a="$ch0" -v b="$ch1" 'BEGIN {printf "%.1f", b-a}') s, broker CPU $(awk -v a="$k0" -v b="$k1" 'BEGIN {printf "%.1f", b-a}') s;" \
         "active samples with a lookup running $lookup_pct %, an insert running $insert_pct %, neither $other_pct %;" \
-        "store writes ${wsum:-NA} s over ${wcount:-NA} batches; rows written usage_records ${ur:-NA}, ledger_lines ${ll:-NA}"
+        "store writes ${wsum:-NA} s over ${wcount:-NA} batches; rows written record_copies ${ur:-NA}, ledger_lines ${ll:-NA}"
     echo "  standing revisions by source: new ${src_new:-0}, in memory ${src_recent:-0}, looked up in the store ${src_store:-0}"
     echo "  lookup probe (20,000 ids, ledger_lines of $lines_rows rows): FINAL ${probe_final} s, without FINAL ${probe_plain} s"
-    echo "  clickhouse-client JSONEachRow: usage_records $ur_rows rows in $(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.1f", b-a}') s," \
+    echo "  clickhouse-client JSONEachRow: record_copies $ur_rows rows in $(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.1f", b-a}') s," \
         "ledger_lines in $(awk -v a="$c1" -v b="$c2" 'BEGIN {printf "%.1f", b-a}') s ($json_mib MiB of JSON): $cli_rate records/s; round trip identical: $same;" \
         "ratio aggregator ÷ clickhouse-client $ratio"
     echo "$n $steady $from_start $rss $cli_rate $ratio" >>"$WORK/results.txt"
