@@ -217,7 +217,7 @@ run_round() {
     if [ -n "$perf_pid" ]; then
         wait "$perf_pid" || true
         echo "--- perf (aggregate, $n records, round $round): top symbols by self time"
-        perf report -i "$r/perf.data" --no-children -g none --sort dso,symbol --percent-limit 1.5 --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 30 || true
+        perf report -i "$r/perf.data" --no-children -g none --sort dso,symbol --percent-limit 0.7 --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 30 || true
         echo "--- perf: by thread"
         perf report -i "$r/perf.data" --no-children -g none --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 12 || true
     fi

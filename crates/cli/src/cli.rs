@@ -262,11 +262,12 @@ pub struct AggregateArgs {
     /// Policy versions (TOML); the built-in default is RULES.md.
     #[arg(long, env = "SUBSIDY_POLICY")]
     pub policy: Option<PathBuf>,
-    /// Most messages per batch.
-    #[arg(long, env = "SUBSIDY_BATCH_ROWS", default_value_t = 20_000)]
+    /// Most messages per batch. ClickHouse wants large inserts: each becomes a part that
+    /// background merges rewrite, so small batches cost it far more work per row.
+    #[arg(long, env = "SUBSIDY_BATCH_ROWS", default_value_t = 50_000)]
     pub batch_rows: usize,
     /// Most payload bytes per batch.
-    #[arg(long, env = "SUBSIDY_BATCH_BYTES", default_value_t = 16 << 20)]
+    #[arg(long, env = "SUBSIDY_BATCH_BYTES", default_value_t = 32 << 20)]
     pub batch_bytes: usize,
     /// Longest wait for a batch to fill, ms.
     #[arg(long, env = "SUBSIDY_BATCH_LINGER_MS", default_value_t = 500)]

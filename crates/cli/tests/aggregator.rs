@@ -16,6 +16,11 @@ use support::*;
 
 const TOKEN: &str = "test-token";
 
+/// Eligible records in the ledger so far.
+async fn settled_records(store: &subsidy_store::ClickHouseStore) -> u64 {
+    store.accrual_sums().await.map(|s| s.iter().map(|a| a.records).sum()).unwrap_or(0)
+}
+
 /// Serves a generated data set, collects it into fresh topics and writes the files for `recompute`.
 async fn collected(records: usize, seed: u64, dir: &std::path::Path) -> String {
     let generated = generate(&GenConfig { seed, records, ..GenConfig::default() }).unwrap();
@@ -39,19 +44,23 @@ async fn export_equals_recompute_through_kills_and_redelivery() {
     let expected = recompute(dir.path());
     assert!(expected.lines().count() > 500, "too few settlements to be a test");
 
-    // Killed with SIGKILL at random points, three times.
+    // Killed with SIGKILL three times, each at a random point once it has written something.
     let mut rng = rand::rng();
     for _ in 0..3 {
-        let child = spawn_aggregate(&prefix, &db, &g1, &["--batch-rows", "2000", "--batch-linger-ms", "50", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"]);
-        tokio::time::sleep(Duration::from_millis(rng.random_range(2500..6000))).await;
+        let before = settled_records(&store).await;
+        let child = spawn_aggregate(&prefix, &db, &g1, &["--batch-rows", "200", "--batch-linger-ms", "50", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while settled_records(&store).await == before {
+            assert!(std::time::Instant::now() < deadline, "a run wrote nothing in 120 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..1500))).await;
         child.kill();
     }
-    let partial = store.accrual_sums().await.unwrap();
     // Then run to the end.
     let stderr = spawn_aggregate(&prefix, &db, &g1, &["--exit-when-idle-secs", "4", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"]).finish();
     assert!(stderr.contains("aggregate: "), "{stderr}");
     assert_same(&export(&db, dir.path()), &expected, "after kills");
-    assert!(!partial.is_empty(), "the killed runs wrote nothing, so the last run did not resume from their work");
 
     // A whole redelivery (a new group reads everything again) changes nothing.
     spawn_aggregate(&prefix, &db, &g2, &["--exit-when-idle-secs", "4", "--batch-rows", "3000"]).finish();
@@ -72,9 +81,14 @@ async fn two_members_share_the_topic_and_one_dies() {
     // The first member takes every partition and works through them slowly.
     let doomed = spawn_aggregate(&prefix, &db, &group, &slow);
     tokio::time::sleep(Duration::from_secs(4)).await;
-    // The second joins and gets half; then the first dies with work left.
-    let survivor = spawn_aggregate(&prefix, &db, &group, &[&slow[..], &["--exit-when-idle-secs", "4"]].concat());
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // The second joins and gets its share; then the first dies with work left.
+    let addr = free_addr();
+    let survivor = spawn_aggregate(&prefix, &db, &group, &[&slow[..], &["--exit-when-idle-secs", "4", "--metrics-addr", &addr]].concat());
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while scrape_metric(&addr, "subsidy_aggregator_partitions_owned").await < 1.0 {
+        assert!(std::time::Instant::now() < deadline, "the second member got no partition in 120 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let doomed_log = doomed.kill();
     let log = survivor.finish();
     assert!(doomed_log.contains("partitions assigned"), "the first member never got partitions");

@@ -108,6 +108,12 @@ impl Scenario {
         tokio::task::spawn_blocking(move || collect_all(&p, &u, TOKEN)).await.unwrap();
     }
 
+    /// Collects what the simulator serves, then aggregates it with one run.
+    async fn stage(&self) {
+        self.collect().await;
+        self.aggregate().await;
+    }
+
     /// One aggregator run to the end of what was collected.
     async fn aggregate(&self) {
         let child = spawn_aggregate_on(&self.prefix, &self.store, &self.group, &["--exit-when-idle-secs", "3", "--batch-linger-ms", "50"]);
@@ -217,12 +223,10 @@ async fn scenario_first_revision_for_a_closed_month(store: &str) {
     records.push(late);
     let (entities, centers) = registry();
     let mut s = Scenario::new(store, records, g.records.len(), entities, centers).await;
-    s.collect().await;
-    s.aggregate().await;
+    s.stage().await;
     s.close_through("2025-09").await;
     s.release_all();
-    s.collect().await;
-    s.aggregate().await;
+    s.stage().await;
     let statements = s.check("after a first revision for a closed month").await;
     // September's E1: 333.35 → 433.35 eligible, 66.67 → 86.67: one adjustment, booked when October closed.
     assert!(statements.contains(&row(E1, "2025-10", "2025-09", "adjustment", "100.00", "20.00")), "{statements}");
@@ -234,14 +238,12 @@ async fn scenario_correction_to_a_center_registered_later(store: &str) {
     let (entities, centers) = registry();
     let without_c4: Vec<serde_json::Value> = centers.iter().filter(|c| c["center_id"] != "C4").cloned().collect();
     let mut s = Scenario::new(store, g.records.clone(), g.records.len(), entities.clone(), without_c4).await;
-    s.collect().await;
-    s.aggregate().await;
+    s.stage().await;
     // r31 revision 2 points at C4, not registered yet: held, and revision 1 no longer counts.
     s.close_through("2025-10").await;
     s.set_registry(entities, centers);
-    s.collect().await;
     // A new run learns C4 from the registry and its partitions' marks, and settles r31.
-    s.aggregate().await;
+    s.stage().await;
     let statements = s.check("after the center was registered").await;
     assert!(statements.contains(&row(E1, "2025-10", "2025-10", "settled", "850.00", "170.00")), "{statements}");
     assert!(statements.contains(&row(E1, "2025-11", "2025-10", "adjustment", "100.00", "20.00")), "{statements}");
@@ -285,12 +287,10 @@ async fn scenario_a_same_revision_conflict(store: &str) {
     records.push(late.clone());
     let (entities, centers) = registry();
     let mut s = Scenario::new(store, records, g.records.len() - 1, entities, centers).await;
-    s.collect().await;
-    s.aggregate().await;
+    s.stage().await;
     s.close_through("2025-09").await;
     s.release_all();
-    s.collect().await;
-    s.aggregate().await;
+    s.stage().await;
     let statements = s.check("after a same-revision conflict").await;
     let (base, subsidy) = if early.contains("\"paid_amount\": \"100.00\"") { ("100.00", "20.00") } else { ("90.00", "18.00") };
     assert!(statements.contains(&row(E1, "2025-10", "2025-09", "adjustment", &format!("-{base}"), &format!("-{subsidy}"))), "{statements}");

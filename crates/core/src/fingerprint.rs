@@ -4,12 +4,15 @@
 //! Two copies are the same when every field but `updated_at` is equal, with
 //! numbers compared as numbers (`"18.000000"` equals `"18"`) and times as
 //! instants (`08:00+08:00` equals `00:00Z`). The fingerprint is XXH3-128 over
-//! that canonical form, each field length-prefixed so no two forms collide by
-//! concatenation; it is stable across processes, machines and releases
-//! (changing the form is a new [`FORM`] tag and a reprocessing).
+//! that canonical form — text fields length-prefixed, integers and instants as
+//! little-endian integers (seconds and nanoseconds since the epoch), decimals
+//! as the mantissa and scale of their normalised form (trailing zeros
+//! removed) — so no two forms collide by concatenation. It is stable across
+//! processes, machines and releases (changing the form is a new [`FORM`] tag
+//! and a reprocessing).
 
 use crate::record::UsageRecord;
-use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use chrono::{DateTime, FixedOffset};
 use rust_decimal::Decimal;
 use std::fmt;
 use xxhash_rust::xxh3::Xxh3;
@@ -27,11 +30,11 @@ impl Fingerprint {
         let mut h = Canonical(Xxh3::new());
         h.field(FORM);
         h.field(record.record_id.as_bytes());
-        h.field(record.revision.to_string().as_bytes());
+        h.0.update(&record.revision.to_le_bytes());
         h.field(record.user.as_str().as_bytes());
         h.field(record.center_id.as_bytes());
         h.field(record.accelerator.as_bytes());
-        h.field(record.cards.to_string().as_bytes());
+        h.0.update(&record.cards.to_le_bytes());
         h.number(record.card_hours);
         h.instant(&record.usage_start);
         h.instant(&record.usage_end);
@@ -60,11 +63,14 @@ impl Canonical {
     }
 
     fn number(&mut self, value: Decimal) {
-        self.field(value.normalize().to_string().as_bytes());
+        let n = value.normalize();
+        self.0.update(&n.mantissa().to_le_bytes());
+        self.0.update(&n.scale().to_le_bytes());
     }
 
     fn instant(&mut self, t: &DateTime<FixedOffset>) {
-        self.field(t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Nanos, true).as_bytes());
+        self.0.update(&t.timestamp().to_le_bytes());
+        self.0.update(&t.timestamp_subsec_nanos().to_le_bytes());
     }
 }
 

@@ -411,7 +411,7 @@ fn check(seed: u64, policy: &PolicySet) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, .. ProptestConfig::default() })]
 
     #[test]
     fn streaming_in_any_order_over_any_members_equals_recompute(seed in any::<u64>()) {

@@ -114,6 +114,8 @@ pub struct AggregatorMetrics {
     pub since_last_write: IntGauge,
     /// Lines in the owned partitions waiting for an unknown entity or center.
     pub held_records: IntGauge,
+    /// Records-topic partitions this member owns.
+    pub partitions_owned: IntGauge,
     /// Registry entries whose registration their credit code contradicts, by issue.
     pub registry_findings: IntGaugeVec,
     /// Where the standing line of each record id came from: `new` (never seen),
@@ -139,6 +141,7 @@ impl AggregatorMetrics {
             last_write_timestamp: gauge(r, "subsidy_aggregator_last_write_timestamp_seconds", "Unix time of the last successful ledger write."),
             since_last_write: gauge(r, "subsidy_aggregator_seconds_since_last_write", "Seconds since the last successful ledger write."),
             held_records: gauge(r, "subsidy_aggregator_held_records", "Lines in the owned partitions waiting for an unknown entity or center."),
+            partitions_owned: gauge(r, "subsidy_aggregator_partitions_owned", "Records-topic partitions this member owns."),
             registry_findings: gauge_vec(r, "subsidy_aggregator_registry_findings", "Registry entries whose registration their credit code contradicts, by issue.", &["issue"]),
         }
     }

@@ -187,6 +187,27 @@ pub fn collect_all(prefix: &str, platform_url: &str, token: &str) {
     spawn_collect(prefix, platform_url, token, &["--exit-when-caught-up"]).finish();
 }
 
+/// A loopback address with a port that was free a moment ago.
+pub fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").to_string()
+}
+
+/// The sum of a metric's samples at `addr`'s `/metrics` (0 when it does not answer).
+pub async fn scrape_metric(addr: &str, name: &str) -> f64 {
+    let url = format!("http://{addr}/metrics");
+    let text = tokio::task::spawn_blocking(move || {
+        let out = Command::new("curl").args(["-sf", "--max-time", "2", &url]).output().expect("run curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .expect("curl task");
+    text.lines()
+        .filter(|l| l.split([' ', '{']).next() == Some(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// A ledger store for a test: a ClickHouse database or a SQLite file.
 #[derive(Debug, Clone)]
 pub enum TestStore {
@@ -263,7 +284,8 @@ pub fn spawn_aggregate_on(prefix: &str, store: &TestStore, group: &str, extra: &
         .arg("aggregate")
         .args(topic_args(prefix))
         .args(store.flags())
-        .args(["--group", group, "--metrics-addr", "127.0.0.1:0", "--rejoin-stalled-partitions"])
+        .args(["--group", group, "--rejoin-stalled-partitions"])
+        .args(if extra.contains(&"--metrics-addr") { &[][..] } else { &["--metrics-addr", "127.0.0.1:0"][..] })
         .args(extra)
         .env("RUST_LOG", "info");
     Proc::start("aggregate", command)

@@ -4,8 +4,9 @@
 //! and turns the lines the core returns into rows. It decides nothing.
 
 use super::consumer::Incoming;
-use super::index::Kept;
-use std::collections::{BTreeMap, HashMap};
+use super::index::{Kept, StandingIndex};
+use ahash::AHashMap;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use subsidy_core::{parse_record, step, Decision, Fingerprint, PolicySet, ReasonCode, Registry, Rejection, UsageRecord};
 use subsidy_store::{BusPosition, CopyRow, LineRow, RejectionRow, WriteBatch};
@@ -68,36 +69,32 @@ impl BatchBuilder {
 
 /// A message as parsed: a checked copy with its fingerprint, or why it was refused.
 #[derive(Debug)]
-pub struct Parsed<'a> {
+pub struct Parsed {
     /// Where it arrived.
     pub position: BusPosition,
     /// Its bytes.
-    pub bytes: &'a [u8],
+    pub payload: Vec<u8>,
     /// The copy, or the rejection.
     pub copy: Result<(UsageRecord, Fingerprint), Rejection>,
 }
 
-/// Parses every message.
-pub fn parse_all(messages: &[Incoming]) -> Vec<Parsed<'_>> {
+/// Parses every message, keeping its bytes.
+pub fn parse_all(messages: Vec<Incoming>) -> Vec<Parsed> {
     messages
-        .iter()
-        .map(|m| Parsed {
-            position: m.position,
-            bytes: &m.payload,
-            copy: parse_record(&m.payload).map(|r| {
+        .into_iter()
+        .map(|m| {
+            let copy = parse_record(&m.payload).map(|r| {
                 let f = Fingerprint::of(&r);
                 (r, f)
-            }),
+            });
+            Parsed { position: m.position, payload: m.payload, copy }
         })
         .collect()
 }
 
-/// The distinct record ids of a parsed batch.
-pub fn record_ids(parsed: &[Parsed<'_>]) -> Vec<String> {
-    let mut ids: Vec<String> = parsed.iter().filter_map(|p| p.copy.as_ref().ok().map(|(r, _)| r.record_id.clone())).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
+/// The record ids of a parsed batch, in order (repeats included).
+pub fn record_ids(parsed: &[Parsed]) -> impl Iterator<Item = &str> {
+    parsed.iter().filter_map(|p| p.copy.as_ref().ok().map(|(r, _)| r.record_id.as_str()))
 }
 
 /// What a batch produced.
@@ -117,34 +114,39 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Takes every copy through the step against `standing` (updated as lines change),
-/// classifying with `registry` at `registry_position`. Of several lines of one record in
-/// a batch only the last is written.
-pub fn settle(parsed: Vec<Parsed<'_>>, standing: &mut HashMap<String, Kept>, registry: &Registry, registry_position: u64, policy: &PolicySet) -> Settled {
+/// The bytes as text, without a copy when they are UTF-8 (a parsed record always is).
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| lossy(e.as_bytes()))
+}
+
+/// Takes every copy through the step against what `standing` holds for its id (nothing
+/// for a first copy; the caller has brought in from the store every other line of the
+/// batch's ids), updating it as lines change, classifying with `registry` at
+/// `registry_position`. Of several lines of one record in a batch only the last is written.
+pub fn settle(parsed: Vec<Parsed>, standing: &mut StandingIndex, registry: &Registry, registry_position: u64, policy: &PolicySet) -> Settled {
     let mut out = Settled::default();
-    let mut lines: BTreeMap<String, LineRow> = BTreeMap::new();
+    out.write.copies.reserve(parsed.len());
+    let mut lines: AHashMap<String, LineRow> = AHashMap::with_capacity(parsed.len());
     for p in parsed {
         let (record, fingerprint) = match p.copy {
             Ok(copy) => copy,
             Err(rej) => {
                 *out.rejected.entry(rej.reason).or_default() += 1;
-                out.write.rejections.push(RejectionRow { position: p.position, record_id: None, revision: None, reason: rej.reason, field: rej.field.map(str::to_string), detail: rej.detail.clone(), raw: lossy(p.bytes) });
-                out.dead_letters.push((p.bytes.to_vec(), rej));
+                out.write.rejections.push(RejectionRow { position: p.position, record_id: None, revision: None, reason: rej.reason, field: rej.field.map(str::to_string), detail: rej.detail.clone(), raw: lossy(&p.payload) });
+                out.dead_letters.push((p.payload, rej));
                 continue;
             }
         };
         let current = standing.get(&record.record_id);
         let step = step(current.map(|k| &k.standing), &record, fingerprint, registry, policy);
+        // The copy a new line stands on: this one, unless a conflict kept the earlier representative.
+        let kept_position = current.filter(|k| step.line.as_ref().is_some_and(|l| l.standing.fingerprint == k.standing.fingerprint)).map(|k| k.position);
         *out.decisions.entry(step.decision).or_default() += 1;
-        out.write.copies.push(CopyRow { record_id: record.record_id.clone(), position: p.position, revision: record.revision, fingerprint, raw: lossy(p.bytes) });
+        out.write.copies.push(CopyRow { record_id: record.record_id.clone(), position: p.position, revision: record.revision, fingerprint, raw: text(p.payload) });
         let Some(line) = step.line else { continue };
-        // The copy the line stands on: this one, unless a conflict kept the earlier representative.
-        let position = match current {
-            Some(k) if line.standing.fingerprint == k.standing.fingerprint => k.position,
-            _ => p.position,
-        };
+        let position = kept_position.unwrap_or(p.position);
         let row = LineRow::new(&record.record_id, &line, policy, position, line.standing.version(registry_position));
-        standing.insert(record.record_id.clone(), Kept { standing: line.standing, position });
+        standing.keep(&record.record_id, Kept { standing: line.standing, position });
         lines.insert(record.record_id, row);
     }
     out.write.lines = lines.into_values().collect();
@@ -173,9 +175,9 @@ mod tests {
     #[test]
     fn a_batch_keeps_every_copy_and_writes_the_last_line_of_each_record() {
         let msgs = vec![message(0, record("a", 1, "10.00")), message(1, record("a", 2, "20.00")), message(2, record("a", 2, "20.00")), message(3, serde_json::json!({"oops": 1}))];
-        let parsed = parse_all(&msgs);
-        assert_eq!(record_ids(&parsed), ["a"]);
-        let mut standing = HashMap::new();
+        let parsed = parse_all(msgs);
+        assert_eq!(record_ids(&parsed).collect::<Vec<_>>(), ["a", "a", "a"]);
+        let mut standing = StandingIndex::default();
         let out = settle(parsed, &mut standing, &Registry::new(), 5, &PolicySet::builtin());
         assert_eq!(out.write.copies.len(), 3);
         assert_eq!(out.write.lines.len(), 1);
@@ -186,6 +188,7 @@ mod tests {
         assert_eq!(out.rejected.get(&ReasonCode::MissingField), Some(&1));
         assert_eq!(out.dead_letters.len(), 1);
         assert_eq!(standing.get("a").map(|k| k.standing.revision), Some(2));
+        assert_eq!(standing.split(["a"]).recent, 1);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use subsidy_bus::client_config;
@@ -26,11 +26,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Whether a batch is being written. A revocation waits until none is, so a
-/// partition never changes hands while a batch of it is on its way to the store.
+/// partition never changes hands while a batch of it is on its way to the store;
+/// while it waits, no new write starts (the loop writes back to back, and would
+/// otherwise keep the gate busy until the revocation gave up).
 #[derive(Debug, Default)]
 pub struct WriteGate {
     busy: Mutex<usize>,
     idle: Condvar,
+    revoking: AtomicBool,
 }
 
 /// Held while a batch is being written.
@@ -50,6 +53,11 @@ impl WriteGate {
     pub fn enter(self: &Arc<Self>) -> WriteGuard {
         *self.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
         WriteGuard(Arc::clone(self))
+    }
+
+    /// Whether a revocation is waiting for the writes to stop.
+    pub fn is_revoking(&self) -> bool {
+        self.revoking.load(Ordering::SeqCst)
     }
 
     /// Blocks until no write is in flight or `limit` has passed; whether it is idle.
@@ -82,6 +90,7 @@ impl ConsumerContext for GroupContext {
         }
         // Called inside the poller's recv on a runtime worker: let the runtime move its
         // other tasks (the writer among them) elsewhere while this thread waits.
+        self.gate.revoking.store(true, Ordering::SeqCst);
         let wait = || self.gate.wait_idle(self.revoke_wait);
         let idle = match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(wait),
@@ -99,6 +108,7 @@ impl ConsumerContext for GroupContext {
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
         }
         self.generation.fetch_add(1, Ordering::SeqCst);
+        self.gate.revoking.store(false, Ordering::SeqCst);
     }
 }
 
@@ -163,14 +173,17 @@ pub enum Polled {
 }
 
 /// Polls the consumer until `stop`, handing messages to a channel of `capacity`.
-/// A full channel stops the polling, so a slow store slows consumption.
+/// A full channel stops the polling, so a slow store slows consumption. Every
+/// assignment is followed by a message or an end-of-partition event (the
+/// consumer reports reaching each partition's end), so the generation is
+/// read, and a change announced, after each poll that returns.
 pub fn spawn_poller(consumer: Arc<GroupConsumer>, generation: Arc<AtomicU64>, capacity: usize, stop: CancellationToken) -> mpsc::Receiver<Polled> {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     tokio::spawn(async move {
         let mut announced = 0u64;
         loop {
             let received = tokio::select! {
-                r = tokio::time::timeout(Duration::from_millis(200), consumer.recv()) => r,
+                r = consumer.recv() => r,
                 _ = stop.cancelled() => return,
             };
             // Read after the poll: a rebalance happens inside it, before its messages.
@@ -182,13 +195,12 @@ pub fn spawn_poller(consumer: Arc<GroupConsumer>, generation: Arc<AtomicU64>, ca
                 }
             }
             let polled = match received {
-                Ok(Ok(m)) => Polled::Message(Incoming { position: BusPosition { partition: m.partition(), offset: m.offset() }, payload: m.payload().unwrap_or_default().to_vec() }, now),
-                Ok(Err(KafkaError::PartitionEOF(p))) => Polled::End(p, now),
-                Ok(Err(e)) => {
+                Ok(m) => Polled::Message(Incoming { position: BusPosition { partition: m.partition(), offset: m.offset() }, payload: m.payload().unwrap_or_default().to_vec() }, now),
+                Err(KafkaError::PartitionEOF(p)) => Polled::End(p, now),
+                Err(e) => {
                     tracing::warn!(error = %e, "consumer error");
                     continue;
                 }
-                Err(_) => continue,
             };
             if tx.send(polled).await.is_err() {
                 return;

@@ -12,7 +12,7 @@
 
 use fastbloom::BloomFilter;
 use lru::LruCache;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::num::NonZeroUsize;
 use subsidy_core::Standing;
 use subsidy_store::{BusPosition, LineRow};
@@ -41,15 +41,15 @@ impl Kept {
     }
 }
 
-/// Where each id of a batch stands.
+/// Where the ids of a batch stand before it is settled.
 #[derive(Debug, Default)]
 pub struct Split {
-    /// Standing lines known without the store.
-    pub known: HashMap<String, Kept>,
-    /// Ids to look up in the store.
+    /// Ids to look up in the store: seen before, but not among the recent lines.
     pub lookup: Vec<String>,
-    /// Ids the filter has never seen: first copies.
+    /// Distinct ids the filter has never seen: first copies.
     pub new: usize,
+    /// Distinct ids found among the recent lines.
+    pub recent: usize,
 }
 
 /// The filter and the recent lines of the owned partitions.
@@ -80,15 +80,18 @@ impl StandingIndex {
         self.seen.insert(id);
     }
 
-    /// Sorts a batch's distinct ids into known, to look up, and new.
-    pub fn split(&mut self, ids: impl IntoIterator<Item = String>) -> Split {
+    /// Sorts a batch's ids into found in memory, to look up, and new.
+    pub fn split<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> Split {
         let mut split = Split::default();
+        let mut seen_here: HashSet<&str> = HashSet::new();
         for id in ids {
-            if let Some(kept) = self.recent.get(id.as_str()) {
-                let kept = kept.clone();
-                split.known.insert(id, kept);
-            } else if self.seen.contains(&id) {
-                split.lookup.push(id);
+            if !seen_here.insert(id) {
+                continue;
+            }
+            if self.recent.contains(id) {
+                split.recent += 1;
+            } else if self.seen.contains(id) {
+                split.lookup.push(id.to_string());
             } else {
                 split.new += 1;
             }
@@ -96,14 +99,24 @@ impl StandingIndex {
         split
     }
 
-    /// Notes lines read from or about to be written to the store: each now stands for its record.
+    /// What stands for `id`, if it is among the recent lines.
+    pub fn get(&mut self, id: &str) -> Option<&Kept> {
+        self.recent.get(id)
+    }
+
+    /// Notes that `kept` now stands for `id`.
+    pub fn keep(&mut self, id: &str, kept: Kept) {
+        self.seen.insert(id);
+        self.recent.put(id.into(), kept);
+        if self.recent.len() > RECENT_LINES.get() {
+            self.recent.pop_lru();
+        }
+    }
+
+    /// Notes lines read from the store: each stands for its record.
     pub fn remember<'a>(&mut self, lines: impl IntoIterator<Item = &'a LineRow>) {
         for l in lines {
-            self.seen.insert(&l.record_id);
-            self.recent.put(l.record_id.as_str().into(), Kept::of(l));
-            if self.recent.len() > RECENT_LINES.get() {
-                self.recent.pop_lru();
-            }
+            self.keep(&l.record_id, Kept::of(l));
         }
     }
 }
@@ -144,11 +157,12 @@ mod tests {
         index.saw("in-store");
         let recent = line("recent", 3);
         index.remember([&recent]);
-        let split = index.split(["fresh".to_string(), "in-store".to_string(), "recent".to_string()]);
-        assert_eq!(split.new, 1);
+        let split = index.split(["fresh", "in-store", "recent", "fresh"]);
+        assert_eq!((split.new, split.recent), (1, 1));
         assert_eq!(split.lookup, ["in-store"]);
         // What comes back from memory is what the line says stands, and where.
-        assert_eq!(split.known.get("recent"), Some(&Kept::of(&recent)));
+        assert_eq!(index.get("recent"), Some(&Kept::of(&recent)));
+        assert_eq!(index.get("fresh"), None);
     }
 
     #[test]
@@ -156,8 +170,9 @@ mod tests {
         let mut index = StandingIndex::default();
         let lines: Vec<LineRow> = (0..RECENT_LINES.get() + 10).map(|i| line(&format!("r{i}"), 1)).collect();
         index.remember(&lines);
-        let split = index.split(["r0".to_string(), format!("r{}", RECENT_LINES.get() + 9)]);
+        let last = format!("r{}", RECENT_LINES.get() + 9);
+        let split = index.split(["r0", last.as_str()]);
         // The oldest fell out of the recent lines, so it is looked up, never taken as new.
-        assert_eq!((split.lookup, split.known.len(), split.new), (vec!["r0".to_string()], 1, 0));
+        assert_eq!((split.lookup, split.recent, split.new), (vec!["r0".to_string()], 1, 0));
     }
 }

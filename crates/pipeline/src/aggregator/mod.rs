@@ -23,15 +23,15 @@ mod write;
 
 pub use batch::{parse_all, record_ids, settle, BatchBuilder, Limits, Parsed, Settled};
 pub use consumer::{GroupTimings, Incoming};
+pub use index::{Kept, StandingIndex};
 pub use registry_feed::{RegistryPosition, RegistryView, SharedRegistry, Source};
 
 use crate::error::{PipelineError, PipelineResult};
 use crate::metrics::AggregatorMetrics;
 use consumer::{GroupConsumer, GroupView, Polled, WriteGate};
-use index::{Kept, StandingIndex};
 use rdkafka::consumer::Consumer;
 use rdkafka::producer::FutureProducer;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use subsidy_bus::BusConfig;
@@ -63,7 +63,7 @@ impl Default for AggregatorConfig {
     fn default() -> AggregatorConfig {
         AggregatorConfig {
             group: "subsidy-aggregator".into(),
-            limits: Limits { rows: 20_000, bytes: 16 << 20, linger: Duration::from_millis(500) },
+            limits: Limits { rows: 50_000, bytes: 32 << 20, linger: Duration::from_millis(500) },
             timings: GroupTimings { session_timeout: Duration::from_secs(30), max_poll_interval: Duration::from_secs(300), fetch_wait: Duration::from_millis(500) },
             resettle_every: Duration::from_secs(1),
             rejoin_stalled: false,
@@ -164,6 +164,10 @@ struct Loop<'a> {
     held: HashSet<String>,
     builder: BatchBuilder,
     in_flight: InFlight,
+    /// Messages received, and how many had been at the last tick: when the last message
+    /// came is kept to the tick, not read from the clock per message.
+    received: u64,
+    received_at_tick: u64,
     /// Registry position every owned partition is re-settled up to.
     resettled_at: RegistryPosition,
     last_round: Instant,
@@ -190,6 +194,8 @@ impl<'a> Loop<'a> {
             held: HashSet::new(),
             builder: BatchBuilder::new(agg.config.limits),
             in_flight: InFlight::default(),
+            received: 0,
+            received_at_tick: 0,
             resettled_at: RegistryPosition::default(),
             last_round: Instant::now(),
             last_message: Instant::now(),
@@ -226,7 +232,7 @@ impl<'a> Loop<'a> {
     }
 
     async fn on_message(&mut self, m: consumer::Incoming) -> PipelineResult<()> {
-        self.last_message = Instant::now();
+        self.received += 1;
         self.at_end.remove(&m.position.partition);
         self.builder.push(m);
         if self.builder.is_full() {
@@ -237,6 +243,10 @@ impl<'a> Loop<'a> {
 
     /// Returns whether the run should stop.
     async fn on_tick(&mut self) -> PipelineResult<bool> {
+        if self.received != self.received_at_tick {
+            self.received_at_tick = self.received;
+            self.last_message = Instant::now();
+        }
         if self.builder.is_due(Instant::now()) {
             self.flush().await?;
         }
@@ -258,6 +268,7 @@ impl<'a> Loop<'a> {
         self.generation = generation;
         let assignment = self.consumer.assignment().map_err(PipelineError::kafka("reading the assignment"))?;
         self.owned = assignment.elements().iter().map(|e| e.partition()).collect();
+        self.agg.metrics.partitions_owned.set(self.owned.len() as i64);
         self.at_end.clear();
         self.watchdog.reset();
         self.rebuild().await?;
@@ -297,7 +308,7 @@ impl<'a> Loop<'a> {
     async fn resettle(&mut self, marks: resettle::Marks) -> PipelineResult<()> {
         let upto = registry_feed::read(&self.registry).position().clone();
         let batch = resettle::resettle(self.agg.store.as_ref(), &self.registry, &marks, &self.agg.policy).await?;
-        self.note_lines(&batch.lines);
+        self.note_held(&batch.lines);
         let resettled = batch.lines.len() as u64;
         if resettled > 0 {
             tracing::info!(lines = resettled, "re-settled after registry changes");
@@ -308,13 +319,12 @@ impl<'a> Loop<'a> {
         Ok(())
     }
 
-    /// Remembers lines about to be written: the index, and which are held.
-    fn note_lines(&mut self, lines: &[subsidy_store::LineRow]) {
-        self.index.remember(lines);
+    /// Notes which of the lines about to be written wait for the registry.
+    fn note_held(&mut self, lines: &[subsidy_store::LineRow]) {
         for l in lines {
             if l.reason.is_some_and(|r| r.class() == subsidy_core::ReasonClass::Held) {
                 self.held.insert(l.record_id.clone());
-            } else {
+            } else if !self.held.is_empty() {
                 self.held.remove(&l.record_id);
             }
         }
@@ -332,31 +342,31 @@ impl<'a> Loop<'a> {
             let next = commit.entry(m.position.partition).or_insert(0);
             *next = (*next).max(m.position.offset + 1);
         }
-        let parsed = parse_all(&messages);
-        let mut standing = self.standing(record_ids(&parsed)).await?;
+        let consumed = messages.len();
+        let parsed = parse_all(messages);
+        self.bring_in_standing(&parsed).await?;
         let settled = {
             let view = registry_feed::read(&self.registry);
-            settle(parsed, &mut standing, &view.registry, view.position().total(), &self.agg.policy)
+            settle(parsed, &mut self.index, &view.registry, view.position().total(), &self.agg.policy)
         };
-        self.note_lines(&settled.write.lines);
-        self.report.consumed += messages.len() as u64;
+        self.note_held(&settled.write.lines);
+        self.report.consumed += consumed as u64;
         self.report.batches += 1;
-        let out = Outgoing { write: settled.write, dead_letters: settled.dead_letters, commit, consumed: messages.len(), decisions: settled.decisions, rejected: settled.rejected, resettled: 0 };
+        let out = Outgoing { write: settled.write, dead_letters: settled.dead_letters, commit, consumed, decisions: settled.decisions, rejected: settled.rejected, resettled: 0 };
         self.writer.spawn(&mut self.in_flight, out, self.shutdown.clone()).await
     }
 
-    /// What stands for each id: from memory, from the store, or nothing (a first copy).
-    async fn standing(&mut self, ids: Vec<String>) -> PipelineResult<HashMap<String, Kept>> {
-        let split = self.index.split(ids);
+    /// Makes the index hold what stands for every id of the batch that has a line:
+    /// ids never seen have none, recent ones are in memory, the rest are read from the store.
+    async fn bring_in_standing(&mut self, parsed: &[Parsed]) -> PipelineResult<()> {
+        let split = self.index.split(record_ids(parsed));
         let (agg, lookup) = (self.agg, &split.lookup);
         let found = if lookup.is_empty() { Vec::new() } else { retrying(&agg.metrics, "looking up standing lines", &self.shutdown, || agg.store.lines_of(lookup)).await? };
-        for (source, n) in [("new", split.new), ("recent", split.known.len()), ("store", lookup.len())] {
+        for (source, n) in [("new", split.new), ("recent", split.recent), ("store", lookup.len())] {
             agg.metrics.standing_lookups.with_label_values(&[source]).inc_by(n as u64);
         }
         self.index.remember(&found);
-        let mut standing = split.known;
-        standing.extend(found.iter().map(|l| (l.record_id.clone(), Kept::of(l))));
-        Ok(standing)
+        Ok(())
     }
 
     fn watch_for_orphans(&mut self) -> PipelineResult<()> {

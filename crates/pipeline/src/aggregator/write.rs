@@ -135,6 +135,9 @@ impl Writer {
     /// Waits for the batch in `in_flight`, then starts writing `batch` there.
     pub async fn spawn(&self, in_flight: &mut InFlight, batch: Outgoing, shutdown: CancellationToken) -> PipelineResult<()> {
         in_flight.wait().await?;
+        while self.gate.is_revoking() && !shutdown.is_cancelled() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let guard = self.gate.enter();
         let w = self.clone();
         in_flight.0 = Some(tokio::spawn(async move {
@@ -173,8 +176,12 @@ impl Writer {
                 m.rows_written.with_label_values(&[table]).inc_by(n as u64);
             }
         }
+        let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
         for l in &w.lines {
-            m.lines_written.with_label_values(&[l.reason.map_or("eligible", ReasonCode::as_str)]).inc();
+            *outcomes.entry(l.reason.map_or("eligible", ReasonCode::as_str)).or_default() += 1;
+        }
+        for (outcome, n) in outcomes {
+            m.lines_written.with_label_values(&[outcome]).inc_by(n);
         }
         m.records_consumed.inc_by(batch.consumed as u64);
         for (d, n) in &batch.decisions {

@@ -23,12 +23,15 @@ pub async fn the_highest_version_stands(store: &dyn LedgerStore) {
     let b1 = line("b", 1, u, "2025-09", pos(1, 2), "50.00", "18");
     // b's revision 2 moves it to another user and month.
     let b2 = line("b", 2, v, "2025-10", pos(1, 7), "50.00", "18.0000000000");
-    // c is re-settled at the same revision: a higher version, and an equal one replaces.
+    // c is found in conflict at the same revision (a higher version), then represented by a
+    // copy with a smaller fingerprint at the same version: the later write stands.
     let c1 = line("c", 1, u, "2025-09", pos(0, 3), "10.00", "3.6");
-    let mut c1_again = excluded(c1.clone(), ReasonCode::UnknownCenter);
-    c1_again.version += 2;
+    let mut c1_again = excluded(c1.clone(), ReasonCode::RevisionConflict);
+    c1_again.conflict = true;
+    c1_again.version += 3;
     let mut c1_same_version = c1_again.clone();
-    c1_same_version.conflict = true;
+    c1_same_version.fingerprint = subsidy_core::Fingerprint(c1_again.fingerprint.0 - 1);
+    c1_same_version.position = pos(0, 4);
     // a: higher revision first; b: in order; c: re-settled, then replaced at an equal version.
     store.write_batch(&batch_of(vec![a2.clone()])).await.unwrap();
     store.write_batch(&batch_of(vec![a1.clone(), b1.clone(), c1.clone()])).await.unwrap();
@@ -45,7 +48,8 @@ pub async fn the_highest_version_stands(store: &dyn LedgerStore) {
     let on_u: Vec<String> = store.entity_lines(&u, None).await.unwrap().into_iter().map(|l| l.record_id).collect();
     assert_eq!(on_u, ["a", "c"], "the moved line left its old user");
     let c = store.entity_lines(&u, Some(month("2025-09"))).await.unwrap().into_iter().find(|l| l.record_id == "c").unwrap();
-    assert_eq!((c.reason, c.conflict), (Some(ReasonCode::UnknownCenter), true));
+    assert_eq!(c, c1_same_version);
+    assert_eq!(got[2], c1_same_version, "the lookup picks the same line as a merge");
 }
 
 pub async fn replayed_batches_do_not_double(store: &dyn LedgerStore) {
