@@ -40,7 +40,7 @@
 # The same loop samples the process's resident memory (printed at a quarter,
 # half, three quarters and all of the messages) and ClickHouse's
 # system.processes: the share of samples with a standing-revision lookup
-# (SELECT … ledger_lines FINAL PREWHERE record_id IN …) or an INSERT running says
+# (SELECT … FROM ledger_lines PREWHERE record_id IN …) or an INSERT running says
 # where the aggregator waits. Other clients of the same server show up there
 # too; run it on a quiet server. A ClickHouse restart or store errors during a
 # run are flagged. After the run, a lookup probe times one standing-revision
@@ -160,7 +160,7 @@ PYEOF
 # Lines: unix_time records_consumed lookups_running inserts_running rss_kib
 sampler() {
     local pid=$1 addr=$2 out=$3 last=$4 t c q rss
-    local sql="SELECT countIf(query LIKE 'SELECT%FROM ledger_lines FINAL PREWHERE record_id IN%'), countIf(query LIKE 'INSERT INTO%') FROM system.processes WHERE query NOT LIKE '%system.processes%' FORMAT TSV"
+    local sql="SELECT countIf(query LIKE 'SELECT%FROM ledger_lines PREWHERE record_id IN%'), countIf(query LIKE 'INSERT INTO%') FROM system.processes WHERE query NOT LIKE '%system.processes%' FORMAT TSV"
     while kill -0 "$pid" 2>/dev/null; do
         t=$(date +%s.%N)
         if curl -sf --max-time 1 -o "$last.tmp" "http://$addr/metrics"; then

@@ -41,6 +41,11 @@ macro_rules! reason_codes {
                 match self { $(ReasonCode::$variant => ReasonClass::$class,)* }
             }
 
+            /// The code in plain words, as documented here.
+            pub const fn explain(self) -> &'static str {
+                match self { $(ReasonCode::$variant => $doc,)* }
+            }
+
             /// Parses a stable code back into the enum.
             pub fn parse(code: &str) -> Option<ReasonCode> {
                 match code { $($code => Some(ReasonCode::$variant),)* _ => None }
@@ -90,6 +95,7 @@ mod tests {
             assert_eq!(ReasonCode::parse(code.as_str()), Some(*code));
         }
         assert_eq!(ReasonCode::parse("nope"), None);
+        assert_eq!(ReasonCode::Refunded.explain(), "The payment was refunded.");
         assert_eq!(ReasonCode::Unpaid.class(), ReasonClass::Excluded);
         assert_eq!(ReasonCode::Malformed.class(), ReasonClass::Rejected);
         assert_eq!(ReasonCode::UnknownCenter.class(), ReasonClass::Held);

@@ -48,6 +48,15 @@ impl EntityKind {
             EntityKind::Other => "other",
         }
     }
+
+    /// Every kind, in declaration order.
+    pub const ALL: [EntityKind; 6] =
+        [EntityKind::Enterprise, EntityKind::University, EntityKind::ResearchInstitute, EntityKind::Government, EntityKind::Individual, EntityKind::Other];
+
+    /// The kind named by [`EntityKind::as_str`]; `None` for any other text.
+    pub fn parse(text: &str) -> Option<EntityKind> {
+        EntityKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
 }
 
 /// A registered compute user or center owner.
@@ -309,6 +318,13 @@ impl Registry {
     pub fn entities_sorted(&self) -> Vec<&Entity> {
         let mut v: Vec<_> = self.entities.values().collect();
         v.sort_by_key(|e| e.credit_code);
+        v
+    }
+
+    /// Every center, in id order.
+    pub fn centers_sorted(&self) -> Vec<&ComputeCenter> {
+        let mut v: Vec<_> = self.centers.values().collect();
+        v.sort_by(|a, b| a.center_id.cmp(&b.center_id));
         v
     }
 

@@ -60,6 +60,18 @@ pub fn settle(accruals: &Accruals, policy: &PolicySet) -> Vec<Settlement> {
     out
 }
 
+impl Settlement {
+    /// The part of this month's subsidy a line with this exact contribution accounts for:
+    /// subsidy × contribution ÷ the month's uncapped total, to four decimals. For explaining
+    /// a figure line by line only; what is paid is [`Settlement::subsidy`], rounded once.
+    pub fn share_of(&self, contribution: Decimal) -> Decimal {
+        if self.uncapped <= Decimal::ZERO {
+            return Decimal::ZERO;
+        }
+        (self.subsidy * contribution / self.uncapped).round_dp(4)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -68,6 +80,16 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn shares_split_the_subsidy_by_contribution() {
+        let user = CreditCode::complete("91340100MA0000001").unwrap();
+        let s = Settlement { credit_code: user, period: Period::parse("2025-09").unwrap(), eligible_records: 2, eligible_base: d("300"), uncapped: d("60"), subsidy: d("30.00") };
+        assert_eq!(s.share_of(d("20")), d("10"));
+        assert_eq!(s.share_of(d("40")), d("20"));
+        let none = Settlement { uncapped: Decimal::ZERO, subsidy: Decimal::ZERO, ..s };
+        assert_eq!(none.share_of(d("1")), Decimal::ZERO);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::{StoreError, StoreResult};
 use chrono::NaiveDate;
-use subsidy_core::{CreditCode, Fingerprint, PaymentStatus, Period, ReasonCode, StatementKind};
+use subsidy_core::{CreditCode, EntityKind, Fingerprint, PaymentStatus, Period, ReasonCode, StatementKind};
 
 fn corrupt(what: &str, text: impl std::fmt::Debug) -> StoreError {
     StoreError::Corrupt(format!("bad {what} {text:?} in store"))
@@ -50,6 +50,11 @@ pub(crate) fn payment_status(text: &str) -> StoreResult<PaymentStatus> {
         "refunded" => Ok(PaymentStatus::Refunded),
         other => Err(corrupt("payment status", other)),
     }
+}
+
+/// A stored entity kind.
+pub(crate) fn entity_kind(text: &str) -> StoreResult<EntityKind> {
+    EntityKind::parse(text).ok_or_else(|| corrupt("entity kind", text))
 }
 
 /// A stored statement kind.

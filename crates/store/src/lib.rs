@@ -21,7 +21,7 @@ pub mod sqlite;
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use self::sqlite::SqliteStore;
 pub use rows::*;
-pub use settled::settlements;
+pub use settled::{settlements, settlements_of};
 
 use async_trait::async_trait;
 use subsidy_core::{Affected, CreditCode, Period, Statement};
@@ -107,8 +107,8 @@ pub trait LedgerStore: Send + Sync {
     /// The re-settlement marks of the given partitions (a partition never marked has none).
     async fn marks(&self, partitions: &[i32]) -> StoreResult<Vec<ResettleMark>>;
 
-    /// Sums of the eligible standing lines per user and month, sorted.
-    async fn accrual_sums(&self) -> StoreResult<Vec<AccrualSum>>;
+    /// Sums of the eligible standing lines per user and month, sorted; of one user when given.
+    async fn accrual_sums(&self, user: Option<&CreditCode>) -> StoreResult<Vec<AccrualSum>>;
 
     /// Every month with at least one standing line, sorted.
     async fn months_with_lines(&self) -> StoreResult<Vec<Period>>;
@@ -128,4 +128,13 @@ pub trait LedgerStore: Send + Sync {
 
     /// Rejections by reason code (for summaries).
     async fn rejection_counts(&self) -> StoreResult<Vec<(String, u64)>>;
+
+    /// Sums of the standing lines of one month by user, center, reason and uplift, sorted.
+    async fn month_sums(&self, period: Period) -> StoreResult<Vec<MonthSum>>;
+
+    /// Every copy received of the given record ids, sorted by record id then bus position.
+    async fn copies_of(&self, record_ids: &[String]) -> StoreResult<Vec<CopyRow>>;
+
+    /// The registry as last written (empty before the first write).
+    async fn registry(&self) -> StoreResult<RegistryRows>;
 }

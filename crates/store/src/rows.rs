@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use subsidy_core::{Assessment, CreditCode, Facts, Fingerprint, Line, PaymentStatus, Period, PolicySet, ReasonCode, Standing};
+use subsidy_core::{Assessment, ComputeCenter, CreditCode, Entity, Facts, Fingerprint, Line, PaymentStatus, Period, PolicySet, ReasonCode, Registry, Standing};
 
 /// Where a message came from on the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -179,6 +179,28 @@ pub struct AccrualSum {
     pub contribution: Decimal,
 }
 
+/// Sums of the standing lines of one month sharing user, center, reason and uplift:
+/// what a month's overview groups further (by city, kind, center) with the registry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonthSum {
+    /// The user.
+    pub user_credit_code: CreditCode,
+    /// The center.
+    pub center_id: String,
+    /// `None` for eligible lines.
+    pub reason: Option<ReasonCode>,
+    /// The uplift factor of the lines (1 when none).
+    pub uplift: Decimal,
+    /// Lines.
+    pub records: u64,
+    /// Σ paid amount.
+    pub paid_amount: Decimal,
+    /// Σ base.
+    pub base: Decimal,
+    /// Σ contribution, exact.
+    pub contribution: Decimal,
+}
+
 /// A closed month.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Closure {
@@ -188,6 +210,39 @@ pub struct Closure {
     pub close_id: String,
     /// When it was closed (for people; nothing is ordered by it).
     pub closed_at: DateTime<Utc>,
+}
+
+/// The registry as read up to one registry position, written whole: the rows of the
+/// highest position stand.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegistryRows {
+    /// The registry position (summed over its partitions) these rows were read at.
+    pub version: u64,
+    /// Every entity, by credit code.
+    pub entities: Vec<Entity>,
+    /// Every center, by id.
+    pub centers: Vec<ComputeCenter>,
+}
+
+impl RegistryRows {
+    /// The rows of a registry read up to `version`.
+    pub fn of(registry: &Registry, version: u64) -> RegistryRows {
+        let entities = registry.entities_sorted().into_iter().cloned().collect();
+        let centers = registry.centers_sorted().into_iter().cloned().collect();
+        RegistryRows { version, entities, centers }
+    }
+
+    /// The registry these rows describe.
+    pub fn registry(&self) -> Registry {
+        let mut registry = Registry::new();
+        for e in &self.entities {
+            registry.upsert_entity(e.clone());
+        }
+        for c in &self.centers {
+            registry.upsert_center(c.clone());
+        }
+        registry
+    }
 }
 
 /// One processed batch, written together. Marks are written after everything else.
@@ -201,12 +256,15 @@ pub struct WriteBatch {
     pub rejections: Vec<RejectionRow>,
     /// Partitions whose lines are now re-settled up to a registry position.
     pub marks: Vec<ResettleMark>,
+    /// The registry the lines were settled against, when it is written with them.
+    pub registry: Option<RegistryRows>,
 }
 
 impl WriteBatch {
     /// Total rows in the batch.
     pub fn len(&self) -> usize {
-        self.copies.len() + self.lines.len() + self.rejections.len() + self.marks.len()
+        let registry = self.registry.as_ref().map_or(0, |r| r.entities.len() + r.centers.len());
+        self.copies.len() + self.lines.len() + self.rejections.len() + self.marks.len() + registry
     }
 
     /// Whether the batch holds nothing.

@@ -290,7 +290,7 @@ impl<'a> Loop<'a> {
         };
         self.held = retrying(&agg.metrics, "reading held records", shutdown, || agg.store.held_ids(&owned)).await?.into_iter().collect();
         agg.metrics.held_records.set(self.held.len() as i64);
-        let marks = resettle::load_marks(agg.store.as_ref(), &owned).await?;
+        let marks = retrying(&agg.metrics, "reading re-settlement marks", shutdown, || resettle::load_marks(agg.store.as_ref(), &owned)).await?;
         self.resettle(marks).await
     }
 
@@ -307,7 +307,8 @@ impl<'a> Loop<'a> {
 
     async fn resettle(&mut self, marks: resettle::Marks) -> PipelineResult<()> {
         let upto = registry_feed::read(&self.registry).position().clone();
-        let batch = resettle::resettle(self.agg.store.as_ref(), &self.registry, &marks, &self.agg.policy).await?;
+        let (agg, registry) = (self.agg, &self.registry);
+        let batch = retrying(&agg.metrics, "re-settling lines after registry changes", &self.shutdown, || resettle::resettle(agg.store.as_ref(), registry, &marks, &agg.policy)).await?;
         self.note_held(&batch.lines);
         let resettled = batch.lines.len() as u64;
         if resettled > 0 {

@@ -5,20 +5,21 @@
 //! partitions, reading them from the store and classifying them again with
 //! the core, and marks each partition with the registry position it is
 //! re-settled up to. Marks let a new owner of a partition catch up on
-//! exactly the changes its previous owner may have missed.
+//! exactly the changes its previous owner may have missed. Each round also
+//! writes the registry it read, so readers of the ledger see the entities and
+//! centers its lines were settled against.
 
 use super::registry_feed::{read, RegistryPosition, SharedRegistry};
-use crate::error::{PipelineError, PipelineResult};
 use std::collections::BTreeMap;
 use subsidy_core::PolicySet;
-use subsidy_store::{LedgerStore, LineRow, ResettleMark, WriteBatch};
+use subsidy_store::{LedgerStore, LineRow, RegistryRows, ResettleMark, StoreResult, WriteBatch};
 
 /// Where each of some partitions is re-settled up to (`None`: never marked).
 pub type Marks = BTreeMap<i32, Option<RegistryPosition>>;
 
 /// Reads the marks of `partitions` from the store.
-pub async fn load_marks(store: &dyn LedgerStore, partitions: &[i32]) -> PipelineResult<Marks> {
-    let stored = store.marks(partitions).await.map_err(PipelineError::store("reading re-settlement marks"))?;
+pub async fn load_marks(store: &dyn LedgerStore, partitions: &[i32]) -> StoreResult<Marks> {
+    let stored = store.marks(partitions).await?;
     let mut marks: Marks = partitions.iter().map(|p| (*p, None)).collect();
     for m in stored {
         match RegistryPosition::decode(&m.registry) {
@@ -33,21 +34,24 @@ pub async fn load_marks(store: &dyn LedgerStore, partitions: &[i32]) -> Pipeline
 
 /// Re-settles the lines of the marked partitions that registry changes since each mark
 /// may affect; returns the changed lines and the new marks, to be written together.
-pub async fn resettle(store: &dyn LedgerStore, registry: &SharedRegistry, marks: &Marks, policy: &PolicySet) -> PipelineResult<WriteBatch> {
+pub async fn resettle(store: &dyn LedgerStore, registry: &SharedRegistry, marks: &Marks, policy: &PolicySet) -> StoreResult<WriteBatch> {
     // Partitions with the same mark need the same changes: one query per distinct mark.
     let mut groups: BTreeMap<String, (Option<&RegistryPosition>, Vec<i32>)> = BTreeMap::new();
     for (p, mark) in marks {
         let key = mark.as_ref().map_or_else(String::new, RegistryPosition::encode);
         groups.entry(key).or_insert((mark.as_ref(), Vec::new())).1.push(*p);
     }
-    let upto = read(registry).position().clone();
+    let (upto, snapshot) = {
+        let view = read(registry);
+        (view.position().clone(), RegistryRows::of(&view.registry, view.position().total()))
+    };
     let mut rows: Vec<LineRow> = Vec::new();
     for (mark, partitions) in groups.into_values() {
         let affected = read(registry).since(mark);
         if affected.is_empty() {
             continue;
         }
-        let lines = store.affected_lines(&partitions, &affected).await.map_err(PipelineError::store("reading lines a registry change affects"))?;
+        let lines = store.affected_lines(&partitions, &affected).await?;
         let view = read(registry);
         let position = view.position().total();
         for row in lines {
@@ -57,5 +61,5 @@ pub async fn resettle(store: &dyn LedgerStore, registry: &SharedRegistry, marks:
         }
     }
     let marks = marks.keys().map(|p| ResettleMark { partition: *p, position: upto.total(), registry: upto.encode() }).collect();
-    Ok(WriteBatch { lines: rows, marks, ..WriteBatch::default() })
+    Ok(WriteBatch { lines: rows, marks, registry: Some(snapshot), ..WriteBatch::default() })
 }

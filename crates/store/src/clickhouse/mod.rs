@@ -17,7 +17,7 @@ mod write;
 
 pub use config::ClickHouseConfig;
 
-use crate::{AccrualSum, Closure, LedgerStore, LineRow, ResettleMark, StoreError, StoreResult, WriteBatch};
+use crate::{AccrualSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
 use ::clickhouse::{Client, Compression};
 use async_trait::async_trait;
 use std::future::Future;
@@ -119,8 +119,8 @@ impl LedgerStore for ClickHouseStore {
         deadline(read::marks(&self.client, partitions)).await
     }
 
-    async fn accrual_sums(&self) -> StoreResult<Vec<AccrualSum>> {
-        deadline(read::accrual_sums(&self.client)).await
+    async fn accrual_sums(&self, user: Option<&CreditCode>) -> StoreResult<Vec<AccrualSum>> {
+        deadline(read::accrual_sums(&self.client, user)).await
     }
 
     async fn months_with_lines(&self) -> StoreResult<Vec<Period>> {
@@ -145,5 +145,17 @@ impl LedgerStore for ClickHouseStore {
 
     async fn rejection_counts(&self) -> StoreResult<Vec<(String, u64)>> {
         deadline(read::rejection_counts(&self.client)).await
+    }
+
+    async fn month_sums(&self, period: Period) -> StoreResult<Vec<MonthSum>> {
+        deadline(read::month_sums(&self.client, period)).await
+    }
+
+    async fn copies_of(&self, record_ids: &[String]) -> StoreResult<Vec<CopyRow>> {
+        deadline(read::copies_of(&self.client, record_ids)).await
+    }
+
+    async fn registry(&self) -> StoreResult<RegistryRows> {
+        deadline(read::registry(&self.client)).await
     }
 }

@@ -10,9 +10,9 @@
 //! does not limit it, and the primary key is still used.
 
 use super::error::map_error;
-use super::rows::{AccrualIn, ClosureRow, LineIn, MarkRow, StatementIn, LINE_COLUMNS, STATEMENT_COLUMNS};
+use super::rows::{AccrualIn, CenterRow, MonthSumIn, ClosureRow, CopyIn, EntityRow, LineIn, MarkRow, StatementIn, LINE_COLUMNS, STATEMENT_COLUMNS};
 use crate::codec::period;
-use crate::{AccrualSum, Closure, LineRow, ResettleMark, StoreError, StoreResult};
+use crate::{AccrualSum, Closure, CopyRow, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult};
 use ::clickhouse::Client;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -142,16 +142,18 @@ pub(super) async fn marks(client: &Client, partitions: &[i32]) -> StoreResult<Ve
     Ok(rows.into_iter().map(MarkRow::decode).collect())
 }
 
-pub(super) async fn accrual_sums(client: &Client) -> StoreResult<Vec<AccrualSum>> {
-    let rows: Vec<AccrualIn> = client
-        .query(
-            "SELECT user_credit_code, period, count() AS records, sum(base) AS sum_base, sum(contribution) AS sum_contribution \
-             FROM ledger_lines FINAL WHERE reason = '' \
-             GROUP BY user_credit_code, period ORDER BY user_credit_code, period",
-        )
-        .fetch_all()
-        .await
-        .map_err(map_error)?;
+pub(super) async fn accrual_sums(client: &Client, user: Option<&CreditCode>) -> StoreResult<Vec<AccrualSum>> {
+    let filter = if user.is_some() { "AND user_credit_code = ?" } else { "" };
+    let sql = format!(
+        "SELECT user_credit_code, period, count() AS records, sum(base) AS sum_base, sum(contribution) AS sum_contribution \
+         FROM ledger_lines FINAL WHERE reason = '' {filter} \
+         GROUP BY user_credit_code, period ORDER BY user_credit_code, period"
+    );
+    let mut query = client.query(&sql);
+    if let Some(u) = user {
+        query = query.bind(u.as_str());
+    }
+    let rows: Vec<AccrualIn> = query.fetch_all().await.map_err(map_error)?;
     rows.into_iter().map(AccrualIn::decode).collect()
 }
 
@@ -199,4 +201,49 @@ pub(super) async fn statements(client: &Client) -> StoreResult<Vec<Statement>> {
 
 pub(super) async fn rejection_counts(client: &Client) -> StoreResult<Vec<(String, u64)>> {
     client.query("SELECT reason, count() FROM rejections FINAL GROUP BY reason ORDER BY reason").fetch_all().await.map_err(map_error)
+}
+
+pub(super) async fn copies_of(client: &Client, record_ids: &[String]) -> StoreResult<Vec<CopyRow>> {
+    if record_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = "SELECT record_id, kafka_partition, kafka_offset, revision, fingerprint, raw FROM record_copies FINAL \
+               WHERE record_id IN (SELECT arrayJoin(?)) ORDER BY record_id, kafka_partition, kafka_offset";
+    let rows: Vec<CopyIn> =
+        client.query(sql).bind(record_ids).with_setting("max_query_size", query_size(sql, record_ids)).fetch_all().await.map_err(map_error)?;
+    rows.into_iter().map(CopyIn::decode).collect()
+}
+
+pub(super) async fn registry(client: &Client) -> StoreResult<RegistryRows> {
+    let entities: Vec<EntityRow> = client
+        .query("SELECT credit_code, name, kind, province, city, related_group, version FROM registry_entities FINAL ORDER BY credit_code")
+        .fetch_all()
+        .await
+        .map_err(map_error)?;
+    let centers: Vec<CenterRow> = client
+        .query("SELECT center_id, name, owner_credit_code, province, city, version FROM registry_centers FINAL ORDER BY center_id")
+        .fetch_all()
+        .await
+        .map_err(map_error)?;
+    let version = entities.iter().map(|e| e.version).chain(centers.iter().map(|c| c.version)).max().unwrap_or(0);
+    Ok(RegistryRows {
+        version,
+        entities: entities.into_iter().map(EntityRow::decode).collect::<StoreResult<_>>()?,
+        centers: centers.into_iter().map(CenterRow::decode).collect::<StoreResult<_>>()?,
+    })
+}
+
+pub(super) async fn month_sums(client: &Client, month: Period) -> StoreResult<Vec<MonthSum>> {
+    let rows: Vec<MonthSumIn> = client
+        .query(
+            "SELECT user_credit_code, center_id, reason, uplift, count() AS records, \
+             sum(paid_amount) AS sum_paid, sum(base) AS sum_base, sum(contribution) AS sum_contribution \
+             FROM ledger_lines FINAL WHERE period = ? \
+             GROUP BY user_credit_code, center_id, reason, uplift ORDER BY user_credit_code, center_id, reason, uplift",
+        )
+        .bind(month.as_yyyymm())
+        .fetch_all()
+        .await
+        .map_err(map_error)?;
+    rows.into_iter().map(MonthSumIn::decode).collect()
 }

@@ -5,14 +5,14 @@
 //! old server lacks `RowBinaryWithNamesAndTypes`), so a mismatch shows up as
 //! a decode error, which the conformance suite would catch.
 
-use crate::codec::{credit_code, date_of_days, days, fingerprint, line_reason, line_reason_text, payment_status, period, statement_kind};
+use crate::codec::{credit_code, date_of_days, days, entity_kind, fingerprint, line_reason, line_reason_text, payment_status, period, statement_kind};
 use crate::decimal::{exact_from_i128, exact_to_i128, ratio, ratio_to_i32, yuan, yuan_to_i64, EXACT_SCALE};
-use crate::{AccrualSum, BusPosition, CopyRow, LineRow, RejectionRow, ResettleMark, StoreResult};
+use crate::{AccrualSum, BusPosition, CopyRow, LineRow, MonthSum, RejectionRow, ResettleMark, StoreResult};
 use ::clickhouse::Row;
 use chrono::{DateTime, TimeZone};
 use serde::{Deserialize, Serialize};
 use subsidy_core::money::from_scaled_i64;
-use subsidy_core::Statement;
+use subsidy_core::{ComputeCenter, Entity, Statement};
 
 /// Seconds since the epoch as a `DateTime` column, clamped to its range.
 pub(super) fn datetime_secs<Tz: TimeZone>(t: &DateTime<Tz>) -> u32 {
@@ -39,6 +39,99 @@ impl<'a> CopyOut<'a> {
             fingerprint: c.fingerprint.to_string(),
             raw: &c.raw,
         }
+    }
+}
+
+#[derive(Debug, Row, Deserialize)]
+pub(super) struct CopyIn {
+    record_id: String,
+    kafka_partition: i32,
+    kafka_offset: i64,
+    revision: u32,
+    fingerprint: String,
+    raw: String,
+}
+
+impl CopyIn {
+    pub(super) fn decode(self) -> StoreResult<CopyRow> {
+        Ok(CopyRow {
+            fingerprint: fingerprint(&self.fingerprint)?,
+            position: BusPosition { partition: self.kafka_partition, offset: self.kafka_offset },
+            record_id: self.record_id,
+            revision: self.revision,
+            raw: self.raw,
+        })
+    }
+}
+
+/// A row of `registry_entities`; `related_group` is `''` for none.
+#[derive(Debug, Row, Serialize, Deserialize)]
+pub(super) struct EntityRow {
+    credit_code: String,
+    name: String,
+    kind: String,
+    province: String,
+    city: String,
+    related_group: String,
+    pub(super) version: u64,
+}
+
+impl EntityRow {
+    pub(super) fn encode(e: &Entity, version: u64) -> Self {
+        EntityRow {
+            credit_code: e.credit_code.to_string(),
+            name: e.name.clone(),
+            kind: e.kind.as_str().to_string(),
+            province: e.province.clone(),
+            city: e.city.clone(),
+            related_group: e.related_group.clone().unwrap_or_default(),
+            version,
+        }
+    }
+
+    pub(super) fn decode(self) -> StoreResult<Entity> {
+        Ok(Entity {
+            credit_code: credit_code(&self.credit_code)?,
+            name: self.name,
+            kind: entity_kind(&self.kind)?,
+            province: self.province,
+            city: self.city,
+            related_group: (!self.related_group.is_empty()).then_some(self.related_group),
+        })
+    }
+}
+
+/// A row of `registry_centers`.
+#[derive(Debug, Row, Serialize, Deserialize)]
+pub(super) struct CenterRow {
+    center_id: String,
+    name: String,
+    owner_credit_code: String,
+    province: String,
+    city: String,
+    pub(super) version: u64,
+}
+
+impl CenterRow {
+    pub(super) fn encode(c: &ComputeCenter, version: u64) -> Self {
+        CenterRow {
+            center_id: c.center_id.clone(),
+            name: c.name.clone(),
+            owner_credit_code: c.owner_credit_code.to_string(),
+            province: c.province.clone(),
+            city: c.city.clone(),
+            version,
+        }
+    }
+
+    pub(super) fn decode(self) -> StoreResult<ComputeCenter> {
+        Ok(ComputeCenter {
+            center_id: self.center_id,
+            name: self.name,
+            owner_credit_code: credit_code(&self.owner_credit_code)?,
+            province: self.province,
+            city: self.city,
+        })
     }
 }
 
@@ -205,6 +298,34 @@ impl AccrualIn {
             records: self.records,
             base: yuan(exact_from_i128(self.base, 4, "base")?),
             contribution: exact_from_i128(self.contribution, EXACT_SCALE, "contribution")?,
+        })
+    }
+}
+
+/// One group of `month_sums`.
+#[derive(Debug, Row, Deserialize)]
+pub(super) struct MonthSumIn {
+    user_credit_code: String,
+    center_id: String,
+    reason: String,
+    uplift: i32,
+    records: u64,
+    paid_amount: i128,
+    base: i128,
+    contribution: i128,
+}
+
+impl MonthSumIn {
+    pub(super) fn decode(self) -> StoreResult<MonthSum> {
+        Ok(MonthSum {
+            user_credit_code: credit_code(&self.user_credit_code)?,
+            reason: line_reason(&self.reason)?,
+            uplift: ratio(from_scaled_i64(i64::from(self.uplift))),
+            records: self.records,
+            paid_amount: yuan(exact_from_i128(self.paid_amount, 4, "paid_amount")?),
+            base: yuan(exact_from_i128(self.base, 4, "base")?),
+            contribution: exact_from_i128(self.contribution, EXACT_SCALE, "contribution")?,
+            center_id: self.center_id,
         })
     }
 }

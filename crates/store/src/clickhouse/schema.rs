@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_ledger", include_str!("../../../../schemas/clickhouse/0001_ledger.sql")),
     ("0002_statements", include_str!("../../../../schemas/clickhouse/0002_statements.sql")),
+    ("0003_registry", include_str!("../../../../schemas/clickhouse/0003_registry.sql")),
 ];
 
 /// The bookkeeping table itself, created before anything else.
@@ -73,7 +74,7 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(ids, sorted);
         let all: Vec<String> = MIGRATIONS.iter().flat_map(|(_, sql)| statements(sql)).collect();
-        assert_eq!(all.len(), 6);
+        assert_eq!(all.len(), 8);
         for s in &all {
             assert!(s.starts_with("CREATE TABLE IF NOT EXISTS"), "{s}");
             assert!(!s.contains("LowCardinality"), "{s}");

@@ -6,7 +6,7 @@
 //! Marks go last, once the lines they vouch for are acknowledged.
 
 use super::error::map_error;
-use super::rows::{CopyOut, LineOut, MarkRow, RejectionOut};
+use super::rows::{CenterRow, CopyOut, EntityRow, LineOut, MarkRow, RejectionOut};
 use crate::{StoreResult, WriteBatch};
 use ::clickhouse::{Client, Row, RowWrite};
 use std::time::Duration;
@@ -34,10 +34,16 @@ pub(super) async fn write_batch(client: &Client, batch: &WriteBatch) -> StoreRes
     let lines = batch.lines.iter().map(LineOut::encode).collect::<StoreResult<Vec<_>>>()?;
     let rejections: Vec<_> = batch.rejections.iter().map(RejectionOut::encode).collect();
     let marks: Vec<_> = batch.marks.iter().map(MarkRow::encode).collect();
+    let (entities, centers): (Vec<_>, Vec<_>) = match &batch.registry {
+        Some(r) => (r.entities.iter().map(|e| EntityRow::encode(e, r.version)).collect(), r.centers.iter().map(|c| CenterRow::encode(c, r.version)).collect()),
+        None => (Vec::new(), Vec::new()),
+    };
     tokio::try_join!(
         insert_rows::<CopyOut<'_>>(client, "record_copies", &copies),
         insert_rows::<LineOut<'_>>(client, "ledger_lines", &lines),
         insert_rows::<RejectionOut<'_>>(client, "rejections", &rejections),
+        insert_rows::<EntityRow>(client, "registry_entities", &entities),
+        insert_rows::<CenterRow>(client, "registry_centers", &centers),
     )?;
     insert_rows::<MarkRow>(client, "resettle_marks", &marks).await
 }

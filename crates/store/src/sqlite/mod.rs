@@ -11,7 +11,7 @@ mod read;
 mod schema;
 mod write;
 
-use crate::{AccrualSum, Closure, LedgerStore, LineRow, ResettleMark, StoreError, StoreResult, WriteBatch};
+use crate::{AccrualSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
 use async_trait::async_trait;
 use rusqlite::Connection;
 use std::path::Path;
@@ -126,8 +126,9 @@ impl LedgerStore for SqliteStore {
         self.with_conn(move |c| read::marks(c, &partitions)).await
     }
 
-    async fn accrual_sums(&self) -> StoreResult<Vec<AccrualSum>> {
-        self.with_conn(|c| read::accrual_sums(c)).await
+    async fn accrual_sums(&self, user: Option<&CreditCode>) -> StoreResult<Vec<AccrualSum>> {
+        let user = user.copied();
+        self.with_conn(move |c| read::accrual_sums(c, user.as_ref())).await
     }
 
     async fn months_with_lines(&self) -> StoreResult<Vec<Period>> {
@@ -154,5 +155,18 @@ impl LedgerStore for SqliteStore {
 
     async fn rejection_counts(&self) -> StoreResult<Vec<(String, u64)>> {
         self.with_conn(read::rejection_counts).await
+    }
+
+    async fn month_sums(&self, period: Period) -> StoreResult<Vec<MonthSum>> {
+        self.with_conn(move |c| read::month_sums(c, period)).await
+    }
+
+    async fn copies_of(&self, record_ids: &[String]) -> StoreResult<Vec<CopyRow>> {
+        let ids = record_ids.to_vec();
+        self.with_conn(move |c| read::copies_of(c, &ids)).await
+    }
+
+    async fn registry(&self) -> StoreResult<RegistryRows> {
+        self.with_conn(read::registry).await
     }
 }

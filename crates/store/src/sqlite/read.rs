@@ -2,14 +2,14 @@
 //! are plain selects; sums are taken in Rust over exact decimals.
 
 use super::codec::{decimal, map_error, parse_closure_time, u32_of, u64_of};
-use crate::codec::{credit_code, fingerprint, line_reason, payment_status, period, statement_kind};
+use crate::codec::{credit_code, entity_kind, fingerprint, line_reason, payment_status, period, statement_kind};
 use crate::decimal::{exact, ratio, yuan};
-use crate::{AccrualSum, BusPosition, Closure, LineRow, ResettleMark, StoreError, StoreResult};
+use crate::{AccrualSum, BusPosition, Closure, CopyRow, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult};
 use chrono::NaiveDate;
 use rusqlite::{Connection, Row, ToSql};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashSet};
-use subsidy_core::{Affected, CreditCode, Period, ReasonClass, ReasonCode, Statement};
+use subsidy_core::{Affected, ComputeCenter, CreditCode, Entity, Period, ReasonClass, ReasonCode, Statement};
 
 const LINE_SELECT: &str = "SELECT record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, \
      payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version \
@@ -138,9 +138,18 @@ pub(super) fn marks(conn: &Connection, partitions: &[i32]) -> StoreResult<Vec<Re
     collect(conn, &sql, &params, |row| Ok(ResettleMark { partition: get(row, 0)?, registry: get(row, 1)?, position: u64_of(get(row, 2)?, "position")? }))
 }
 
-pub(super) fn accrual_sums(conn: &Connection) -> StoreResult<Vec<AccrualSum>> {
-    let mut st = conn.prepare_cached("SELECT user_credit_code, period, base, contribution FROM ledger_lines WHERE reason = ''").map_err(map_error)?;
-    let mut rows = st.query([]).map_err(map_error)?;
+pub(super) fn accrual_sums(conn: &Connection, user: Option<&CreditCode>) -> StoreResult<Vec<AccrualSum>> {
+    const SELECT: &str = "SELECT user_credit_code, period, base, contribution FROM ledger_lines WHERE reason = ''";
+    let mut st = match user {
+        Some(_) => conn.prepare_cached(&format!("{SELECT} AND user_credit_code = ?1")),
+        None => conn.prepare_cached(SELECT),
+    }
+    .map_err(map_error)?;
+    let mut rows = match user {
+        Some(u) => st.query([u.as_str()]),
+        None => st.query([]),
+    }
+    .map_err(map_error)?;
     let mut sums: BTreeMap<(String, u32), (u64, Decimal, Decimal)> = BTreeMap::new();
     while let Some(row) = rows.next().map_err(map_error)? {
         let key = (text(row, 0)?, u32_of(get(row, 1)?, "period")?);
@@ -199,4 +208,90 @@ pub(super) fn statements(conn: &mut Connection) -> StoreResult<Vec<Statement>> {
 
 pub(super) fn rejection_counts(conn: &mut Connection) -> StoreResult<Vec<(String, u64)>> {
     collect(conn, "SELECT reason, count(*) FROM rejections GROUP BY reason ORDER BY reason", &[], |row| Ok((get(row, 0)?, u64_of(get(row, 1)?, "count")?)))
+}
+
+pub(super) fn copies_of(conn: &Connection, record_ids: &[String]) -> StoreResult<Vec<CopyRow>> {
+    let sql = "SELECT record_id, kafka_partition, kafka_offset, revision, fingerprint, raw FROM record_copies \
+               WHERE record_id = ?1 ORDER BY kafka_partition, kafka_offset";
+    let mut ids: Vec<&String> = record_ids.iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = Vec::new();
+    for id in ids {
+        out.extend(collect(conn, sql, &[id], |row| {
+            Ok(CopyRow {
+                record_id: get(row, 0)?,
+                position: BusPosition { partition: get(row, 1)?, offset: get(row, 2)? },
+                revision: u32_of(get(row, 3)?, "revision")?,
+                fingerprint: fingerprint(&text(row, 4)?)?,
+                raw: get(row, 5)?,
+            })
+        })?);
+    }
+    Ok(out)
+}
+
+pub(super) fn registry(conn: &mut Connection) -> StoreResult<RegistryRows> {
+    let entities = collect(
+        conn,
+        "SELECT credit_code, name, kind, province, city, related_group, version FROM registry_entities ORDER BY credit_code",
+        &[],
+        |row| {
+            let group = text(row, 5)?;
+            let entity = Entity {
+                credit_code: credit_code(&text(row, 0)?)?,
+                name: get(row, 1)?,
+                kind: entity_kind(&text(row, 2)?)?,
+                province: get(row, 3)?,
+                city: get(row, 4)?,
+                related_group: (!group.is_empty()).then_some(group),
+            };
+            Ok((entity, u64_of(get(row, 6)?, "version")?))
+        },
+    )?;
+    let centers = collect(conn, "SELECT center_id, name, owner_credit_code, province, city, version FROM registry_centers ORDER BY center_id", &[], |row| {
+        let center = ComputeCenter {
+            center_id: get(row, 0)?,
+            name: get(row, 1)?,
+            owner_credit_code: credit_code(&text(row, 2)?)?,
+            province: get(row, 3)?,
+            city: get(row, 4)?,
+        };
+        Ok((center, u64_of(get(row, 5)?, "version")?))
+    })?;
+    let version = entities.iter().map(|e| e.1).chain(centers.iter().map(|c| c.1)).max().unwrap_or(0);
+    Ok(RegistryRows { version, entities: entities.into_iter().map(|e| e.0).collect(), centers: centers.into_iter().map(|c| c.0).collect() })
+}
+
+type MonthKey = (String, String, String, String);
+
+pub(super) fn month_sums(conn: &mut Connection, month: Period) -> StoreResult<Vec<MonthSum>> {
+    let mut st = conn
+        .prepare_cached("SELECT user_credit_code, center_id, reason, uplift, paid_amount, base, contribution FROM ledger_lines WHERE period = ?1")
+        .map_err(map_error)?;
+    let mut rows = st.query([month.as_yyyymm()]).map_err(map_error)?;
+    let mut sums: BTreeMap<MonthKey, (u64, Decimal, Decimal, Decimal)> = BTreeMap::new();
+    while let Some(row) = rows.next().map_err(map_error)? {
+        let uplift = ratio(decimal(&text(row, 3)?, "uplift")?).to_string();
+        let key = (text(row, 0)?, text(row, 1)?, text(row, 2)?, uplift);
+        let e = sums.entry(key).or_insert((0, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO));
+        e.0 += 1;
+        e.1 = add(e.1, decimal(&text(row, 4)?, "paid_amount")?, "paid_amount")?;
+        e.2 = add(e.2, decimal(&text(row, 5)?, "base")?, "base")?;
+        e.3 = add(e.3, decimal(&text(row, 6)?, "contribution")?, "contribution")?;
+    }
+    sums.into_iter()
+        .map(|((user, center_id, reason, uplift), (records, paid, base, contribution))| {
+            Ok(MonthSum {
+                user_credit_code: credit_code(&user)?,
+                center_id,
+                reason: line_reason(&reason)?,
+                uplift: ratio(decimal(&uplift, "uplift")?),
+                records,
+                paid_amount: yuan(paid),
+                base: yuan(base),
+                contribution: exact(contribution),
+            })
+        })
+        .collect()
 }

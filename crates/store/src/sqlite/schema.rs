@@ -10,6 +10,7 @@ use rusqlite::{params, Connection};
 pub(super) const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_ledger", include_str!("../../../../schemas/sqlite/0001_ledger.sql")),
     ("0002_statements", include_str!("../../../../schemas/sqlite/0002_statements.sql")),
+    ("0003_registry", include_str!("../../../../schemas/sqlite/0003_registry.sql")),
 ];
 
 const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)";

@@ -7,7 +7,7 @@
 use super::codec::{closure_time, i64_of, map_error};
 use crate::codec::{days, line_reason_text};
 use crate::decimal::{exact_to_i128, ratio_to_i32, yuan_to_i64};
-use crate::{Closure, StoreError, StoreResult, WriteBatch};
+use crate::{Closure, RegistryRows, StoreError, StoreResult, WriteBatch};
 use rusqlite::{params, Connection, Transaction};
 use subsidy_core::Statement;
 
@@ -49,6 +49,8 @@ const LINE_COLUMNS: &[&str] = &[
 ];
 const REJECTION_COLUMNS: &[&str] = &["kafka_partition", "kafka_offset", "record_id", "revision", "reason", "field", "detail", "raw"];
 const MARK_COLUMNS: &[&str] = &["kafka_partition", "registry", "position"];
+const ENTITY_COLUMNS: &[&str] = &["credit_code", "name", "kind", "province", "city", "related_group", "version"];
+const CENTER_COLUMNS: &[&str] = &["center_id", "name", "owner_credit_code", "province", "city", "version"];
 const STATEMENT_COLUMNS: &[&str] = &["close_id", "credit_code", "payout_period", "for_period", "kind", "eligible_base", "subsidy"];
 
 /// Writes one batch in one transaction.
@@ -57,6 +59,9 @@ pub(super) fn write_batch(conn: &mut Connection, batch: &WriteBatch) -> StoreRes
     write_copies(&tx, batch)?;
     write_lines(&tx, batch)?;
     write_others(&tx, batch)?;
+    if let Some(registry) = &batch.registry {
+        write_registry(&tx, registry)?;
+    }
     tx.commit().map_err(map_error)
 }
 
@@ -123,6 +128,20 @@ fn write_others(tx: &Transaction<'_>, batch: &WriteBatch) -> StoreResult<()> {
         for m in &batch.marks {
             st.execute(params![m.partition, m.registry, i64_of(m.position, "mark position")?]).map_err(map_error)?;
         }
+    }
+    Ok(())
+}
+
+fn write_registry(tx: &Transaction<'_>, registry: &RegistryRows) -> StoreResult<()> {
+    let version = i64_of(registry.version, "registry version")?;
+    let mut st = tx.prepare_cached(&upsert("registry_entities", ENTITY_COLUMNS, &["credit_code"], Some("version"))).map_err(map_error)?;
+    for e in &registry.entities {
+        let group = e.related_group.as_deref().unwrap_or("");
+        st.execute(params![e.credit_code.as_str(), e.name, e.kind.as_str(), e.province, e.city, group, version]).map_err(map_error)?;
+    }
+    let mut st = tx.prepare_cached(&upsert("registry_centers", CENTER_COLUMNS, &["center_id"], Some("version"))).map_err(map_error)?;
+    for c in &registry.centers {
+        st.execute(params![c.center_id, c.name, c.owner_credit_code.as_str(), c.province, c.city, version]).map_err(map_error)?;
     }
     Ok(())
 }

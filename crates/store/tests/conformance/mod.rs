@@ -6,10 +6,12 @@
 
 pub mod fixtures;
 mod ledger;
+mod reads;
 mod statements;
 
 pub use fixtures::{batch_of, code, line, pos};
 pub use ledger::*;
+pub use reads::*;
 pub use statements::*;
 
 /// Every case, by name, for the harness macros.
@@ -30,6 +32,9 @@ macro_rules! for_each_case {
             closes_commit_once_and_statements_read_back,
             decimals_stay_exact,
             unstorable_rows_write_nothing,
+            copies_of_read_back_every_copy_in_bus_order,
+            the_registry_of_the_highest_position_stands,
+            accrual_sums_of_one_user,
         );
     };
 }

@@ -23,8 +23,9 @@ use tokio_util::sync::CancellationToken;
 const TOKEN: &str = "demo-token";
 
 /// Average bytes of records per partition of the in-process broker. It keeps 5 MiB per
-/// partition, and keys (users) are skewed: a few large users fill their partitions first.
-const MOCK_PARTITION_BUDGET: usize = 256 << 10;
+/// partition; keys (record ids) spread records evenly, and a fifth of the limit leaves
+/// room for the unevenness of hashing.
+const MOCK_PARTITION_BUDGET: usize = 1 << 20;
 
 async fn open_store(args: &DemoArgs) -> Result<(Arc<dyn LedgerStore>, String)> {
     Ok(match &args.clickhouse_url {

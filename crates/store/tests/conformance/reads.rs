@@ -1,0 +1,69 @@
+//! Conformance cases for what readers of the ledger (the accruals API) use:
+//! the copies of a record, the registry as written, one entity's sums.
+
+use super::fixtures::*;
+use subsidy_core::{ComputeCenter, Entity, EntityKind};
+use subsidy_store::{LedgerStore, RegistryRows, WriteBatch};
+
+pub async fn copies_of_read_back_every_copy_in_bus_order(store: &dyn LedgerStore) {
+    ready(store).await;
+    let u = code(11);
+    let a1 = line("a", 1, u, "2025-09", pos(1, 9), "1.00", "0.2");
+    let a2 = line("a", 2, u, "2025-09", pos(0, 4), "1.00", "0.2");
+    let b1 = line("b", 1, u, "2025-09", pos(0, 1), "1.00", "0.2");
+    store.write_batch(&batch_of(vec![a1.clone(), b1.clone()])).await.unwrap();
+    store.write_batch(&batch_of(vec![a2.clone()])).await.unwrap();
+    // A replayed copy is kept once.
+    store.write_batch(&batch_of(vec![a2.clone()])).await.unwrap();
+    let got = store.copies_of(&ids(&["b", "a", "missing", "a"])).await.unwrap();
+    let keys: Vec<(&str, i32, i64, u32)> = got.iter().map(|c| (c.record_id.as_str(), c.position.partition, c.position.offset, c.revision)).collect();
+    assert_eq!(keys, vec![("a", 0, 4, 2), ("a", 1, 9, 1), ("b", 0, 1, 1)]);
+    assert_eq!(got[0], copy_for(&a2), "a copy round-trips field by field");
+    assert!(store.copies_of(&[]).await.unwrap().is_empty());
+}
+
+fn entity(n: u32, city: &str, group: Option<&str>) -> Entity {
+    Entity {
+        credit_code: code(n),
+        name: format!("单位 {n}"),
+        kind: EntityKind::University,
+        province: "安徽省".into(),
+        city: city.into(),
+        related_group: group.map(str::to_string),
+    }
+}
+
+fn center(id: &str, owner: u32) -> ComputeCenter {
+    ComputeCenter { center_id: id.into(), name: format!("中心 {id}"), owner_credit_code: code(owner), province: "安徽省".into(), city: "合肥市".into() }
+}
+
+pub async fn the_registry_of_the_highest_position_stands(store: &dyn LedgerStore) {
+    ready(store).await;
+    assert_eq!(store.registry().await.unwrap(), RegistryRows::default(), "nothing written: an empty registry");
+    let old = RegistryRows { version: 5, entities: vec![entity(1, "合肥市", None), entity(2, "阜阳市", Some("g"))], centers: vec![center("c1", 1)] };
+    let new = RegistryRows { version: 9, entities: vec![entity(1, "宿州市", None), entity(2, "阜阳市", Some("g"))], centers: vec![center("c1", 2)] };
+    // The newer registry first, then a member behind it writes the older one.
+    for r in [&new, &old] {
+        store.write_batch(&WriteBatch { registry: Some(r.clone()), ..WriteBatch::default() }).await.unwrap();
+    }
+    assert_eq!(store.registry().await.unwrap(), new);
+    assert_eq!(store.registry().await.unwrap().registry().entity(&code(1)).map(|e| e.city.as_str()), Some("宿州市"));
+}
+
+pub async fn accrual_sums_of_one_user(store: &dyn LedgerStore) {
+    ready(store).await;
+    let (u, v) = (code(12), code(13));
+    store
+        .write_batch(&batch_of(vec![
+            line("x1", 1, u, "2025-09", pos(0, 1), "1.00", "0.2"),
+            line("x2", 1, v, "2025-09", pos(0, 2), "2.00", "0.4"),
+            line("x3", 1, u, "2025-10", pos(0, 3), "3.00", "0.6"),
+        ]))
+        .await
+        .unwrap();
+    let all = store.accrual_sums(None).await.unwrap();
+    let of_u = store.accrual_sums(Some(&u)).await.unwrap();
+    assert_eq!(of_u, all.iter().filter(|s| s.user_credit_code == u).cloned().collect::<Vec<_>>());
+    assert_eq!(of_u.len(), 2);
+    assert!(store.accrual_sums(Some(&code(14))).await.unwrap().is_empty());
+}
