@@ -97,6 +97,7 @@ TANSU_VERSION="0.6.0"
 TANSU_FEATURES="dynostore,libsql"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 CONFLUENT_KAFKA_VERSION="2.16.1"
+SCHEMATHESIS_VERSION="4.32.5"
 
 CH_DIR="$STATE/clickhouse"
 TANSU_DIR="$STATE/tansu"
@@ -266,20 +267,21 @@ tansu_install_end() {
 
 venv_ok() {
     [[ -x "$VENV/bin/python" ]] &&
-        "$VENV/bin/python" -c "import confluent_kafka, sys; sys.exit(0 if confluent_kafka.__version__ == '$CONFLUENT_KAFKA_VERSION' else 1)" 2>/dev/null
+        "$VENV/bin/python" -c "import confluent_kafka, sys; sys.exit(0 if confluent_kafka.__version__ == '$CONFLUENT_KAFKA_VERSION' else 1)" 2>/dev/null &&
+        [[ "$("$VENV/bin/python" -m pip show schemathesis 2>/dev/null | sed -n 's/^Version: //p')" == "$SCHEMATHESIS_VERSION" ]]
 }
 
 install_venv() {
     venv_ok && return 0
     local t0
     t0="$(now)"
-    log "creating python venv at $VENV with confluent-kafka==$CONFLUENT_KAFKA_VERSION"
+    log "creating python venv at $VENV with confluent-kafka==$CONFLUENT_KAFKA_VERSION and schemathesis==$SCHEMATHESIS_VERSION"
     [[ -x "$VENV/bin/python" ]] || /usr/bin/python3 -m venv "$VENV" >"$STATE/venv.log" 2>&1 ||
         fail_with_log "python3 -m venv failed" "$STATE/venv.log"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-        "confluent-kafka==$CONFLUENT_KAFKA_VERSION" >>"$STATE/venv.log" 2>&1 ||
-        fail_with_log "pip install confluent-kafka failed" "$STATE/venv.log"
-    venv_ok || die "confluent_kafka not importable from $VENV"
+        "confluent-kafka==$CONFLUENT_KAFKA_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" >>"$STATE/venv.log" 2>&1 ||
+        fail_with_log "pip install confluent-kafka schemathesis failed" "$STATE/venv.log"
+    venv_ok || die "confluent_kafka $CONFLUENT_KAFKA_VERSION or schemathesis $SCHEMATHESIS_VERSION missing from $VENV"
     log "venv ready in $(since "$t0") s"
 }
 

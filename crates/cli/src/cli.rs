@@ -34,6 +34,98 @@ pub enum Command {
     Statements(StatementsArgs),
     /// The whole pipeline in one process: simulator, collector, in-process broker, aggregator, embedded ledger.
     Demo(DemoArgs),
+    /// Serve the accruals API and portal over the ledger store.
+    Serve(ServeArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// An entity's months: accrued, fixed for payment, excluded and why.
+    Accruals(AccrualsArgs),
+    /// Every line of one month of an entity, explained.
+    Ledger(LedgerArgs),
+}
+
+/// `serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "SUBSIDY_API_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The token file (TOML of `[[token]]` entries holding SHA-256 hashes); re-read on SIGHUP.
+    #[arg(long, env = "SUBSIDY_API_TOKENS")]
+    pub tokens: PathBuf,
+    /// Policy versions (TOML); the built-in default is RULES.md.
+    #[arg(long, env = "SUBSIDY_POLICY")]
+    pub policy: Option<PathBuf>,
+}
+
+/// `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a fresh random token and the entry to add to the token file.
+    New(TokenNewArgs),
+}
+
+/// `token new` flags.
+#[derive(Debug, Args)]
+pub struct TokenNewArgs {
+    /// `bureau`, `city` or `entity`.
+    #[arg(long)]
+    pub role: String,
+    /// The entity's credit code (entity tokens).
+    #[arg(long)]
+    pub credit_code: Option<String>,
+    /// The city (city tokens), e.g. 阜阳市.
+    #[arg(long)]
+    pub city: Option<String>,
+}
+
+/// Where `accruals` and `ledger` read: a running API, or the store itself.
+#[derive(Debug, Args)]
+pub struct ReadFrom {
+    /// Base URL of a running API (token from SUBSIDY_API_TOKEN); without it, the store is read directly.
+    #[arg(long, env = "SUBSIDY_API_URL")]
+    pub api: Option<String>,
+    /// The store, when no API is given.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Policy versions (TOML), when reading the store; the built-in default is RULES.md.
+    #[arg(long, env = "SUBSIDY_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Print JSON (the API's body) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `accruals` flags.
+#[derive(Debug, Args)]
+pub struct AccrualsArgs {
+    /// The entity's credit code.
+    #[arg(long)]
+    pub entity: String,
+    /// Only this month (YYYY-MM).
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Where to read.
+    #[command(flatten)]
+    pub from: ReadFrom,
+}
+
+/// `ledger` flags.
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    /// The entity's credit code.
+    #[arg(long)]
+    pub entity: String,
+    /// The month (YYYY-MM).
+    #[arg(long)]
+    pub period: String,
+    /// Where to read.
+    #[command(flatten)]
+    pub from: ReadFrom,
 }
 
 /// `recompute` flags.
@@ -319,6 +411,9 @@ pub struct ExportArgs {
     /// Where to write the settlement CSV (the format of `recompute`).
     #[arg(long)]
     pub out: PathBuf,
+    /// Only this month (YYYY-MM).
+    #[arg(long)]
+    pub period: Option<String>,
     /// Policy versions (TOML); the built-in default is RULES.md.
     #[arg(long, env = "SUBSIDY_POLICY")]
     pub policy: Option<PathBuf>,

@@ -19,6 +19,10 @@ fn run_async(command: Command) -> anyhow::Result<()> {
             Command::Export(args) => subsidy_meter::commands::ledger::export(&args).await,
             Command::Statements(args) => subsidy_meter::commands::ledger::statements(&args).await,
             Command::Demo(args) => subsidy_meter::commands::demo::run(&args).await,
+            Command::Serve(args) => subsidy_meter::commands::api::serve(&args).await,
+            Command::Token(command) => subsidy_meter::commands::api::token(&command),
+            Command::Accruals(args) => subsidy_meter::commands::api::accruals(&args).await,
+            Command::Ledger(args) => subsidy_meter::commands::api::ledger(&args).await,
             Command::Recompute(args) => subsidy_meter::commands::recompute::run(&args),
         }
     })

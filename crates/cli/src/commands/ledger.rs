@@ -51,7 +51,9 @@ pub async fn close(args: &CloseArgs) -> Result<()> {
 pub async fn export(args: &ExportArgs) -> Result<()> {
     let policy = load_policy(args.policy.as_deref())?;
     let store = crate::store::open(&args.store).await?;
-    let settled = settlements(store.as_ref(), &policy).await.map_err(|e| anyhow!("cannot read the ledger: {e}"))?;
+    let period = args.period.as_deref().map(|p| Period::parse(p).ok_or_else(|| anyhow!("--period {p:?} is not a YYYY-MM month"))).transpose()?;
+    let mut settled = settlements(store.as_ref(), &policy).await.map_err(|e| anyhow!("cannot read the ledger: {e}"))?;
+    settled.retain(|s| period.is_none_or(|p| s.period == p));
     std::fs::write(&args.out, settlements_csv(&settled)).with_context(|| format!("cannot write {}", args.out.display()))?;
     eprintln!("export: {} settlements to {}", settled.len(), args.out.display());
     Ok(())

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod aggregate;
+pub mod api;
+pub mod api_tables;
 pub mod collect;
 pub mod demo;
 pub mod ledger;

@@ -96,6 +96,11 @@ impl Proc {
         Proc { what: what.to_string(), child, stdout, stderr }
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the child (SIGKILL) and returns its stderr.
     pub fn kill(mut self) -> String {
         let _ = self.child.kill();

@@ -1,0 +1,243 @@
+//! Who is asking and what they may see.
+//!
+//! Tokens arrive as `Authorization: Bearer <token>` and are kept only as
+//! lowercase hex SHA-256 hashes in a TOML file of `[[token]]` entries. A
+//! token is a role: `bureau` sees everything, `city` the entities registered
+//! in its city, `entity` its own credit code. The file is read at start and
+//! again on SIGHUP; a file that does not parse keeps the tokens in force.
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use subsidy_core::{place, CreditCode, Registry};
+
+/// A role a token grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// The provincial bureau: everything.
+    Bureau,
+    /// A city's bureau: the entities registered in that city (canonical name).
+    City(String),
+    /// One entity: its own credit code.
+    Entity(CreditCode),
+}
+
+impl Role {
+    /// The role's name, as in the token file.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Bureau => "bureau",
+            Role::City(_) => "city",
+            Role::Entity(_) => "entity",
+        }
+    }
+
+    /// Whether this role may see the entity `code`. A city's view follows the registry: an
+    /// entity the registry does not place in the city (or does not know) is not the city's.
+    pub fn may_see(&self, code: &CreditCode, registry: &Registry) -> bool {
+        match self {
+            Role::Bureau => true,
+            Role::City(city) => registry.entity(code).is_some_and(|e| &e.city == city),
+            Role::Entity(own) => own == code,
+        }
+    }
+
+    /// Whether this role reads province- or city-wide views (settlements, overview).
+    pub fn sees_many(&self) -> bool {
+        !matches!(self, Role::Entity(_))
+    }
+}
+
+/// Why a token file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    /// The file cannot be read.
+    #[error("cannot read the token file {path}: {detail}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// The file is not a valid token file.
+    #[error("token file {path}: {detail}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the entry.
+        detail: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWire {
+    #[serde(default)]
+    token: Vec<EntryWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryWire {
+    sha256: String,
+    role: String,
+    credit_code: Option<String>,
+    city: Option<String>,
+}
+
+/// The tokens in force: SHA-256 of the token → role.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    by_hash: HashMap<[u8; 32], Role>,
+}
+
+impl Tokens {
+    /// Parses a token file's text.
+    pub fn parse(text: &str) -> Result<Tokens, String> {
+        let wire: FileWire = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut by_hash = HashMap::new();
+        for (i, e) in wire.token.into_iter().enumerate() {
+            let n = i + 1;
+            let hash = parse_hash(&e.sha256).ok_or_else(|| format!("token {n}: sha256 must be 64 lowercase hex digits"))?;
+            let role = parse_role(&e).map_err(|why| format!("token {n}: {why}"))?;
+            if by_hash.insert(hash, role).is_some() {
+                return Err(format!("token {n}: the same sha256 is given twice"));
+            }
+        }
+        Ok(Tokens { by_hash })
+    }
+
+    /// Reads and parses a token file.
+    pub fn load(path: &Path) -> Result<Tokens, TokenFileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TokenFileError::Unreadable { path: path.to_path_buf(), detail: e.to_string() })?;
+        Tokens::parse(&text).map_err(|detail| TokenFileError::Invalid { path: path.to_path_buf(), detail })
+    }
+
+    /// The role of a presented token, if it is one in force.
+    pub fn role_of(&self, token: &str) -> Option<&Role> {
+        self.by_hash.get(&hash(token))
+    }
+
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+}
+
+fn parse_hash(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || text.bytes().any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text, &mut out).ok()?;
+    Some(out)
+}
+
+fn parse_role(e: &EntryWire) -> Result<Role, String> {
+    match (e.role.as_str(), &e.credit_code, &e.city) {
+        ("bureau", None, None) => Ok(Role::Bureau),
+        ("city", None, Some(city)) if !place::clean(city).is_empty() => Ok(Role::City(place::city(city))),
+        ("entity", Some(code), None) => CreditCode::check(code).map(Role::Entity).map_err(|e| format!("credit_code {code:?}: {e}")),
+        ("bureau" | "city" | "entity", _, _) => {
+            Err(format!("role {:?} takes {}", e.role, match e.role.as_str() {
+                "bureau" => "neither credit_code nor city",
+                "city" => "a city and no credit_code",
+                _ => "a credit_code and no city",
+            }))
+        }
+        (other, _, _) => Err(format!("role {other:?} is not bureau, city or entity")),
+    }
+}
+
+/// SHA-256 of a token.
+pub fn hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A fresh random token (256 bits, hex) and its file entry for `role`.
+pub fn new_token(role: &Role) -> (String, String) {
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let mut entry = format!("[[token]]\nsha256 = \"{}\"\nrole = \"{}\"\n", hex::encode(hash(&token)), role.as_str());
+    match role {
+        Role::Bureau => {}
+        Role::City(city) => entry.push_str(&format!("city = \"{city}\"\n")),
+        Role::Entity(code) => entry.push_str(&format!("credit_code = \"{code}\"\n")),
+    }
+    (token, entry)
+}
+
+/// The tokens in force, shared by the handlers and replaced whole on reload.
+#[derive(Debug, Clone)]
+pub struct TokenStore {
+    path: PathBuf,
+    current: Arc<RwLock<Arc<Tokens>>>,
+}
+
+impl TokenStore {
+    /// Loads the file at `path`.
+    pub fn open(path: &Path) -> Result<TokenStore, TokenFileError> {
+        let tokens = Tokens::load(path)?;
+        Ok(TokenStore { path: path.to_path_buf(), current: Arc::new(RwLock::new(Arc::new(tokens))) })
+    }
+
+    /// No tokens at all (for reading the ledger without serving it).
+    pub fn empty() -> TokenStore {
+        TokenStore { path: PathBuf::new(), current: Arc::new(RwLock::new(Arc::new(Tokens::default()))) }
+    }
+
+    /// The tokens in force now.
+    pub fn current(&self) -> Arc<Tokens> {
+        Arc::clone(&self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Reads the file again; on error the tokens in force stay.
+    pub fn reload(&self) -> Result<usize, TokenFileError> {
+        let tokens = Tokens::load(&self.path)?;
+        let n = tokens.len();
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(tokens);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_tokens_parse_back_to_their_role() {
+        let code = CreditCode::complete("91340100MA0000001").unwrap();
+        for role in [Role::Bureau, Role::City("阜阳市".into()), Role::Entity(code)] {
+            let (token, entry) = new_token(&role);
+            let tokens = Tokens::parse(&entry).unwrap();
+            assert_eq!(tokens.role_of(&token), Some(&role));
+            assert_eq!(tokens.role_of(&format!("{token}x")), None);
+            assert!(!entry.contains(&token), "the entry holds only the hash");
+        }
+    }
+
+    #[test]
+    fn city_names_are_canonical_and_bad_entries_are_named() {
+        let h = "a".repeat(64);
+        let t = Tokens::parse(&format!("[[token]]\nsha256 = \"{h}\"\nrole = \"city\"\ncity = \"阜阳 \"\n")).unwrap();
+        assert_eq!(t.by_hash.values().next(), Some(&Role::City("阜阳市".into())));
+        for (text, says) in [
+            (format!("[[token]]\nsha256 = \"{}\"\nrole = \"bureau\"\n", "A".repeat(64)), "token 1: sha256"),
+            (format!("[[token]]\nsha256 = \"{h}\"\nrole = \"admin\"\n"), "not bureau, city or entity"),
+            (format!("[[token]]\nsha256 = \"{h}\"\nrole = \"entity\"\n"), "takes a credit_code"),
+            (format!("[[token]]\nsha256 = \"{h}\"\nrole = \"entity\"\ncredit_code = \"000000000000000000\"\n"), "credit_code"),
+            (format!("[[token]]\nsha256 = \"{h}\"\nrole = \"bureau\"\n[[token]]\nsha256 = \"{h}\"\nrole = \"bureau\"\n"), "token 2: the same sha256"),
+            ("[[token]]\nsha = 1\n".to_string(), "unknown field"),
+        ] {
+            let err = Tokens::parse(&text).unwrap_err();
+            assert!(err.contains(says), "{err:?} should say {says:?}");
+        }
+    }
+}

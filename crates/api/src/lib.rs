@@ -1,0 +1,96 @@
+//! The accruals API: entities, cities and the bureau read their own part of
+//! the ledger over HTTP, with an OpenAPI document and a server-rendered
+//! portal.
+//!
+//! Everything is read from a [`LedgerStore`](subsidy_store::LedgerStore);
+//! settlements, line shares and revision decisions come from the core. Access
+//! follows the bearer token's role ([`auth`]). Bad parameters are 400s naming
+//! the parameter ([`params`]); values reach the store only as bound values.
+
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod params;
+pub mod routes;
+pub mod state;
+pub mod views;
+
+pub use auth::{new_token, Role, TokenStore, Tokens};
+pub use error::ApiError;
+pub use metrics::ApiMetrics;
+pub use state::{ApiState, RegistryCache};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use prometheus::{Encoder, TextEncoder};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Counts and times every request by route template and status.
+async fn track(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.duration.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
+    state.metrics.requests.with_label_values(&[&route, response.status().as_str()]).inc();
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such path; see /openapi.json".to_string())
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    Json(openapi::document())
+}
+
+async fn metrics_text(registry: prometheus::Registry) -> Response {
+    let mut buf = Vec::new();
+    match TextEncoder::new().encode(&registry.gather(), &mut buf) {
+        Ok(()) => ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], buf).into_response(),
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// The API's routes, with `/openapi.json` and `/metrics` (of `registry`).
+pub fn router(state: ApiState, registry: prometheus::Registry) -> Router {
+    let api = Router::new()
+        .route("/v1/entities/{credit_code}/accruals", get(routes::get_accruals))
+        .route("/v1/entities/{credit_code}/ledger", get(routes::get_ledger))
+        .route("/v1/entities/{credit_code}/statements", get(routes::get_statements))
+        .route("/v1/records/{record_id}", get(routes::get_record))
+        .route("/v1/settlements", get(routes::get_settlements))
+        .route("/v1/overview", get(routes::get_overview))
+        .route("/openapi.json", get(openapi_json))
+        .fallback(not_found)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state);
+    api.route("/metrics", get(move || metrics_text(registry.clone())))
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled.
+pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, registry: prometheus::Registry, shutdown: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, router(state, registry)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}
+
+/// Re-reads the token file on every SIGHUP until cancelled.
+pub fn reload_tokens_on_sighup(tokens: TokenStore, stop: CancellationToken) -> std::io::Result<()> {
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                got = hup.recv() => if got.is_none() { return },
+            }
+            match tokens.reload() {
+                Ok(n) => tracing::info!(tokens = n, "token file re-read"),
+                Err(e) => tracing::warn!(error = %e, "token file not re-read; the tokens in force stay"),
+            }
+        }
+    });
+    Ok(())
+}

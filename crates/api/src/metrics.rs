@@ -1,0 +1,36 @@
+//! The API's Prometheus metrics: requests by route and status, latency by
+//! route, and denied requests by reason. Labels are route templates and
+//! fixed reasons, never a token or a parameter value.
+
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+
+/// The API's metrics.
+#[derive(Debug, Clone)]
+pub struct ApiMetrics {
+    /// `subsidy_api_requests_total{route, status}`.
+    pub requests: IntCounterVec,
+    /// `subsidy_api_request_duration_seconds{route}`.
+    pub duration: HistogramVec,
+    /// `subsidy_api_denied_total{reason}`: `no_token`, `unknown_token`, `forbidden`.
+    pub denied: IntCounterVec,
+}
+
+impl ApiMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn new(registry: &Registry) -> prometheus::Result<ApiMetrics> {
+        let requests = IntCounterVec::new(Opts::new("subsidy_api_requests_total", "API requests answered, by route template and status."), &["route", "status"])?;
+        let buckets = vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+        let duration = HistogramVec::new(
+            HistogramOpts::new("subsidy_api_request_duration_seconds", "Time to answer an API request, by route template.").buckets(buckets),
+            &["route"],
+        )?;
+        let denied = IntCounterVec::new(Opts::new("subsidy_api_denied_total", "Requests refused for want of a valid token or of access, by reason."), &["reason"])?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(denied.clone()))?;
+        for reason in ["no_token", "unknown_token", "forbidden"] {
+            denied.with_label_values(&[reason]);
+        }
+        Ok(ApiMetrics { requests, duration, denied })
+    }
+}

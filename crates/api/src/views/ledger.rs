@@ -1,0 +1,146 @@
+//! `GET /v1/entities/{credit_code}/ledger`: every line of one month, each
+//! with what it was, how it was settled and why, enough to explain each yuan
+//! back to the raw record.
+
+use super::{yuan, MonthStatus};
+use crate::error::ApiResult;
+use crate::params::cursor_of;
+use crate::state::ApiState;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use subsidy_core::record::parse_record;
+use subsidy_core::{CreditCode, Period, Registry, Settlement, UsageRecord};
+use subsidy_store::{settlements_of, BusPosition, LineRow};
+use utoipa::ToSchema;
+
+/// One page of a month's lines.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LedgerPage {
+    /// The entity.
+    pub credit_code: String,
+    /// `YYYY-MM`.
+    pub period: String,
+    /// Provisional or closed.
+    pub status: MonthStatus,
+    /// The month's subsidy as the ledger stands, yuan.
+    pub subsidy: String,
+    /// Lines of the month (all pages).
+    pub total_lines: u64,
+    /// This page's lines, by record id.
+    pub lines: Vec<LedgerLine>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// One ledger line, explained.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LedgerLine {
+    /// Record id.
+    pub record_id: String,
+    /// Standing revision.
+    pub revision: u32,
+    /// Compute center.
+    pub center_id: String,
+    /// Its name, when registered.
+    pub center_name: Option<String>,
+    /// Accelerator model of the record.
+    pub accelerator: Option<String>,
+    /// Cards used.
+    pub cards: Option<u32>,
+    /// Card-hours.
+    pub card_hours: Option<String>,
+    /// Day of the end of use, China Standard Time.
+    pub usage_date: String,
+    /// `paid`, `unpaid` or `refunded`.
+    pub payment_status: String,
+    /// Amount paid, yuan.
+    pub paid_amount: String,
+    /// Policy version applied, when one covers the date.
+    pub policy_version: Option<String>,
+    /// Its rate.
+    pub rate: String,
+    /// Uplift factor (1 when none).
+    pub uplift: String,
+    /// Why the uplift applies, when it does.
+    pub uplift_reason: Option<String>,
+    /// Eligible base, yuan (0 when excluded).
+    pub base: String,
+    /// base × rate × uplift, exact.
+    pub contribution: String,
+    /// The line's part of the month's subsidy (after any cap, before rounding), yuan to four decimals.
+    pub subsidy_share: String,
+    /// Whether the line earns subsidy.
+    pub eligible: bool,
+    /// Why not, as a reason code.
+    pub reason: Option<String>,
+    /// The reason in plain words.
+    pub explanation: Option<String>,
+}
+
+/// A page of the lines of `code` in `period`, after `cursor`.
+pub async fn page(state: &ApiState, code: &CreditCode, period: Period, cursor: Option<&str>, limit: usize) -> ApiResult<LedgerPage> {
+    let store = state.store.as_ref();
+    let all = store.entity_lines(code, Some(period)).await?;
+    let total_lines = all.len() as u64;
+    let rest: Vec<LineRow> = all.into_iter().filter(|l| cursor.is_none_or(|c| l.record_id.as_str() > c)).collect();
+    let more = rest.len() > limit;
+    let lines: Vec<LineRow> = rest.into_iter().take(limit).collect();
+    let next_cursor = if more { lines.last().map(|l| cursor_of(&l.record_id)) } else { None };
+    let settled = settlements_of(store, &state.policy, code).await?.into_iter().find(|s| s.period == period);
+    let closed = store.closures().await?.iter().any(|c| c.period == period);
+    let records = representing_records(state, &lines).await?;
+    let registry = state.registry.get();
+    let lines = lines.iter().map(|l| explain(l, records.get(&(l.record_id.as_str(), l.position)), settled.as_ref(), &registry)).collect();
+    Ok(LedgerPage {
+        credit_code: code.to_string(),
+        period: period.to_string(),
+        status: if closed { MonthStatus::Closed } else { MonthStatus::Provisional },
+        subsidy: yuan(settled.as_ref().map(|s| s.subsidy).unwrap_or_default()),
+        total_lines,
+        lines,
+        next_cursor,
+    })
+}
+
+/// The copies the lines stand on, parsed, by record id and bus position.
+async fn representing_records<'a>(state: &ApiState, lines: &'a [LineRow]) -> ApiResult<HashMap<(&'a str, BusPosition), UsageRecord>> {
+    let ids: Vec<String> = lines.iter().map(|l| l.record_id.clone()).collect();
+    let copies = state.store.copies_of(&ids).await?;
+    let wanted: HashMap<(&str, BusPosition), &'a LineRow> = lines.iter().map(|l| ((l.record_id.as_str(), l.position), l)).collect();
+    let mut out = HashMap::new();
+    for c in copies {
+        if let Some(line) = wanted.get(&(c.record_id.as_str(), c.position)) {
+            if let Ok(r) = parse_record(c.raw.as_bytes()) {
+                out.insert((line.record_id.as_str(), line.position), r);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn explain(l: &LineRow, record: Option<&UsageRecord>, settled: Option<&Settlement>, registry: &Registry) -> LedgerLine {
+    let uplifted = l.uplift != rust_decimal::Decimal::ONE && l.reason.is_none();
+    let city = registry.entity(&l.user_credit_code).map(|e| e.city.clone()).unwrap_or_default();
+    LedgerLine {
+        record_id: l.record_id.clone(),
+        revision: l.revision,
+        center_id: l.center_id.clone(),
+        center_name: registry.center(&l.center_id).map(|c| c.name.clone()),
+        accelerator: record.map(|r| r.accelerator.clone()),
+        cards: record.map(|r| r.cards),
+        card_hours: record.map(|r| r.card_hours.normalize().to_string()),
+        usage_date: l.usage_date.to_string(),
+        payment_status: l.payment_status.as_str().to_string(),
+        paid_amount: yuan(l.paid_amount),
+        policy_version: (!l.policy_version.is_empty()).then(|| l.policy_version.clone()),
+        rate: l.rate.normalize().to_string(),
+        uplift: l.uplift.normalize().to_string(),
+        uplift_reason: uplifted.then(|| format!("皖北 uplift ×{}: the user is registered in {city}, a northern Anhui city", l.uplift.normalize())),
+        base: yuan(l.base),
+        contribution: l.contribution.normalize().to_string(),
+        subsidy_share: settled.filter(|_| l.reason.is_none()).map_or_else(|| "0".to_string(), |s| s.share_of(l.contribution).normalize().to_string()),
+        eligible: l.reason.is_none(),
+        reason: l.reason.map(|r| r.as_str().to_string()),
+        explanation: l.reason.map(|r| r.explain().to_string()),
+    }
+}

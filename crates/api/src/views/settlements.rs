@@ -1,0 +1,101 @@
+//! `GET /v1/settlements` and an entity's statements: the settlements of a
+//! month as `export` writes them, and what has been fixed for payment.
+
+use super::{yuan, EntityInfo};
+use crate::auth::Role;
+use crate::error::ApiResult;
+use crate::state::ApiState;
+use serde::{Deserialize, Serialize};
+use subsidy_core::{CreditCode, Period, Settlement};
+use subsidy_store::settlements;
+use utoipa::ToSchema;
+
+/// The settlements of one month that `role` may see, sorted by credit code: for the
+/// bureau exactly those `export --period` writes.
+pub async fn of_month(state: &ApiState, role: &Role, period: Period) -> ApiResult<Vec<Settlement>> {
+    let registry = state.registry.get();
+    let all = settlements(state.store.as_ref(), &state.policy).await?;
+    Ok(all.into_iter().filter(|s| s.period == period && role.may_see(&s.credit_code, &registry)).collect())
+}
+
+/// One page of a month's settlements.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SettlementsPage {
+    /// `YYYY-MM`.
+    pub period: String,
+    /// Entities with a settlement this month that the token may see (all pages).
+    pub total: u64,
+    /// This page, by credit code.
+    pub settlements: Vec<SettlementRow>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// One entity's settlement of the month.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SettlementRow {
+    /// The entity.
+    pub entity: EntityInfo,
+    /// Eligible lines.
+    pub eligible_records: u64,
+    /// Σ eligible base, yuan.
+    pub eligible_base: String,
+    /// Subsidy, yuan.
+    pub subsidy: String,
+}
+
+/// A page of `rows` after `cursor` (a credit code).
+pub fn page(state: &ApiState, period: Period, rows: Vec<Settlement>, cursor: Option<&str>, limit: usize) -> SettlementsPage {
+    let registry = state.registry.get();
+    let total = rows.len() as u64;
+    let rest: Vec<Settlement> = rows.into_iter().filter(|s| cursor.is_none_or(|c| s.credit_code.as_str() > c)).collect();
+    let more = rest.len() > limit;
+    let settlements: Vec<SettlementRow> = rest
+        .iter()
+        .take(limit)
+        .map(|s| SettlementRow { entity: EntityInfo::of(&s.credit_code, &registry), eligible_records: s.eligible_records, eligible_base: yuan(s.eligible_base), subsidy: yuan(s.subsidy) })
+        .collect();
+    let next_cursor = if more { settlements.last().map(|s| crate::params::cursor_of(&s.entity.credit_code)) } else { None };
+    SettlementsPage { period: period.to_string(), total, settlements, next_cursor }
+}
+
+/// What has been fixed for payment for one entity.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StatementsView {
+    /// The entity.
+    pub entity: EntityInfo,
+    /// Statement lines, by payout month.
+    pub statements: Vec<StatementLine>,
+}
+
+/// One statement line.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StatementLine {
+    /// The closed month whose payment carries the line.
+    pub payout_period: String,
+    /// The month the figure is for.
+    pub for_period: String,
+    /// `settled` (a month's frozen figure) or `adjustment`.
+    pub kind: String,
+    /// Eligible base, yuan (for an adjustment: its change).
+    pub eligible_base: String,
+    /// Subsidy, yuan (for an adjustment: its change).
+    pub subsidy: String,
+}
+
+/// The statement lines of `code`.
+pub async fn statements(state: &ApiState, code: &CreditCode) -> ApiResult<StatementsView> {
+    let mut lines: Vec<_> = state.store.statements().await?.into_iter().filter(|s| &s.credit_code == code).collect();
+    lines.sort_by_key(|s| (s.payout_period, s.for_period, s.kind));
+    let statements = lines
+        .into_iter()
+        .map(|s| StatementLine {
+            payout_period: s.payout_period.to_string(),
+            for_period: s.for_period.to_string(),
+            kind: s.kind.as_str().to_string(),
+            eligible_base: yuan(s.eligible_base),
+            subsidy: yuan(s.subsidy),
+        })
+        .collect();
+    Ok(StatementsView { entity: EntityInfo::of(code, &state.registry.get()), statements })
+}

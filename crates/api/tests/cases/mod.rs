@@ -1,0 +1,253 @@
+//! The API's cases, run against every store by `api.rs`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::support::*;
+use axum::http::StatusCode;
+use serde_json::Value;
+use std::sync::Arc;
+use subsidy_store::LedgerStore;
+
+fn money(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("{v} is not a money string"))
+}
+
+pub async fn the_bureau_reads_every_endpoint(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let t = Some(api.tokens.bureau.as_str());
+    let (a, b) = (a(), b());
+
+    let acc = get(&api.router, &format!("/v1/entities/{a}/accruals"), t, &[]).await;
+    assert_eq!(acc.status, StatusCode::OK, "{}", acc.text());
+    let acc = acc.json();
+    assert_eq!(acc["entity"]["name"], "合肥某大学");
+    let months = acc["months"].as_array().unwrap();
+    assert_eq!(months.iter().map(|m| m["period"].as_str().unwrap()).collect::<Vec<_>>(), ["2025-09", "2025-10"]);
+    let sep = &months[0];
+    assert_eq!(sep["status"], "closed");
+    // 1000 × 20 % frozen at the close; revision 2 paid 1200, so the October close booked +40.
+    assert_eq!((money(&sep["frozen"]["subsidy"]), money(&sep["subsidy"])), ("200.00", "240.00"));
+    assert_eq!(sep["adjustments"].as_array().unwrap().len(), 1);
+    assert_eq!((money(&sep["adjustments"][0]["subsidy"]), sep["adjustments"][0]["payout_period"].as_str()), ("40.00", Some("2025-10")));
+    assert_eq!(money(&sep["fixed_total"]), "240.00", "frozen + adjustments == the ledger as it stands");
+    let only_oct = get(&api.router, &format!("/v1/entities/{a}/accruals?from=2025-10&to=2025-10"), t, &[]).await.json();
+    assert_eq!(only_oct["months"].as_array().unwrap().len(), 1);
+    assert_eq!(money(&only_oct["months"][0]["subsidy"]), "66.00");
+
+    let ledger = get(&api.router, &format!("/v1/entities/{b}/ledger?period=2025-09"), t, &[]).await;
+    assert_eq!(ledger.status, StatusCode::OK, "{}", ledger.text());
+    let ledger = ledger.json();
+    let line = &ledger["lines"][0];
+    assert_eq!((line["record_id"].as_str(), line["accelerator"].as_str(), line["card_hours"].as_str()), (Some("r-b1"), Some("Ascend-910B"), Some("64")));
+    assert_eq!((line["rate"].as_str(), line["uplift"].as_str(), line["policy_version"].as_str()), (Some("0.2"), Some("1.2"), Some("v2")));
+    assert!(line["uplift_reason"].as_str().unwrap().contains("阜阳市"), "{line}");
+    assert_eq!((money(&line["base"]), line["subsidy_share"].as_str()), ("500.00", Some("120")));
+    assert_eq!(ledger["subsidy"], "120.00");
+
+    let c = subsidy_core::CreditCode::to_string(&c());
+    let own = get(&api.router, &format!("/v1/entities/{c}/ledger?period=2025-09"), t, &[]).await.json();
+    assert_eq!(own["lines"][0]["reason"], "self_built_self_used");
+    assert!(own["lines"][0]["explanation"].as_str().unwrap().contains("owns the compute center"));
+
+    let rec = get(&api.router, "/v1/records/r-b1", t, &[]).await.json();
+    let decisions: Vec<&str> = rec["copies"].as_array().unwrap().iter().map(|c| c["decision"].as_str().unwrap()).collect();
+    assert_eq!(decisions, ["first", "duplicate"]);
+    assert_eq!(rec["copies"][0]["record"]["paid_amount"], "500.00", "the raw record as received");
+    let rec = get(&api.router, "/v1/records/r-a1", t, &[]).await.json();
+    let decisions: Vec<&str> = rec["copies"].as_array().unwrap().iter().map(|c| c["decision"].as_str().unwrap()).collect();
+    assert_eq!(decisions, ["first", "replaces"]);
+    assert_eq!(rec["standing"]["revision"], 2);
+
+    let st = get(&api.router, &format!("/v1/entities/{a}/statements"), t, &[]).await.json();
+    let kinds: Vec<(&str, &str, &str)> = st["statements"].as_array().unwrap().iter().map(|s| (s["payout_period"].as_str().unwrap(), s["kind"].as_str().unwrap(), money(&s["subsidy"]))).collect();
+    assert_eq!(kinds, [("2025-09", "settled", "200.00"), ("2025-10", "adjustment", "40.00"), ("2025-10", "settled", "66.00")]);
+
+    let csv = get(&api.router, "/v1/settlements?period=2025-09", t, &[("accept", "text/csv")]).await;
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(csv.text(), format!("credit_code,period,eligible_records,eligible_base,subsidy\n{a},2025-09,1,1200.00,240.00\n{b},2025-09,1,500.00,120.00\n"));
+    let json = get(&api.router, "/v1/settlements?period=2025-09", t, &[]).await.json();
+    assert_eq!(json["total"], 2);
+
+    let ov = get(&api.router, "/v1/overview?period=2025-09", t, &[]).await;
+    assert_eq!(ov.status, StatusCode::OK, "{}", ov.text());
+    let ov = ov.json();
+    assert_eq!(money(&ov["totals"]["subsidy"]), "360.00");
+    let cities: Vec<(&str, &str)> = ov["by_city"].as_array().unwrap().iter().map(|g| (g["key"].as_str().unwrap(), money(&g["subsidy"]))).collect();
+    assert_eq!(cities, [("合肥市", "240.00"), ("阜阳市", "120.00")]);
+    assert_eq!(money(&ov["uplift_contribution"]), "20.00", "500 × 0.2 × 0.2");
+    let ex = &ov["excluded"][0];
+    assert_eq!((ex["reason"].as_str(), money(&ex["spend"])), (Some("self_built_self_used"), "800.00"));
+    assert_eq!(ov["top_entities"][0]["entity"]["credit_code"], a.to_string());
+}
+
+pub async fn an_entity_sees_only_its_own(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let t = Some(api.tokens.a.as_str());
+    let own = get(&api.router, &format!("/v1/entities/{}/accruals", a()), t, &[]).await;
+    assert_eq!(own.status, StatusCode::OK);
+    let mut denied = Vec::new();
+    for other in [b().to_string(), c().to_string(), stranger().to_string()] {
+        for path in [
+            format!("/v1/entities/{other}/accruals"),
+            format!("/v1/entities/{other}/accruals?from=2025-01&to=2025-12"),
+            format!("/v1/entities/{other}/ledger?period=2025-09"),
+            format!("/v1/entities/{other}/ledger?period=2025-09&limit=1&cursor=72"),
+            format!("/v1/entities/{other}/statements"),
+        ] {
+            denied.push(get(&api.router, &path, t, &[]).await);
+        }
+    }
+    for path in ["/v1/records/r-b1", "/v1/records/r-c1", "/v1/records/no-such-record", "/v1/settlements?period=2025-09", "/v1/overview?period=2025-09"] {
+        denied.push(get(&api.router, path, t, &[]).await);
+    }
+    denied.push(get(&api.router, "/v1/settlements?period=2025-09", t, &[("accept", "text/csv")]).await);
+    let body = denied[0].body.clone();
+    for d in &denied {
+        assert_eq!(d.status, StatusCode::FORBIDDEN, "{}", d.text());
+        assert_eq!(d.body, body, "one body for every refusal, whether the other entity exists or not");
+    }
+    // Its own record is readable.
+    assert_eq!(get(&api.router, "/v1/records/r-a2", t, &[]).await.status, StatusCode::OK);
+    // B cannot read A's record, which names only A.
+    assert_eq!(get(&api.router, "/v1/records/r-a2", Some(&api.tokens.b), &[]).await.status, StatusCode::FORBIDDEN);
+}
+
+pub async fn a_city_sees_its_entities(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let t = Some(api.tokens.fuyang.as_str());
+    assert_eq!(get(&api.router, &format!("/v1/entities/{}/accruals", b()), t, &[]).await.status, StatusCode::OK);
+    assert_eq!(get(&api.router, &format!("/v1/entities/{}/accruals", a()), t, &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&api.router, &format!("/v1/entities/{}/accruals", stranger()), t, &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&api.router, "/v1/records/r-a1", t, &[]).await.status, StatusCode::FORBIDDEN);
+    let csv = get(&api.router, "/v1/settlements?period=2025-09", t, &[("accept", "text/csv")]).await.text();
+    assert_eq!(csv, format!("credit_code,period,eligible_records,eligible_base,subsidy\n{},2025-09,1,500.00,120.00\n", b()));
+    let ov = get(&api.router, "/v1/overview?period=2025-09", t, &[]).await.json();
+    assert_eq!(ov["scope"], "阜阳市");
+    assert_eq!(money(&ov["totals"]["subsidy"]), "120.00");
+    assert_eq!(ov["by_city"].as_array().unwrap().len(), 1);
+    assert!(ov["excluded"].as_array().unwrap().is_empty(), "C's self-built use is in 合肥市");
+    assert!(ov["rejected"].as_array().unwrap().is_empty(), "rejections name no entity: bureau only");
+}
+
+pub async fn the_bureau_gets_404_for_unknown_ids(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let t = Some(api.tokens.bureau.as_str());
+    for path in [format!("/v1/entities/{}/accruals", stranger()), format!("/v1/entities/{}/ledger?period=2025-09", stranger()), "/v1/records/nope".to_string()] {
+        let got = get(&api.router, &path, t, &[]).await;
+        assert_eq!(got.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(got.json()["error"], "not_found");
+    }
+}
+
+pub async fn hostile_parameters_get_400_naming_them(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store.clone()).await;
+    let t = Some(api.tokens.bureau.as_str());
+    let a = a().to_string();
+    let long = "9".repeat(5000);
+    let cases: Vec<(String, &str)> = vec![
+        (format!("/v1/entities/{a}/ledger"), "period"),
+        (format!("/v1/entities/{a}/ledger?period=2025-13"), "period"),
+        (format!("/v1/entities/{a}/ledger?period={}", enc("2025-09' OR '1'='1")), "period"),
+        (format!("/v1/entities/{a}/ledger?period={}", enc("２０２５-09")), "period"),
+        (format!("/v1/entities/{a}/ledger?period=2025-09&period=2025-10"), "period"),
+        (format!("/v1/entities/{a}/ledger?period=2025-09&limit={long}"), "limit"),
+        (format!("/v1/entities/{a}/ledger?period=2025-09&limit=-1"), "limit"),
+        (format!("/v1/entities/{a}/ledger?period=2025-09&cursor={}", enc("'; DROP TABLE ledger_lines; --")), "cursor"),
+        (format!("/v1/entities/{a}/accruals?from=2025-10&to=2025-09"), "to"),
+        (format!("/v1/entities/{a}/accruals?from=99999-01"), "from"),
+        (format!("/v1/entities/{}/accruals", enc("91340100' OR 1=1 --")), "credit_code"),
+        (format!("/v1/entities/{}/accruals", enc("合肥某大学")), "credit_code"),
+        (format!("/v1/entities/{long}/statements"), "credit_code"),
+        (format!("/v1/entities/{}/statements", a.to_lowercase()), "credit_code"),
+        (format!("/v1/records/{}", "r".repeat(129)), "record_id"),
+        (format!("/v1/records/{}", enc("a\u{7}b")), "record_id"),
+        ("/v1/settlements?period=0".to_string(), "period"),
+        ("/v1/overview".to_string(), "period"),
+    ];
+    for (path, parameter) in &cases {
+        let got = get(&api.router, path, t, &[]).await;
+        assert_eq!(got.status, StatusCode::BAD_REQUEST, "{path}: {}", got.text());
+        let body = got.json();
+        assert_eq!((body["error"].as_str(), body["parameter"].as_str()), (Some("bad_parameter"), Some(*parameter)), "{path}");
+        assert!(body["message"].as_str().unwrap().contains(parameter), "the message names {parameter}: {body}");
+    }
+    // Odd text is a record id like any other: looked up as a value, found nowhere.
+    let got = get(&api.router, &format!("/v1/records/{}", enc("r-a1' OR '1'='1")), t, &[]).await;
+    assert_eq!(got.status, StatusCode::NOT_FOUND);
+    assert_eq!(store.lines_of(&["r-a1".to_string()]).await.unwrap().len(), 1, "the ledger is untouched");
+}
+
+pub async fn requests_without_a_valid_token_get_401(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let path = format!("/v1/entities/{}/accruals", a());
+    for (token, header) in [(None, None), (Some("not-a-token"), None), (None, Some(format!("Basic {}", api.tokens.bureau))), (None, Some("Bearer ".to_string()))] {
+        let extra: Vec<(&str, &str)> = header.iter().map(|h| ("authorization", h.as_str())).collect();
+        let got = get(&api.router, &path, token, &extra).await;
+        assert_eq!(got.status, StatusCode::UNAUTHORIZED, "{token:?} {header:?}");
+        assert_eq!(got.headers["www-authenticate"], "Bearer");
+    }
+    // Tokens never reach the metrics.
+    let _ = get(&api.router, &path, Some(&api.tokens.a), &[]).await;
+    let _ = get(&api.router, &format!("/v1/entities/{}/accruals", b()), Some(&api.tokens.a), &[]).await;
+    let metrics = get(&api.router, "/metrics", None, &[]).await.text();
+    assert!(metrics.contains(r#"subsidy_api_requests_total{route="/v1/entities/{credit_code}/accruals",status="200"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"subsidy_api_denied_total{reason="unknown_token"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"subsidy_api_denied_total{reason="forbidden"} 1"#), "{metrics}");
+    assert!(metrics.contains("subsidy_api_request_duration_seconds_bucket"), "{metrics}");
+    for secret in [&api.tokens.a, &api.tokens.bureau] {
+        assert!(!metrics.contains(secret.as_str()));
+    }
+}
+
+pub async fn ledger_pages_cover_every_line_once(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let t = Some(api.tokens.bureau.as_str());
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..10 {
+        let page = get(&api.router, &format!("/v1/entities/{}/ledger?period=2025-10&limit=1{cursor}", a()), t, &[]).await.json();
+        assert_eq!(page["total_lines"], 3);
+        ids.extend(page["lines"].as_array().unwrap().iter().map(|l| l["record_id"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(ids, ["r-a2", "r-a3", "r-a4"]);
+}
+
+pub async fn the_token_file_is_reloaded(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let path = format!("/v1/entities/{}/accruals", a());
+    let (fresh, entry) = subsidy_api::new_token(&subsidy_api::Role::Bureau);
+    assert_eq!(get(&api.router, &path, Some(&fresh), &[]).await.status, StatusCode::UNAUTHORIZED);
+    std::fs::write(api.tokens.file.path(), entry).unwrap();
+    api.state.tokens.reload().unwrap();
+    assert_eq!(get(&api.router, &path, Some(&fresh), &[]).await.status, StatusCode::OK);
+    assert_eq!(get(&api.router, &path, Some(&api.tokens.a), &[]).await.status, StatusCode::UNAUTHORIZED, "a token dropped from the file stops working");
+    std::fs::write(api.tokens.file.path(), "[[token]]\nsha256 = 'nope'\n").unwrap();
+    assert!(api.state.tokens.reload().is_err());
+    assert_eq!(get(&api.router, &path, Some(&fresh), &[]).await.status, StatusCode::OK, "a broken file keeps the tokens in force");
+}
+
+pub async fn the_openapi_document_lists_every_route(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let doc = get(&api.router, "/openapi.json", None, &[]).await.json();
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    for p in ["/v1/entities/{credit_code}/accruals", "/v1/entities/{credit_code}/ledger", "/v1/entities/{credit_code}/statements", "/v1/records/{record_id}", "/v1/settlements", "/v1/overview"] {
+        assert!(paths.iter().any(|x| x.as_str() == p), "{p} missing from {paths:?}");
+    }
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let accruals = &doc["paths"]["/v1/entities/{credit_code}/accruals"]["get"]["parameters"];
+    let example = accruals.as_array().unwrap().iter().find(|p| p["name"] == "credit_code").unwrap()["example"].as_str().unwrap();
+    assert!(subsidy_core::CreditCode::check(example).is_ok(), "the documented example {example} is a valid code");
+}

@@ -1,0 +1,212 @@
+//! A small province settled through the core and written to a store, the
+//! API over it, tokens for every role, and a request helper.
+//!
+//! Entities: A, a university in 合肥市; B, an enterprise in 阜阳市 (皖北); C, an
+//! enterprise in 合肥市 that owns center `c-own`; D, the operator of `c-pub`.
+//! September holds an eligible line each for A and B and C's self-built use;
+//! it is closed, then A's record gets a higher revision and October closes,
+//! booking an adjustment to September.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::Router;
+use std::collections::HashMap;
+use std::sync::Arc;
+use subsidy_api::{ApiMetrics, ApiState, Role, TokenStore};
+use subsidy_core::{close_month, parse_record, step, CloseInput, ComputeCenter, CreditCode, Entity, EntityKind, Fingerprint, Period, PolicySet, Registry, Standing};
+use subsidy_store::{settlements, BusPosition, Closure, CopyRow, LedgerStore, LineRow, RegistryRows, WriteBatch};
+use tower::ServiceExt;
+
+pub fn code(division: &str, n: u32) -> CreditCode {
+    CreditCode::complete(&format!("91{division}000000{n:03}")).unwrap()
+}
+
+pub fn a() -> CreditCode {
+    code("340100", 1)
+}
+pub fn b() -> CreditCode {
+    code("341200", 2)
+}
+pub fn c() -> CreditCode {
+    code("340100", 3)
+}
+pub fn d() -> CreditCode {
+    code("340100", 4)
+}
+/// Valid, registered nowhere, with no lines.
+pub fn stranger() -> CreditCode {
+    code("340100", 9)
+}
+
+fn entity(code: CreditCode, name: &str, kind: EntityKind, city: &str) -> Entity {
+    Entity { credit_code: code, name: name.into(), kind, province: "安徽省".into(), city: city.into(), related_group: None }
+}
+
+fn center(id: &str, owner: CreditCode) -> ComputeCenter {
+    ComputeCenter { center_id: id.into(), name: format!("中心 {id}"), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into() }
+}
+
+pub fn registry_rows() -> RegistryRows {
+    RegistryRows {
+        version: 7,
+        entities: vec![
+            entity(a(), "合肥某大学", EntityKind::University, "合肥市"),
+            entity(b(), "阜阳某科技有限公司", EntityKind::Enterprise, "阜阳市"),
+            entity(c(), "合肥自建算力公司", EntityKind::Enterprise, "合肥市"),
+            entity(d(), "省算力调度平台运营公司", EntityKind::Enterprise, "合肥市"),
+        ],
+        centers: vec![center("c-pub", d()), center("c-own", c())],
+    }
+}
+
+/// A platform record line.
+pub fn record(id: &str, revision: u32, user: CreditCode, center: &str, day: &str, paid: &str) -> String {
+    serde_json::json!({
+        "record_id": id, "revision": revision, "user_credit_code": user.as_str(), "center_id": center,
+        "accelerator": "Ascend-910B", "cards": 8, "card_hours": "64",
+        "usage_start": format!("{day}T08:00:00+08:00"), "usage_end": format!("{day}T16:00:00+08:00"),
+        "updated_at": format!("{day}T20:00:00+08:00"), "unit_price": "10", "amount": paid,
+        "paid_amount": paid, "payment_status": "paid", "currency": "CNY"
+    })
+    .to_string()
+}
+
+/// Takes copies through the core step, as the aggregator does; returns the batch to write.
+pub fn settle_copies(copies: &[(String, BusPosition)], known: &HashMap<String, LineRow>, registry: &Registry, policy: &PolicySet) -> WriteBatch {
+    let mut lines: HashMap<String, LineRow> = HashMap::new();
+    let mut batch = WriteBatch::default();
+    for (raw, position) in copies {
+        let r = parse_record(raw.as_bytes()).unwrap();
+        let fp = Fingerprint::of(&r);
+        let standing: Option<Standing> = lines.get(&r.record_id).or_else(|| known.get(&r.record_id)).map(LineRow::standing);
+        let s = step(standing.as_ref(), &r, fp, registry, policy);
+        if let Some(line) = s.line {
+            let row = LineRow::new(&r.record_id, &line, policy, *position, line.standing.version(7));
+            lines.insert(r.record_id.clone(), row);
+        }
+        batch.copies.push(CopyRow { record_id: r.record_id.clone(), position: *position, revision: r.revision, fingerprint: fp, raw: raw.clone() });
+    }
+    batch.lines = lines.into_values().collect();
+    batch
+}
+
+fn pos(offset: i64) -> BusPosition {
+    BusPosition { partition: 0, offset }
+}
+
+async fn close(store: &dyn LedgerStore, policy: &PolicySet, month: &str) {
+    let period = Period::parse(month).unwrap();
+    let closed: Vec<Period> = store.closures().await.unwrap().into_iter().map(|c| c.period).collect();
+    let months = store.months_with_lines().await.unwrap();
+    let booked = store.statements().await.unwrap();
+    let settled = settlements(store, policy).await.unwrap();
+    let lines = close_month(period, CloseInput { settlements: &settled, booked: &booked, closed: &closed, months_with_lines: &months }).unwrap();
+    let closure = Closure { period, close_id: format!("{month}-test"), closed_at: chrono::Utc::now() };
+    store.commit_close(&closure, &lines).await.unwrap();
+}
+
+/// Writes the province into a migrated, empty store.
+pub async fn load(store: &dyn LedgerStore) {
+    store.migrate().await.unwrap();
+    let policy = PolicySet::builtin();
+    let rows = registry_rows();
+    let registry = rows.registry();
+    let september = vec![
+        (record("r-a1", 1, a(), "c-pub", "2025-09-10", "1000.00"), pos(0)),
+        (record("r-b1", 1, b(), "c-pub", "2025-09-11", "500.00"), pos(1)),
+        (record("r-c1", 1, c(), "c-own", "2025-09-12", "800.00"), pos(2)),
+        (record("r-b1", 1, b(), "c-pub", "2025-09-11", "500.00"), pos(3)),
+    ];
+    let mut batch = settle_copies(&september, &HashMap::new(), &registry, &policy);
+    batch.registry = Some(rows);
+    store.write_batch(&batch).await.unwrap();
+    close(store, &policy, "2025-09").await;
+    let known: HashMap<String, LineRow> = store.lines_of(&["r-a1".to_string()]).await.unwrap().into_iter().map(|l| (l.record_id.clone(), l)).collect();
+    let october = vec![
+        (record("r-a1", 2, a(), "c-pub", "2025-09-10", "1200.00"), pos(4)),
+        (record("r-a2", 1, a(), "c-pub", "2025-10-03", "300.00"), pos(5)),
+        (record("r-a3", 1, a(), "c-pub", "2025-10-04", "10.00"), pos(6)),
+        (record("r-a4", 1, a(), "c-pub", "2025-10-05", "20.00"), pos(7)),
+    ];
+    store.write_batch(&settle_copies(&october, &known, &registry, &policy)).await.unwrap();
+    close(store, &policy, "2025-10").await;
+}
+
+/// Tokens for each role.
+pub struct Tokens {
+    pub bureau: String,
+    pub fuyang: String,
+    pub a: String,
+    pub b: String,
+    pub file: tempfile::NamedTempFile,
+}
+
+pub fn tokens() -> Tokens {
+    let mut text = String::new();
+    let mut make = |role: Role| {
+        let (token, entry) = subsidy_api::new_token(&role);
+        text.push_str(&entry);
+        token
+    };
+    let (bureau, fuyang, ta, tb) = (make(Role::Bureau), make(Role::City("阜阳".into())), make(Role::Entity(a())), make(Role::Entity(b())));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    Tokens { bureau, fuyang, a: ta, b: tb, file }
+}
+
+/// The API over `store`, with its metrics registry.
+pub struct Api {
+    pub router: Router,
+    pub metrics: prometheus::Registry,
+    pub tokens: Tokens,
+    pub state: ApiState,
+}
+
+pub async fn api(store: Arc<dyn LedgerStore>) -> Api {
+    let tokens = tokens();
+    let metrics = prometheus::Registry::new();
+    let state = ApiState::open(store, PolicySet::builtin(), TokenStore::open(tokens.file.path()).unwrap(), ApiMetrics::new(&metrics).unwrap()).await.unwrap();
+    Api { router: subsidy_api::router(state.clone(), metrics.clone()), metrics, tokens, state }
+}
+
+/// A response, read whole.
+pub struct Got {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Got {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+}
+
+/// GETs `uri` (already encoded) with a bearer token and extra headers.
+pub async fn get(router: &Router, uri: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Got {
+    let mut request = Request::get(uri);
+    if let Some(t) = token {
+        request = request.header("authorization", format!("Bearer {t}"));
+    }
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), 16 << 20).await.unwrap().to_vec();
+    Got { status, headers, body }
+}
+
+/// Percent-encodes a path segment or query value.
+pub fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}

@@ -1,0 +1,122 @@
+//! `serve`, `token new`, `accruals` and `ledger`: the accruals API and the
+//! commands that print what it answers, from a running API or the store.
+
+use crate::cli::{AccrualsArgs, LedgerArgs, ReadFrom, ServeArgs, TokenCommand};
+use crate::config::load_policy;
+use anyhow::{anyhow, bail, Context, Result};
+use serde::de::DeserializeOwned;
+use subsidy_api::params;
+use subsidy_api::views::accruals::AccrualsView;
+use subsidy_api::views::ledger::LedgerPage;
+use subsidy_api::{ApiMetrics, ApiState, Role, TokenStore};
+use subsidy_core::CreditCode;
+
+/// Serves the API until Ctrl-C or SIGTERM.
+pub async fn serve(args: &ServeArgs) -> Result<()> {
+    let policy = load_policy(args.policy.as_deref())?;
+    let tokens = TokenStore::open(&args.tokens)?;
+    let store = crate::store::open(&args.store).await?;
+    store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
+    let registry = prometheus::Registry::new();
+    let metrics = ApiMetrics::new(&registry)?;
+    let state = ApiState::open(store.clone(), policy, tokens.clone(), metrics).await.map_err(|e| anyhow!("cannot read the registry: {e}"))?;
+    let shutdown = crate::shutdown::token();
+    state.registry.spawn_refresh(store, shutdown.clone());
+    subsidy_api::reload_tokens_on_sighup(tokens, shutdown.clone()).context("cannot watch for SIGHUP")?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let bound = listener.local_addr()?;
+    tracing::info!(listen = %bound, tokens = state.tokens.current().len(), "accruals API serving");
+    eprintln!("serve: listening on http://{bound}");
+    subsidy_api::serve(listener, state, registry, shutdown).await?;
+    Ok(())
+}
+
+/// Prints a fresh token and its file entry.
+pub fn token(command: &TokenCommand) -> Result<()> {
+    let TokenCommand::New(args) = command;
+    let role = match (args.role.as_str(), &args.credit_code, &args.city) {
+        ("bureau", None, None) => Role::Bureau,
+        ("city", None, Some(city)) => Role::City(subsidy_core::place::city(city)),
+        ("entity", Some(code), None) => Role::Entity(CreditCode::check(code).map_err(|e| anyhow!("--credit-code {code:?}: {e}"))?),
+        ("bureau", ..) => bail!("a bureau token takes neither --credit-code nor --city"),
+        ("city", ..) => bail!("a city token takes --city and no --credit-code"),
+        ("entity", ..) => bail!("an entity token takes --credit-code and no --city"),
+        (other, ..) => bail!("--role {other:?} is not bureau, city or entity"),
+    };
+    let (token, entry) = subsidy_api::new_token(&role);
+    eprintln!("token (give it to its holder; it is not kept anywhere):");
+    println!("{token}");
+    eprintln!("\nadd to the token file, then send SIGHUP to `serve`:");
+    println!("{entry}");
+    Ok(())
+}
+
+/// Reads one API path: over HTTP with `--api`, or answered from the store by `local`.
+async fn read<T, F>(from: &ReadFrom, path: &str, local: F) -> Result<T>
+where
+    T: DeserializeOwned,
+    F: AsyncFnOnce(&ApiState) -> Result<T, subsidy_api::ApiError>,
+{
+    if let Some(base) = &from.api {
+        return fetch(base, path).await;
+    }
+    let store = crate::store::open(&from.store).await?;
+    let metrics = ApiMetrics::new(&prometheus::Registry::new())?;
+    let state = ApiState::open(store, load_policy(from.policy.as_deref())?, TokenStore::empty(), metrics).await.map_err(|e| anyhow!("cannot read the registry: {e}"))?;
+    local(&state).await.map_err(|e| anyhow!("{e}"))
+}
+
+async fn fetch<T: DeserializeOwned>(base: &str, path: &str) -> Result<T> {
+    let token = std::env::var("SUBSIDY_API_TOKEN").map_err(|_| anyhow!("--api needs the token in SUBSIDY_API_TOKEN"))?;
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let response = reqwest::Client::new().get(&url).bearer_auth(token).send().await.with_context(|| format!("cannot reach {base}"))?;
+    let status = response.status();
+    let body = response.text().await?;
+    if !status.is_success() {
+        let message = serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["message"].as_str().map(str::to_string)).unwrap_or(body);
+        bail!("the API answered {status}: {message}");
+    }
+    serde_json::from_str(&body).with_context(|| format!("the API's answer to {path} does not read"))
+}
+
+/// Prints an entity's months.
+pub async fn accruals(args: &AccrualsArgs) -> Result<()> {
+    let code = params::credit_code(&args.entity).map_err(|e| anyhow!("--entity: {e}"))?;
+    let period = params::opt_month("period", args.period.as_deref()).map_err(|e| anyhow!("--{e}"))?;
+    let range = period.map(|p| format!("?from={p}&to={p}")).unwrap_or_default();
+    let view: AccrualsView = read(&args.from, &format!("/v1/entities/{code}/accruals{range}"), async |s| subsidy_api::views::accruals::accruals(s, &code, period, period).await).await?;
+    if args.from.json {
+        println!("{}", serde_json::to_string_pretty(&view)?);
+        return Ok(());
+    }
+    print!("{}", crate::commands::api_tables::accruals(&view));
+    Ok(())
+}
+
+/// Prints every line of one month of an entity.
+pub async fn ledger(args: &LedgerArgs) -> Result<()> {
+    let code = params::credit_code(&args.entity).map_err(|e| anyhow!("--entity: {e}"))?;
+    let period = params::month("period", &args.period).map_err(|e| anyhow!("--{e}"))?;
+    let mut pages: Vec<LedgerPage> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let after = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let path = format!("/v1/entities/{code}/ledger?period={period}&limit={}{after}", params::MAX_LIMIT);
+        let key = params::cursor(cursor.as_deref()).map_err(|e| anyhow!("{e}"))?;
+        let page: LedgerPage = read(&args.from, &path, async |s| subsidy_api::views::ledger::page(s, &code, period, key.as_deref(), params::MAX_LIMIT).await).await?;
+        cursor.clone_from(&page.next_cursor);
+        pages.push(page);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    if args.from.json {
+        let lines: Vec<_> = pages.iter().flat_map(|p| &p.lines).collect();
+        let first = &pages[0];
+        let out = serde_json::json!({"credit_code": first.credit_code, "period": first.period, "status": first.status, "subsidy": first.subsidy, "total_lines": first.total_lines, "lines": lines});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    print!("{}", crate::commands::api_tables::ledger(&pages));
+    Ok(())
+}
