@@ -303,7 +303,8 @@ cmd_install() {
     tansu_install_begin
 
     local want=(curl ca-certificates python3 python3-venv clickhouse-server clickhouse-client prometheus)
-    [[ $chromium -eq 1 ]] && want+=(chromium chromium-driver)
+    # The portal is labelled in Chinese: its screenshots need a CJK font.
+    [[ $chromium -eq 1 ]] && want+=(chromium chromium-driver fonts-noto-cjk)
     local missing=() p
     for p in "${want[@]}"; do
         deb_installed "$p" || missing+=("$p")

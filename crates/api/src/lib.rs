@@ -1,6 +1,6 @@
 //! The accruals API: entities, cities and the bureau read their own part of
 //! the ledger over HTTP, with an OpenAPI document and a server-rendered
-//! portal.
+//! portal ([`portal`]) over the same answers.
 //!
 //! Everything is read from a [`LedgerStore`](subsidy_store::LedgerStore);
 //! settlements, line shares and revision decisions come from the core. Access
@@ -12,6 +12,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
+pub mod portal;
 pub mod routes;
 pub mod state;
 pub mod views;
@@ -58,6 +59,7 @@ async fn metrics_text(registry: prometheus::Registry) -> Response {
 
 /// The API's routes, with `/openapi.json` and `/metrics` (of `registry`).
 pub fn router(state: ApiState, registry: prometheus::Registry) -> Router {
+    let portal = portal::router(state.clone()).route_layer(axum::middleware::from_fn_with_state(state.clone(), track));
     let api = Router::new()
         .route("/v1/entities/{credit_code}/accruals", get(routes::get_accruals))
         .route("/v1/entities/{credit_code}/ledger", get(routes::get_ledger))
@@ -69,7 +71,7 @@ pub fn router(state: ApiState, registry: prometheus::Registry) -> Router {
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .with_state(state);
-    api.route("/metrics", get(move || metrics_text(registry.clone())))
+    api.merge(portal).route("/metrics", get(move || metrics_text(registry.clone())))
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled.

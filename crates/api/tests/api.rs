@@ -56,4 +56,5 @@ cases!(
     ledger_pages_cover_every_line_once,
     the_token_file_is_reloaded,
     the_openapi_document_lists_every_route,
+    the_portal_signs_in_and_serves_pages_and_csv,
 );

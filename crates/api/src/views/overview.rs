@@ -183,3 +183,16 @@ fn top(settled: &[Settlement], registry: &Registry) -> Vec<TopEntity> {
     v.sort_by(|a, b| b.subsidy.cmp(&a.subsidy).then(a.credit_code.cmp(&b.credit_code)));
     v.into_iter().take(TOP).map(|s| TopEntity { entity: EntityInfo::of(&s.credit_code, registry), subsidy: yuan(s.subsidy) }).collect()
 }
+
+/// Σ subsidy by city and month over every month, as `role` may see it: city → month → yuan.
+pub async fn subsidy_by_city_and_month(state: &ApiState, role: &Role) -> ApiResult<BTreeMap<String, BTreeMap<Period, Decimal>>> {
+    let registry = state.registry.get();
+    let mut out: BTreeMap<String, BTreeMap<Period, Decimal>> = BTreeMap::new();
+    for s in subsidy_store::settlements(state.store.as_ref(), &state.policy).await? {
+        if role.may_see(&s.credit_code, &registry) {
+            let city = entity_field(&registry, &s.credit_code, |e| e.city.clone());
+            *out.entry(city).or_default().entry(s.period).or_default() += s.subsidy;
+        }
+    }
+    Ok(out)
+}

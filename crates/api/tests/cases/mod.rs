@@ -251,3 +251,38 @@ pub async fn the_openapi_document_lists_every_route(store: Arc<dyn LedgerStore>)
     let example = accruals.as_array().unwrap().iter().find(|p| p["name"] == "credit_code").unwrap()["example"].as_str().unwrap();
     assert!(subsidy_core::CreditCode::check(example).is_ok(), "the documented example {example} is a valid code");
 }
+
+pub async fn the_portal_signs_in_and_serves_pages_and_csv(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let form = format!("token={}", api.tokens.a);
+    let response = tower::ServiceExt::oneshot(
+        api.router.clone(),
+        axum::http::Request::post("/portal/sign-in").header("content-type", "application/x-www-form-urlencoded").body(axum::body::Body::from(form)).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/portal"), "{cookie}");
+    let jar = cookie.split(';').next().unwrap().to_string();
+    let page = |path: String| {
+        let (router, jar) = (api.router.clone(), jar.clone());
+        async move { get(&router, &path, None, &[("cookie", jar.as_str())]).await }
+    };
+    let home = page("/portal".into()).await;
+    assert_eq!((home.status, home.headers["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, format!("/portal/entities/{}", a()).as_str()));
+    let months = page(format!("/portal/entities/{}", a())).await;
+    assert_eq!(months.status, StatusCode::OK);
+    assert!(months.text().contains("240.00") && months.text().contains("月度补贴"));
+    let csv = page(format!("/portal/entities/{}/settlements.csv", a())).await;
+    assert_eq!(csv.text(), format!("credit_code,period,eligible_records,eligible_base,subsidy\n{a},2025-09,1,1200.00,240.00\n{a},2025-10,3,330.00,66.00\n", a = a()));
+    for path in [format!("/portal/entities/{}", b()), format!("/portal/entities/{}/settlements.csv", b()), "/portal/records/r-b1".into(), "/portal/overview".into(), "/portal/settlements.csv?period=2025-09".into()] {
+        assert_eq!(page(path.clone()).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let bad = page(format!("/portal/entities/{}/ledger?period=2025-13", a())).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // Without the cookie every page sends the visitor to sign in.
+    let anonymous = get(&api.router, &format!("/portal/entities/{}", a()), None, &[]).await;
+    assert_eq!((anonymous.status, anonymous.headers["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/portal"));
+}

@@ -1,0 +1,196 @@
+//! The portal at `/portal`: server-rendered pages over the same answers as
+//! the API, labelled in Chinese with English beside. A user signs in with
+//! its token, which is kept in an HTTP-only, same-site cookie scoped to
+//! `/portal`; every page checks it exactly as the API checks a bearer token.
+
+mod pages;
+mod shell;
+
+use crate::auth::Role;
+use crate::error::ApiError;
+use crate::params;
+use crate::state::ApiState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use serde::Deserialize;
+use subsidy_core::report::settlements_csv;
+use subsidy_core::CreditCode;
+
+/// The cookie holding the signed-in token.
+const COOKIE: &str = "subsidy_token";
+
+/// A portal failure, rendered as a page.
+#[derive(Debug)]
+pub struct PageError(ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> PageError {
+        PageError(e)
+    }
+}
+
+impl From<subsidy_store::StoreError> for PageError {
+    fn from(e: subsidy_store::StoreError) -> PageError {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        if matches!(self.0, ApiError::Unauthorized) {
+            return Redirect::to("/portal").into_response();
+        }
+        let status = self.0.status();
+        if let ApiError::Store { detail, .. } = &self.0 {
+            tracing::warn!(error = %detail, "ledger store error while rendering a page");
+        }
+        let message = match &self.0 {
+            ApiError::Store { .. } => "the ledger store failed; try again later".to_string(),
+            other => other.to_string(),
+        };
+        (status, shell::error_page(status, &message)).into_response()
+    }
+}
+
+type PageResult = Result<Response, PageError>;
+
+/// The role of the signed-in token.
+fn signed_in(state: &ApiState, jar: &CookieJar) -> Result<Role, PageError> {
+    let token = jar.get(COOKIE).map(Cookie::value).ok_or(ApiError::Unauthorized)?;
+    state.tokens.current().role_of(token).cloned().ok_or(PageError(ApiError::Unauthorized))
+}
+
+/// The entity in the path, if the role may see it.
+fn entity(state: &ApiState, role: &Role, text: &str) -> Result<CreditCode, PageError> {
+    let code = params::credit_code(text)?;
+    if !role.may_see(&code, &state.registry.get()) {
+        state.metrics.denied.with_label_values(&["forbidden"]).inc();
+        return Err(ApiError::Forbidden.into());
+    }
+    Ok(code)
+}
+
+/// The portal's routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/portal", get(home))
+        .route("/portal/sign-in", post(sign_in))
+        .route("/portal/sign-out", post(sign_out))
+        .route("/portal/entities/{credit_code}", get(entity_page))
+        .route("/portal/entities/{credit_code}/ledger", get(ledger_page))
+        .route("/portal/entities/{credit_code}/settlements.csv", get(entity_csv))
+        .route("/portal/records/{record_id}", get(record_page))
+        .route("/portal/overview", get(overview_page))
+        .route("/portal/settlements.csv", get(month_csv))
+        .with_state(state)
+}
+
+async fn home(State(state): State<ApiState>, jar: CookieJar) -> Response {
+    match signed_in(&state, &jar) {
+        Ok(Role::Entity(code)) => Redirect::to(&format!("/portal/entities/{code}")).into_response(),
+        Ok(_) => Redirect::to("/portal/overview").into_response(),
+        Err(_) => shell::sign_in_page(None).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    token: String,
+}
+
+async fn sign_in(State(state): State<ApiState>, jar: CookieJar, Form(form): Form<SignIn>) -> Response {
+    let token = form.token.trim().to_string();
+    if state.tokens.current().role_of(&token).is_none() {
+        state.metrics.denied.with_label_values(&["unknown_token"]).inc();
+        return (StatusCode::UNAUTHORIZED, shell::sign_in_page(Some("令牌无效 · This token is not valid"))).into_response();
+    }
+    let cookie = Cookie::build((COOKIE, token)).path("/portal").http_only(true).same_site(SameSite::Strict).build();
+    (jar.add(cookie), Redirect::to("/portal")).into_response()
+}
+
+async fn sign_out(jar: CookieJar) -> Response {
+    (jar.remove(Cookie::build(COOKIE).path("/portal").build()), Redirect::to("/portal")).into_response()
+}
+
+async fn entity_page(State(state): State<ApiState>, jar: CookieJar, Path(code): Path<String>) -> PageResult {
+    let role = signed_in(&state, &jar)?;
+    let code = entity(&state, &role, &code)?;
+    let view = crate::views::accruals::accruals(&state, &code, None, None).await?;
+    Ok(pages::entity(&role, &view).into_response())
+}
+
+#[derive(Deserialize)]
+struct LedgerQuery {
+    period: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn ledger_page(State(state): State<ApiState>, jar: CookieJar, Path(code): Path<String>, Query(q): Query<LedgerQuery>) -> PageResult {
+    let role = signed_in(&state, &jar)?;
+    let period = params::month("period", q.period.as_deref().unwrap_or_default())?;
+    let cursor = params::cursor(q.cursor.as_deref())?;
+    let code = entity(&state, &role, &code)?;
+    let page = crate::views::ledger::page(&state, &code, period, cursor.as_deref(), params::DEFAULT_LIMIT).await?;
+    Ok(pages::ledger(&role, &page).into_response())
+}
+
+async fn record_page(State(state): State<ApiState>, jar: CookieJar, Path(id): Path<String>) -> PageResult {
+    let role = signed_in(&state, &jar)?;
+    let id = params::record_id(&id)?;
+    let (history, users) = crate::views::record::history(&state, &id).await?;
+    let registry = state.registry.get();
+    if !users.iter().any(|u| role.may_see(u, &registry)) {
+        if role == Role::Bureau {
+            return Err(ApiError::NotFound(format!("no record {id:?} has been received")).into());
+        }
+        state.metrics.denied.with_label_values(&["forbidden"]).inc();
+        return Err(ApiError::Forbidden.into());
+    }
+    Ok(pages::record(&role, &history).into_response())
+}
+
+fn csv(name: &str, body: String) -> Response {
+    let disposition = format!("attachment; filename=\"{name}\"");
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
+}
+
+async fn entity_csv(State(state): State<ApiState>, jar: CookieJar, Path(code): Path<String>) -> PageResult {
+    let role = signed_in(&state, &jar)?;
+    let code = entity(&state, &role, &code)?;
+    let rows = subsidy_store::settlements_of(state.store.as_ref(), &state.policy, &code).await?;
+    Ok(csv(&format!("settlements-{code}.csv"), settlements_csv(&rows)))
+}
+
+#[derive(Deserialize)]
+struct PeriodQuery {
+    period: Option<String>,
+}
+
+async fn overview_page(State(state): State<ApiState>, jar: CookieJar, Query(q): Query<PeriodQuery>) -> PageResult {
+    let role = signed_in(&state, &jar)?;
+    let asked = params::opt_month("period", q.period.as_deref())?;
+    if !role.sees_many() {
+        return Err(ApiError::Forbidden.into());
+    }
+    let months = state.store.months_with_lines().await?;
+    let Some(period) = asked.or_else(|| months.last().copied()) else {
+        return Ok(pages::empty_overview(&role).into_response());
+    };
+    let overview = crate::views::overview::overview(&state, &role, period).await?;
+    let by_city_month = crate::views::overview::subsidy_by_city_and_month(&state, &role).await?;
+    Ok(pages::overview(&role, &overview, &months, &by_city_month).into_response())
+}
+
+async fn month_csv(State(state): State<ApiState>, jar: CookieJar, Query(q): Query<PeriodQuery>) -> PageResult {
+    let role = signed_in(&state, &jar)?;
+    let period = params::month("period", q.period.as_deref().unwrap_or_default())?;
+    if !role.sees_many() {
+        return Err(ApiError::Forbidden.into());
+    }
+    let rows = crate::views::settlements::of_month(&state, &role, period).await?;
+    Ok(csv(&format!("settlements-{period}.csv"), settlements_csv(&rows)))
+}

@@ -1,0 +1,82 @@
+//! The page frame: head, styles for phones and desks, the sign-in form and
+//! the error page. No scripts and nothing fetched from elsewhere.
+
+use axum::http::StatusCode;
+use maud::{html, Markup, DOCTYPE};
+
+const STYLE: &str = "
+body{font-family:system-ui,'PingFang SC','Noto Sans CJK SC',sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}
+header{background:#12436b;color:#fff;padding:.7rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;justify-content:space-between}
+header a,header button{color:#fff}
+header button{background:transparent;border:1px solid #cfe0ef;border-radius:4px;padding:.3rem .7rem}
+main{padding:1rem;max-width:72rem;margin:auto}
+h1{font-size:1.25rem;margin:.2rem 0}h2{font-size:1.05rem;margin:1.2rem 0 .4rem}
+.en{color:#5b6570;font-size:.85em;font-weight:normal}
+header .en{color:#cfe0ef}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;background:#fff;border:1px solid #dde1e6;border-radius:6px}
+table{border-collapse:collapse;width:100%;font-size:.9rem}
+th,td{padding:.45rem .6rem;border-bottom:1px solid #eceff2;text-align:left;white-space:nowrap;vertical-align:top}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.why{white-space:normal;min-width:14rem}
+.bar{background:#2f7bbf;height:.8rem;border-radius:2px;min-width:1px}
+.chart td{width:60%}
+.badge{display:inline-block;padding:.05rem .45rem;border-radius:1rem;font-size:.8rem;background:#e6eef6}
+.closed{background:#dff3e4}.excluded{background:#fdecea}
+form.inline{display:inline}
+input[type=password]{font-size:1rem;padding:.5rem;width:100%;max-width:32rem;box-sizing:border-box}
+button{font-size:1rem;padding:.45rem .9rem;cursor:pointer}
+pre{white-space:pre-wrap;word-break:break-all;font-size:.8rem;margin:0}
+nav.months a{margin-right:.6rem}
+";
+
+/// A label in Chinese with the English beside it.
+pub fn label(zh: &str, en: &str) -> Markup {
+    html! { (zh) " " span.en { (en) } }
+}
+
+/// A whole page.
+pub fn page(title_zh: &str, title_en: &str, signed_in: bool, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title_zh) " · " (title_en) }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    a href="/portal" { strong { "算力补贴核算" } " " span.en { "Compute subsidy accruals" } }
+                    @if signed_in {
+                        form.inline method="post" action="/portal/sign-out" { button type="submit" id="sign-out" { (label("退出", "Sign out")) } }
+                    }
+                }
+                main { h1 { (label(title_zh, title_en)) } (body) }
+            }
+        }
+    }
+}
+
+/// The sign-in form, with a message after a failed attempt.
+pub fn sign_in_page(message: Option<&str>) -> Markup {
+    page("登录", "Sign in", false, html! {
+        p { "请输入您的访问令牌。" br; span.en { "Enter the access token you were given." } }
+        @if let Some(m) = message { p.badge.excluded id="sign-in-error" { (m) } }
+        form method="post" action="/portal/sign-in" {
+            p { input type="password" name="token" id="token" autocomplete="off" required placeholder="令牌 · token"; }
+            p { button type="submit" id="sign-in" { (label("登录", "Sign in")) } }
+        }
+    })
+}
+
+/// An error page.
+pub fn error_page(status: StatusCode, message: &str) -> Markup {
+    let (zh, en) = match status {
+        StatusCode::FORBIDDEN => ("无权查看", "Not yours to see"),
+        StatusCode::NOT_FOUND => ("未找到", "Not found"),
+        StatusCode::BAD_REQUEST => ("请求有误", "Bad request"),
+        _ => ("暂时无法显示", "Cannot show this now"),
+    };
+    page(zh, en, true, html! { p { (message) } p { a href="/portal" { (label("返回首页", "Back to the start")) } } })
+}

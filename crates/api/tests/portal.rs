@@ -1,0 +1,151 @@
+//! The portal in headless Chromium (driven through chromedriver): sign in
+//! with an entity token, see the months, open a month's ledger, read why a
+//! line earned nothing, follow a record to its revisions; the bureau sees
+//! the overview. Screenshots of each page, at a phone's width, are kept in
+//! `target/tmp/portal-screenshots/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use subsidy_store::{LedgerStore, SqliteStore};
+use support::*;
+use tokio_util::sync::CancellationToken;
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn chromedriver() -> (Driver, String) {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("chromedriver is required (bash deploy/dev/services.sh install puts it in place): {e}"));
+    let url = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (Driver(child), url)
+}
+
+async fn browser(driver: &str) -> Client {
+    let mut caps = serde_json::Map::new();
+    let opts = serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=412,915"]});
+    caps.insert("goog:chromeOptions".to_string(), opts);
+    ClientBuilder::rustls().unwrap().capabilities(caps).connect(driver).await.expect("start headless Chromium")
+}
+
+async fn shot(client: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = client.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+}
+
+/// Waits for a navigation (a click does not wait for the page it leads to).
+async fn wait_for_path(client: &Client, suffix: &str) {
+    let start = Instant::now();
+    loop {
+        let url = client.current_url().await.unwrap();
+        if url.path().ends_with(suffix) && client.find(Locator::Css("main")).await.is_ok() {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "still at {url}, waiting for …{suffix}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn sign_in(client: &Client, base: &str, token: &str) {
+    client.goto(&format!("{base}/portal")).await.unwrap();
+    client.find(Locator::Css("#token")).await.unwrap().send_keys(token).await.unwrap();
+    client.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_university_and_the_bureau_use_the_portal() {
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(subsidy_api::serve(listener, api.state.clone(), api.metrics.clone(), stop.clone()));
+    let (_driver, driver_url) = chromedriver().await;
+    let client = browser(&driver_url).await;
+
+    // A wrong token is refused on the sign-in page.
+    sign_in(&client, &base, "not-a-token").await;
+    wait_for_path(&client, "/portal/sign-in").await;
+    assert!(text(&client, "#sign-in-error").await.contains("not valid"));
+    shot(&client, "0-sign-in-refused").await;
+
+    // The university signs in and sees its months.
+    sign_in(&client, &base, &api.tokens.a).await;
+    wait_for_path(&client, &a().to_string()).await;
+    let months = text(&client, "#months").await;
+    assert!(months.contains("2025-09") && months.contains("240.00") && months.contains("已结算"), "{months}");
+    shot(&client, "1-months").await;
+
+    // Another entity's page is refused.
+    client.goto(&format!("{base}/portal/entities/{}", b())).await.unwrap();
+    assert!(client.source().await.unwrap().contains("Not yours to see"));
+
+    // Its October ledger, then a record's revisions.
+    client.goto(&format!("{base}/portal/entities/{}", a())).await.unwrap();
+    client.find(Locator::LinkText("2025-10")).await.unwrap().click().await.unwrap();
+    wait_for_path(&client, "/ledger").await;
+    let ledger = text(&client, "#ledger").await;
+    assert!(ledger.contains("r-a2") && ledger.contains("Ascend-910B"), "{ledger}");
+    shot(&client, "2-ledger").await;
+    client.goto(&format!("{base}/portal/entities/{}/ledger?period=2025-09", a())).await.unwrap();
+    client.find(Locator::LinkText("r-a1")).await.unwrap().click().await.unwrap();
+    wait_for_path(&client, "/portal/records/r-a1").await;
+    let copies = text(&client, "#copies").await;
+    assert!(copies.contains("first") && copies.contains("replaces") && copies.contains("1200.00"), "{copies}");
+    shot(&client, "3-record").await;
+    client.goto(&format!("{base}/portal/entities/{}", a())).await.unwrap();
+    let href = client.find(Locator::Css("#csv")).await.unwrap().attr("href").await.unwrap();
+    assert_eq!(href.as_deref(), Some(format!("/portal/entities/{}/settlements.csv", a()).as_str()));
+    client.find(Locator::Css("#sign-out")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css("#token")).await.unwrap();
+
+    // C's self-built use: the bureau reads why it earned nothing.
+    sign_in(&client, &base, &api.tokens.bureau).await;
+    wait_for_path(&client, "/portal/overview").await;
+    client.goto(&format!("{base}/portal/overview?period=2025-09")).await.unwrap();
+    let by_city = text(&client, "#by-city").await;
+    assert!(by_city.contains("阜阳市") && by_city.contains("120.00"), "{by_city}");
+    assert!(text(&client, "#city-months").await.contains("2025-10"));
+    shot(&client, "4-overview").await;
+    client.goto(&format!("{base}/portal/entities/{}", c())).await.unwrap();
+    let excluded = text(&client, "#excluded").await;
+    assert!(excluded.contains("self_built_self_used") && excluded.contains("owns the compute center"), "{excluded}");
+    shot(&client, "5-excluded").await;
+
+    client.close().await.unwrap();
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
