@@ -21,7 +21,7 @@ pub mod sqlite;
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use self::sqlite::SqliteStore;
 pub use rows::*;
-pub use settled::{settlements, settlements_of};
+pub use settled::{settle_lines, settlements, settlements_of};
 
 use async_trait::async_trait;
 use subsidy_core::{Affected, CreditCode, Period, Statement};
@@ -119,8 +119,8 @@ pub trait LedgerStore: Send + Sync {
     /// Closed months, oldest first.
     async fn closures(&self) -> StoreResult<Vec<Closure>>;
 
-    /// Every statement line of a completed close, sorted.
-    async fn statements(&self) -> StoreResult<Vec<Statement>>;
+    /// Every statement line of a completed close, sorted; of one entity when given.
+    async fn statements(&self, of: Option<&CreditCode>) -> StoreResult<Vec<Statement>>;
 
     /// Records a close: its statement lines, then the closure that makes them count.
     /// A month closed already is a `Conflict` and writes nothing.

@@ -7,7 +7,7 @@ use crate::state::ApiState;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use subsidy_core::{CreditCode, Period, Settlement, Statement, StatementKind};
-use subsidy_store::settlements_of;
+use subsidy_store::settle_lines;
 use utoipa::ToSchema;
 
 /// An entity's months.
@@ -72,21 +72,22 @@ struct Inputs {
 
 async fn read(state: &ApiState, code: &CreditCode) -> ApiResult<Inputs> {
     let store = state.store.as_ref();
-    let settled = settlements_of(store, &state.policy, code).await?.into_iter().map(|s| (s.period, s)).collect();
+    let lines = store.entity_lines(code, None).await?;
+    let settled = settle_lines(&lines, &state.policy)?.into_iter().map(|s| (s.period, s)).collect();
     let mut excluded: BTreeMap<Period, ExclusionSums> = BTreeMap::new();
-    for l in store.entity_lines(code, None).await? {
+    for l in lines {
         if let Some(reason) = l.reason {
             excluded.entry(l.period).or_default().add(reason, 1, l.paid_amount);
         }
     }
-    let statements = store.statements().await?.into_iter().filter(|s| &s.credit_code == code).collect();
+    let statements = store.statements(Some(code)).await?;
     let closed = store.closures().await?.into_iter().map(|c| c.period).collect();
     Ok(Inputs { settled, excluded, statements, closed })
 }
 
 /// Whether an entity has anything in the store.
 pub async fn has_data(state: &ApiState, code: &CreditCode) -> ApiResult<bool> {
-    Ok(!state.store.accrual_sums(Some(code)).await?.is_empty() || !state.store.entity_lines(code, None).await?.is_empty())
+    Ok(!state.store.entity_lines(code, None).await?.is_empty())
 }
 
 /// The months of `code` within the range.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use subsidy_core::record::parse_record;
 use subsidy_core::{CreditCode, Period, Registry, Settlement, UsageRecord};
-use subsidy_store::{settlements_of, BusPosition, LineRow};
+use subsidy_store::{settle_lines, BusPosition, LineRow};
 use utoipa::ToSchema;
 
 /// One page of a month's lines.
@@ -80,13 +80,15 @@ pub struct LedgerLine {
 /// A page of the lines of `code` in `period`, after `cursor`.
 pub async fn page(state: &ApiState, code: &CreditCode, period: Period, cursor: Option<&str>, limit: usize) -> ApiResult<LedgerPage> {
     let store = state.store.as_ref();
-    let all = store.entity_lines(code, Some(period)).await?;
+    // Every line of the entity: a month's subsidy depends on the year's earlier months (caps).
+    let of_entity = store.entity_lines(code, None).await?;
+    let settled = settle_lines(&of_entity, &state.policy)?.into_iter().find(|s| s.period == period);
+    let all: Vec<LineRow> = of_entity.into_iter().filter(|l| l.period == period).collect();
     let total_lines = all.len() as u64;
     let rest: Vec<LineRow> = all.into_iter().filter(|l| cursor.is_none_or(|c| l.record_id.as_str() > c)).collect();
     let more = rest.len() > limit;
     let lines: Vec<LineRow> = rest.into_iter().take(limit).collect();
     let next_cursor = if more { lines.last().map(|l| cursor_of(&l.record_id)) } else { None };
-    let settled = settlements_of(store, &state.policy, code).await?.into_iter().find(|s| s.period == period);
     let closed = store.closures().await?.iter().any(|c| c.period == period);
     let records = representing_records(state, &lines).await?;
     let registry = state.registry.get();

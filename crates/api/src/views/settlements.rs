@@ -85,7 +85,7 @@ pub struct StatementLine {
 
 /// The statement lines of `code`.
 pub async fn statements(state: &ApiState, code: &CreditCode) -> ApiResult<StatementsView> {
-    let mut lines: Vec<_> = state.store.statements().await?.into_iter().filter(|s| &s.credit_code == code).collect();
+    let mut lines: Vec<_> = state.store.statements(Some(code)).await?;
     lines.sort_by_key(|s| (s.payout_period, s.for_period, s.kind));
     let statements = lines
         .into_iter()

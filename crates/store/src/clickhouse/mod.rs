@@ -135,8 +135,8 @@ impl LedgerStore for ClickHouseStore {
         deadline(read::closures(&self.client)).await
     }
 
-    async fn statements(&self) -> StoreResult<Vec<Statement>> {
-        deadline(read::statements(&self.client)).await
+    async fn statements(&self, of: Option<&CreditCode>) -> StoreResult<Vec<Statement>> {
+        deadline(read::statements(&self.client, of)).await
     }
 
     async fn commit_close(&self, closure: &Closure, statements: &[Statement]) -> StoreResult<()> {

@@ -143,17 +143,19 @@ pub(super) async fn marks(client: &Client, partitions: &[i32]) -> StoreResult<Ve
 }
 
 pub(super) async fn accrual_sums(client: &Client, user: Option<&CreditCode>) -> StoreResult<Vec<AccrualSum>> {
-    let filter = if user.is_some() { "AND user_credit_code = ?" } else { "" };
-    let sql = format!(
-        "SELECT user_credit_code, period, count() AS records, sum(base) AS sum_base, sum(contribution) AS sum_contribution \
-         FROM ledger_lines FINAL WHERE reason = '' {filter} \
-         GROUP BY user_credit_code, period ORDER BY user_credit_code, period"
-    );
-    let mut query = client.query(&sql);
     if let Some(u) = user {
-        query = query.bind(u.as_str());
+        // One entity: its lines through the by-user index, summed here.
+        return crate::settled::sum_lines(&entity_lines(client, u, None).await?);
     }
-    let rows: Vec<AccrualIn> = query.fetch_all().await.map_err(map_error)?;
+    let rows: Vec<AccrualIn> = client
+        .query(
+            "SELECT user_credit_code, period, count() AS records, sum(base) AS sum_base, sum(contribution) AS sum_contribution \
+             FROM ledger_lines FINAL WHERE reason = '' \
+             GROUP BY user_credit_code, period ORDER BY user_credit_code, period",
+        )
+        .fetch_all()
+        .await
+        .map_err(map_error)?;
     rows.into_iter().map(AccrualIn::decode).collect()
 }
 
@@ -163,17 +165,24 @@ pub(super) async fn months_with_lines(client: &Client) -> StoreResult<Vec<Period
 }
 
 pub(super) async fn entity_lines(client: &Client, code: &CreditCode, month: Option<Period>) -> StoreResult<Vec<LineRow>> {
+    let ids = candidate_ids(client, code, month).await?;
+    let mut lines: Vec<LineRow> =
+        lines_of(client, &ids).await?.into_iter().filter(|l| &l.user_credit_code == code && month.is_none_or(|p| l.period == p)).collect();
+    lines.sort_by(|a, b| (a.period, &a.record_id).cmp(&(b.period, &b.record_id)));
+    Ok(lines)
+}
+
+/// Ids that have had a line of this user (and month): read through the by-user index,
+/// confirmed by the caller against the standing lines.
+async fn candidate_ids(client: &Client, code: &CreditCode, month: Option<Period>) -> StoreResult<Vec<String>> {
     let query = match month {
         Some(p) => client
-            .query(&format!("SELECT {LINE_COLUMNS} FROM ledger_lines FINAL WHERE user_credit_code = ? AND period = ? ORDER BY period, record_id"))
+            .query("SELECT DISTINCT record_id FROM ledger_lines_by_user WHERE user_credit_code = ? AND period = ?")
             .bind(code.as_str())
             .bind(p.as_yyyymm()),
-        None => client
-            .query(&format!("SELECT {LINE_COLUMNS} FROM ledger_lines FINAL WHERE user_credit_code = ? ORDER BY period, record_id"))
-            .bind(code.as_str()),
+        None => client.query("SELECT DISTINCT record_id FROM ledger_lines_by_user WHERE user_credit_code = ?").bind(code.as_str()),
     };
-    let rows: Vec<LineIn> = query.fetch_all().await.map_err(map_error)?;
-    rows.into_iter().map(LineIn::decode).collect()
+    query.fetch_all().await.map_err(map_error)
 }
 
 pub(super) async fn closures(client: &Client) -> StoreResult<Vec<Closure>> {
@@ -186,14 +195,19 @@ pub(super) fn from_secs(secs: u32) -> StoreResult<DateTime<Utc>> {
     DateTime::from_timestamp(i64::from(secs), 0).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp {secs} in store")))
 }
 
-pub(super) async fn statements(client: &Client) -> StoreResult<Vec<Statement>> {
+pub(super) async fn statements(client: &Client, of: Option<&CreditCode>) -> StoreResult<Vec<Statement>> {
     // Only the lines of closes that recorded their closure count.
+    let filter = if of.is_some() { "AND credit_code = ?" } else { "" };
     let sql = format!(
         "SELECT {STATEMENT_COLUMNS} FROM statements FINAL \
-         WHERE close_id IN (SELECT close_id FROM period_closures FINAL) \
+         WHERE close_id IN (SELECT close_id FROM period_closures FINAL) {filter} \
          ORDER BY credit_code, payout_period, for_period, kind"
     );
-    let rows: Vec<StatementIn> = client.query(&sql).fetch_all().await.map_err(map_error)?;
+    let mut query = client.query(&sql);
+    if let Some(code) = of {
+        query = query.bind(code.as_str());
+    }
+    let rows: Vec<StatementIn> = query.fetch_all().await.map_err(map_error)?;
     let mut out = rows.into_iter().map(StatementIn::decode).collect::<StoreResult<Vec<_>>>()?;
     out.sort();
     Ok(out)

@@ -13,6 +13,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_ledger", include_str!("../../../../schemas/clickhouse/0001_ledger.sql")),
     ("0002_statements", include_str!("../../../../schemas/clickhouse/0002_statements.sql")),
     ("0003_registry", include_str!("../../../../schemas/clickhouse/0003_registry.sql")),
+    ("0004_lines_by_user", include_str!("../../../../schemas/clickhouse/0004_lines_by_user.sql")),
 ];
 
 /// The bookkeeping table itself, created before anything else.
@@ -74,9 +75,9 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(ids, sorted);
         let all: Vec<String> = MIGRATIONS.iter().flat_map(|(_, sql)| statements(sql)).collect();
-        assert_eq!(all.len(), 8);
+        assert_eq!(all.len(), 9);
         for s in &all {
-            assert!(s.starts_with("CREATE TABLE IF NOT EXISTS"), "{s}");
+            assert!(s.starts_with("CREATE TABLE IF NOT EXISTS") || s.starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS"), "{s}");
             assert!(!s.contains("LowCardinality"), "{s}");
         }
     }

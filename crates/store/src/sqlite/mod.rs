@@ -144,8 +144,9 @@ impl LedgerStore for SqliteStore {
         self.with_conn(read::closures).await
     }
 
-    async fn statements(&self) -> StoreResult<Vec<Statement>> {
-        self.with_conn(read::statements).await
+    async fn statements(&self, of: Option<&CreditCode>) -> StoreResult<Vec<Statement>> {
+        let of = of.copied();
+        self.with_conn(move |c| read::statements(c, of.as_ref())).await
     }
 
     async fn commit_close(&self, closure: &Closure, statements: &[Statement]) -> StoreResult<()> {

@@ -185,12 +185,18 @@ pub(super) fn closures(conn: &mut Connection) -> StoreResult<Vec<Closure>> {
     })
 }
 
-pub(super) fn statements(conn: &mut Connection) -> StoreResult<Vec<Statement>> {
+pub(super) fn statements(conn: &mut Connection, of: Option<&CreditCode>) -> StoreResult<Vec<Statement>> {
+    const SELECT: &str = "SELECT credit_code, payout_period, for_period, kind, eligible_base, subsidy FROM statements \
+         WHERE close_id IN (SELECT close_id FROM period_closures)";
+    let code = of.map(CreditCode::as_str);
+    let (sql, params): (String, Vec<&dyn ToSql>) = match &code {
+        Some(c) => (format!("{SELECT} AND credit_code = ?1"), vec![c as &dyn ToSql]),
+        None => (SELECT.to_string(), Vec::new()),
+    };
     let mut out = collect(
         conn,
-        "SELECT credit_code, payout_period, for_period, kind, eligible_base, subsidy FROM statements \
-         WHERE close_id IN (SELECT close_id FROM period_closures)",
-        &[],
+        &sql,
+        &params,
         |row| {
             Ok(Statement {
                 credit_code: credit_code(&text(row, 0)?)?,
