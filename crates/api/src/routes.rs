@@ -13,6 +13,7 @@ use crate::views::record::{self, RecordHistory};
 use crate::views::settlements::{self, SettlementsPage, StatementsView};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
+use axum::body::Bytes;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -69,6 +70,29 @@ fn entity_in_path(state: &ApiState, role: &Role, path: Result<Path<String>, Path
     Ok(code)
 }
 
+/// The JSON answer to `key`: cached for the store's current generation, or computed.
+/// Access is checked before: an answer is the same for everyone who may see it.
+async fn cached<T, F>(state: &ApiState, key: String, compute: F) -> ApiResult<Response>
+where
+    T: serde::Serialize,
+    F: std::future::Future<Output = ApiResult<T>>,
+{
+    let seen = state.cache.generation();
+    let body = match state.cache.get(&key) {
+        Some(body) => body,
+        None => {
+            let _turn = state.computing.acquire().await.map_err(|_| ApiError::Store { detail: "shutting down".into(), retry: true })?;
+            let value = compute.await?;
+            let body = Bytes::from(serde_json::to_vec(&value).map_err(|e| ApiError::Store { detail: format!("cannot encode the answer: {e}"), retry: false })?);
+            if let Some(g) = seen {
+                state.cache.put(&g, key, body.clone());
+            }
+            body
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
 /// For the bureau, an entity nobody has heard of is a 404.
 async fn known(state: &ApiState, code: &CreditCode) -> ApiResult<()> {
     if state.registry.get().entity(code).is_some() || accruals::has_data(state, code).await? {
@@ -85,12 +109,12 @@ async fn known(state: &ApiState, code: &CreditCode) -> ApiResult<()> {
     responses((status = 200, body = AccrualsView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get_accruals(State(state): State<ApiState>, headers: HeaderMap, path: Result<Path<String>, PathRejection>, Query(q): RawParams) -> ApiResult<Json<AccrualsView>> {
+pub async fn get_accruals(State(state): State<ApiState>, headers: HeaderMap, path: Result<Path<String>, PathRejection>, Query(q): RawParams) -> ApiResult<Response> {
     let role = principal(&state, &headers)?;
     let (from, to) = params::months(param(&q, "from")?, param(&q, "to")?)?;
     let code = entity_in_path(&state, &role, path)?;
     known(&state, &code).await?;
-    Ok(Json(accruals::accruals(&state, &code, from, to).await?))
+    cached(&state, format!("accruals/{code}/{from:?}/{to:?}"), accruals::accruals(&state, &code, from, to)).await
 }
 
 /// Every line of one month of an entity, explained, a page at a time.
@@ -102,14 +126,15 @@ pub async fn get_accruals(State(state): State<ApiState>, headers: HeaderMap, pat
     responses((status = 200, body = LedgerPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get_ledger(State(state): State<ApiState>, headers: HeaderMap, path: Result<Path<String>, PathRejection>, Query(q): RawParams) -> ApiResult<Json<LedgerPage>> {
+pub async fn get_ledger(State(state): State<ApiState>, headers: HeaderMap, path: Result<Path<String>, PathRejection>, Query(q): RawParams) -> ApiResult<Response> {
     let role = principal(&state, &headers)?;
     let period = params::month("period", required(&q, "period")?)?;
     let cursor = params::cursor(param(&q, "cursor")?)?;
     let limit = params::limit(param(&q, "limit")?)?;
     let code = entity_in_path(&state, &role, path)?;
     known(&state, &code).await?;
-    Ok(Json(ledger::page(&state, &code, period, cursor.as_deref(), limit).await?))
+    let key = format!("ledger/{code}/{period}/{cursor:?}/{limit}");
+    cached(&state, key, ledger::page(&state, &code, period, cursor.as_deref(), limit)).await
 }
 
 /// What has been fixed for payment for an entity.

@@ -1,16 +1,32 @@
 //! What every handler shares: the store, the policy, the tokens, the
-//! registry as last written by the aggregator, and the metrics.
+//! registry as last written by the aggregator, the answers already computed
+//! for the ledger as it stands, and the metrics.
+//!
+//! The store's generation (a marker that moves with any write) is polled
+//! every [`POLL`]; when it moves, the registry is read again and the cached
+//! answers are dropped. An answer is therefore at most one poll behind the
+//! store, and never mixes two generations.
 
 use crate::auth::TokenStore;
 use crate::metrics::ApiMetrics;
-use std::sync::{Arc, RwLock};
+use axum::body::Bytes;
+use lru::LruCache;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use subsidy_core::{PolicySet, Registry};
 use subsidy_store::{LedgerStore, StoreResult};
 use tokio_util::sync::CancellationToken;
 
-/// How often the registry is read again from the store.
-pub const REGISTRY_REFRESH: Duration = Duration::from_secs(10);
+/// How often the store's generation is read.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// Answers kept per generation.
+const ANSWERS: usize = 50_000;
+
+/// Answers computed from the store at once; more requests wait their turn rather than
+/// crowd the store (on a small ClickHouse, crowding makes every one of them slow).
+pub const COMPUTING: usize = 4;
 
 /// The registry the aggregator last wrote, read from the store.
 #[derive(Debug, Clone, Default)]
@@ -30,22 +46,85 @@ impl RegistryCache {
         *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(registry);
         Ok(())
     }
+}
 
-    /// Refreshes every [`REGISTRY_REFRESH`] until cancelled; a failed read keeps the last one.
-    pub fn spawn_refresh(&self, store: Arc<dyn LedgerStore>, stop: CancellationToken) {
-        let cache = self.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(REGISTRY_REFRESH) => {}
-                }
-                if let Err(e) = cache.refresh(store.as_ref()).await {
-                    tracing::warn!(error = %e, "cannot refresh the registry; keeping the last one read");
-                }
-            }
-        });
+/// Answers (JSON bodies) computed for the current generation of the store, by request.
+#[derive(Debug, Clone)]
+pub struct AnswerCache {
+    inner: Arc<Mutex<CacheInner>>,
+}
+
+#[derive(Debug)]
+struct CacheInner {
+    generation: Option<String>,
+    answers: LruCache<String, Bytes>,
+}
+
+impl Default for AnswerCache {
+    fn default() -> AnswerCache {
+        let capacity = NonZeroUsize::new(ANSWERS).unwrap_or(NonZeroUsize::MIN);
+        AnswerCache { inner: Arc::new(Mutex::new(CacheInner { generation: None, answers: LruCache::new(capacity) })) }
     }
+}
+
+impl AnswerCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The generation the cached answers belong to.
+    pub fn generation(&self) -> Option<String> {
+        self.lock().generation.clone()
+    }
+
+    /// Moves to `generation`, dropping every answer of another one; whether it moved.
+    fn move_to(&self, generation: String) -> bool {
+        let mut inner = self.lock();
+        if inner.generation.as_ref() == Some(&generation) {
+            return false;
+        }
+        inner.answers.clear();
+        inner.generation = Some(generation);
+        true
+    }
+
+    /// The answer to `key`, if computed for the current generation.
+    pub fn get(&self, key: &str) -> Option<Bytes> {
+        self.lock().answers.get(key).cloned()
+    }
+
+    /// Keeps an answer computed when the generation was `seen`, unless it has moved since.
+    pub fn put(&self, seen: &str, key: String, answer: Bytes) {
+        let mut inner = self.lock();
+        if inner.generation.as_deref() == Some(seen) {
+            inner.answers.put(key, answer);
+        }
+    }
+}
+
+/// Reads the store's generation; when it moved, reads the registry again and drops the answers.
+pub async fn refresh(state: &ApiState) -> StoreResult<()> {
+    let generation = state.store.generation().await?;
+    if state.cache.generation().as_ref() != Some(&generation) {
+        state.registry.refresh(state.store.as_ref()).await?;
+        state.cache.move_to(generation);
+    }
+    Ok(())
+}
+
+/// Refreshes every [`POLL`] until cancelled; a failed read keeps what was read last.
+pub fn spawn_refresh(state: ApiState, stop: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(POLL) => {}
+            }
+            if let Err(e) = refresh(&state).await {
+                tracing::warn!(error = %e, "cannot read the store's generation; answering from what was read last");
+            }
+        }
+    });
 }
 
 /// The state of the API.
@@ -59,6 +138,10 @@ pub struct ApiState {
     pub tokens: TokenStore,
     /// The registry.
     pub registry: RegistryCache,
+    /// Answers of the current generation.
+    pub cache: AnswerCache,
+    /// Turns to compute an answer from the store.
+    pub computing: Arc<tokio::sync::Semaphore>,
     /// The API's metrics.
     pub metrics: ApiMetrics,
 }
@@ -66,9 +149,9 @@ pub struct ApiState {
 impl ApiState {
     /// The state for `tokens` over `store`, with the registry read once.
     pub async fn open(store: Arc<dyn LedgerStore>, policy: PolicySet, tokens: TokenStore, metrics: ApiMetrics) -> StoreResult<ApiState> {
-        let registry = RegistryCache::default();
-        registry.refresh(store.as_ref()).await?;
-        Ok(ApiState { store, policy: Arc::new(policy), tokens, registry, metrics })
+        let state = ApiState { store, policy: Arc::new(policy), tokens, registry: RegistryCache::default(), cache: AnswerCache::default(), computing: Arc::new(tokio::sync::Semaphore::new(COMPUTING)), metrics };
+        refresh(&state).await?;
+        Ok(state)
     }
 }
 

@@ -57,4 +57,5 @@ cases!(
     the_token_file_is_reloaded,
     the_openapi_document_lists_every_route,
     the_portal_signs_in_and_serves_pages_and_csv,
+    answers_follow_the_store_once_its_generation_moves,
 );

@@ -135,6 +135,10 @@ pub trait LedgerStore: Send + Sync {
     /// Every copy received of the given record ids, sorted by record id then bus position.
     async fn copies_of(&self, record_ids: &[String]) -> StoreResult<Vec<CopyRow>>;
 
+    /// A marker that changes whenever the stored data may have changed (by any writer), and
+    /// stays the same while it has not: what readers key their caches by. Opaque.
+    async fn generation(&self) -> StoreResult<String>;
+
     /// The registry as last written (empty before the first write).
     async fn registry(&self) -> StoreResult<RegistryRows>;
 }

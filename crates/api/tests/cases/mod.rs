@@ -286,3 +286,18 @@ pub async fn the_portal_signs_in_and_serves_pages_and_csv(store: Arc<dyn LedgerS
     let anonymous = get(&api.router, &format!("/portal/entities/{}", a()), None, &[]).await;
     assert_eq!((anonymous.status, anonymous.headers["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/portal"));
 }
+
+pub async fn answers_follow_the_store_once_its_generation_moves(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store.clone()).await;
+    let t = Some(api.tokens.bureau.as_str());
+    let path = format!("/v1/entities/{}/accruals?from=2025-11&to=2025-11", a());
+    assert!(get(&api.router, &path, t, &[]).await.json()["months"].as_array().unwrap().is_empty());
+    let registry = registry_rows().registry();
+    let copies = vec![(record("r-a9", 1, a(), "c-pub", "2025-11-02", "50.00"), subsidy_store::BusPosition { partition: 0, offset: 99 })];
+    store.write_batch(&settle_copies(&copies, &Default::default(), &registry, &subsidy_core::PolicySet::builtin())).await.unwrap();
+    assert!(get(&api.router, &path, t, &[]).await.json()["months"].as_array().unwrap().is_empty(), "the cached answer stands until the next poll");
+    subsidy_api::state::refresh(&api.state).await.unwrap();
+    let months = get(&api.router, &path, t, &[]).await.json();
+    assert_eq!(money(&months["months"][0]["subsidy"]), "10.00", "{months}");
+}

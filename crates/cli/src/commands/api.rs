@@ -19,9 +19,9 @@ pub async fn serve(args: &ServeArgs) -> Result<()> {
     store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
     let registry = prometheus::Registry::new();
     let metrics = ApiMetrics::new(&registry)?;
-    let state = ApiState::open(store.clone(), policy, tokens.clone(), metrics).await.map_err(|e| anyhow!("cannot read the registry: {e}"))?;
+    let state = ApiState::open(store, policy, tokens.clone(), metrics).await.map_err(|e| anyhow!("cannot read the registry: {e}"))?;
     let shutdown = crate::shutdown::token();
-    state.registry.spawn_refresh(store, shutdown.clone());
+    subsidy_api::state::spawn_refresh(state.clone(), shutdown.clone());
     subsidy_api::reload_tokens_on_sighup(tokens, shutdown.clone()).context("cannot watch for SIGHUP")?;
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let bound = listener.local_addr()?;

@@ -155,6 +155,10 @@ impl LedgerStore for ClickHouseStore {
         deadline(read::copies_of(&self.client, record_ids)).await
     }
 
+    async fn generation(&self) -> StoreResult<String> {
+        deadline(read::generation(&self.client)).await
+    }
+
     async fn registry(&self) -> StoreResult<RegistryRows> {
         deadline(read::registry(&self.client)).await
     }

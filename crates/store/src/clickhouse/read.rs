@@ -32,21 +32,26 @@ fn query_size(sql: &str, values: &[String]) -> String {
 
 pub(super) async fn lines_of(client: &Client, record_ids: &[String]) -> StoreResult<Vec<LineRow>> {
     let sql = format!("SELECT {LINE_COLUMNS} FROM ledger_lines PREWHERE record_id IN (SELECT arrayJoin(?))");
-    let mut standing: HashMap<String, LineRow> = HashMap::with_capacity(record_ids.len());
+    let mut rows: Vec<LineIn> = Vec::new();
     for chunk in record_ids.chunks(IDS_PER_QUERY) {
-        let rows: Vec<LineIn> =
-            client.query(&sql).bind(chunk).with_setting("max_query_size", query_size(&sql, chunk)).fetch_all().await.map_err(map_error)?;
-        for row in rows {
-            let line = row.decode()?;
-            match standing.get(&line.record_id) {
-                Some(kept) if !stands_over(&line, kept) => {}
-                _ => {
-                    standing.insert(line.record_id.clone(), line);
-                }
+        rows.extend(client.query(&sql).bind(chunk).with_setting("max_query_size", query_size(&sql, chunk)).fetch_all::<LineIn>().await.map_err(map_error)?);
+    }
+    Ok(standing(rows)?.into_values().collect())
+}
+
+/// Of every stored version of some lines, the one of each record id a merge keeps.
+fn standing(rows: Vec<LineIn>) -> StoreResult<HashMap<String, LineRow>> {
+    let mut standing: HashMap<String, LineRow> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let line = row.decode()?;
+        match standing.get(&line.record_id) {
+            Some(kept) if !stands_over(&line, kept) => {}
+            _ => {
+                standing.insert(line.record_id.clone(), line);
             }
         }
     }
-    Ok(standing.into_values().collect())
+    Ok(standing)
 }
 
 /// Whether `a` is the version of a line a merge keeps over `b`: the higher version; at an
@@ -165,24 +170,23 @@ pub(super) async fn months_with_lines(client: &Client) -> StoreResult<Vec<Period
 }
 
 pub(super) async fn entity_lines(client: &Client, code: &CreditCode, month: Option<Period>) -> StoreResult<Vec<LineRow>> {
-    let ids = candidate_ids(client, code, month).await?;
+    // Every stored version of every line that has ever counted for the user (the by-user
+    // index names them), in one read; the standing version of each is kept as in `lines_of`,
+    // and only those still counting for the user (and month) are returned.
+    let sql = format!(
+        "SELECT {LINE_COLUMNS} FROM ledger_lines PREWHERE record_id IN \
+         (SELECT record_id FROM ledger_lines_by_user WHERE user_credit_code = ?{})",
+        if month.is_some() { " AND period = ?" } else { "" }
+    );
+    let mut query = client.query(&sql).bind(code.as_str());
+    if let Some(p) = month {
+        query = query.bind(p.as_yyyymm());
+    }
+    let rows: Vec<LineIn> = query.fetch_all().await.map_err(map_error)?;
     let mut lines: Vec<LineRow> =
-        lines_of(client, &ids).await?.into_iter().filter(|l| &l.user_credit_code == code && month.is_none_or(|p| l.period == p)).collect();
+        standing(rows)?.into_values().filter(|l| &l.user_credit_code == code && month.is_none_or(|p| l.period == p)).collect();
     lines.sort_by(|a, b| (a.period, &a.record_id).cmp(&(b.period, &b.record_id)));
     Ok(lines)
-}
-
-/// Ids that have had a line of this user (and month): read through the by-user index,
-/// confirmed by the caller against the standing lines.
-async fn candidate_ids(client: &Client, code: &CreditCode, month: Option<Period>) -> StoreResult<Vec<String>> {
-    let query = match month {
-        Some(p) => client
-            .query("SELECT DISTINCT record_id FROM ledger_lines_by_user WHERE user_credit_code = ? AND period = ?")
-            .bind(code.as_str())
-            .bind(p.as_yyyymm()),
-        None => client.query("SELECT DISTINCT record_id FROM ledger_lines_by_user WHERE user_credit_code = ?").bind(code.as_str()),
-    };
-    query.fetch_all().await.map_err(map_error)
 }
 
 pub(super) async fn closures(client: &Client) -> StoreResult<Vec<Closure>> {
@@ -221,11 +225,15 @@ pub(super) async fn copies_of(client: &Client, record_ids: &[String]) -> StoreRe
     if record_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = "SELECT record_id, kafka_partition, kafka_offset, revision, fingerprint, raw FROM record_copies FINAL \
-               WHERE record_id IN (SELECT arrayJoin(?)) ORDER BY record_id, kafka_partition, kafka_offset";
+    // No FINAL: rows of one key are replays of the same copy; keep one of each.
+    let sql = "SELECT record_id, kafka_partition, kafka_offset, revision, fingerprint, raw FROM record_copies \
+               PREWHERE record_id IN (SELECT arrayJoin(?))";
     let rows: Vec<CopyIn> =
         client.query(sql).bind(record_ids).with_setting("max_query_size", query_size(sql, record_ids)).fetch_all().await.map_err(map_error)?;
-    rows.into_iter().map(CopyIn::decode).collect()
+    let mut copies = rows.into_iter().map(CopyIn::decode).collect::<StoreResult<Vec<_>>>()?;
+    copies.sort_by(|a, b| (&a.record_id, a.position).cmp(&(&b.record_id, b.position)));
+    copies.dedup_by(|a, b| a.record_id == b.record_id && a.position == b.position);
+    Ok(copies)
 }
 
 pub(super) async fn registry(client: &Client) -> StoreResult<RegistryRows> {
@@ -260,4 +268,17 @@ pub(super) async fn month_sums(client: &Client, month: Period) -> StoreResult<Ve
         .await
         .map_err(map_error)?;
     rows.into_iter().map(MonthSumIn::decode).collect()
+}
+
+/// The active parts of this database: every insert adds one and every merge replaces some,
+/// so their count, rows and latest modification move with any write.
+pub(super) async fn generation(client: &Client) -> StoreResult<String> {
+    client
+        .query(
+            "SELECT concat(toString(count()), ':', toString(sum(rows)), ':', toString(max(modification_time))) \
+             FROM system.parts WHERE database = currentDatabase() AND active",
+        )
+        .fetch_one::<String>()
+        .await
+        .map_err(map_error)
 }

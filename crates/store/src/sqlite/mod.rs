@@ -167,6 +167,15 @@ impl LedgerStore for SqliteStore {
         self.with_conn(move |c| read::copies_of(c, &ids)).await
     }
 
+    async fn generation(&self) -> StoreResult<String> {
+        self.with_conn(|c| {
+            // data_version moves with other connections' commits, total_changes with this one's.
+            let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(codec::map_error)?;
+            Ok(format!("{version}:{}", c.total_changes()))
+        })
+        .await
+    }
+
     async fn registry(&self) -> StoreResult<RegistryRows> {
         self.with_conn(read::registry).await
     }

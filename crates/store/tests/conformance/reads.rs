@@ -67,3 +67,14 @@ pub async fn accrual_sums_of_one_user(store: &dyn LedgerStore) {
     assert_eq!(of_u.len(), 2);
     assert!(store.accrual_sums(Some(&code(14))).await.unwrap().is_empty());
 }
+
+pub async fn the_generation_moves_with_every_write(store: &dyn LedgerStore) {
+    ready(store).await;
+    let before = store.generation().await.unwrap();
+    assert_eq!(store.generation().await.unwrap(), before, "no write, no move");
+    store.write_batch(&batch_of(vec![line("g1", 1, code(21), "2025-09", pos(0, 1), "1.00", "0.2")])).await.unwrap();
+    let after = store.generation().await.unwrap();
+    assert_ne!(after, before);
+    store.commit_close(&closure("2025-09", "c-g"), &[]).await.unwrap();
+    assert_ne!(store.generation().await.unwrap(), after, "a close moves it too");
+}
