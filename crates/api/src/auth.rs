@@ -141,18 +141,21 @@ fn parse_hash(text: &str) -> Option<[u8; 32]> {
 }
 
 fn parse_role(e: &EntryWire) -> Result<Role, String> {
-    match (e.role.as_str(), &e.credit_code, &e.city) {
-        ("bureau", None, None) => Ok(Role::Bureau),
-        ("city", None, Some(city)) if !place::clean(city).is_empty() => Ok(Role::City(place::city(city))),
-        ("entity", Some(code), None) => CreditCode::check(code).map(Role::Entity).map_err(|e| format!("credit_code {code:?}: {e}")),
-        ("bureau" | "city" | "entity", _, _) => {
-            Err(format!("role {:?} takes {}", e.role, match e.role.as_str() {
-                "bureau" => "neither credit_code nor city",
-                "city" => "a city and no credit_code",
-                _ => "a credit_code and no city",
-            }))
+    Role::from_parts(&e.role, e.credit_code.as_deref(), e.city.as_deref())
+}
+
+impl Role {
+    /// The role named `role`, with the credit code (entity) or city (city) it takes.
+    pub fn from_parts(role: &str, credit_code: Option<&str>, city: Option<&str>) -> Result<Role, String> {
+        match (role, credit_code, city) {
+            ("bureau", None, None) => Ok(Role::Bureau),
+            ("city", None, Some(city)) if !place::clean(city).is_empty() => Ok(Role::City(place::city(city))),
+            ("entity", Some(code), None) => CreditCode::check(code).map(Role::Entity).map_err(|e| format!("credit_code {code:?}: {e}")),
+            ("bureau", ..) => Err("role \"bureau\" takes neither credit_code nor city".into()),
+            ("city", ..) => Err("role \"city\" takes a city and no credit_code".into()),
+            ("entity", ..) => Err("role \"entity\" takes a credit_code and no city".into()),
+            (other, ..) => Err(format!("role {other:?} is not bureau, city or entity")),
         }
-        (other, _, _) => Err(format!("role {other:?} is not bureau, city or entity")),
     }
 }
 

@@ -47,6 +47,8 @@ async fn chromedriver() -> (Driver, String) {
 }
 
 async fn browser(driver: &str) -> Client {
+    // The workspace builds rustls with more than one crypto provider; name the one to use.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut caps = serde_json::Map::new();
     let opts = serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=412,915"]});
     caps.insert("goog:chromeOptions".to_string(), opts);

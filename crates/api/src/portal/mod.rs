@@ -141,15 +141,7 @@ async fn ledger_page(State(state): State<ApiState>, jar: CookieJar, Path(code): 
 async fn record_page(State(state): State<ApiState>, jar: CookieJar, Path(id): Path<String>) -> PageResult {
     let role = signed_in(&state, &jar)?;
     let id = params::record_id(&id)?;
-    let (history, users) = crate::views::record::history(&state, &id).await?;
-    let registry = state.registry.get();
-    if !users.iter().any(|u| role.may_see(u, &registry)) {
-        if role == Role::Bureau {
-            return Err(ApiError::NotFound(format!("no record {id:?} has been received")).into());
-        }
-        state.metrics.denied.with_label_values(&["forbidden"]).inc();
-        return Err(ApiError::Forbidden.into());
-    }
+    let history = crate::views::record::visible(&state, &role, &id).await?;
     Ok(pages::record(&role, &history).into_response())
 }
 

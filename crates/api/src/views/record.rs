@@ -2,7 +2,8 @@
 //! order, with the core's decision on each — and the line that stands.
 
 use super::yuan;
-use crate::error::ApiResult;
+use crate::auth::Role;
+use crate::error::{ApiError, ApiResult};
 use crate::state::ApiState;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -65,8 +66,24 @@ pub struct CopyView {
     pub record: serde_json::Value,
 }
 
+/// A record's history, if `role` may see it: an entity or city that may see any user the
+/// record has named. The store is read first whoever asks, so an unknown id and another
+/// entity's take the same path; for the bureau an unknown id is a 404.
+pub async fn visible(state: &ApiState, role: &Role, record_id: &str) -> ApiResult<RecordHistory> {
+    let (history, users) = history(state, record_id).await?;
+    let registry = state.registry.get();
+    if users.iter().any(|u| role.may_see(u, &registry)) {
+        return Ok(history);
+    }
+    if *role == Role::Bureau {
+        return Err(ApiError::NotFound(format!("no record {record_id:?} has been received")));
+    }
+    state.metrics.denied.with_label_values(&["forbidden"]).inc();
+    Err(ApiError::Forbidden)
+}
+
 /// A record's history and the entities it has counted for (every user any copy names).
-pub async fn history(state: &ApiState, record_id: &str) -> ApiResult<(RecordHistory, BTreeSet<CreditCode>)> {
+async fn history(state: &ApiState, record_id: &str) -> ApiResult<(RecordHistory, BTreeSet<CreditCode>)> {
     let ids = [record_id.to_string()];
     let (lines, copies) = tokio::try_join!(state.store.lines_of(&ids), state.store.copies_of(&ids))?;
     let line = lines.into_iter().next();

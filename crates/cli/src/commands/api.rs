@@ -9,7 +9,6 @@ use subsidy_api::params;
 use subsidy_api::views::accruals::AccrualsView;
 use subsidy_api::views::ledger::LedgerPage;
 use subsidy_api::{ApiMetrics, ApiState, Role, TokenStore};
-use subsidy_core::CreditCode;
 
 /// Serves the API until Ctrl-C or SIGTERM.
 pub async fn serve(args: &ServeArgs) -> Result<()> {
@@ -34,15 +33,7 @@ pub async fn serve(args: &ServeArgs) -> Result<()> {
 /// Prints a fresh token and its file entry.
 pub fn token(command: &TokenCommand) -> Result<()> {
     let TokenCommand::New(args) = command;
-    let role = match (args.role.as_str(), &args.credit_code, &args.city) {
-        ("bureau", None, None) => Role::Bureau,
-        ("city", None, Some(city)) => Role::City(subsidy_core::place::city(city)),
-        ("entity", Some(code), None) => Role::Entity(CreditCode::check(code).map_err(|e| anyhow!("--credit-code {code:?}: {e}"))?),
-        ("bureau", ..) => bail!("a bureau token takes neither --credit-code nor --city"),
-        ("city", ..) => bail!("a city token takes --city and no --credit-code"),
-        ("entity", ..) => bail!("an entity token takes --credit-code and no --city"),
-        (other, ..) => bail!("--role {other:?} is not bureau, city or entity"),
-    };
+    let role = Role::from_parts(&args.role, args.credit_code.as_deref(), args.city.as_deref()).map_err(|why| anyhow!("{why}"))?;
     let (token, entry) = subsidy_api::new_token(&role);
     eprintln!("token (give it to its holder; it is not kept anywhere):");
     println!("{token}");
