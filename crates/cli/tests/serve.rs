@@ -113,7 +113,7 @@ fn serve_answers_from_the_demo_ledger() {
     wait_until("the new token to work", || curl(&own, &fresh, "application/json").0 == 200);
     assert_eq!(curl(&format!("{base}/v1/overview?period=2025-09"), &fresh, "application/json").0, 403);
 
-    schemathesis(&base, &bureau);
+    schemathesis(&base, &bureau, dir.path());
     let log = server.kill();
     assert!(!log.contains(&bureau) && !log.contains(&fresh), "tokens never reach the log");
 }
@@ -121,11 +121,13 @@ fn serve_answers_from_the_demo_ledger() {
 /// Runs schemathesis against the served document (positive_data_acceptance is left out:
 /// the document cannot express a credit code's check character or a cursor's contents,
 /// so schema-valid values of those are rightly refused with 400).
-fn schemathesis(base: &str, token: &str) {
+fn schemathesis(base: &str, token: &str, work: &Path) {
     let python = std::env::var("SUBSIDY_PYTHON").unwrap_or_else(|_| ".state/venv/bin/python".into());
     let bin = Path::new(&python).with_file_name("schemathesis");
     assert!(bin.exists(), "schemathesis is required (install it with `bash deploy/dev/services.sh install`); not found at {}", bin.display());
+    // Run where its cache of findings lands in the test's directory, not the repository.
     let out = Command::new(&bin)
+        .current_dir(work)
         .args(["run", &format!("{base}/openapi.json"), "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "30", "--workers", "2"])
         .args(["-H", &format!("Authorization: Bearer {token}"), "--no-color", "--seed", "2025"])
         .output()
