@@ -11,10 +11,11 @@ use crate::auth::TokenStore;
 use crate::metrics::ApiMetrics;
 use axum::body::Bytes;
 use lru::LruCache;
+use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use subsidy_core::{PolicySet, Registry};
+use subsidy_core::{Period, PolicySet, Registry, Statement};
 use subsidy_store::{LedgerStore, StoreResult};
 use tokio_util::sync::CancellationToken;
 
@@ -58,12 +59,23 @@ pub struct AnswerCache {
 struct CacheInner {
     generation: Option<String>,
     answers: LruCache<String, Bytes>,
+    closes: Option<Arc<Closes>>,
+}
+
+/// What the closes have fixed, read once per generation: every statement line and the
+/// closed months (both change only when a month closes).
+#[derive(Debug, Default)]
+pub struct Closes {
+    /// Statement lines of completed closes, sorted.
+    pub statements: Vec<Statement>,
+    /// Closed months.
+    pub closed: BTreeSet<Period>,
 }
 
 impl Default for AnswerCache {
     fn default() -> AnswerCache {
         let capacity = NonZeroUsize::new(ANSWERS).unwrap_or(NonZeroUsize::MIN);
-        AnswerCache { inner: Arc::new(Mutex::new(CacheInner { generation: None, answers: LruCache::new(capacity) })) }
+        AnswerCache { inner: Arc::new(Mutex::new(CacheInner { generation: None, answers: LruCache::new(capacity), closes: None })) }
     }
 }
 
@@ -84,6 +96,7 @@ impl AnswerCache {
             return false;
         }
         inner.answers.clear();
+        inner.closes = None;
         inner.generation = Some(generation);
         true
     }
@@ -100,6 +113,22 @@ impl AnswerCache {
             inner.answers.put(key, answer);
         }
     }
+}
+
+/// What the closes have fixed, from the cache or read from the store.
+pub async fn closes(state: &ApiState) -> StoreResult<Arc<Closes>> {
+    let seen = state.cache.generation();
+    if let Some(c) = state.cache.lock().closes.clone() {
+        return Ok(c);
+    }
+    let statements = state.store.statements(None).await?;
+    let closed = state.store.closures().await?.into_iter().map(|c| c.period).collect();
+    let closes = Arc::new(Closes { statements, closed });
+    let mut inner = state.cache.lock();
+    if inner.generation.is_some() && inner.generation == seen {
+        inner.closes = Some(Arc::clone(&closes));
+    }
+    Ok(closes)
 }
 
 /// Reads the store's generation; when it moved, reads the registry again and drops the answers.

@@ -80,8 +80,9 @@ async fn read(state: &ApiState, code: &CreditCode) -> ApiResult<Inputs> {
             excluded.entry(l.period).or_default().add(reason, 1, l.paid_amount);
         }
     }
-    let statements = store.statements(Some(code)).await?;
-    let closed = store.closures().await?.into_iter().map(|c| c.period).collect();
+    let closes = crate::state::closes(state).await?;
+    let statements = closes.statements.iter().filter(|s| &s.credit_code == code).cloned().collect();
+    let closed = closes.closed.clone();
     Ok(Inputs { settled, excluded, statements, closed })
 }
 

@@ -89,7 +89,7 @@ pub async fn page(state: &ApiState, code: &CreditCode, period: Period, cursor: O
     let more = rest.len() > limit;
     let lines: Vec<LineRow> = rest.into_iter().take(limit).collect();
     let next_cursor = if more { lines.last().map(|l| cursor_of(&l.record_id)) } else { None };
-    let closed = store.closures().await?.iter().any(|c| c.period == period);
+    let closed = crate::state::closes(state).await?.closed.contains(&period);
     let records = representing_records(state, &lines).await?;
     let registry = state.registry.get();
     let lines = lines.iter().map(|l| explain(l, records.get(&(l.record_id.as_str(), l.position)), settled.as_ref(), &registry)).collect();
