@@ -121,7 +121,7 @@ pub async fn closes(state: &ApiState) -> StoreResult<Arc<Closes>> {
     if let Some(c) = state.cache.lock().closes.clone() {
         return Ok(c);
     }
-    let statements = state.store.statements(None).await?;
+    let statements = state.store.statements().await?;
     let closed = state.store.closures().await?.into_iter().map(|c| c.period).collect();
     let closes = Arc::new(Closes { statements, closed });
     let mut inner = state.cache.lock();

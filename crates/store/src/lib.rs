@@ -107,8 +107,8 @@ pub trait LedgerStore: Send + Sync {
     /// The re-settlement marks of the given partitions (a partition never marked has none).
     async fn marks(&self, partitions: &[i32]) -> StoreResult<Vec<ResettleMark>>;
 
-    /// Sums of the eligible standing lines per user and month, sorted; of one user when given.
-    async fn accrual_sums(&self, user: Option<&CreditCode>) -> StoreResult<Vec<AccrualSum>>;
+    /// Sums of the eligible standing lines per user and month, sorted.
+    async fn accrual_sums(&self) -> StoreResult<Vec<AccrualSum>>;
 
     /// Every month with at least one standing line, sorted.
     async fn months_with_lines(&self) -> StoreResult<Vec<Period>>;
@@ -119,8 +119,8 @@ pub trait LedgerStore: Send + Sync {
     /// Closed months, oldest first.
     async fn closures(&self) -> StoreResult<Vec<Closure>>;
 
-    /// Every statement line of a completed close, sorted; of one entity when given.
-    async fn statements(&self, of: Option<&CreditCode>) -> StoreResult<Vec<Statement>>;
+    /// Every statement line of a completed close, sorted.
+    async fn statements(&self) -> StoreResult<Vec<Statement>>;
 
     /// Records a close: its statement lines, then the closure that makes them count.
     /// A month closed already is a `Conflict` and writes nothing.

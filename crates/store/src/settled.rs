@@ -8,13 +8,13 @@ use subsidy_core::{settle, Accrual, AccrualKey, Accruals, CreditCode, PolicySet,
 
 /// Every entity and month with eligible lines, settled, sorted by credit code then month.
 pub async fn settlements(store: &dyn LedgerStore, policy: &PolicySet) -> StoreResult<Vec<Settlement>> {
-    settle_sums(store, policy, None).await
+    Ok(settle(&accruals_of(store.accrual_sums().await?), policy))
 }
 
 /// The months of one entity with eligible lines, settled, oldest first. Caps are per entity
 /// and year, so an entity settled alone gets the figures it gets among all the others.
 pub async fn settlements_of(store: &dyn LedgerStore, policy: &PolicySet, user: &CreditCode) -> StoreResult<Vec<Settlement>> {
-    settle_sums(store, policy, Some(user)).await
+    settle_lines(&store.entity_lines(user, None).await?, policy)
 }
 
 /// The settlements of the given standing lines (all lines of each entity and year they
@@ -32,13 +32,10 @@ fn accruals_of(sums: Vec<AccrualSum>) -> Accruals {
     accruals
 }
 
-async fn settle_sums(store: &dyn LedgerStore, policy: &PolicySet, user: Option<&CreditCode>) -> StoreResult<Vec<Settlement>> {
-    Ok(settle(&accruals_of(store.accrual_sums(user).await?), policy))
-}
 
 /// Sums eligible lines per user and month, sorted: what `accrual_sums` returns, for a store
 /// that has the lines in hand.
-pub(crate) fn sum_lines(lines: &[LineRow]) -> StoreResult<Vec<AccrualSum>> {
+fn sum_lines(lines: &[LineRow]) -> StoreResult<Vec<AccrualSum>> {
     let mut sums: BTreeMap<(CreditCode, subsidy_core::Period), AccrualSum> = BTreeMap::new();
     for l in lines.iter().filter(|l| l.reason.is_none()) {
         let s = sums.entry((l.user_credit_code, l.period)).or_insert_with(|| AccrualSum {

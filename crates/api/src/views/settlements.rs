@@ -85,7 +85,8 @@ pub struct StatementLine {
 
 /// The statement lines of `code`.
 pub async fn statements(state: &ApiState, code: &CreditCode) -> ApiResult<StatementsView> {
-    let mut lines: Vec<_> = state.store.statements(Some(code)).await?;
+    let closes = crate::state::closes(state).await?;
+    let mut lines: Vec<_> = closes.statements.iter().filter(|s| &s.credit_code == code).cloned().collect();
     lines.sort_by_key(|s| (s.payout_period, s.for_period, s.kind));
     let statements = lines
         .into_iter()

@@ -100,7 +100,7 @@ async fn close(store: &dyn LedgerStore, policy: &PolicySet, month: &str) {
     let period = Period::parse(month).unwrap();
     let closed: Vec<Period> = store.closures().await.unwrap().into_iter().map(|c| c.period).collect();
     let months = store.months_with_lines().await.unwrap();
-    let booked = store.statements(None).await.unwrap();
+    let booked = store.statements().await.unwrap();
     let settled = settlements(store, policy).await.unwrap();
     let lines = close_month(period, CloseInput { settlements: &settled, booked: &booked, closed: &closed, months_with_lines: &months }).unwrap();
     let closure = Closure { period, close_id: format!("{month}-test"), closed_at: chrono::Utc::now() };

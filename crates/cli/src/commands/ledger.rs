@@ -31,7 +31,7 @@ pub async fn close(args: &CloseArgs) -> Result<()> {
     let read = |e: subsidy_store::StoreError| anyhow!("cannot read the ledger: {e}");
     let closed: Vec<Period> = store.closures().await.map_err(read)?.into_iter().map(|c| c.period).collect();
     let months = store.months_with_lines().await.map_err(read)?;
-    let booked = store.statements(None).await.map_err(read)?;
+    let booked = store.statements().await.map_err(read)?;
     let settled = settlements(store.as_ref(), &policy).await.map_err(read)?;
     let lines = close_month(period, CloseInput { settlements: &settled, booked: &booked, closed: &closed, months_with_lines: &months }).map_err(|e| anyhow!("cannot close {period}: {e}"))?;
     let closure = Closure { period, close_id: format!("{period}-{:016x}", rand::random::<u64>()), closed_at: chrono::Utc::now() };
@@ -62,7 +62,7 @@ pub async fn export(args: &ExportArgs) -> Result<()> {
 /// Writes what has been fixed for payment, as CSV.
 pub async fn statements(args: &StatementsArgs) -> Result<()> {
     let store = crate::store::open(&args.store).await?;
-    let lines = store.statements(None).await.map_err(|e| anyhow!("cannot read statements: {e}"))?;
+    let lines = store.statements().await.map_err(|e| anyhow!("cannot read statements: {e}"))?;
     std::fs::write(&args.out, statements_csv(&lines)).with_context(|| format!("cannot write {}", args.out.display()))?;
     eprintln!("statements: {} lines to {}", lines.len(), args.out.display());
     Ok(())

@@ -119,8 +119,8 @@ impl LedgerStore for ClickHouseStore {
         deadline(read::marks(&self.client, partitions)).await
     }
 
-    async fn accrual_sums(&self, user: Option<&CreditCode>) -> StoreResult<Vec<AccrualSum>> {
-        deadline(read::accrual_sums(&self.client, user)).await
+    async fn accrual_sums(&self) -> StoreResult<Vec<AccrualSum>> {
+        deadline(read::accrual_sums(&self.client)).await
     }
 
     async fn months_with_lines(&self) -> StoreResult<Vec<Period>> {
@@ -135,8 +135,8 @@ impl LedgerStore for ClickHouseStore {
         deadline(read::closures(&self.client)).await
     }
 
-    async fn statements(&self, of: Option<&CreditCode>) -> StoreResult<Vec<Statement>> {
-        deadline(read::statements(&self.client, of)).await
+    async fn statements(&self) -> StoreResult<Vec<Statement>> {
+        deadline(read::statements(&self.client)).await
     }
 
     async fn commit_close(&self, closure: &Closure, statements: &[Statement]) -> StoreResult<()> {

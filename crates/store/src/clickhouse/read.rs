@@ -147,11 +147,7 @@ pub(super) async fn marks(client: &Client, partitions: &[i32]) -> StoreResult<Ve
     Ok(rows.into_iter().map(MarkRow::decode).collect())
 }
 
-pub(super) async fn accrual_sums(client: &Client, user: Option<&CreditCode>) -> StoreResult<Vec<AccrualSum>> {
-    if let Some(u) = user {
-        // One entity: its lines through the by-user index, summed here.
-        return crate::settled::sum_lines(&entity_lines(client, u, None).await?);
-    }
+pub(super) async fn accrual_sums(client: &Client) -> StoreResult<Vec<AccrualSum>> {
     let rows: Vec<AccrualIn> = client
         .query(
             "SELECT user_credit_code, period, count() AS records, sum(base) AS sum_base, sum(contribution) AS sum_contribution \
@@ -199,19 +195,14 @@ pub(super) fn from_secs(secs: u32) -> StoreResult<DateTime<Utc>> {
     DateTime::from_timestamp(i64::from(secs), 0).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp {secs} in store")))
 }
 
-pub(super) async fn statements(client: &Client, of: Option<&CreditCode>) -> StoreResult<Vec<Statement>> {
+pub(super) async fn statements(client: &Client) -> StoreResult<Vec<Statement>> {
     // Only the lines of closes that recorded their closure count.
-    let filter = if of.is_some() { "AND credit_code = ?" } else { "" };
     let sql = format!(
         "SELECT {STATEMENT_COLUMNS} FROM statements FINAL \
-         WHERE close_id IN (SELECT close_id FROM period_closures FINAL) {filter} \
+         WHERE close_id IN (SELECT close_id FROM period_closures FINAL) \
          ORDER BY credit_code, payout_period, for_period, kind"
     );
-    let mut query = client.query(&sql);
-    if let Some(code) = of {
-        query = query.bind(code.as_str());
-    }
-    let rows: Vec<StatementIn> = query.fetch_all().await.map_err(map_error)?;
+    let rows: Vec<StatementIn> = client.query(&sql).fetch_all().await.map_err(map_error)?;
     let mut out = rows.into_iter().map(StatementIn::decode).collect::<StoreResult<Vec<_>>>()?;
     out.sort();
     Ok(out)

@@ -126,9 +126,8 @@ impl LedgerStore for SqliteStore {
         self.with_conn(move |c| read::marks(c, &partitions)).await
     }
 
-    async fn accrual_sums(&self, user: Option<&CreditCode>) -> StoreResult<Vec<AccrualSum>> {
-        let user = user.copied();
-        self.with_conn(move |c| read::accrual_sums(c, user.as_ref())).await
+    async fn accrual_sums(&self) -> StoreResult<Vec<AccrualSum>> {
+        self.with_conn(|c| read::accrual_sums(c)).await
     }
 
     async fn months_with_lines(&self) -> StoreResult<Vec<Period>> {
@@ -144,9 +143,8 @@ impl LedgerStore for SqliteStore {
         self.with_conn(read::closures).await
     }
 
-    async fn statements(&self, of: Option<&CreditCode>) -> StoreResult<Vec<Statement>> {
-        let of = of.copied();
-        self.with_conn(move |c| read::statements(c, of.as_ref())).await
+    async fn statements(&self) -> StoreResult<Vec<Statement>> {
+        self.with_conn(read::statements).await
     }
 
     async fn commit_close(&self, closure: &Closure, statements: &[Statement]) -> StoreResult<()> {

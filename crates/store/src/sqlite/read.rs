@@ -138,18 +138,9 @@ pub(super) fn marks(conn: &Connection, partitions: &[i32]) -> StoreResult<Vec<Re
     collect(conn, &sql, &params, |row| Ok(ResettleMark { partition: get(row, 0)?, registry: get(row, 1)?, position: u64_of(get(row, 2)?, "position")? }))
 }
 
-pub(super) fn accrual_sums(conn: &Connection, user: Option<&CreditCode>) -> StoreResult<Vec<AccrualSum>> {
-    const SELECT: &str = "SELECT user_credit_code, period, base, contribution FROM ledger_lines WHERE reason = ''";
-    let mut st = match user {
-        Some(_) => conn.prepare_cached(&format!("{SELECT} AND user_credit_code = ?1")),
-        None => conn.prepare_cached(SELECT),
-    }
-    .map_err(map_error)?;
-    let mut rows = match user {
-        Some(u) => st.query([u.as_str()]),
-        None => st.query([]),
-    }
-    .map_err(map_error)?;
+pub(super) fn accrual_sums(conn: &Connection) -> StoreResult<Vec<AccrualSum>> {
+    let mut st = conn.prepare_cached("SELECT user_credit_code, period, base, contribution FROM ledger_lines WHERE reason = ''").map_err(map_error)?;
+    let mut rows = st.query([]).map_err(map_error)?;
     let mut sums: BTreeMap<(String, u32), (u64, Decimal, Decimal)> = BTreeMap::new();
     while let Some(row) = rows.next().map_err(map_error)? {
         let key = (text(row, 0)?, u32_of(get(row, 1)?, "period")?);
@@ -185,18 +176,12 @@ pub(super) fn closures(conn: &mut Connection) -> StoreResult<Vec<Closure>> {
     })
 }
 
-pub(super) fn statements(conn: &mut Connection, of: Option<&CreditCode>) -> StoreResult<Vec<Statement>> {
-    const SELECT: &str = "SELECT credit_code, payout_period, for_period, kind, eligible_base, subsidy FROM statements \
-         WHERE close_id IN (SELECT close_id FROM period_closures)";
-    let code = of.map(CreditCode::as_str);
-    let (sql, params): (String, Vec<&dyn ToSql>) = match &code {
-        Some(c) => (format!("{SELECT} AND credit_code = ?1"), vec![c as &dyn ToSql]),
-        None => (SELECT.to_string(), Vec::new()),
-    };
+pub(super) fn statements(conn: &mut Connection) -> StoreResult<Vec<Statement>> {
     let mut out = collect(
         conn,
-        &sql,
-        &params,
+        "SELECT credit_code, payout_period, for_period, kind, eligible_base, subsidy FROM statements \
+         WHERE close_id IN (SELECT close_id FROM period_closures)",
+        &[],
         |row| {
             Ok(Statement {
                 credit_code: credit_code(&text(row, 0)?)?,

@@ -11,9 +11,9 @@ pub async fn migrate_is_idempotent(store: &dyn LedgerStore) {
     assert!(first[3..].iter().all(|id| id == "0004_lines_by_user"), "only ClickHouse adds its by-user index: {first:?}");
     assert!(store.migrate().await.unwrap().is_empty(), "second migrate applies nothing");
     store.ping().await.unwrap();
-    assert!(store.accrual_sums(None).await.unwrap().is_empty());
+    assert!(store.accrual_sums().await.unwrap().is_empty());
     assert!(store.lines_of(&[]).await.unwrap().is_empty());
-    assert!(store.statements(None).await.unwrap().is_empty());
+    assert!(store.statements().await.unwrap().is_empty());
 }
 
 pub async fn the_highest_version_stands(store: &dyn LedgerStore) {
@@ -59,10 +59,10 @@ pub async fn replayed_batches_do_not_double(store: &dyn LedgerStore) {
     let mut batch = batch_of(vec![line("r1", 1, u, "2025-09", pos(0, 10), "100.00", "24"), line("r2", 1, u, "2025-09", pos(0, 11), "200.00", "48")]);
     batch.rejections = vec![rejection(pos(0, 12), ReasonCode::Malformed, None)];
     store.write_batch(&batch).await.unwrap();
-    let once = store.accrual_sums(None).await.unwrap();
+    let once = store.accrual_sums().await.unwrap();
     store.write_batch(&batch).await.unwrap();
     store.write_batch(&batch).await.unwrap();
-    assert_eq!(store.accrual_sums(None).await.unwrap(), once);
+    assert_eq!(store.accrual_sums().await.unwrap(), once);
     assert_eq!(once.len(), 1);
     assert_eq!((once[0].records, once[0].base.to_string(), once[0].contribution.to_string()), (2, "300.00".into(), "72.0000000000".into()));
     assert_eq!(store.rejection_counts().await.unwrap(), vec![("malformed".to_string(), 1)]);
@@ -87,7 +87,7 @@ pub async fn accrual_sums_follow_the_standing_lines(store: &dyn LedgerStore) {
         .await
         .unwrap();
     let sums: Vec<(String, String, u64, String, String)> = store
-        .accrual_sums(None)
+        .accrual_sums()
         .await
         .unwrap()
         .into_iter()

@@ -34,7 +34,7 @@ macro_rules! for_each_case {
             unstorable_rows_write_nothing,
             copies_of_read_back_every_copy_in_bus_order,
             the_registry_of_the_highest_position_stands,
-            accrual_sums_of_one_user,
+            settlements_of_one_user,
             the_generation_moves_with_every_write,
         );
     };

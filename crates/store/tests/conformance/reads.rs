@@ -50,7 +50,7 @@ pub async fn the_registry_of_the_highest_position_stands(store: &dyn LedgerStore
     assert_eq!(store.registry().await.unwrap().registry().entity(&code(1)).map(|e| e.city.as_str()), Some("宿州市"));
 }
 
-pub async fn accrual_sums_of_one_user(store: &dyn LedgerStore) {
+pub async fn settlements_of_one_user(store: &dyn LedgerStore) {
     ready(store).await;
     let (u, v) = (code(12), code(13));
     store
@@ -61,11 +61,12 @@ pub async fn accrual_sums_of_one_user(store: &dyn LedgerStore) {
         ]))
         .await
         .unwrap();
-    let all = store.accrual_sums(None).await.unwrap();
-    let of_u = store.accrual_sums(Some(&u)).await.unwrap();
-    assert_eq!(of_u, all.iter().filter(|s| s.user_credit_code == u).cloned().collect::<Vec<_>>());
+    let policy = subsidy_core::PolicySet::builtin();
+    let all = subsidy_store::settlements(store, &policy).await.unwrap();
+    let of_u = subsidy_store::settlements_of(store, &policy, &u).await.unwrap();
+    assert_eq!(of_u, all.iter().filter(|s| s.credit_code == u).cloned().collect::<Vec<_>>());
     assert_eq!(of_u.len(), 2);
-    assert!(store.accrual_sums(Some(&code(14))).await.unwrap().is_empty());
+    assert!(subsidy_store::settlements_of(store, &policy, &code(14)).await.unwrap().is_empty());
 }
 
 pub async fn the_generation_moves_with_every_write(store: &dyn LedgerStore) {

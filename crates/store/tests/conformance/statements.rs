@@ -41,7 +41,7 @@ pub async fn closes_commit_once_and_statements_read_back(store: &dyn LedgerStore
     }
     let mut want: Vec<_> = first.into_iter().chain(second).collect();
     want.sort();
-    assert_eq!(store.statements(None).await.unwrap(), want, "statements read back exactly, and the refused close added nothing");
+    assert_eq!(store.statements().await.unwrap(), want, "statements read back exactly, and the refused close added nothing");
     let closures: Vec<(String, String)> = store.closures().await.unwrap().into_iter().map(|c| (c.period.to_string(), c.close_id)).collect();
     assert_eq!(closures, vec![("2025-09".into(), "close-a".into()), ("2025-10".into(), "close-b".into())]);
     assert_eq!(store.closures().await.unwrap()[0].closed_at, utc("2025-10-01T08:00:00Z"));
@@ -59,14 +59,14 @@ pub async fn decimals_stay_exact(store: &dyn LedgerStore) {
         ]))
         .await
         .unwrap();
-    let sums = store.accrual_sums(None).await.unwrap();
+    let sums = store.accrual_sums().await.unwrap();
     assert_eq!(sums[0].contribution.to_string(), "100000000000000000.0000000002");
     assert_eq!(sums[0].base.to_string(), "100000000000000.02");
     let e4 = store.entity_lines(&u, None).await.unwrap().into_iter().find(|l| l.record_id == "e-4").unwrap();
     assert_eq!((e4.contribution.to_string(), e4.paid_amount.to_string()), ("99999999999999999.9999999999".into(), "99999999999999.99".into()));
     let s = statement(u, "2025-10", "2025-09", StatementKind::Adjustment, "-99999999999999.99", "-123456789.12");
     store.commit_close(&closure("2025-10", "x"), std::slice::from_ref(&s)).await.unwrap();
-    assert_eq!(store.statements(None).await.unwrap(), vec![s]);
+    assert_eq!(store.statements().await.unwrap(), vec![s]);
 }
 
 pub async fn unstorable_rows_write_nothing(store: &dyn LedgerStore) {
