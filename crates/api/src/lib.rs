@@ -20,7 +20,7 @@ pub mod views;
 pub use auth::{new_token, Role, TokenStore, Tokens};
 pub use error::ApiError;
 pub use metrics::ApiMetrics;
-pub use state::{ApiState, RegistryCache};
+pub use state::{ApiState, Book};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;

@@ -5,7 +5,7 @@
 use crate::auth::Role;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::params;
-use crate::state::ApiState;
+use crate::state::{ApiState, Book};
 use crate::views::accruals::{self, AccrualsView};
 use crate::views::ledger::{self, LedgerPage};
 use crate::views::overview::{self, Overview};
@@ -64,7 +64,7 @@ fn forbidden(state: &ApiState) -> ApiError {
 fn entity_in_path(state: &ApiState, role: &Role, path: Result<Path<String>, PathRejection>) -> ApiResult<CreditCode> {
     let Path(text) = path.map_err(|_| ApiError::bad("credit_code", "credit_code is not valid text"))?;
     let code = params::credit_code(&text)?;
-    if !role.may_see(&code, &state.registry.get()) {
+    if !role.may_see(&code, &state.registry()) {
         return Err(forbidden(state));
     }
     Ok(code)
@@ -94,8 +94,8 @@ where
 }
 
 /// For the bureau, an entity nobody has heard of is a 404.
-async fn known(state: &ApiState, code: &CreditCode) -> ApiResult<()> {
-    if state.registry.get().entity(code).is_some() || accruals::has_data(state, code).await? {
+fn known(book: &Book, code: &CreditCode) -> ApiResult<()> {
+    if book.knows(code) {
         return Ok(());
     }
     Err(ApiError::NotFound(format!("no entity {code} in the registry or the ledger")))
@@ -109,12 +109,13 @@ async fn known(state: &ApiState, code: &CreditCode) -> ApiResult<()> {
     responses((status = 200, body = AccrualsView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get_accruals(State(state): State<ApiState>, headers: HeaderMap, path: Result<Path<String>, PathRejection>, Query(q): RawParams) -> ApiResult<Response> {
+pub async fn get_accruals(State(state): State<ApiState>, headers: HeaderMap, path: Result<Path<String>, PathRejection>, Query(q): RawParams) -> ApiResult<Json<AccrualsView>> {
     let role = principal(&state, &headers)?;
     let (from, to) = params::months(param(&q, "from")?, param(&q, "to")?)?;
     let code = entity_in_path(&state, &role, path)?;
-    known(&state, &code).await?;
-    cached(&state, format!("accruals/{code}/{from:?}/{to:?}"), accruals::accruals(&state, &code, from, to)).await
+    let book = state.book();
+    known(&book, &code)?;
+    Ok(Json(accruals::accruals(&book, &code, from, to)))
 }
 
 /// Every line of one month of an entity, explained, a page at a time.
@@ -132,7 +133,7 @@ pub async fn get_ledger(State(state): State<ApiState>, headers: HeaderMap, path:
     let cursor = params::cursor(param(&q, "cursor")?)?;
     let limit = params::limit(param(&q, "limit")?)?;
     let code = entity_in_path(&state, &role, path)?;
-    known(&state, &code).await?;
+    known(&state.book(), &code)?;
     let key = format!("ledger/{code}/{period}/{cursor:?}/{limit}");
     cached(&state, key, ledger::page(&state, &code, period, cursor.as_deref(), limit)).await
 }
@@ -146,8 +147,9 @@ pub async fn get_ledger(State(state): State<ApiState>, headers: HeaderMap, path:
 pub async fn get_statements(State(state): State<ApiState>, headers: HeaderMap, path: Result<Path<String>, PathRejection>) -> ApiResult<Json<StatementsView>> {
     let role = principal(&state, &headers)?;
     let code = entity_in_path(&state, &role, path)?;
-    known(&state, &code).await?;
-    Ok(Json(settlements::statements(&state, &code).await?))
+    let book = state.book();
+    known(&book, &code)?;
+    Ok(Json(settlements::statements(&book, &code)))
 }
 
 /// A record as received, every copy with its decision, and the line that stands.
@@ -181,11 +183,12 @@ pub async fn get_settlements(State(state): State<ApiState>, headers: HeaderMap, 
     if !role.sees_many() {
         return Err(forbidden(&state));
     }
-    let rows = settlements::of_month(&state, &role, period).await?;
+    let book = state.book();
+    let rows = settlements::of_month(&book, &role, period);
     if wants_csv(&headers) {
         return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], settlements_csv(&rows)).into_response());
     }
-    Ok(Json(settlements::page(&state, period, rows, cursor.as_deref(), limit)).into_response())
+    Ok(Json(settlements::page(&book, period, rows, cursor.as_deref(), limit)).into_response())
 }
 
 fn wants_csv(headers: &HeaderMap) -> bool {

@@ -1,22 +1,27 @@
 //! What every handler shares: the store, the policy, the tokens, the
-//! registry as last written by the aggregator, the answers already computed
-//! for the ledger as it stands, and the metrics.
+//! [`Book`] read for the store's current generation, the answers already
+//! computed for it, and the metrics.
 //!
 //! The store's generation (a marker that moves with any write) is polled
-//! every [`POLL`]; when it moves, the registry is read again and the cached
-//! answers are dropped. An answer is therefore at most one poll behind the
-//! store, and never mixes two generations.
+//! every [`POLL`]; when it moves, a new book is read — the registry, the sums
+//! of every entity's lines by month and reason, the settlements made of them,
+//! the statements and the closed months — and replaces the old one whole,
+//! together with the cached answers. Accruals, statements and settlements are
+//! answered from the book in memory; an entity's ledger lines and a record's
+//! copies are read from the store when asked (and cached for the generation).
+//! An answer is at most one poll and one read of the book behind the store.
 
 use crate::auth::TokenStore;
 use crate::metrics::ApiMetrics;
+use crate::views::ExclusionSums;
 use axum::body::Bytes;
 use lru::LruCache;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use subsidy_core::{Period, PolicySet, Registry, Statement};
-use subsidy_store::{LedgerStore, StoreResult};
+use subsidy_core::{CreditCode, Period, PolicySet, Registry, Settlement, Statement};
+use subsidy_store::{settle_sums, LedgerStore, StoreResult};
 use tokio_util::sync::CancellationToken;
 
 /// How often the store's generation is read.
@@ -29,23 +34,59 @@ const ANSWERS: usize = 50_000;
 /// crowd the store (on a small ClickHouse, crowding makes every one of them slow).
 pub const COMPUTING: usize = 4;
 
-/// The registry the aggregator last wrote, read from the store.
-#[derive(Debug, Clone, Default)]
-pub struct RegistryCache {
-    current: Arc<RwLock<Arc<Registry>>>,
+/// What the ledger says at one generation of the store, read in one pass.
+#[derive(Debug, Default)]
+pub struct Book {
+    /// The store generation it was read at (`None` before the first read).
+    pub generation: Option<String>,
+    /// The registry as the aggregator last wrote it.
+    pub registry: Arc<Registry>,
+    /// Every entity and month with eligible lines, settled, sorted: what `export` writes.
+    pub settlements: Vec<Settlement>,
+    /// Each entity with lines or statements: its months.
+    pub entities: HashMap<CreditCode, EntityBook>,
+    /// Closed months.
+    pub closed: BTreeSet<Period>,
 }
 
-impl RegistryCache {
-    /// The registry now.
-    pub fn get(&self) -> Arc<Registry> {
-        Arc::clone(&self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+/// One entity's months in the book.
+#[derive(Debug, Default)]
+pub struct EntityBook {
+    /// Settled months (eligible lines).
+    pub settled: BTreeMap<Period, Settlement>,
+    /// Spend excluded per month, by reason.
+    pub excluded: BTreeMap<Period, ExclusionSums>,
+    /// Statement lines of completed closes, by payout month, month, kind.
+    pub statements: Vec<Statement>,
+}
+
+impl Book {
+    /// Reads the book of the store as it stands, labelled with `generation`.
+    pub async fn read(store: &dyn LedgerStore, policy: &PolicySet, generation: String) -> StoreResult<Book> {
+        let registry = store.registry().await?.registry();
+        let sums = store.line_sums().await?;
+        let settlements = settle_sums(&sums, policy);
+        let statements = store.statements().await?;
+        let closed = store.closures().await?.into_iter().map(|c| c.period).collect();
+        let mut entities: HashMap<CreditCode, EntityBook> = HashMap::new();
+        for s in &settlements {
+            entities.entry(s.credit_code).or_default().settled.insert(s.period, s.clone());
+        }
+        for s in sums.iter().filter_map(|s| s.reason.map(|r| (s, r))) {
+            entities.entry(s.0.user_credit_code).or_default().excluded.entry(s.0.period).or_default().add(s.1, s.0.records, s.0.paid_amount);
+        }
+        for s in statements {
+            entities.entry(s.credit_code).or_default().statements.push(s);
+        }
+        for e in entities.values_mut() {
+            e.statements.sort_by_key(|s| (s.payout_period, s.for_period, s.kind));
+        }
+        Ok(Book { generation: Some(generation), registry: Arc::new(registry), settlements, entities, closed })
     }
 
-    /// Reads the registry from the store again.
-    pub async fn refresh(&self, store: &dyn LedgerStore) -> StoreResult<()> {
-        let registry = store.registry().await?.registry();
-        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(registry);
-        Ok(())
+    /// Whether the registry or the ledger knows the entity.
+    pub fn knows(&self, code: &CreditCode) -> bool {
+        self.registry.entity(code).is_some() || self.entities.contains_key(code)
     }
 }
 
@@ -59,23 +100,12 @@ pub struct AnswerCache {
 struct CacheInner {
     generation: Option<String>,
     answers: LruCache<String, Bytes>,
-    closes: Option<Arc<Closes>>,
-}
-
-/// What the closes have fixed, read once per generation: every statement line and the
-/// closed months (both change only when a month closes).
-#[derive(Debug, Default)]
-pub struct Closes {
-    /// Statement lines of completed closes, sorted.
-    pub statements: Vec<Statement>,
-    /// Closed months.
-    pub closed: BTreeSet<Period>,
 }
 
 impl Default for AnswerCache {
     fn default() -> AnswerCache {
         let capacity = NonZeroUsize::new(ANSWERS).unwrap_or(NonZeroUsize::MIN);
-        AnswerCache { inner: Arc::new(Mutex::new(CacheInner { generation: None, answers: LruCache::new(capacity), closes: None })) }
+        AnswerCache { inner: Arc::new(Mutex::new(CacheInner { generation: None, answers: LruCache::new(capacity) })) }
     }
 }
 
@@ -89,16 +119,13 @@ impl AnswerCache {
         self.lock().generation.clone()
     }
 
-    /// Moves to `generation`, dropping every answer of another one; whether it moved.
-    fn move_to(&self, generation: String) -> bool {
+    /// Moves to `generation`, dropping every answer of another one.
+    fn move_to(&self, generation: Option<String>) {
         let mut inner = self.lock();
-        if inner.generation.as_ref() == Some(&generation) {
-            return false;
+        if inner.generation != generation {
+            inner.answers.clear();
+            inner.generation = generation;
         }
-        inner.answers.clear();
-        inner.closes = None;
-        inner.generation = Some(generation);
-        true
     }
 
     /// The answer to `key`, if computed for the current generation.
@@ -115,30 +142,18 @@ impl AnswerCache {
     }
 }
 
-/// What the closes have fixed, from the cache or read from the store.
-pub async fn closes(state: &ApiState) -> StoreResult<Arc<Closes>> {
-    let seen = state.cache.generation();
-    if let Some(c) = state.cache.lock().closes.clone() {
-        return Ok(c);
-    }
-    let statements = state.store.statements().await?;
-    let closed = state.store.closures().await?.into_iter().map(|c| c.period).collect();
-    let closes = Arc::new(Closes { statements, closed });
-    let mut inner = state.cache.lock();
-    if inner.generation.is_some() && inner.generation == seen {
-        inner.closes = Some(Arc::clone(&closes));
-    }
-    Ok(closes)
-}
-
-/// Reads the store's generation; when it moved, reads the registry again and drops the answers.
-pub async fn refresh(state: &ApiState) -> StoreResult<()> {
+/// Reads the store's generation; when it moved, reads the book again and puts it in force
+/// with an empty answer cache. Whether it moved.
+pub async fn refresh(state: &ApiState) -> StoreResult<bool> {
     let generation = state.store.generation().await?;
-    if state.cache.generation().as_ref() != Some(&generation) {
-        state.registry.refresh(state.store.as_ref()).await?;
-        state.cache.move_to(generation);
+    if state.book().generation.as_ref() == Some(&generation) {
+        return Ok(false);
     }
-    Ok(())
+    let book = Arc::new(Book::read(state.store.as_ref(), &state.policy, generation).await?);
+    let generation = book.generation.clone();
+    *state.book.write().unwrap_or_else(std::sync::PoisonError::into_inner) = book;
+    state.cache.move_to(generation);
+    Ok(true)
 }
 
 /// Refreshes every [`POLL`] until cancelled; a failed read keeps what was read last.
@@ -150,7 +165,7 @@ pub fn spawn_refresh(state: ApiState, stop: CancellationToken) {
                 () = tokio::time::sleep(POLL) => {}
             }
             if let Err(e) = refresh(&state).await {
-                tracing::warn!(error = %e, "cannot read the store's generation; answering from what was read last");
+                tracing::warn!(error = %e, "cannot read the store; answering from what was read last");
             }
         }
     });
@@ -165,8 +180,8 @@ pub struct ApiState {
     pub policy: Arc<PolicySet>,
     /// The tokens in force.
     pub tokens: TokenStore,
-    /// The registry.
-    pub registry: RegistryCache,
+    /// The book of the current generation.
+    book: Arc<RwLock<Arc<Book>>>,
     /// Answers of the current generation.
     pub cache: AnswerCache,
     /// Turns to compute an answer from the store.
@@ -176,11 +191,29 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    /// The state for `tokens` over `store`, with the registry read once.
+    /// The state for `tokens` over `store`, with the book read once.
     pub async fn open(store: Arc<dyn LedgerStore>, policy: PolicySet, tokens: TokenStore, metrics: ApiMetrics) -> StoreResult<ApiState> {
-        let state = ApiState { store, policy: Arc::new(policy), tokens, registry: RegistryCache::default(), cache: AnswerCache::default(), computing: Arc::new(tokio::sync::Semaphore::new(COMPUTING)), metrics };
+        let state = ApiState {
+            store,
+            policy: Arc::new(policy),
+            tokens,
+            book: Arc::default(),
+            cache: AnswerCache::default(),
+            computing: Arc::new(tokio::sync::Semaphore::new(COMPUTING)),
+            metrics,
+        };
         refresh(&state).await?;
         Ok(state)
+    }
+
+    /// The book in force.
+    pub fn book(&self) -> Arc<Book> {
+        Arc::clone(&self.book.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// The registry of the book in force.
+    pub fn registry(&self) -> Arc<Registry> {
+        Arc::clone(&self.book().registry)
     }
 }
 

@@ -18,7 +18,7 @@ const TOKEN: &str = "test-token";
 
 /// Eligible records in the ledger so far.
 async fn settled_records(store: &subsidy_store::ClickHouseStore) -> u64 {
-    store.accrual_sums().await.map(|s| s.iter().map(|a| a.records).sum()).unwrap_or(0)
+    store.line_sums().await.map(|s| s.iter().filter(|a| a.reason.is_none()).map(|a| a.records).sum()).unwrap_or(0)
 }
 
 /// Serves a generated data set, collects it into fresh topics and writes the files for `recompute`.

@@ -18,7 +18,8 @@ use crate::registry::Registry;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-/// What the rules read from a record: who used which center, on which day, and what was paid.
+/// What the rules read from a record — who used which center, on which day, and what was
+/// paid — and the accelerator the ledger reports the line under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
     /// The compute user.
@@ -31,6 +32,8 @@ pub struct Facts {
     pub payment_status: PaymentStatus,
     /// Amount paid, yuan.
     pub paid_amount: Money,
+    /// Accelerator model (reported, not read by the rules).
+    pub accelerator: String,
 }
 
 impl Facts {
@@ -42,6 +45,7 @@ impl Facts {
             usage_date: cst_date(&record.usage_end),
             payment_status: record.payment_status,
             paid_amount: record.paid_amount,
+            accelerator: record.accelerator.clone(),
         }
     }
 }

@@ -21,7 +21,7 @@ pub mod sqlite;
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use self::sqlite::SqliteStore;
 pub use rows::*;
-pub use settled::{settle_lines, settlements, settlements_of};
+pub use settled::{settle_lines, settle_sums, settlements, settlements_of};
 
 use async_trait::async_trait;
 use subsidy_core::{Affected, CreditCode, Period, Statement};
@@ -107,8 +107,8 @@ pub trait LedgerStore: Send + Sync {
     /// The re-settlement marks of the given partitions (a partition never marked has none).
     async fn marks(&self, partitions: &[i32]) -> StoreResult<Vec<ResettleMark>>;
 
-    /// Sums of the eligible standing lines per user and month, sorted.
-    async fn accrual_sums(&self) -> StoreResult<Vec<AccrualSum>>;
+    /// Sums of the standing lines per user, month and reason, sorted (eligible first).
+    async fn line_sums(&self) -> StoreResult<Vec<LineSum>>;
 
     /// Every month with at least one standing line, sorted.
     async fn months_with_lines(&self) -> StoreResult<Vec<Period>>;

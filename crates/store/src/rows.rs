@@ -53,6 +53,8 @@ pub struct LineRow {
     pub payment_status: PaymentStatus,
     /// Amount paid.
     pub paid_amount: Decimal,
+    /// Accelerator model of the representing copy.
+    pub accelerator: String,
     /// Settlement month.
     pub period: Period,
     /// Policy version id, empty when none covers the date.
@@ -87,6 +89,7 @@ impl LineRow {
             usage_date: s.facts.usage_date,
             payment_status: s.facts.payment_status,
             paid_amount: s.facts.paid_amount,
+            accelerator: s.facts.accelerator.clone(),
             period: a.period,
             policy_version: a.version.and_then(|v| policy.version(usize::from(v))).map(|v| v.id.clone()).unwrap_or_default(),
             rate: a.rate,
@@ -111,6 +114,7 @@ impl LineRow {
                 usage_date: self.usage_date,
                 payment_status: self.payment_status,
                 paid_amount: self.paid_amount,
+                accelerator: self.accelerator.clone(),
             },
         }
     }
@@ -164,29 +168,37 @@ pub struct ResettleMark {
     pub registry: String,
 }
 
-/// Sums of the eligible standing lines of one user and month.
+/// Sums of the standing lines of one user, month and reason: the eligible ones
+/// (`reason: None`) are what settles, the others what was excluded and why.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AccrualSum {
+pub struct LineSum {
     /// The user.
     pub user_credit_code: CreditCode,
     /// The month.
     pub period: Period,
-    /// Eligible lines.
+    /// `None` for eligible lines.
+    pub reason: Option<ReasonCode>,
+    /// Lines.
     pub records: u64,
+    /// Σ paid amount.
+    pub paid_amount: Decimal,
     /// Σ base.
     pub base: Decimal,
     /// Σ contribution, exact.
     pub contribution: Decimal,
 }
 
-/// Sums of the standing lines of one month sharing user, center, reason and uplift:
-/// what a month's overview groups further (by city, kind, center) with the registry.
+/// Sums of the standing lines of one month sharing user, center, accelerator, reason and
+/// uplift: what a month's overview groups further (by city, kind, center, accelerator)
+/// with the registry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonthSum {
     /// The user.
     pub user_credit_code: CreditCode,
     /// The center.
     pub center_id: String,
+    /// The accelerator model.
+    pub accelerator: String,
     /// `None` for eligible lines.
     pub reason: Option<ReasonCode>,
     /// The uplift factor of the lines (1 when none).

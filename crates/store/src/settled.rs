@@ -2,13 +2,13 @@
 //! lines, the core settles the sums (caps, rounding down to the fen once).
 //! What `export`, `close` and the API read; the same function `recompute` uses.
 
-use crate::{AccrualSum, LedgerStore, LineRow, StoreError, StoreResult};
+use crate::{LedgerStore, LineRow, LineSum, StoreError, StoreResult};
 use std::collections::BTreeMap;
-use subsidy_core::{settle, Accrual, AccrualKey, Accruals, CreditCode, PolicySet, Settlement};
+use subsidy_core::{settle, Accrual, AccrualKey, Accruals, CreditCode, Period, PolicySet, Settlement};
 
 /// Every entity and month with eligible lines, settled, sorted by credit code then month.
 pub async fn settlements(store: &dyn LedgerStore, policy: &PolicySet) -> StoreResult<Vec<Settlement>> {
-    Ok(settle(&accruals_of(store.accrual_sums().await?), policy))
+    Ok(settle_sums(&store.line_sums().await?, policy))
 }
 
 /// The months of one entity with eligible lines, settled, oldest first. Caps are per entity
@@ -20,32 +20,35 @@ pub async fn settlements_of(store: &dyn LedgerStore, policy: &PolicySet, user: &
 /// The settlements of the given standing lines (all lines of each entity and year they
 /// cover, or caps would see part of a year).
 pub fn settle_lines(lines: &[LineRow], policy: &PolicySet) -> StoreResult<Vec<Settlement>> {
-    Ok(settle(&accruals_of(sum_lines(lines)?), policy))
+    Ok(settle_sums(&sum_eligible(lines)?, policy))
 }
 
-fn accruals_of(sums: Vec<AccrualSum>) -> Accruals {
+/// The settlements of line sums (as `line_sums` returns them; excluded sums are skipped).
+pub fn settle_sums(sums: &[LineSum], policy: &PolicySet) -> Vec<Settlement> {
     let mut accruals = Accruals::new();
-    for s in sums {
+    for s in sums.iter().filter(|s| s.reason.is_none()) {
         let key = AccrualKey { user: s.user_credit_code, period: s.period };
         accruals.insert(key, &Accrual { eligible_records: s.records, eligible_base: s.base, contribution: s.contribution });
     }
-    accruals
+    settle(&accruals, policy)
 }
 
-
-/// Sums eligible lines per user and month, sorted: what `accrual_sums` returns, for a store
-/// that has the lines in hand.
-fn sum_lines(lines: &[LineRow]) -> StoreResult<Vec<AccrualSum>> {
-    let mut sums: BTreeMap<(CreditCode, subsidy_core::Period), AccrualSum> = BTreeMap::new();
+/// Sums eligible lines per user and month: the eligible part of what `line_sums`
+/// returns, for a store that has the lines in hand.
+fn sum_eligible(lines: &[LineRow]) -> StoreResult<Vec<LineSum>> {
+    let mut sums: BTreeMap<(CreditCode, Period), LineSum> = BTreeMap::new();
     for l in lines.iter().filter(|l| l.reason.is_none()) {
-        let s = sums.entry((l.user_credit_code, l.period)).or_insert_with(|| AccrualSum {
+        let s = sums.entry((l.user_credit_code, l.period)).or_insert_with(|| LineSum {
             user_credit_code: l.user_credit_code,
             period: l.period,
+            reason: None,
             records: 0,
+            paid_amount: rust_decimal::Decimal::ZERO,
             base: rust_decimal::Decimal::ZERO,
             contribution: rust_decimal::Decimal::ZERO,
         });
         s.records += 1;
+        s.paid_amount = s.paid_amount.checked_add(l.paid_amount).ok_or_else(|| StoreError::Rejected("paid sum overflows".into()))?;
         s.base = s.base.checked_add(l.base).ok_or_else(|| StoreError::Rejected("base sum overflows".into()))?;
         s.contribution = s.contribution.checked_add(l.contribution).ok_or_else(|| StoreError::Rejected("contribution sum overflows".into()))?;
     }

@@ -81,7 +81,7 @@ async fn sqlite_file_uses_wal_and_persists() {
     let path = dir.path().join("ledger.db");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.migrate().await.unwrap().len(), 3);
+        assert_eq!(store.migrate().await.unwrap().len(), 4);
         let u = conformance::code(70);
         let l = conformance::line("persist", 1, u, "2025-09", conformance::pos(0, 1), "1.00", "0.36");
         store.write_batch(&conformance::batch_of(vec![l])).await.unwrap();
@@ -116,4 +116,27 @@ async fn clickhouse_unreachable_is_retryable() {
     let err = store.ping().await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert!(ClickHouseStore::new(&ClickHouseConfig::new("http://127.0.0.1:8123").with_database("bad-name")).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_add_column_already_applied_is_skipped_when_its_migration_runs_again() {
+    let store = fresh_clickhouse("rerun_alter").await;
+    store.migrate().await.unwrap();
+    let db: String = {
+        let probe = ::clickhouse::Client::default().with_url(clickhouse_url()).with_validation(false);
+        let mut names: Vec<String> = probe.query("SELECT name FROM system.databases WHERE name LIKE 'subsidy_test_rerun_alter_%'").fetch_all().await.unwrap();
+        names.sort();
+        names.pop().unwrap()
+    };
+    let raw = ::clickhouse::Client::default().with_url(clickhouse_url()).with_database(&db).with_validation(false);
+    // As if the migration stopped after its ALTER, before its row was written.
+    raw.query("DROP TABLE schema_migrations").execute().await.unwrap();
+    raw.query("CREATE TABLE schema_migrations (id String, applied_at DateTime) ENGINE = ReplacingMergeTree ORDER BY id").execute().await.unwrap();
+    raw.query("INSERT INTO schema_migrations SELECT arrayJoin(['0001_ledger', '0002_statements', '0003_registry', '0004_lines_by_user']), now()")
+        .execute()
+        .await
+        .unwrap();
+    let outcome = store.migrate().await;
+    store.drop_database().await.unwrap();
+    assert_eq!(outcome.unwrap(), vec!["0005_line_accelerator".to_string()]);
 }

@@ -67,7 +67,7 @@ fn signed_in(state: &ApiState, jar: &CookieJar) -> Result<Role, PageError> {
 /// The entity in the path, if the role may see it.
 fn entity(state: &ApiState, role: &Role, text: &str) -> Result<CreditCode, PageError> {
     let code = params::credit_code(text)?;
-    if !role.may_see(&code, &state.registry.get()) {
+    if !role.may_see(&code, &state.registry()) {
         state.metrics.denied.with_label_values(&["forbidden"]).inc();
         return Err(ApiError::Forbidden.into());
     }
@@ -119,7 +119,7 @@ async fn sign_out(jar: CookieJar) -> Response {
 async fn entity_page(State(state): State<ApiState>, jar: CookieJar, Path(code): Path<String>) -> PageResult {
     let role = signed_in(&state, &jar)?;
     let code = entity(&state, &role, &code)?;
-    let view = crate::views::accruals::accruals(&state, &code, None, None).await?;
+    let view = crate::views::accruals::accruals(&state.book(), &code, None, None);
     Ok(pages::entity(&role, &view).into_response())
 }
 
@@ -153,7 +153,7 @@ fn csv(name: &str, body: String) -> Response {
 async fn entity_csv(State(state): State<ApiState>, jar: CookieJar, Path(code): Path<String>) -> PageResult {
     let role = signed_in(&state, &jar)?;
     let code = entity(&state, &role, &code)?;
-    let rows = subsidy_store::settlements_of(state.store.as_ref(), &state.policy, &code).await?;
+    let rows: Vec<_> = state.book().entities.get(&code).map(|e| e.settled.values().cloned().collect()).unwrap_or_default();
     Ok(csv(&format!("settlements-{code}.csv"), settlements_csv(&rows)))
 }
 
@@ -173,7 +173,7 @@ async fn overview_page(State(state): State<ApiState>, jar: CookieJar, Query(q): 
         return Ok(pages::empty_overview(&role).into_response());
     };
     let overview = crate::views::overview::overview(&state, &role, period).await?;
-    let by_city_month = crate::views::overview::subsidy_by_city_and_month(&state, &role).await?;
+    let by_city_month = crate::views::overview::subsidy_by_city_and_month(&state.book(), &role);
     Ok(pages::overview(&role, &overview, &months, &by_city_month).into_response())
 }
 
@@ -183,6 +183,6 @@ async fn month_csv(State(state): State<ApiState>, jar: CookieJar, Query(q): Quer
     if !role.sees_many() {
         return Err(ApiError::Forbidden.into());
     }
-    let rows = crate::views::settlements::of_month(&state, &role, period).await?;
+    let rows = crate::views::settlements::of_month(&state.book(), &role, period);
     Ok(csv(&format!("settlements-{period}.csv"), settlements_csv(&rows)))
 }

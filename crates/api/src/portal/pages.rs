@@ -80,7 +80,7 @@ pub fn ledger(role: &Role, p: &LedgerPage) -> Markup {
             tbody { @for l in &p.lines { tr.excluded[!l.eligible] {
                 td { a href={ "/portal/records/" (crate::portal::pages::path_segment(&l.record_id)) } { (l.record_id) } }
                 td { (l.center_name.as_deref().unwrap_or(&l.center_id)) }
-                td { (l.accelerator.as_deref().unwrap_or("-")) }
+                td { (if l.accelerator.is_empty() { "-" } else { l.accelerator.as_str() }) }
                 td.num { (l.card_hours.as_deref().unwrap_or("-")) }
                 td.num { (l.paid_amount) }
                 td.num { (l.base) }
@@ -152,6 +152,8 @@ pub fn overview(role: &Role, o: &Overview, months: &[Period], by_city_month: &BT
             (label("合格支出", "Eligible spend")) ": " (o.totals.eligible_base) " · " (label("皖北上浮部分", "皖北 uplift part")) ": " (o.uplift_contribution) }
         h2 { (label("按城市", "By city")) } (groups("by-city", label("城市", "City"), &o.by_city))
         h2 { (label("按主体类型", "By kind")) } (groups("by-kind", label("类型", "Kind"), &o.by_kind))
+        h2 { (label("按算力中心", "By compute center")) } (groups("by-center", label("中心", "Center"), &o.by_center))
+        h2 { (label("按加速卡型号", "By accelerator")) } (groups("by-accelerator", label("型号", "Accelerator"), &o.by_accelerator))
         h2 { (label("补贴最多的主体", "Top entities")) }
         div.scroll { table #top { tbody { @for t in &o.top_entities { tr {
             td { a href={ "/portal/entities/" (t.entity.credit_code) } { (t.entity.name.as_deref().unwrap_or(&t.entity.credit_code)) } }

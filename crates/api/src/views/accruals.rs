@@ -2,12 +2,10 @@
 //! has accrued, what was fixed for payment, and what was excluded and why.
 
 use super::{in_range, yuan, EntityInfo, Exclusion, ExclusionSums, MonthStatus};
-use crate::error::ApiResult;
-use crate::state::ApiState;
+use crate::state::{Book, EntityBook};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
-use subsidy_core::{CreditCode, Period, Settlement, Statement, StatementKind};
-use subsidy_store::settle_lines;
+use std::collections::BTreeSet;
+use subsidy_core::{CreditCode, Period, StatementKind};
 use utoipa::ToSchema;
 
 /// An entity's months.
@@ -62,59 +60,30 @@ pub struct Adjustment {
     pub subsidy: String,
 }
 
-/// What the store holds for one entity, read once.
-struct Inputs {
-    settled: BTreeMap<Period, Settlement>,
-    excluded: BTreeMap<Period, ExclusionSums>,
-    statements: Vec<Statement>,
-    closed: BTreeSet<Period>,
-}
-
-async fn read(state: &ApiState, code: &CreditCode) -> ApiResult<Inputs> {
-    let store = state.store.as_ref();
-    let lines = store.entity_lines(code, None).await?;
-    let settled = settle_lines(&lines, &state.policy)?.into_iter().map(|s| (s.period, s)).collect();
-    let mut excluded: BTreeMap<Period, ExclusionSums> = BTreeMap::new();
-    for l in lines {
-        if let Some(reason) = l.reason {
-            excluded.entry(l.period).or_default().add(reason, 1, l.paid_amount);
-        }
-    }
-    let closes = crate::state::closes(state).await?;
-    let statements = closes.statements.iter().filter(|s| &s.credit_code == code).cloned().collect();
-    let closed = closes.closed.clone();
-    Ok(Inputs { settled, excluded, statements, closed })
-}
-
-/// Whether an entity has anything in the store.
-pub async fn has_data(state: &ApiState, code: &CreditCode) -> ApiResult<bool> {
-    Ok(!state.store.entity_lines(code, None).await?.is_empty())
-}
-
-/// The months of `code` within the range.
-pub async fn accruals(state: &ApiState, code: &CreditCode, from: Option<Period>, to: Option<Period>) -> ApiResult<AccrualsView> {
-    let mut inputs = read(state, code).await?;
-    let months: BTreeSet<Period> = inputs
+/// The months of `code` within the range, from the book.
+pub fn accruals(book: &Book, code: &CreditCode, from: Option<Period>, to: Option<Period>) -> AccrualsView {
+    let empty = EntityBook::default();
+    let of = book.entities.get(code).unwrap_or(&empty);
+    let months: BTreeSet<Period> = of
         .settled
         .keys()
-        .chain(inputs.excluded.keys())
+        .chain(of.excluded.keys())
         .copied()
-        .chain(inputs.statements.iter().map(|s| s.for_period))
+        .chain(of.statements.iter().map(|s| s.for_period))
         .filter(|p| in_range(*p, from, to))
         .collect();
-    let months = months.into_iter().map(|p| month(p, &mut inputs)).collect();
-    Ok(AccrualsView { entity: EntityInfo::of(code, &state.registry.get()), months })
+    let months = months.into_iter().map(|p| month(p, of, book.closed.contains(&p))).collect();
+    AccrualsView { entity: EntityInfo::of(code, &book.registry), months }
 }
 
-fn month(p: Period, inputs: &mut Inputs) -> MonthAccrual {
-    let s = inputs.settled.get(&p);
-    let of_month = |kind| inputs.statements.iter().filter(move |st| st.for_period == p && st.kind == kind);
+fn month(p: Period, of: &EntityBook, closed: bool) -> MonthAccrual {
+    let s = of.settled.get(&p);
+    let of_month = |kind| of.statements.iter().filter(move |st| st.for_period == p && st.kind == kind);
     let frozen = of_month(StatementKind::Settled).next().map(|st| Fixed { eligible_base: yuan(st.eligible_base), subsidy: yuan(st.subsidy) });
     let adjustments: Vec<Adjustment> = of_month(StatementKind::Adjustment)
         .map(|st| Adjustment { payout_period: st.payout_period.to_string(), eligible_base: yuan(st.eligible_base), subsidy: yuan(st.subsidy) })
         .collect();
-    let closed = inputs.closed.contains(&p);
-    let fixed_total = closed.then(|| yuan(inputs.statements.iter().filter(|st| st.for_period == p).map(|st| st.subsidy).sum()));
+    let fixed_total = closed.then(|| yuan(of.statements.iter().filter(|st| st.for_period == p).map(|st| st.subsidy).sum()));
     MonthAccrual {
         period: p.to_string(),
         status: if closed { MonthStatus::Closed } else { MonthStatus::Provisional },
@@ -124,6 +93,6 @@ fn month(p: Period, inputs: &mut Inputs) -> MonthAccrual {
         frozen,
         adjustments,
         fixed_total,
-        excluded: inputs.excluded.remove(&p).map(ExclusionSums::into_list).unwrap_or_default(),
+        excluded: of.excluded.get(&p).map(ExclusionSums::list).unwrap_or_default(),
     }
 }

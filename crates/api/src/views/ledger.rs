@@ -44,7 +44,7 @@ pub struct LedgerLine {
     /// Its name, when registered.
     pub center_name: Option<String>,
     /// Accelerator model of the record.
-    pub accelerator: Option<String>,
+    pub accelerator: String,
     /// Cards used.
     pub cards: Option<u32>,
     /// Card-hours.
@@ -89,10 +89,11 @@ pub async fn page(state: &ApiState, code: &CreditCode, period: Period, cursor: O
     let more = rest.len() > limit;
     let lines: Vec<LineRow> = rest.into_iter().take(limit).collect();
     let next_cursor = if more { lines.last().map(|l| cursor_of(&l.record_id)) } else { None };
-    let closed = crate::state::closes(state).await?.closed.contains(&period);
+    let book = state.book();
+    let closed = book.closed.contains(&period);
     let records = representing_records(state, &lines).await?;
-    let registry = state.registry.get();
-    let lines = lines.iter().map(|l| explain(l, records.get(&(l.record_id.as_str(), l.position)), settled.as_ref(), &registry)).collect();
+    let registry = &book.registry;
+    let lines = lines.iter().map(|l| explain(l, records.get(&(l.record_id.as_str(), l.position)), settled.as_ref(), registry)).collect();
     Ok(LedgerPage {
         credit_code: code.to_string(),
         period: period.to_string(),
@@ -128,7 +129,7 @@ fn explain(l: &LineRow, record: Option<&UsageRecord>, settled: Option<&Settlemen
         revision: l.revision,
         center_id: l.center_id.clone(),
         center_name: registry.center(&l.center_id).map(|c| c.name.clone()),
-        accelerator: record.map(|r| r.accelerator.clone()),
+        accelerator: l.accelerator.clone(),
         cards: record.map(|r| r.cards),
         card_hours: record.map(|r| r.card_hours.normalize().to_string()),
         usage_date: l.usage_date.to_string(),

@@ -1,4 +1,4 @@
-//! The answers of the API, built from store reads. Figures come from the
+//! The answers of the API, built from the book of the generation and store reads. Figures come from the
 //! core (settlements, shares, decisions); these modules only select, group
 //! and format what the store and the core return.
 
@@ -43,8 +43,8 @@ pub struct Exclusion {
 }
 
 /// Adds up excluded lines by reason: (reason, lines, paid amount).
-#[derive(Debug, Default)]
-pub(crate) struct ExclusionSums(std::collections::BTreeMap<ReasonCode, (u64, Decimal)>);
+#[derive(Debug, Clone, Default)]
+pub struct ExclusionSums(std::collections::BTreeMap<ReasonCode, (u64, Decimal)>);
 
 impl ExclusionSums {
     pub(crate) fn add(&mut self, reason: ReasonCode, records: u64, paid: Decimal) {
@@ -53,9 +53,10 @@ impl ExclusionSums {
         e.1 += paid;
     }
 
-    pub(crate) fn into_list(self) -> Vec<Exclusion> {
+    pub(crate) fn list(&self) -> Vec<Exclusion> {
         self.0
-            .into_iter()
+            .iter()
+            .map(|(r, (records, spend))| (*r, (*records, *spend)))
             .map(|(r, (records, spend))| Exclusion { reason: r.as_str().to_string(), explanation: r.explain().to_string(), records, spend: yuan(spend) })
             .collect()
     }

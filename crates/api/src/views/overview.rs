@@ -1,11 +1,11 @@
 //! `GET /v1/overview`: one month across the province (or a city): totals by
-//! city, entity kind and center, spend excluded by reason (self-built and
+//! city, entity kind, center and accelerator, spend excluded by reason (self-built and
 //! related-party among them), the 皖北 uplift, top entities and rejections.
 
 use super::{yuan, EntityInfo, Exclusion, ExclusionSums};
 use crate::auth::Role;
 use crate::error::ApiResult;
-use crate::state::ApiState;
+use crate::state::{ApiState, Book};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,6 +33,8 @@ pub struct Overview {
     pub by_kind: Vec<Group>,
     /// By compute center (subsidy is not split by center: caps and rounding are per entity).
     pub by_center: Vec<Group>,
+    /// By accelerator model (no subsidy, as for centers).
+    pub by_accelerator: Vec<Group>,
     /// Spend excluded, by reason.
     pub excluded: Vec<Exclusion>,
     /// Entities with the highest subsidy.
@@ -44,7 +46,7 @@ pub struct Overview {
 /// Totals of one group.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct Group {
-    /// The group: a city, a kind or a center id (empty for totals).
+    /// The group: a city, a kind, a center id or an accelerator model (empty for totals).
     pub key: String,
     /// A readable name, where there is one.
     pub name: Option<String>,
@@ -99,9 +101,10 @@ impl Acc {
 
 /// The overview of `period` as `role` may see it.
 pub async fn overview(state: &ApiState, role: &Role, period: Period) -> ApiResult<Overview> {
-    let registry = state.registry.get();
-    let sums: Vec<MonthSum> = state.store.month_sums(period).await?.into_iter().filter(|s| role.may_see(&s.user_credit_code, &registry)).collect();
-    let settled = super::settlements::of_month(state, role, period).await?;
+    let book = state.book();
+    let registry = &book.registry;
+    let sums: Vec<MonthSum> = state.store.month_sums(period).await?.into_iter().filter(|s| role.may_see(&s.user_credit_code, registry)).collect();
+    let settled = super::settlements::of_month(&book, role, period);
     let rejected = match role {
         Role::Bureau => state.store.rejection_counts().await?.into_iter().map(|(reason, records)| ReasonCount { reason, records }).collect(),
         _ => Vec::new(),
@@ -114,11 +117,12 @@ pub async fn overview(state: &ApiState, role: &Role, period: Period) -> ApiResul
         },
         totals: by(&sums, &settled, |_| String::new()).remove("").unwrap_or_default().group(String::new(), None, true),
         uplift_contribution: yuan(uplift_part(&sums)),
-        by_city: groups(by(&sums, &settled, |c| entity_field(&registry, c, |e| e.city.clone())), |_| None, true),
-        by_kind: groups(by(&sums, &settled, |c| entity_field(&registry, c, |e| e.kind.as_str().to_string())), |_| None, true),
-        by_center: center_groups(&sums, &registry),
+        by_city: groups(by(&sums, &settled, |c| entity_field(registry, c, |e| e.city.clone())), |_| None, true),
+        by_kind: groups(by(&sums, &settled, |c| entity_field(registry, c, |e| e.kind.as_str().to_string())), |_| None, true),
+        by_center: line_groups(&sums, |s| s.center_id.clone(), |id| registry.center(id).map(|c| c.name.clone())),
+        by_accelerator: line_groups(&sums, |s| s.accelerator.clone(), |_| None),
         excluded: excluded(&sums),
-        top_entities: top(&settled, &registry),
+        top_entities: top(&settled, registry),
         rejected,
     })
 }
@@ -149,15 +153,17 @@ fn groups(accs: BTreeMap<String, Acc>, name: impl Fn(&str) -> Option<String>, wi
     }).collect()
 }
 
-fn center_groups(sums: &[MonthSum], registry: &Registry) -> Vec<Group> {
+/// Eligible sums grouped by a key of the lines (center, accelerator): no subsidy, which
+/// is settled per entity, not per line.
+fn line_groups(sums: &[MonthSum], key: impl Fn(&MonthSum) -> String, name: impl Fn(&str) -> Option<String>) -> Vec<Group> {
     let mut accs: BTreeMap<String, Acc> = BTreeMap::new();
     for s in sums.iter().filter(|s| s.reason.is_none()) {
-        let a = accs.entry(s.center_id.clone()).or_default();
+        let a = accs.entry(key(s)).or_default();
         a.entities.insert(s.user_credit_code);
         a.records += s.records;
         a.base += s.base;
     }
-    groups(accs, |id| registry.center(id).map(|c| c.name.clone()), false)
+    groups(accs, name, false)
 }
 
 /// Σ contribution × (1 − 1/uplift) over the eligible uplifted lines.
@@ -175,7 +181,7 @@ fn excluded(sums: &[MonthSum]) -> Vec<Exclusion> {
             ex.add(r, s.records, s.paid_amount);
         }
     }
-    ex.into_list()
+    ex.list()
 }
 
 fn top(settled: &[Settlement], registry: &Registry) -> Vec<TopEntity> {
@@ -185,14 +191,11 @@ fn top(settled: &[Settlement], registry: &Registry) -> Vec<TopEntity> {
 }
 
 /// Σ subsidy by city and month over every month, as `role` may see it: city → month → yuan.
-pub async fn subsidy_by_city_and_month(state: &ApiState, role: &Role) -> ApiResult<BTreeMap<String, BTreeMap<Period, Decimal>>> {
-    let registry = state.registry.get();
+pub fn subsidy_by_city_and_month(book: &Book, role: &Role) -> BTreeMap<String, BTreeMap<Period, Decimal>> {
     let mut out: BTreeMap<String, BTreeMap<Period, Decimal>> = BTreeMap::new();
-    for s in subsidy_store::settlements(state.store.as_ref(), &state.policy).await? {
-        if role.may_see(&s.credit_code, &registry) {
-            let city = entity_field(&registry, &s.credit_code, |e| e.city.clone());
-            *out.entry(city).or_default().entry(s.period).or_default() += s.subsidy;
-        }
+    for s in book.settlements.iter().filter(|s| role.may_see(&s.credit_code, &book.registry)) {
+        let city = entity_field(&book.registry, &s.credit_code, |e| e.city.clone());
+        *out.entry(city).or_default().entry(s.period).or_default() += s.subsidy;
     }
-    Ok(out)
+    out
 }

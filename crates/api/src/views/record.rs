@@ -71,7 +71,7 @@ pub struct CopyView {
 /// entity's take the same path; for the bureau an unknown id is a 404.
 pub async fn visible(state: &ApiState, role: &Role, record_id: &str) -> ApiResult<RecordHistory> {
     let (history, users) = history(state, record_id).await?;
-    let registry = state.registry.get();
+    let registry = state.registry();
     if users.iter().any(|u| role.may_see(u, &registry)) {
         return Ok(history);
     }
@@ -87,7 +87,7 @@ async fn history(state: &ApiState, record_id: &str) -> ApiResult<(RecordHistory,
     let ids = [record_id.to_string()];
     let (lines, copies) = tokio::try_join!(state.store.lines_of(&ids), state.store.copies_of(&ids))?;
     let line = lines.into_iter().next();
-    let registry = state.registry.get();
+    let registry = state.registry();
     let (copies, mut users) = replay(&copies, &registry, &state.policy);
     users.extend(line.as_ref().map(|l| l.user_credit_code));
     let history = RecordHistory { record_id: record_id.to_string(), standing: line.as_ref().map(standing), copies };

@@ -3,19 +3,15 @@
 
 use super::{yuan, EntityInfo};
 use crate::auth::Role;
-use crate::error::ApiResult;
-use crate::state::ApiState;
+use crate::state::Book;
 use serde::{Deserialize, Serialize};
 use subsidy_core::{CreditCode, Period, Settlement};
-use subsidy_store::settlements;
 use utoipa::ToSchema;
 
 /// The settlements of one month that `role` may see, sorted by credit code: for the
 /// bureau exactly those `export --period` writes.
-pub async fn of_month(state: &ApiState, role: &Role, period: Period) -> ApiResult<Vec<Settlement>> {
-    let registry = state.registry.get();
-    let all = settlements(state.store.as_ref(), &state.policy).await?;
-    Ok(all.into_iter().filter(|s| s.period == period && role.may_see(&s.credit_code, &registry)).collect())
+pub fn of_month(book: &Book, role: &Role, period: Period) -> Vec<Settlement> {
+    book.settlements.iter().filter(|s| s.period == period && role.may_see(&s.credit_code, &book.registry)).cloned().collect()
 }
 
 /// One page of a month's settlements.
@@ -45,15 +41,15 @@ pub struct SettlementRow {
 }
 
 /// A page of `rows` after `cursor` (a credit code).
-pub fn page(state: &ApiState, period: Period, rows: Vec<Settlement>, cursor: Option<&str>, limit: usize) -> SettlementsPage {
-    let registry = state.registry.get();
+pub fn page(book: &Book, period: Period, rows: Vec<Settlement>, cursor: Option<&str>, limit: usize) -> SettlementsPage {
+    let registry = &book.registry;
     let total = rows.len() as u64;
     let rest: Vec<Settlement> = rows.into_iter().filter(|s| cursor.is_none_or(|c| s.credit_code.as_str() > c)).collect();
     let more = rest.len() > limit;
     let settlements: Vec<SettlementRow> = rest
         .iter()
         .take(limit)
-        .map(|s| SettlementRow { entity: EntityInfo::of(&s.credit_code, &registry), eligible_records: s.eligible_records, eligible_base: yuan(s.eligible_base), subsidy: yuan(s.subsidy) })
+        .map(|s| SettlementRow { entity: EntityInfo::of(&s.credit_code, registry), eligible_records: s.eligible_records, eligible_base: yuan(s.eligible_base), subsidy: yuan(s.subsidy) })
         .collect();
     let next_cursor = if more { settlements.last().map(|s| crate::params::cursor_of(&s.entity.credit_code)) } else { None };
     SettlementsPage { period: period.to_string(), total, settlements, next_cursor }
@@ -83,13 +79,14 @@ pub struct StatementLine {
     pub subsidy: String,
 }
 
-/// The statement lines of `code`.
-pub async fn statements(state: &ApiState, code: &CreditCode) -> ApiResult<StatementsView> {
-    let closes = crate::state::closes(state).await?;
-    let mut lines: Vec<_> = closes.statements.iter().filter(|s| &s.credit_code == code).cloned().collect();
-    lines.sort_by_key(|s| (s.payout_period, s.for_period, s.kind));
-    let statements = lines
-        .into_iter()
+/// The statement lines of `code`, from the book.
+pub fn statements(book: &Book, code: &CreditCode) -> StatementsView {
+    let statements = book
+        .entities
+        .get(code)
+        .map(|e| e.statements.as_slice())
+        .unwrap_or_default()
+        .iter()
         .map(|s| StatementLine {
             payout_period: s.payout_period.to_string(),
             for_period: s.for_period.to_string(),
@@ -98,5 +95,5 @@ pub async fn statements(state: &ApiState, code: &CreditCode) -> ApiResult<Statem
             subsidy: yuan(s.subsidy),
         })
         .collect();
-    Ok(StatementsView { entity: EntityInfo::of(code, &state.registry.get()), statements })
+    StatementsView { entity: EntityInfo::of(code, &book.registry), statements }
 }

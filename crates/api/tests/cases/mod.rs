@@ -39,7 +39,7 @@ pub async fn the_bureau_reads_every_endpoint(store: Arc<dyn LedgerStore>) {
     assert_eq!(ledger.status, StatusCode::OK, "{}", ledger.text());
     let ledger = ledger.json();
     let line = &ledger["lines"][0];
-    assert_eq!((line["record_id"].as_str(), line["accelerator"].as_str(), line["card_hours"].as_str()), (Some("r-b1"), Some("Ascend-910B"), Some("64")));
+    assert_eq!((line["record_id"].as_str(), line["accelerator"].as_str(), line["card_hours"].as_str()), (Some("r-b1"), Some("MLU370"), Some("64")));
     assert_eq!((line["rate"].as_str(), line["uplift"].as_str(), line["policy_version"].as_str()), (Some("0.2"), Some("1.2"), Some("v2")));
     assert!(line["uplift_reason"].as_str().unwrap().contains("阜阳市"), "{line}");
     assert_eq!((money(&line["base"]), line["subsidy_share"].as_str()), ("500.00", Some("120")));
@@ -75,6 +75,12 @@ pub async fn the_bureau_reads_every_endpoint(store: Arc<dyn LedgerStore>) {
     assert_eq!(money(&ov["totals"]["subsidy"]), "360.00");
     let cities: Vec<(&str, &str)> = ov["by_city"].as_array().unwrap().iter().map(|g| (g["key"].as_str().unwrap(), money(&g["subsidy"]))).collect();
     assert_eq!(cities, [("合肥市", "240.00"), ("阜阳市", "120.00")]);
+    let by = |field: &str| -> Vec<(String, String)> {
+        ov[field].as_array().unwrap().iter().map(|g| (g["key"].as_str().unwrap().to_string(), money(&g["eligible_base"]).to_string())).collect()
+    };
+    assert_eq!(by("by_accelerator"), [("Ascend-910B".to_string(), "1200.00".to_string()), ("MLU370".to_string(), "500.00".to_string())]);
+    assert_eq!(by("by_center"), [("c-pub".to_string(), "1700.00".to_string())], "c-own's line is self-built, excluded");
+    assert_eq!(by("by_kind"), [("enterprise".to_string(), "500.00".to_string()), ("university".to_string(), "1200.00".to_string())]);
     assert_eq!(money(&ov["uplift_contribution"]), "20.00", "500 × 0.2 × 0.2");
     let ex = &ov["excluded"][0];
     assert_eq!((ex["reason"].as_str(), money(&ex["spend"])), (Some("self_built_self_used"), "800.00"));
@@ -296,8 +302,8 @@ pub async fn answers_follow_the_store_once_its_generation_moves(store: Arc<dyn L
     let registry = registry_rows().registry();
     let copies = vec![(record("r-a9", 1, a(), "c-pub", "2025-11-02", "50.00"), subsidy_store::BusPosition { partition: 0, offset: 99 })];
     store.write_batch(&settle_copies(&copies, &Default::default(), &registry, &subsidy_core::PolicySet::builtin())).await.unwrap();
-    assert!(get(&api.router, &path, t, &[]).await.json()["months"].as_array().unwrap().is_empty(), "the cached answer stands until the next poll");
-    subsidy_api::state::refresh(&api.state).await.unwrap();
+    assert!(get(&api.router, &path, t, &[]).await.json()["months"].as_array().unwrap().is_empty(), "the book in force stands until the next poll");
+    assert!(subsidy_api::state::refresh(&api.state).await.unwrap(), "the generation moved");
     let months = get(&api.router, &path, t, &[]).await.json();
     assert_eq!(money(&months["months"][0]["subsidy"]), "10.00", "{months}");
 }

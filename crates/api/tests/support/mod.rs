@@ -73,6 +73,11 @@ pub fn record(id: &str, revision: u32, user: CreditCode, center: &str, day: &str
     .to_string()
 }
 
+/// The record line run on another accelerator.
+pub fn on(accelerator: &str, record: String) -> String {
+    record.replace("Ascend-910B", accelerator)
+}
+
 /// Takes copies through the core step, as the aggregator does; returns the batch to write.
 pub fn settle_copies(copies: &[(String, BusPosition)], known: &HashMap<String, LineRow>, registry: &Registry, policy: &PolicySet) -> WriteBatch {
     let mut lines: HashMap<String, LineRow> = HashMap::new();
@@ -115,9 +120,9 @@ pub async fn load(store: &dyn LedgerStore) {
     let registry = rows.registry();
     let september = vec![
         (record("r-a1", 1, a(), "c-pub", "2025-09-10", "1000.00"), pos(0)),
-        (record("r-b1", 1, b(), "c-pub", "2025-09-11", "500.00"), pos(1)),
+        (on("MLU370", record("r-b1", 1, b(), "c-pub", "2025-09-11", "500.00")), pos(1)),
         (record("r-c1", 1, c(), "c-own", "2025-09-12", "800.00"), pos(2)),
-        (record("r-b1", 1, b(), "c-pub", "2025-09-11", "500.00"), pos(3)),
+        (on("MLU370", record("r-b1", 1, b(), "c-pub", "2025-09-11", "500.00")), pos(3)),
     ];
     let mut batch = settle_copies(&september, &HashMap::new(), &registry, &policy);
     batch.registry = Some(rows);

@@ -75,7 +75,7 @@ pub async fn accruals(args: &AccrualsArgs) -> Result<()> {
     let code = params::credit_code(&args.entity).map_err(|e| anyhow!("--entity: {e}"))?;
     let period = params::opt_month("period", args.period.as_deref()).map_err(|e| anyhow!("--{e}"))?;
     let range = period.map(|p| format!("?from={p}&to={p}")).unwrap_or_default();
-    let view: AccrualsView = read(&args.from, &format!("/v1/entities/{code}/accruals{range}"), async |s| subsidy_api::views::accruals::accruals(s, &code, period, period).await).await?;
+    let view: AccrualsView = read(&args.from, &format!("/v1/entities/{code}/accruals{range}"), async |s| Ok(subsidy_api::views::accruals::accruals(&s.book(), &code, period, period))).await?;
     if args.from.json {
         println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(());

@@ -62,7 +62,7 @@ pub fn ledger(pages: &[LedgerPage]) -> String {
             vec![
                 l.record_id.clone(),
                 l.center_id.clone(),
-                l.accelerator.clone().unwrap_or_default(),
+                l.accelerator.clone(),
                 l.card_hours.clone().unwrap_or_default(),
                 l.base.clone(),
                 l.rate.clone(),

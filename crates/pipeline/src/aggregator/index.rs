@@ -139,6 +139,7 @@ mod tests {
             usage_date: chrono::NaiveDate::from_ymd_opt(2025, 9, 1).unwrap(),
             payment_status: PaymentStatus::Paid,
             paid_amount: Decimal::ONE,
+            accelerator: "Ascend-910B".into(),
             period: Period::new(2025, 9).unwrap(),
             policy_version: "v2".into(),
             rate: Decimal::new(2, 1),

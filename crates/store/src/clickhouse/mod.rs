@@ -17,7 +17,7 @@ mod write;
 
 pub use config::ClickHouseConfig;
 
-use crate::{AccrualSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
+use crate::{LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
 use ::clickhouse::{Client, Compression};
 use async_trait::async_trait;
 use std::future::Future;
@@ -119,8 +119,8 @@ impl LedgerStore for ClickHouseStore {
         deadline(read::marks(&self.client, partitions)).await
     }
 
-    async fn accrual_sums(&self) -> StoreResult<Vec<AccrualSum>> {
-        deadline(read::accrual_sums(&self.client)).await
+    async fn line_sums(&self) -> StoreResult<Vec<LineSum>> {
+        deadline(read::line_sums(&self.client)).await
     }
 
     async fn months_with_lines(&self) -> StoreResult<Vec<Period>> {

@@ -10,9 +10,9 @@
 //! does not limit it, and the primary key is still used.
 
 use super::error::map_error;
-use super::rows::{AccrualIn, CenterRow, MonthSumIn, ClosureRow, CopyIn, EntityRow, LineIn, MarkRow, StatementIn, LINE_COLUMNS, STATEMENT_COLUMNS};
+use super::rows::{LineSumIn, CenterRow, MonthSumIn, ClosureRow, CopyIn, EntityRow, LineIn, MarkRow, StatementIn, LINE_COLUMNS, STATEMENT_COLUMNS};
 use crate::codec::period;
-use crate::{AccrualSum, Closure, CopyRow, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult};
+use crate::{LineSum, Closure, CopyRow, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult};
 use ::clickhouse::Client;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -147,17 +147,17 @@ pub(super) async fn marks(client: &Client, partitions: &[i32]) -> StoreResult<Ve
     Ok(rows.into_iter().map(MarkRow::decode).collect())
 }
 
-pub(super) async fn accrual_sums(client: &Client) -> StoreResult<Vec<AccrualSum>> {
-    let rows: Vec<AccrualIn> = client
+pub(super) async fn line_sums(client: &Client) -> StoreResult<Vec<LineSum>> {
+    let rows: Vec<LineSumIn> = client
         .query(
-            "SELECT user_credit_code, period, count() AS records, sum(base) AS sum_base, sum(contribution) AS sum_contribution \
-             FROM ledger_lines FINAL WHERE reason = '' \
-             GROUP BY user_credit_code, period ORDER BY user_credit_code, period",
+            "SELECT user_credit_code, period, reason, count() AS records, sum(paid_amount) AS sum_paid, \
+             sum(base) AS sum_base, sum(contribution) AS sum_contribution \
+             FROM ledger_lines FINAL GROUP BY user_credit_code, period, reason ORDER BY user_credit_code, period, reason",
         )
         .fetch_all()
         .await
         .map_err(map_error)?;
-    rows.into_iter().map(AccrualIn::decode).collect()
+    rows.into_iter().map(LineSumIn::decode).collect()
 }
 
 pub(super) async fn months_with_lines(client: &Client) -> StoreResult<Vec<Period>> {
@@ -249,10 +249,11 @@ pub(super) async fn registry(client: &Client) -> StoreResult<RegistryRows> {
 pub(super) async fn month_sums(client: &Client, month: Period) -> StoreResult<Vec<MonthSum>> {
     let rows: Vec<MonthSumIn> = client
         .query(
-            "SELECT user_credit_code, center_id, reason, uplift, count() AS records, \
+            "SELECT user_credit_code, center_id, accelerator, reason, uplift, count() AS records, \
              sum(paid_amount) AS sum_paid, sum(base) AS sum_base, sum(contribution) AS sum_contribution \
              FROM ledger_lines FINAL WHERE period = ? \
-             GROUP BY user_credit_code, center_id, reason, uplift ORDER BY user_credit_code, center_id, reason, uplift",
+             GROUP BY user_credit_code, center_id, accelerator, reason, uplift \
+             ORDER BY user_credit_code, center_id, accelerator, reason, uplift",
         )
         .bind(month.as_yyyymm())
         .fetch_all()

@@ -7,7 +7,7 @@
 
 use crate::codec::{credit_code, date_of_days, days, entity_kind, fingerprint, line_reason, line_reason_text, payment_status, period, statement_kind};
 use crate::decimal::{exact_from_i128, exact_to_i128, ratio, ratio_to_i32, yuan, yuan_to_i64, EXACT_SCALE};
-use crate::{AccrualSum, BusPosition, CopyRow, LineRow, MonthSum, RejectionRow, ResettleMark, StoreResult};
+use crate::{LineSum, BusPosition, CopyRow, LineRow, MonthSum, RejectionRow, ResettleMark, StoreResult};
 use ::clickhouse::Row;
 use chrono::{DateTime, TimeZone};
 use serde::{Deserialize, Serialize};
@@ -137,7 +137,7 @@ impl CenterRow {
 
 /// The columns of `ledger_lines`, in order.
 pub(super) const LINE_COLUMNS: &str = "record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, \
-     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version";
+     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator";
 
 #[derive(Debug, Row, Serialize)]
 pub(super) struct LineOut<'a> {
@@ -160,6 +160,7 @@ pub(super) struct LineOut<'a> {
     kafka_partition: i32,
     kafka_offset: i64,
     version: u64,
+    accelerator: &'a str,
 }
 
 impl<'a> LineOut<'a> {
@@ -184,6 +185,7 @@ impl<'a> LineOut<'a> {
             kafka_partition: l.position.partition,
             kafka_offset: l.position.offset,
             version: l.version,
+            accelerator: &l.accelerator,
         })
     }
 }
@@ -209,6 +211,7 @@ pub(super) struct LineIn {
     kafka_partition: i32,
     kafka_offset: i64,
     version: u64,
+    accelerator: String,
 }
 
 impl LineIn {
@@ -232,6 +235,7 @@ impl LineIn {
             center_id: self.center_id,
             policy_version: self.policy_version,
             version: self.version,
+            accelerator: self.accelerator,
         })
     }
 }
@@ -280,22 +284,26 @@ impl MarkRow {
     }
 }
 
-/// One group of `accrual_sums`: sums come back as `Decimal(38, s)`.
+/// One group of `line_sums`: sums come back as `Decimal(38, s)`.
 #[derive(Debug, Row, Deserialize)]
-pub(super) struct AccrualIn {
+pub(super) struct LineSumIn {
     user_credit_code: String,
     period: u32,
+    reason: String,
     records: u64,
+    paid_amount: i128,
     base: i128,
     contribution: i128,
 }
 
-impl AccrualIn {
-    pub(super) fn decode(self) -> StoreResult<AccrualSum> {
-        Ok(AccrualSum {
+impl LineSumIn {
+    pub(super) fn decode(self) -> StoreResult<LineSum> {
+        Ok(LineSum {
             user_credit_code: credit_code(&self.user_credit_code)?,
             period: period(self.period)?,
+            reason: line_reason(&self.reason)?,
             records: self.records,
+            paid_amount: yuan(exact_from_i128(self.paid_amount, 4, "paid_amount")?),
             base: yuan(exact_from_i128(self.base, 4, "base")?),
             contribution: exact_from_i128(self.contribution, EXACT_SCALE, "contribution")?,
         })
@@ -307,6 +315,7 @@ impl AccrualIn {
 pub(super) struct MonthSumIn {
     user_credit_code: String,
     center_id: String,
+    accelerator: String,
     reason: String,
     uplift: i32,
     records: u64,
@@ -326,6 +335,7 @@ impl MonthSumIn {
             base: yuan(exact_from_i128(self.base, 4, "base")?),
             contribution: exact_from_i128(self.contribution, EXACT_SCALE, "contribution")?,
             center_id: self.center_id,
+            accelerator: self.accelerator,
         })
     }
 }

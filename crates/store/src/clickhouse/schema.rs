@@ -1,7 +1,9 @@
 //! Versioned ClickHouse migrations: `schemas/clickhouse/NNNN_name.sql`,
 //! embedded at build time and applied in order, each id recorded in
-//! `schema_migrations`. Every statement is idempotent (`IF NOT EXISTS`),
-//! so a migration interrupted half-way is simply applied again.
+//! `schema_migrations`. Every statement is idempotent (`IF NOT EXISTS`, or
+//! for `ALTER TABLE … ADD COLUMN`, which ClickHouse 18.16 cannot say that
+//! of, skipped when the column exists), so a migration interrupted
+//! half-way is simply applied again.
 
 use super::error::map_error;
 use crate::StoreResult;
@@ -14,6 +16,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_statements", include_str!("../../../../schemas/clickhouse/0002_statements.sql")),
     ("0003_registry", include_str!("../../../../schemas/clickhouse/0003_registry.sql")),
     ("0004_lines_by_user", include_str!("../../../../schemas/clickhouse/0004_lines_by_user.sql")),
+    ("0005_line_accelerator", include_str!("../../../../schemas/clickhouse/0005_line_accelerator.sql")),
 ];
 
 /// The bookkeeping table itself, created before anything else.
@@ -41,7 +44,7 @@ pub(crate) async fn migrate(admin: &Client, client: &Client, database: &str) -> 
             continue;
         }
         for statement in statements(sql) {
-            client.query_raw(&statement).execute().await.map_err(map_error)?;
+            apply(client, &statement).await?;
         }
         let mut insert = client.insert::<MigrationRow>("schema_migrations").await.map_err(map_error)?;
         insert.write(&MigrationRow { id: (*id).to_string(), applied_at: now_secs() }).await.map_err(map_error)?;
@@ -50,6 +53,34 @@ pub(crate) async fn migrate(admin: &Client, client: &Client, database: &str) -> 
         newly.push((*id).to_string());
     }
     Ok(newly)
+}
+
+/// Runs one statement, skipping an `ADD COLUMN` whose column exists already.
+async fn apply(client: &Client, statement: &str) -> StoreResult<()> {
+    if let Some((table, column)) = added_column(statement) {
+        let present: u64 = client
+            .query("SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?")
+            .bind(table)
+            .bind(column)
+            .fetch_one()
+            .await
+            .map_err(map_error)?;
+        if present > 0 {
+            return Ok(());
+        }
+    }
+    client.query_raw(statement).execute().await.map_err(map_error)
+}
+
+/// (table, column) of an `ALTER TABLE t ADD COLUMN c …` statement.
+fn added_column(statement: &str) -> Option<(&str, &str)> {
+    let mut words = statement.split_whitespace();
+    let [alter, table_kw, table, add, column_kw, column] = std::array::from_fn(|_| words.next().unwrap_or_default());
+    let matches = alter.eq_ignore_ascii_case("ALTER")
+        && table_kw.eq_ignore_ascii_case("TABLE")
+        && add.eq_ignore_ascii_case("ADD")
+        && column_kw.eq_ignore_ascii_case("COLUMN");
+    (matches && !column.is_empty()).then_some((table, column))
 }
 
 /// The statements of a migration file: `--` comment lines dropped, split on `;`.
@@ -75,10 +106,13 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(ids, sorted);
         let all: Vec<String> = MIGRATIONS.iter().flat_map(|(_, sql)| statements(sql)).collect();
-        assert_eq!(all.len(), 9);
+        assert_eq!(all.len(), 10);
         for s in &all {
-            assert!(s.starts_with("CREATE TABLE IF NOT EXISTS") || s.starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS"), "{s}");
+            let creates = s.starts_with("CREATE TABLE IF NOT EXISTS") || s.starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS");
+            assert!(creates || added_column(s).is_some(), "{s}");
             assert!(!s.contains("LowCardinality"), "{s}");
         }
+        assert_eq!(added_column("ALTER TABLE ledger_lines ADD COLUMN accelerator String DEFAULT ''"), Some(("ledger_lines", "accelerator")));
+        assert_eq!(added_column("ALTER TABLE ledger_lines DROP COLUMN accelerator"), None);
     }
 }

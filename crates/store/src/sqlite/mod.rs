@@ -11,7 +11,7 @@ mod read;
 mod schema;
 mod write;
 
-use crate::{AccrualSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
+use crate::{LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
 use async_trait::async_trait;
 use rusqlite::Connection;
 use std::path::Path;
@@ -126,8 +126,8 @@ impl LedgerStore for SqliteStore {
         self.with_conn(move |c| read::marks(c, &partitions)).await
     }
 
-    async fn accrual_sums(&self) -> StoreResult<Vec<AccrualSum>> {
-        self.with_conn(|c| read::accrual_sums(c)).await
+    async fn line_sums(&self) -> StoreResult<Vec<LineSum>> {
+        self.with_conn(|c| read::line_sums(c)).await
     }
 
     async fn months_with_lines(&self) -> StoreResult<Vec<Period>> {

@@ -4,7 +4,7 @@
 use super::codec::{decimal, map_error, parse_closure_time, u32_of, u64_of};
 use crate::codec::{credit_code, entity_kind, fingerprint, line_reason, payment_status, period, statement_kind};
 use crate::decimal::{exact, ratio, yuan};
-use crate::{AccrualSum, BusPosition, Closure, CopyRow, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult};
+use crate::{LineSum, BusPosition, Closure, CopyRow, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult};
 use chrono::NaiveDate;
 use rusqlite::{Connection, Row, ToSql};
 use rust_decimal::Decimal;
@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use subsidy_core::{Affected, ComputeCenter, CreditCode, Entity, Period, ReasonClass, ReasonCode, Statement};
 
 const LINE_SELECT: &str = "SELECT record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, \
-     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version \
+     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator \
      FROM ledger_lines";
 
 /// Collects the rows of a prepared query through a decoder.
@@ -55,6 +55,7 @@ fn line(row: &Row<'_>) -> StoreResult<LineRow> {
         reason: line_reason(&text(row, 15)?)?,
         position: BusPosition { partition: get(row, 16)?, offset: get(row, 17)? },
         version: u64_of(get(row, 18)?, "version")?,
+        accelerator: get(row, 19)?,
     })
 }
 
@@ -138,22 +139,32 @@ pub(super) fn marks(conn: &Connection, partitions: &[i32]) -> StoreResult<Vec<Re
     collect(conn, &sql, &params, |row| Ok(ResettleMark { partition: get(row, 0)?, registry: get(row, 1)?, position: u64_of(get(row, 2)?, "position")? }))
 }
 
-pub(super) fn accrual_sums(conn: &Connection) -> StoreResult<Vec<AccrualSum>> {
-    let mut st = conn.prepare_cached("SELECT user_credit_code, period, base, contribution FROM ledger_lines WHERE reason = ''").map_err(map_error)?;
+type SumKey = (String, u32, String);
+type Sums = (u64, Decimal, Decimal, Decimal);
+
+pub(super) fn line_sums(conn: &Connection) -> StoreResult<Vec<LineSum>> {
+    let mut st = conn.prepare_cached("SELECT user_credit_code, period, reason, paid_amount, base, contribution FROM ledger_lines").map_err(map_error)?;
     let mut rows = st.query([]).map_err(map_error)?;
-    let mut sums: BTreeMap<(String, u32), (u64, Decimal, Decimal)> = BTreeMap::new();
+    let mut sums: BTreeMap<SumKey, Sums> = BTreeMap::new();
     while let Some(row) = rows.next().map_err(map_error)? {
-        let key = (text(row, 0)?, u32_of(get(row, 1)?, "period")?);
-        let base = decimal(&text(row, 2)?, "base")?;
-        let contribution = decimal(&text(row, 3)?, "contribution")?;
-        let e = sums.entry(key).or_insert((0, Decimal::ZERO, Decimal::ZERO));
+        let key = (text(row, 0)?, u32_of(get(row, 1)?, "period")?, text(row, 2)?);
+        let e = sums.entry(key).or_insert((0, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO));
         e.0 += 1;
-        e.1 = add(e.1, base, "base")?;
-        e.2 = add(e.2, contribution, "contribution")?;
+        e.1 = add(e.1, decimal(&text(row, 3)?, "paid_amount")?, "paid_amount")?;
+        e.2 = add(e.2, decimal(&text(row, 4)?, "base")?, "base")?;
+        e.3 = add(e.3, decimal(&text(row, 5)?, "contribution")?, "contribution")?;
     }
     sums.into_iter()
-        .map(|((user, p), (records, base, contribution))| {
-            Ok(AccrualSum { user_credit_code: credit_code(&user)?, period: period(p)?, records, base: yuan(base), contribution: exact(contribution) })
+        .map(|((user, p, reason), (records, paid, base, contribution))| {
+            Ok(LineSum {
+                user_credit_code: credit_code(&user)?,
+                period: period(p)?,
+                reason: line_reason(&reason)?,
+                records,
+                paid_amount: yuan(paid),
+                base: yuan(base),
+                contribution: exact(contribution),
+            })
         })
         .collect()
 }
@@ -254,28 +265,30 @@ pub(super) fn registry(conn: &mut Connection) -> StoreResult<RegistryRows> {
     Ok(RegistryRows { version, entities: entities.into_iter().map(|e| e.0).collect(), centers: centers.into_iter().map(|c| c.0).collect() })
 }
 
-type MonthKey = (String, String, String, String);
+type MonthKey = (String, String, String, String, String);
 
 pub(super) fn month_sums(conn: &mut Connection, month: Period) -> StoreResult<Vec<MonthSum>> {
     let mut st = conn
-        .prepare_cached("SELECT user_credit_code, center_id, reason, uplift, paid_amount, base, contribution FROM ledger_lines WHERE period = ?1")
+        .prepare_cached("SELECT user_credit_code, center_id, accelerator, reason, uplift, paid_amount, base, contribution FROM ledger_lines WHERE period = ?1",
+        )
         .map_err(map_error)?;
     let mut rows = st.query([month.as_yyyymm()]).map_err(map_error)?;
-    let mut sums: BTreeMap<MonthKey, (u64, Decimal, Decimal, Decimal)> = BTreeMap::new();
+    let mut sums: BTreeMap<MonthKey, Sums> = BTreeMap::new();
     while let Some(row) = rows.next().map_err(map_error)? {
-        let uplift = ratio(decimal(&text(row, 3)?, "uplift")?).to_string();
-        let key = (text(row, 0)?, text(row, 1)?, text(row, 2)?, uplift);
+        let uplift = ratio(decimal(&text(row, 4)?, "uplift")?).to_string();
+        let key = (text(row, 0)?, text(row, 1)?, text(row, 2)?, text(row, 3)?, uplift);
         let e = sums.entry(key).or_insert((0, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO));
         e.0 += 1;
-        e.1 = add(e.1, decimal(&text(row, 4)?, "paid_amount")?, "paid_amount")?;
-        e.2 = add(e.2, decimal(&text(row, 5)?, "base")?, "base")?;
-        e.3 = add(e.3, decimal(&text(row, 6)?, "contribution")?, "contribution")?;
+        e.1 = add(e.1, decimal(&text(row, 5)?, "paid_amount")?, "paid_amount")?;
+        e.2 = add(e.2, decimal(&text(row, 6)?, "base")?, "base")?;
+        e.3 = add(e.3, decimal(&text(row, 7)?, "contribution")?, "contribution")?;
     }
     sums.into_iter()
-        .map(|((user, center_id, reason, uplift), (records, paid, base, contribution))| {
+        .map(|((user, center_id, accelerator, reason, uplift), (records, paid, base, contribution))| {
             Ok(MonthSum {
                 user_credit_code: credit_code(&user)?,
                 center_id,
+                accelerator,
                 reason: line_reason(&reason)?,
                 uplift: ratio(decimal(&uplift, "uplift")?),
                 records,

@@ -46,6 +46,7 @@ const LINE_COLUMNS: &[&str] = &[
     "kafka_partition",
     "kafka_offset",
     "version",
+    "accelerator",
 ];
 const REJECTION_COLUMNS: &[&str] = &["kafka_partition", "kafka_offset", "record_id", "revision", "reason", "field", "detail", "raw"];
 const MARK_COLUMNS: &[&str] = &["kafka_partition", "registry", "position"];
@@ -108,6 +109,7 @@ fn write_lines(tx: &Transaction<'_>, batch: &WriteBatch) -> StoreResult<()> {
             l.position.partition,
             l.position.offset,
             i64_of(l.version, "version")?,
+            l.accelerator,
         ])
         .map_err(map_error)?;
     }

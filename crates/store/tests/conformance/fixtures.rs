@@ -50,6 +50,7 @@ pub fn line(id: &str, revision: u32, user: CreditCode, period: &str, position: B
         usage_date: NaiveDate::from_ymd_opt(p.year(), p.month(), 15).unwrap(),
         payment_status: PaymentStatus::Paid,
         paid_amount: d(base),
+        accelerator: "Ascend-910B".to_string(),
         period: p,
         policy_version: "2025-v1".to_string(),
         rate: d("0.3"),

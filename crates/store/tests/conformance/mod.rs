@@ -22,7 +22,7 @@ macro_rules! for_each_case {
             migrate_is_idempotent,
             the_highest_version_stands,
             replayed_batches_do_not_double,
-            accrual_sums_follow_the_standing_lines,
+            line_sums_follow_the_standing_lines,
             record_ids_cover_the_given_partitions,
             held_ids_follow_the_standing_line,
             affected_lines_by_user_or_center_in_owned_partitions,
@@ -36,6 +36,7 @@ macro_rules! for_each_case {
             the_registry_of_the_highest_position_stands,
             settlements_of_one_user,
             the_generation_moves_with_every_write,
+            month_sums_group_one_month_by_center_accelerator_reason_and_uplift,
         );
     };
 }

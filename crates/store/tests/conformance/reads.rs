@@ -1,8 +1,9 @@
 //! Conformance cases for what readers of the ledger (the accruals API) use:
-//! the copies of a record, the registry as written, one entity's sums.
+//! the copies of a record, the registry as written, one entity's sums, a
+//! month's sums.
 
 use super::fixtures::*;
-use subsidy_core::{ComputeCenter, Entity, EntityKind};
+use subsidy_core::{ComputeCenter, Entity, EntityKind, ReasonCode};
 use subsidy_store::{LedgerStore, RegistryRows, WriteBatch};
 
 pub async fn copies_of_read_back_every_copy_in_bus_order(store: &dyn LedgerStore) {
@@ -78,4 +79,47 @@ pub async fn the_generation_moves_with_every_write(store: &dyn LedgerStore) {
     assert_ne!(after, before);
     store.commit_close(&closure("2025-09", "c-g"), &[]).await.unwrap();
     assert_ne!(store.generation().await.unwrap(), after, "a close moves it too");
+}
+
+pub async fn month_sums_group_one_month_by_center_accelerator_reason_and_uplift(store: &dyn LedgerStore) {
+    ready(store).await;
+    let (u, v) = (code(12), code(13));
+    let on = |mut l: subsidy_store::LineRow, accelerator: &str| {
+        l.accelerator = accelerator.to_string();
+        l
+    };
+    store
+        .write_batch(&batch_of(vec![
+            line("m1", 1, u, "2025-09", pos(0, 1), "10.00", "3.6"),
+            line("m2", 1, u, "2025-09", pos(0, 2), "20.00", "7.2"),
+            on(line("m3", 1, u, "2025-09", pos(0, 3), "5.00", "1.8"), "A800"),
+            excluded(line("m4", 1, u, "2025-09", pos(0, 4), "8.00", "0"), ReasonCode::Unpaid),
+            line("m5", 1, u, "2025-10", pos(0, 5), "99.00", "35.64"),
+            line("m6", 1, u, "2025-09", pos(0, 6), "1.00", "0.36"),
+        ]))
+        .await
+        .unwrap();
+    // m6 moves to v: it counts for v only.
+    store.write_batch(&batch_of(vec![line("m6", 2, v, "2025-09", pos(0, 7), "1.00", "0.36")])).await.unwrap();
+    let got: Vec<(String, String, Option<ReasonCode>, u64, String, String)> = store
+        .month_sums(month("2025-09"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            assert_eq!((s.center_id.as_str(), s.uplift.to_string().as_str()), ("hefei-01", "1.2"));
+            (s.user_credit_code.to_string(), s.accelerator, s.reason, s.records, s.paid_amount.to_string(), s.contribution.to_string())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (u.to_string(), "A800".into(), None, 1, "5.00".into(), "1.8000000000".into()),
+            (u.to_string(), "Ascend-910B".into(), None, 2, "30.00".into(), "10.8000000000".into()),
+            (u.to_string(), "Ascend-910B".into(), Some(ReasonCode::Unpaid), 1, "8.00".into(), "0.0000000000".into()),
+            (v.to_string(), "Ascend-910B".into(), None, 1, "1.00".into(), "0.3600000000".into()),
+        ]
+    );
+    let lines = store.entity_lines(&u, Some(month("2025-09"))).await.unwrap();
+    assert_eq!(lines.iter().find(|l| l.record_id == "m3").map(|l| l.accelerator.as_str()), Some("A800"), "the accelerator round-trips");
 }

@@ -59,7 +59,7 @@ pub async fn decimals_stay_exact(store: &dyn LedgerStore) {
         ]))
         .await
         .unwrap();
-    let sums = store.accrual_sums().await.unwrap();
+    let sums = store.line_sums().await.unwrap();
     assert_eq!(sums[0].contribution.to_string(), "100000000000000000.0000000002");
     assert_eq!(sums[0].base.to_string(), "100000000000000.02");
     let e4 = store.entity_lines(&u, None).await.unwrap().into_iter().find(|l| l.record_id == "e-4").unwrap();
