@@ -10,8 +10,10 @@
 # database — close 2025-01…2025-06, then start `serve` with a bureau token and
 # run oha per endpoint, each request for an entity drawn at random from 500
 # with lines (and, for the ledger, a random month): first 500 requests on a
-# cold cache, then BENCH_DURATION of steady load. Prints oha's p50, p99 and
-# requests/s per run, and serve's CPU time and RSS.
+# cold cache, then BENCH_DURATION of steady load, then BENCH_DURATION while a
+# batch of lines is replayed into the ledger every second. Prints oha's p50,
+# p99 and requests/s per run, serve's CPU time and RSS, and how long serve
+# took to read each new book.
 # Installs oha (cargo install, pinned) when missing.
 #
 # Env: BENCH_ENTITIES (10000), BENCH_RECORDS (1200000), BENCH_DURATION (20s),
@@ -38,13 +40,13 @@ BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/subsidy-meter"
 export SUBSIDY_PLATFORM_TOKEN="${SUBSIDY_PLATFORM_TOKEN:-bench-token}"
 
 WORK="$(mktemp -d)"
-SIM_PID="" SERVE_PID="" BROKER_PORT=""
+SIM_PID="" SERVE_PID="" WRITER_PID="" BROKER_PORT=""
 DB="api_bench_$$"
 free_port() { local p; for _ in $(seq 50); do p=$((20000 + RANDOM % 20000)); (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; return 1; }
 private_broker() { SUBSIDY_STATE_DIR="$WORK/state" SUBSIDY_KAFKA_PORT="$BROKER_PORT" SUBSIDY_KAFKA_STORAGE=memory://tansu/ bash deploy/dev/services.sh "$@"; }
 chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" "$@"; }
 cleanup() {
-    for pid in "$SIM_PID" "$SERVE_PID"; do [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; done
+    for pid in "$SIM_PID" "$SERVE_PID" "$WRITER_PID"; do [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; done
     if [ -z "${BENCH_KEEP:-}" ]; then chq --query "DROP DATABASE IF EXISTS $DB" || true; else echo "kept database $DB"; fi
     [ -z "$BROKER_PORT" ] || private_broker stop kafka >/dev/null 2>&1 || true
     rm -rf "$WORK"
@@ -107,4 +109,22 @@ run "ledger, cold (500 requests)" "$base/ledger\\?period=2025-(0[1-9]|1[0-2])" -
 # Steady: the same draws for BENCH_DURATION; answers of the generation are reused.
 run "accruals, steady ($DURATION)" "$base/accruals" -z "$DURATION"
 run "ledger, steady ($DURATION)" "$base/ledger\\?period=2025-(0[1-9]|1[0-2])" -z "$DURATION"
+# Under writes: a batch of 1,000 lines replayed into the ledger every second,
+# as an aggregator redelivering after a restart does (figures unchanged, the
+# generation moves with each insert), so `serve` reads a new book each time.
+replay_batches() {
+    while true; do
+        chq --query "INSERT INTO $DB.ledger_lines SELECT * FROM $DB.ledger_lines WHERE record_id IN (SELECT record_id FROM $DB.ledger_lines LIMIT 1000)"
+        sleep 1
+    done
+}
+replay_batches &
+WRITER_PID=$!
+run "accruals, while batches are written ($DURATION)" "$base/accruals" -z "$DURATION"
+run "ledger, while batches are written ($DURATION)" "$base/ledger\\?period=2025-(0[1-9]|1[0-2])" -z "$DURATION"
+kill "$WRITER_PID"; wait "$WRITER_PID" 2>/dev/null || true; WRITER_PID=""
+grep -o 'read the book of a new store generation seconds=[0-9.]*' "$WORK/serve.log" | sed 's/.*seconds=//' | python3 -c '
+import statistics, sys
+t = [float(x) for x in sys.stdin.read().split()]
+print(f"book reads: {len(t)}, median {statistics.median(t):.2f} s, max {max(t):.2f} s" if t else "book reads: none logged")'
 echo "serve peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$SERVE_PID/status"); load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

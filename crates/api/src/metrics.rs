@@ -1,8 +1,8 @@
 //! The API's Prometheus metrics: requests by route and status, latency by
-//! route, and denied requests by reason. Labels are route templates and
+//! route, denied requests by reason, and the reads of the book. Labels are route templates and
 //! fixed reasons, never a token or a parameter value.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 /// The API's metrics.
 #[derive(Debug, Clone)]
@@ -13,6 +13,8 @@ pub struct ApiMetrics {
     pub duration: HistogramVec,
     /// `subsidy_api_denied_total{reason}`: `no_token`, `unknown_token`, `forbidden`.
     pub denied: IntCounterVec,
+    /// `subsidy_api_book_read_duration_seconds`: time to read the book of a new generation.
+    pub book_read: Histogram,
 }
 
 impl ApiMetrics {
@@ -28,9 +30,14 @@ impl ApiMetrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(denied.clone()))?;
+        let book_read = Histogram::with_opts(
+            HistogramOpts::new("subsidy_api_book_read_duration_seconds", "Time to read the book (sums, settlements, statements) of a new store generation.")
+                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+        )?;
+        registry.register(Box::new(book_read.clone()))?;
         for reason in ["no_token", "unknown_token", "forbidden"] {
             denied.with_label_values(&[reason]);
         }
-        Ok(ApiMetrics { requests, duration, denied })
+        Ok(ApiMetrics { requests, duration, denied, book_read })
     }
 }

@@ -149,7 +149,10 @@ pub async fn refresh(state: &ApiState) -> StoreResult<bool> {
     if state.book().generation.as_ref() == Some(&generation) {
         return Ok(false);
     }
+    let timer = state.metrics.book_read.start_timer();
     let book = Arc::new(Book::read(state.store.as_ref(), &state.policy, generation).await?);
+    let seconds = timer.stop_and_record();
+    tracing::info!(seconds, entities = book.entities.len(), "read the book of a new store generation");
     let generation = book.generation.clone();
     *state.book.write().unwrap_or_else(std::sync::PoisonError::into_inner) = book;
     state.cache.move_to(generation);
