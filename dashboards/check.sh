@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Checks the Grafana dashboards in this directory against the real metrics.
+# Checks the Grafana dashboards in this directory against real data.
 #
-# For every query target of every panel (the `expr` fields):
+# For every PromQL target of every panel (the `expr` fields):
 #   1. the metric names it uses are declared in crates/pipeline/src/metrics.rs;
 #   2. it is valid PromQL: `promtool query instant` fails on a syntax error;
 #   3. it returns at least one series (with a value other than NaN) while the
 #      demo runs, unless it is listed in ALLOWED_EMPTY below with a reason.
+# For every SQL target (the `rawSql` fields, Grafana's ClickHouse data
+# source): it runs on the real ClickHouse against the demo's ledger and
+# returns at least one row.
 #
-# What it does: starts Prometheus (deploy/dev/services.sh start prometheus),
-# builds and starts `subsidy-meter demo` in the background on a /metrics port
-# that Prometheus scrapes (the first free one of 9464-9466), waits until
-# Prometheus scrapes it, checks every expression, then kills the demo. A
-# Prometheus started by this script is stopped again; one that was already
-# running is left alone.
+# What it does: starts ClickHouse and Prometheus (deploy/dev/services.sh),
+# builds and starts `subsidy-meter demo` in the background with its ledger in
+# a fresh ClickHouse database and /metrics on a port that Prometheus scrapes
+# (the first free one of 9464-9466), waits until the demo has settled and
+# closes its first month (so statements exist), waits until Prometheus
+# scrapes it, checks every query, then kills the demo and drops the
+# database. A Prometheus started by this script is stopped again; one that
+# was already running is left alone.
 #
 # Grafana variables are replaced before a query is sent: $instance by the
 # demo's instance (so only this run's series count), $job by subsidy-meter,
@@ -27,7 +32,7 @@
 #   CHECK_METRICS_PORT  /metrics port of the demo (default: first free of 9464 9465 9466)
 #   SUBSIDY_PROM_PORT   Prometheus port (default 9090), as for deploy/dev/services.sh
 #
-# Output: one line per expression: ok / no data / no data (allowed) / error.
+# Output: one line per query: ok / no data / no data (allowed) / error.
 # Exit status: 0 if every expression is ok or allowed to be empty, 1 if any
 # has an error or lacks data it should have, 2 if the setup failed.
 set -euo pipefail
@@ -43,7 +48,7 @@ RECORDS="${CHECK_RECORDS:-20000}"
 log() { echo "check: $*" >&2; }
 die() { log "$*"; exit 2; }
 
-for tool in python3 promtool curl cargo; do
+for tool in python3 promtool curl cargo clickhouse-client; do
     command -v "$tool" >/dev/null || die "$tool not found (promtool comes with Debian's prometheus package: deploy/dev/services.sh install)"
 done
 
@@ -69,16 +74,9 @@ ALLOWED_EMPTY = {
     "pipeline-operators.json: Store write latency p50 / p95":
         "the demo writes its batches while it settles, in its first seconds; afterwards no new records arrive, "
         "so the histogram has no observations in the window and the quantile is NaN",
-    "bureau-accruals.json: Unreadable lines by reason (range)":
+    "pipeline-operators.json: Unreadable lines by reason /s":
         "the collector dead-letters every line the parser refuses, so the aggregator only meets an unreadable line "
         "that another producer put on the records topic; the demo has none, so the counter has no series",
-    "bureau-accruals.json: Unreadable lines by reason /s":
-        "as 'Unreadable lines by reason (range)': no unreadable line reaches the aggregator in the demo",
-    "pipeline-operators.json: Unreadable lines by reason /s":
-        "as on the bureau dashboard: no unreadable line reaches the aggregator in the demo",
-    "bureau-accruals.json: Dead letters by reason (range)":
-        "shows only reasons with dead letters in the range (> 0); the demo dead-letters its bad lines while it "
-        "settles, usually before the window",
 }
 
 def targets(paths):
@@ -99,12 +97,16 @@ def targets(paths):
                         raise SystemExit(f"{name}: duplicate panel title {p.get('title')!r}")
                     titles.add(p.get("title"))
                 for t in p.get("targets", []):
-                    if "expr" not in t:
+                    if "expr" in t:
+                        lang, text = "promql", t["expr"]
+                    elif "rawSql" in t:
+                        lang, text = "sql", t["rawSql"]
+                    else:
                         continue
                     if not t.get("refId"):
                         raise SystemExit(f"{name}: panel {p.get('title')!r} has a target without refId")
                     out.append({"file": name, "panel": p.get("title", ""), "ref": t["refId"],
-                                "expr": t["expr"], "vars": variables})
+                                "expr": text, "lang": lang, "vars": variables})
                 walk(p.get("panels", []))
         walk(dash.get("panels", []))
     return out
@@ -163,14 +165,23 @@ def query(prom, expr):
         return "no data", f"{len(values)} series, all NaN", len(values)
     return "ok", f"{len(values)} series", len(values)
 
+def query_sql(database, sql):
+    p = subprocess.run(["clickhouse-client", "--port", os.environ.get("SUBSIDY_CH_TCP_PORT", "9000"),
+                        "--database", database, "--format", "JSONCompact", "--query", sql],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        return "error", (p.stderr.strip().splitlines() or [f"clickhouse-client exited {p.returncode}"])[0][:300], 0
+    rows = json.loads(p.stdout or "{}").get("data", [])
+    return ("ok", f"{len(rows)} rows", len(rows)) if rows else ("no data", "no rows", 0)
+
 def main():
     mode, repo = sys.argv[1], sys.argv[2]
     if mode == "list":
         for t in targets(sys.argv[3:]):
             print(f"{t['file']}: {t['panel']} [{t['ref']}]")
         return 0
-    prom, instance, window, timeout, demo_pid = sys.argv[3:8]
-    paths = sys.argv[8:]
+    prom, instance, window, timeout, demo_pid, database = sys.argv[3:9]
+    paths = sys.argv[9:]
     ts = targets(paths)
     declared = declared_metrics(repo)
     known_keys = {f"{t['file']}: {t['panel']}" for t in ts}
@@ -182,9 +193,9 @@ def main():
     for t in ts:
         t["key"] = f"{t['file']}: {t['panel']}"
         t["allowed"] = ALLOWED_EMPTY.get(t["key"])
-        t["query"] = substitute(t["expr"], t["vars"], instance, window)
+        t["query"] = substitute(t["expr"], t["vars"], instance, window) if t["lang"] == "promql" else t["expr"]
         t["status"], t["detail"] = None, ""
-        bad = unknown_metrics(t["expr"], declared)
+        bad = unknown_metrics(t["expr"], declared) if t["lang"] == "promql" else []
         if bad:
             t["status"], t["detail"] = "error", "not declared in crates/pipeline/src/metrics.rs: " + ", ".join(bad)
         elif re.search(r"\$\w|\$\{|\[\[", t["query"]):
@@ -196,7 +207,10 @@ def main():
         for t in ts:
             if t["status"] in ("ok", "error"):
                 continue
-            t["status"], t["detail"], _ = query(prom, t["query"])
+            if t["lang"] == "sql":
+                t["status"], t["detail"], _ = query_sql(database, t["query"])
+            else:
+                t["status"], t["detail"], _ = query(prom, t["query"])
         waiting = [t for t in ts if t["status"] == "no data" and not t["allowed"]]
         if not waiting or time.time() >= deadline:
             break
@@ -242,7 +256,7 @@ STARTED_PROM=0
 if ! prom_ready; then
     STARTED_PROM=1
 fi
-bash "$REPO/deploy/dev/services.sh" start prometheus || die "cannot start Prometheus"
+bash "$REPO/deploy/dev/services.sh" start prometheus clickhouse || die "cannot start Prometheus and ClickHouse"
 prom_ready || die "Prometheus does not answer on $PROM_URL"
 
 # ---------------------------------------------------------------- demo
@@ -263,6 +277,9 @@ log "building subsidy-meter (release)"
 
 TMP="$(mktemp -d)"
 DEMO_PID=""
+CH_HTTP="http://127.0.0.1:${SUBSIDY_CH_HTTP_PORT:-8123}"
+CH_DB="dashboards_check_$$"
+chq() { clickhouse-client --port "${SUBSIDY_CH_TCP_PORT:-9000}" "$@"; }
 cleanup() {
     local rc=$? i
     if [[ -n "$DEMO_PID" ]] && kill -0 "$DEMO_PID" 2>/dev/null; then
@@ -275,6 +292,7 @@ cleanup() {
         wait "$DEMO_PID" 2>/dev/null || true
         log "demo stopped"
     fi
+    chq --query "DROP DATABASE IF EXISTS $CH_DB" >/dev/null 2>&1 || true
     if [[ $STARTED_PROM -eq 1 ]]; then
         bash "$REPO/deploy/dev/services.sh" stop prometheus >/dev/null 2>&1 || true
     fi
@@ -284,9 +302,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "starting the demo ($RECORDS records, /metrics on $INSTANCE)"
+log "starting the demo ($RECORDS records, ledger in ClickHouse database $CH_DB, /metrics on $INSTANCE)"
 (cd "$TMP" && exec "$REPO/target/release/subsidy-meter" demo --records "$RECORDS" \
-    --metrics-addr "$INSTANCE" --sqlite "$TMP/demo.sqlite" >"$TMP/demo.out" 2>"$TMP/demo.log") &
+    --metrics-addr "$INSTANCE" --clickhouse-url "$CH_HTTP" --clickhouse-database "$CH_DB" >"$TMP/demo.out" 2>"$TMP/demo.log") &
 DEMO_PID=$!
 
 demo_alive() {
@@ -295,6 +313,19 @@ demo_alive() {
     tail -n 20 "$TMP/demo.log" >&2
     exit 2
 }
+
+# The demo prints its summary once everything is settled; then close its
+# first month, so the statements panels have a close to show.
+t0=$SECONDS
+until [[ -s "$TMP/demo.out" ]]; do
+    demo_alive
+    ((SECONDS - t0 < 300)) || die "the demo did not settle within 300 s"
+    sleep 1
+done
+FIRST_MONTH="$(chq --query "SELECT concat(substring(toString(min(period)), 1, 4), '-', substring(toString(min(period)), 5, 2)) FROM $CH_DB.ledger_lines FINAL")"
+"$REPO/target/release/subsidy-meter" close --period "$FIRST_MONTH" --clickhouse-url "$CH_HTTP" --clickhouse-database "$CH_DB" >&2 ||
+    die "cannot close $FIRST_MONTH"
+log "the demo settled in $((SECONDS - t0)) s; closed $FIRST_MONTH"
 
 # Wait until Prometheus has scraped the demo successfully.
 t0=$SECONDS
@@ -307,7 +338,7 @@ done
 log "Prometheus scrapes $INSTANCE (after $((SECONDS - t0)) s); checking, up to ${TIMEOUT} s for data"
 
 set +e
-python3 -c "$PY_CHECK" check "$REPO" "$PROM_URL" "$INSTANCE" "$WINDOW" "$TIMEOUT" "$DEMO_PID" "${DASHBOARDS[@]}"
+python3 -c "$PY_CHECK" check "$REPO" "$PROM_URL" "$INSTANCE" "$WINDOW" "$TIMEOUT" "$DEMO_PID" "$CH_DB" "${DASHBOARDS[@]}"
 RC=$?
 set -e
 exit "$RC"

@@ -43,7 +43,10 @@ cargo test --workspace --release --no-run "$@"
 phase_done "build"
 
 phase "services start"
+# The broker starts empty: its sqlite engine slows down as earlier runs' topics pile up.
+bash "$SERVICES" reset-kafka
 bash "$SERVICES" start
+bash "$SERVICES" start cluster
 bash "$SERVICES" status
 phase_done "services start"
 

@@ -31,7 +31,7 @@
 # consumed at least as many messages as the bare consumer read.
 #
 # How records/s is measured: /metrics is scraped every 0.25 s;
-# `subsidy_aggregator_records_consumed_total` grows only after a batch is
+# `subsidy_aggregator_messages_consumed_total` grows only after a batch is
 # written to the store. "steady" = (total − first non-zero sample) / (time of
 # the first sample at the total − time of the first non-zero sample), so it
 # leaves out start-up (migrations, registry load, group join), the first batch
@@ -165,7 +165,7 @@ sampler() {
         t=$(date +%s.%N)
         if curl -sf --max-time 1 -o "$last.tmp" "http://$addr/metrics"; then
             mv "$last.tmp" "$last"
-            c=$(metric subsidy_aggregator_records_consumed_total "$last")
+            c=$(metric subsidy_aggregator_messages_consumed_total "$last")
         else
             c=NA
         fi

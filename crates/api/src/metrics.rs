@@ -1,8 +1,9 @@
 //! The API's Prometheus metrics: requests by route and status, latency by
-//! route, denied requests by reason, and the reads of the book. Labels are route templates and
+//! route, denied requests by reason, the reads of the book and the months
+//! it shows open. Labels are route templates and
 //! fixed reasons, never a token or a parameter value.
 
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
 /// The API's metrics.
 #[derive(Debug, Clone)]
@@ -15,6 +16,11 @@ pub struct ApiMetrics {
     pub denied: IntCounterVec,
     /// `subsidy_api_book_read_duration_seconds`: time to read the book of a new generation.
     pub book_read: Histogram,
+    /// `subsidy_api_open_months`: months with ledger lines not closed yet.
+    pub open_months: IntGauge,
+    /// `subsidy_api_oldest_open_month_end_timestamp_seconds`: when the oldest of them ended
+    /// (0 when none is open).
+    pub oldest_open_month_end: IntGauge,
 }
 
 impl ApiMetrics {
@@ -35,9 +41,23 @@ impl ApiMetrics {
                 .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
         )?;
         registry.register(Box::new(book_read.clone()))?;
+        let open_months = IntGauge::new("subsidy_api_open_months", "Months with ledger lines that are not closed yet, in the book in force.")?;
+        let oldest_open_month_end = IntGauge::new(
+            "subsidy_api_oldest_open_month_end_timestamp_seconds",
+            "Unix time at which the oldest month with ledger lines that is not closed ended (0 when none is open).",
+        )?;
+        registry.register(Box::new(open_months.clone()))?;
+        registry.register(Box::new(oldest_open_month_end.clone()))?;
         for reason in ["no_token", "unknown_token", "forbidden"] {
             denied.with_label_values(&[reason]);
         }
-        Ok(ApiMetrics { requests, duration, denied, book_read })
+        Ok(ApiMetrics { requests, duration, denied, book_read, open_months, oldest_open_month_end })
+    }
+
+    /// Shows the open months of the book in force.
+    pub fn show_open_months(&self, book: &crate::state::Book) {
+        let open: Vec<subsidy_core::Period> = book.open_months().collect();
+        self.open_months.set(i64::try_from(open.len()).unwrap_or(i64::MAX));
+        self.oldest_open_month_end.set(open.first().map_or(0, |m| m.end_timestamp()));
     }
 }

@@ -45,6 +45,8 @@ pub struct Book {
     pub settlements: Vec<Settlement>,
     /// Each entity with lines or statements: its months.
     pub entities: HashMap<CreditCode, EntityBook>,
+    /// Months with standing lines.
+    pub months: BTreeSet<Period>,
     /// Closed months.
     pub closed: BTreeSet<Period>,
 }
@@ -68,6 +70,7 @@ impl Book {
         let settlements = settle_sums(&sums, policy);
         let statements = store.statements().await?;
         let closed = store.closures().await?.into_iter().map(|c| c.period).collect();
+        let months = sums.iter().map(|s| s.period).collect();
         let mut entities: HashMap<CreditCode, EntityBook> = HashMap::new();
         for s in &settlements {
             entities.entry(s.credit_code).or_default().settled.insert(s.period, s.clone());
@@ -81,7 +84,12 @@ impl Book {
         for e in entities.values_mut() {
             e.statements.sort_by_key(|s| (s.payout_period, s.for_period, s.kind));
         }
-        Ok(Book { generation: Some(generation), registry: Arc::new(registry), settlements, entities, closed })
+        Ok(Book { generation: Some(generation), registry: Arc::new(registry), settlements, entities, months, closed })
+    }
+
+    /// Months with standing lines that are not closed, oldest first.
+    pub fn open_months(&self) -> impl Iterator<Item = Period> + '_ {
+        self.months.iter().copied().filter(|m| !self.closed.contains(m))
     }
 
     /// Whether the registry or the ledger knows the entity.
@@ -153,6 +161,7 @@ pub async fn refresh(state: &ApiState) -> StoreResult<bool> {
     let book = Arc::new(Book::read(state.store.as_ref(), &state.policy, generation).await?);
     let seconds = timer.stop_and_record();
     tracing::info!(seconds, entities = book.entities.len(), "read the book of a new store generation");
+    state.metrics.show_open_months(&book);
     let generation = book.generation.clone();
     *state.book.write().unwrap_or_else(std::sync::PoisonError::into_inner) = book;
     state.cache.move_to(generation);

@@ -236,7 +236,7 @@ pub struct CollectArgs {
     #[arg(long)]
     pub exit_when_caught_up: bool,
     /// Address of `/metrics`.
-    #[arg(long, env = "SUBSIDY_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    #[arg(long, env = "SUBSIDY_COLLECT_METRICS_ADDR", default_value = "127.0.0.1:9464")]
     pub metrics_addr: std::net::SocketAddr,
 }
 
@@ -337,6 +337,10 @@ pub struct MigrateArgs {
     /// The store.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Create the schema on every server of this ClickHouse cluster (named in the servers'
+    /// `remote_servers`): replicated tables with `Distributed` tables over them.
+    #[arg(long, env = "SUBSIDY_CLICKHOUSE_CLUSTER")]
+    pub cluster: Option<String>,
 }
 
 /// `aggregate` flags.
@@ -384,7 +388,7 @@ pub struct AggregateArgs {
     #[arg(long, env = "SUBSIDY_REJOIN_STALLED_PARTITIONS")]
     pub rejoin_stalled_partitions: bool,
     /// Address of `/metrics`.
-    #[arg(long, env = "SUBSIDY_METRICS_ADDR", default_value = "127.0.0.1:9465")]
+    #[arg(long, env = "SUBSIDY_AGGREGATE_METRICS_ADDR", default_value = "127.0.0.1:9465")]
     pub metrics_addr: std::net::SocketAddr,
 }
 
@@ -462,6 +466,6 @@ pub struct DemoArgs {
     #[arg(long)]
     pub exit_after_settle: bool,
     /// Address of `/metrics`.
-    #[arg(long, env = "SUBSIDY_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    #[arg(long, env = "SUBSIDY_DEMO_METRICS_ADDR", default_value = "127.0.0.1:9464")]
     pub metrics_addr: std::net::SocketAddr,
 }

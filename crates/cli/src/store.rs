@@ -11,12 +11,16 @@ pub async fn open(args: &StoreArgs) -> Result<Arc<dyn LedgerStore>> {
         let store = SqliteStore::open(path).map_err(|e| anyhow!("cannot open the SQLite ledger {}: {e}", path.display()))?;
         return Ok(Arc::new(store));
     }
+    Ok(Arc::new(open_clickhouse(args).await?))
+}
+
+/// Opens the ClickHouse store the flags name and checks that it answers.
+pub async fn open_clickhouse(args: &StoreArgs) -> Result<ClickHouseStore> {
     let config = ClickHouseConfig {
         url: args.clickhouse_url.clone(),
         database: args.clickhouse_database.clone(),
         user: args.clickhouse_user.clone(),
         password: args.clickhouse_password.clone(),
     };
-    let store = ClickHouseStore::connect(&config).await.map_err(|e| anyhow!("cannot reach ClickHouse at {}: {e}", args.clickhouse_url))?;
-    Ok(Arc::new(store))
+    ClickHouseStore::connect(&config).await.map_err(|e| anyhow!("cannot reach ClickHouse at {}: {e}", args.clickhouse_url))
 }

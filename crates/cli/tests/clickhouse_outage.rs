@@ -91,7 +91,7 @@ async fn aggregator_waits_out_a_clickhouse_outage() {
 
     assert!(!during.is_empty(), "the aggregator no longer answered during the outage");
     assert!(metric_sum(&during, "subsidy_aggregator_store_errors_total{kind=\"unavailable\"}") >= 1.0, "no store errors counted:\n{during}");
-    assert!(metric_sum(&during, "subsidy_aggregator_seconds_since_last_write") >= 3.0, "time since last write did not grow:\n{during}");
+    assert!(metric_sum(&during, "subsidy_aggregator_last_write_age_seconds") >= 3.0, "time since last write did not grow:\n{during}");
     assert!(metric_sum(&during, "subsidy_aggregator_consumer_lag_messages") >= 1.0, "the lag metric did not show the backlog:\n{during}");
     assert_same(&export(&db, dir.path()), &recompute(dir.path()), "after the outage");
     store.drop_database().await.unwrap();

@@ -61,6 +61,15 @@ impl Period {
         Period::new((v / 100) as i32, v % 100)
     }
 
+    /// Unix time (seconds) at which the month ends: the first instant of the next month in
+    /// China Standard Time.
+    pub fn end_timestamp(self) -> i64 {
+        let next = self.next();
+        NaiveDate::from_ymd_opt(next.year(), next.month(), 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map_or(0, |t| t.and_utc().timestamp() - i64::from(CST_OFFSET_SECONDS))
+    }
+
     /// The following month.
     pub fn next(self) -> Period {
         if self.month() == 12 {
@@ -87,6 +96,13 @@ impl fmt::Debug for Period {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_month_ends_at_midnight_china_standard_time() {
+        // 2025-10-01T00:00:00+08:00 = 2025-09-30T16:00:00Z.
+        assert_eq!(Period::new(2025, 9).unwrap().end_timestamp(), 1_759_248_000);
+        assert_eq!(Period::new(2025, 12).unwrap().end_timestamp(), 1_767_196_800);
+    }
 
     #[test]
     fn month_boundary_is_in_cst() {

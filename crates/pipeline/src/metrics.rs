@@ -89,11 +89,11 @@ impl CollectorMetrics {
 #[derive(Debug, Clone)]
 pub struct AggregatorMetrics {
     /// Messages consumed from the records topic.
-    pub records_consumed: IntCounter,
+    pub messages_consumed: IntCounter,
     /// Copies of records by what the step made of them: first, replaces, duplicate, superseded, conflict.
     pub copies: IntCounterVec,
     /// Lines that could not be read as records (dead-lettered), by reason.
-    pub records_rejected: IntCounterVec,
+    pub unreadable_lines: IntCounterVec,
     /// Ledger lines written, by outcome: `eligible` or the reason code.
     pub lines_written: IntCounterVec,
     /// Lines written because the registry changed.
@@ -111,9 +111,9 @@ pub struct AggregatorMetrics {
     /// Unix time of the last successful write.
     pub last_write_timestamp: IntGauge,
     /// Seconds since the last successful write (refreshed by a ticker).
-    pub since_last_write: IntGauge,
+    pub last_write_age: IntGauge,
     /// Lines in the owned partitions waiting for an unknown entity or center.
-    pub held_records: IntGauge,
+    pub held_lines: IntGauge,
     /// Records-topic partitions this member owns.
     pub partitions_owned: IntGauge,
     /// Registry entries whose registration their credit code contradicts, by issue.
@@ -127,9 +127,9 @@ impl AggregatorMetrics {
     /// Registers the aggregator's metrics in `r`.
     pub fn register(r: &Registry) -> AggregatorMetrics {
         AggregatorMetrics {
-            records_consumed: counter(r, "subsidy_aggregator_records_consumed_total", "Messages consumed from the records topic."),
+            messages_consumed: counter(r, "subsidy_aggregator_messages_consumed_total", "Messages consumed from the records topic."),
             copies: counter_vec(r, "subsidy_aggregator_copies_total", "Record copies by what the settlement step made of them.", &["decision"]),
-            records_rejected: counter_vec(r, "subsidy_aggregator_records_rejected_total", "Lines that could not be read as records, dead-lettered, by reason code.", &["reason"]),
+            unreadable_lines: counter_vec(r, "subsidy_aggregator_unreadable_lines_total", "Lines on the records topic that could not be read as records (kept in the rejections table), by reason code.", &["reason"]),
             lines_written: counter_vec(r, "subsidy_aggregator_lines_written_total", "Ledger lines written, by outcome (eligible or the reason code).", &["outcome"]),
             lines_resettled: counter(r, "subsidy_aggregator_lines_resettled_total", "Ledger lines written again because the registry changed."),
             standing_lookups: counter_vec(r, "subsidy_aggregator_standing_lookups_total", "Record ids by where their standing line came from: new, recent (memory) or store.", &["source"]),
@@ -139,8 +139,8 @@ impl AggregatorMetrics {
             store_errors: counter_vec(r, "subsidy_aggregator_store_errors_total", "Ledger store errors, by kind.", &["kind"]),
             consumer_lag: gauge_vec(r, "subsidy_aggregator_consumer_lag_messages", "Messages behind the high watermark, per partition.", &["partition"]),
             last_write_timestamp: gauge(r, "subsidy_aggregator_last_write_timestamp_seconds", "Unix time of the last successful ledger write."),
-            since_last_write: gauge(r, "subsidy_aggregator_seconds_since_last_write", "Seconds since the last successful ledger write."),
-            held_records: gauge(r, "subsidy_aggregator_held_records", "Lines in the owned partitions waiting for an unknown entity or center."),
+            last_write_age: gauge(r, "subsidy_aggregator_last_write_age_seconds", "Seconds since the last successful ledger write."),
+            held_lines: gauge(r, "subsidy_aggregator_held_lines", "Lines in the owned partitions waiting for an unknown entity or center."),
             partitions_owned: gauge(r, "subsidy_aggregator_partitions_owned", "Records-topic partitions this member owns."),
             registry_findings: gauge_vec(r, "subsidy_aggregator_registry_findings", "Registry entries whose registration their credit code contradicts, by issue.", &["issue"]),
         }

@@ -2,7 +2,7 @@
 
 use crate::cli::{CloseArgs, ExportArgs, MigrateArgs, StatementsArgs};
 use crate::config::load_policy;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use rust_decimal::Decimal;
 use subsidy_core::close::statements_csv;
 use subsidy_core::money::format_yuan;
@@ -12,8 +12,16 @@ use subsidy_store::{settlements, Closure};
 
 /// Applies pending migrations.
 pub async fn migrate(args: &MigrateArgs) -> Result<()> {
-    let store = crate::store::open(&args.store).await?;
-    let applied = store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
+    let applied = match &args.cluster {
+        Some(cluster) => {
+            if args.store.sqlite.is_some() {
+                bail!("--cluster is for ClickHouse; it cannot be given with --sqlite");
+            }
+            crate::store::open_clickhouse(&args.store).await?.migrate_cluster(cluster).await
+        }
+        None => crate::store::open(&args.store).await?.migrate().await,
+    }
+    .map_err(|e| anyhow!("migration failed: {e}"))?;
     if applied.is_empty() {
         eprintln!("migrate: up to date");
     } else {

@@ -139,7 +139,7 @@ fn spawn_write_age(metrics: AggregatorMetrics, stop: CancellationToken) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let last = metrics.last_write_timestamp.get();
             if last > 0 {
-                metrics.since_last_write.set(chrono::Utc::now().timestamp() - last);
+                metrics.last_write_age.set(chrono::Utc::now().timestamp() - last);
             }
         }
     });
@@ -289,7 +289,7 @@ impl<'a> Loop<'a> {
             }
         };
         self.held = retrying(&agg.metrics, "reading held records", shutdown, || agg.store.held_ids(&owned)).await?.into_iter().collect();
-        agg.metrics.held_records.set(self.held.len() as i64);
+        agg.metrics.held_lines.set(self.held.len() as i64);
         let marks = retrying(&agg.metrics, "reading re-settlement marks", shutdown, || resettle::load_marks(agg.store.as_ref(), &owned)).await?;
         self.resettle(marks).await
     }
@@ -329,7 +329,7 @@ impl<'a> Loop<'a> {
                 self.held.remove(&l.record_id);
             }
         }
-        self.agg.metrics.held_records.set(self.held.len() as i64);
+        self.agg.metrics.held_lines.set(self.held.len() as i64);
     }
 
     /// Takes the gathered batch through the core and hands it to the writer.

@@ -183,16 +183,16 @@ impl Writer {
         for (outcome, n) in outcomes {
             m.lines_written.with_label_values(&[outcome]).inc_by(n);
         }
-        m.records_consumed.inc_by(batch.consumed as u64);
+        m.messages_consumed.inc_by(batch.consumed as u64);
         for (d, n) in &batch.decisions {
             m.copies.with_label_values(&[d.as_str()]).inc_by(*n);
         }
         for (r, n) in &batch.rejected {
-            m.records_rejected.with_label_values(&[r.as_str()]).inc_by(*n);
+            m.unreadable_lines.with_label_values(&[r.as_str()]).inc_by(*n);
         }
         m.lines_resettled.inc_by(batch.resettled);
         m.last_write_timestamp.set(chrono::Utc::now().timestamp());
-        m.since_last_write.set(0);
+        m.last_write_age.set(0);
     }
 
     fn commit(&self, commit: &BTreeMap<i32, i64>) {

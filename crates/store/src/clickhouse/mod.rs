@@ -8,6 +8,7 @@
 //! the column mapping only: it holds no settlement rules.
 
 mod close;
+mod cluster;
 mod config;
 mod error;
 mod read;
@@ -52,7 +53,12 @@ impl ClickHouseStore {
             .with_url(config.url.as_str())
             .with_user(config.user.as_str())
             .with_validation(false)
-            .with_compression(Compression::Lz4);
+            .with_compression(Compression::Lz4)
+            // Through `Distributed` tables (a cluster): an insert is acknowledged once stored
+            // on its shard, and the by-user index is read on each shard beside its lines
+            // (both share the record-id sharding). Harmless on a single server.
+            .with_setting("insert_distributed_sync", "1")
+            .with_setting("distributed_product_mode", "local");
         if !config.password.is_empty() {
             base = base.with_password(config.password.as_str());
         }
@@ -69,6 +75,27 @@ impl ClickHouseStore {
     /// The database the ledger lives in.
     pub fn database(&self) -> &str {
         &self.database
+    }
+
+    /// Applies the pending migrations to every server of `cluster` (named in the servers'
+    /// `remote_servers`): replicated tables `<name>_local` and `Distributed` tables with the
+    /// plain names over them, created `ON CLUSTER`. Every other method then works unchanged
+    /// through any server of the cluster.
+    pub async fn migrate_cluster(&self, cluster: &str) -> StoreResult<Vec<String>> {
+        if !config::is_plain_identifier(cluster) {
+            return Err(StoreError::Rejected(format!("cluster name {cluster:?} must be letters, digits and '_' only")));
+        }
+        let target = schema::Target::Cluster(cluster::Cluster { name: cluster, database: &self.database });
+        deadline(schema::migrate(&self.admin, &self.client, &self.database, target)).await
+    }
+
+    /// Drops the whole ledger database on every server of `cluster`: for tests and tear-down only.
+    pub async fn drop_cluster_database(&self, cluster: &str) -> StoreResult<()> {
+        if !config::is_plain_identifier(cluster) {
+            return Err(StoreError::Rejected(format!("cluster name {cluster:?} must be letters, digits and '_' only")));
+        }
+        let sql = format!("DROP DATABASE IF EXISTS `{}` ON CLUSTER {cluster}", self.database);
+        deadline(async { self.admin.query_raw(&sql).execute().await.map_err(error::map_error) }).await
     }
 
     /// Drops the whole ledger database: for tests and tear-down only.
@@ -88,7 +115,7 @@ async fn deadline<T>(fut: impl Future<Output = StoreResult<T>>) -> StoreResult<T
 #[async_trait]
 impl LedgerStore for ClickHouseStore {
     async fn migrate(&self) -> StoreResult<Vec<String>> {
-        deadline(schema::migrate(&self.admin, &self.client, &self.database)).await
+        deadline(schema::migrate(&self.admin, &self.client, &self.database, schema::Target::Server)).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

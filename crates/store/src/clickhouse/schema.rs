@@ -5,8 +5,9 @@
 //! of, skipped when the column exists), so a migration interrupted
 //! half-way is simply applied again.
 
+use super::cluster::Cluster;
 use super::error::map_error;
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
 use ::clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 
@@ -29,22 +30,55 @@ struct MigrationRow {
     applied_at: u32,
 }
 
+/// Where the migrations apply: one server, or every server of a cluster.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target<'a> {
+    /// The server the client talks to.
+    Server,
+    /// A cluster, through the server the client talks to.
+    Cluster(Cluster<'a>),
+}
+
+impl Target<'_> {
+    /// The statements that apply one statement of a migration file here.
+    fn statements_for(&self, statement: &str) -> StoreResult<Vec<String>> {
+        match self {
+            Target::Server => Ok(vec![statement.to_string()]),
+            Target::Cluster(c) => c.rewrite(statement).map_err(StoreError::Rejected),
+        }
+    }
+
+    fn create_database(&self, database: &str) -> String {
+        match self {
+            Target::Server => format!("CREATE DATABASE IF NOT EXISTS `{database}`"),
+            Target::Cluster(c) => format!("CREATE DATABASE IF NOT EXISTS `{database}` ON CLUSTER {}", c.name),
+        }
+    }
+}
+
 /// Creates the database when missing, then applies the pending migrations; returns their ids.
-pub(crate) async fn migrate(admin: &Client, client: &Client, database: &str) -> StoreResult<Vec<String>> {
+pub(crate) async fn migrate(admin: &Client, client: &Client, database: &str, target: Target<'_>) -> StoreResult<Vec<String>> {
     // `database` passed `is_plain_identifier`, so it is safe to splice.
-    admin.query_raw(&format!("CREATE DATABASE IF NOT EXISTS `{database}`")).execute().await.map_err(map_error)?;
-    client.query_raw(MIGRATIONS_TABLE).execute().await.map_err(map_error)?;
+    admin.query_raw(&target.create_database(database)).execute().await.map_err(map_error)?;
+    for statement in target.statements_for(MIGRATIONS_TABLE)? {
+        apply(client, &statement).await?;
+    }
     let applied: Vec<String> = client.query_raw("SELECT id FROM schema_migrations FINAL").fetch_all().await.map_err(map_error)?;
     if let Some(id) = applied.iter().find(|a| crate::RETIRED_MIGRATIONS.contains(&a.as_str())) {
         return Err(crate::retired_layout(id));
     }
+    let pending: Vec<&(&str, &str)> = MIGRATIONS.iter().filter(|(id, _)| !applied.iter().any(|a| a == id)).collect();
+    if !pending.is_empty() && matches!(target, Target::Server) && on_a_cluster(client).await? {
+        return Err(StoreError::Rejected(format!(
+            "database {database} was created on a cluster: apply the pending migrations with `migrate --cluster NAME`"
+        )));
+    }
     let mut newly = Vec::new();
-    for (id, sql) in MIGRATIONS {
-        if applied.iter().any(|a| a == id) {
-            continue;
-        }
+    for (id, sql) in pending {
         for statement in statements(sql) {
-            apply(client, &statement).await?;
+            for s in target.statements_for(&statement)? {
+                apply(client, &s).await?;
+            }
         }
         let mut insert = client.insert::<MigrationRow>("schema_migrations").await.map_err(map_error)?;
         insert.write(&MigrationRow { id: (*id).to_string(), applied_at: now_secs() }).await.map_err(map_error)?;
@@ -53,6 +87,16 @@ pub(crate) async fn migrate(admin: &Client, client: &Client, database: &str) -> 
         newly.push((*id).to_string());
     }
     Ok(newly)
+}
+
+/// Whether the database was migrated in the cluster form (its bookkeeping table is distributed).
+async fn on_a_cluster(client: &Client) -> StoreResult<bool> {
+    let engine: String = client
+        .query("SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'")
+        .fetch_one()
+        .await
+        .map_err(map_error)?;
+    Ok(engine == "Distributed")
 }
 
 /// Runs one statement, skipping an `ADD COLUMN` whose column exists already.
@@ -72,15 +116,18 @@ async fn apply(client: &Client, statement: &str) -> StoreResult<()> {
     client.query_raw(statement).execute().await.map_err(map_error)
 }
 
-/// (table, column) of an `ALTER TABLE t ADD COLUMN c …` statement.
-fn added_column(statement: &str) -> Option<(&str, &str)> {
-    let mut words = statement.split_whitespace();
-    let [alter, table_kw, table, add, column_kw, column] = std::array::from_fn(|_| words.next().unwrap_or_default());
-    let matches = alter.eq_ignore_ascii_case("ALTER")
-        && table_kw.eq_ignore_ascii_case("TABLE")
-        && add.eq_ignore_ascii_case("ADD")
-        && column_kw.eq_ignore_ascii_case("COLUMN");
-    (matches && !column.is_empty()).then_some((table, column))
+/// (table, column) of an `ALTER TABLE [db.]t [ON CLUSTER c] ADD COLUMN col …` statement,
+/// the table without its database.
+pub(crate) fn added_column(statement: &str) -> Option<(&str, &str)> {
+    let words: Vec<&str> = statement.split_whitespace().collect();
+    let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
+    if !(is(0, "ALTER") && is(1, "TABLE")) {
+        return None;
+    }
+    let table = words.get(2)?;
+    let add = (3..words.len()).find(|&i| is(i, "ADD") && is(i + 1, "COLUMN"))?;
+    let column = words.get(add + 2)?;
+    Some((table.rsplit('.').next().unwrap_or(table), column))
 }
 
 /// The statements of a migration file: `--` comment lines dropped, split on `;`.
@@ -114,5 +161,6 @@ mod tests {
         }
         assert_eq!(added_column("ALTER TABLE ledger_lines ADD COLUMN accelerator String DEFAULT ''"), Some(("ledger_lines", "accelerator")));
         assert_eq!(added_column("ALTER TABLE ledger_lines DROP COLUMN accelerator"), None);
+        assert_eq!(added_column("ALTER TABLE db.ledger_lines_local ON CLUSTER c ADD COLUMN a String"), Some(("ledger_lines_local", "a")));
     }
 }

@@ -80,8 +80,8 @@ fn progress(c: CollectorMetrics, a: AggregatorMetrics, total: usize, stop: Cance
                 c.records_fetched.get(),
                 c.records_produced.get(),
                 dead,
-                a.records_consumed.get(),
-                a.held_records.get()
+                a.messages_consumed.get(),
+                a.held_lines.get()
             );
         }
     })
