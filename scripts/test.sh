@@ -64,4 +64,12 @@ fi
 [[ $status == 0 ]] || exit "$status"
 phase_done "cargo test"
 
+phase "deploy/check.sh (alert rules and their tests, Compose, Kubernetes)"
+bash deploy/check.sh
+phase_done "deploy checks"
+
+phase "dashboards/check.sh (every PromQL and SQL panel against real data)"
+bash dashboards/check.sh
+phase_done "dashboard checks"
+
 echo "== all done in $((SECONDS - T_START)) s"

@@ -102,6 +102,7 @@ TANSU_FEATURES="dynostore,libsql"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 CONFLUENT_KAFKA_VERSION="2.16.1"
 SCHEMATHESIS_VERSION="4.32.5"
+KUBERNETES_VALIDATE_VERSION="1.37.0"
 
 CH_DIR="$STATE/clickhouse"
 TANSU_DIR="$STATE/tansu"
@@ -272,20 +273,22 @@ tansu_install_end() {
 venv_ok() {
     [[ -x "$VENV/bin/python" ]] &&
         "$VENV/bin/python" -c "import confluent_kafka, sys; sys.exit(0 if confluent_kafka.__version__ == '$CONFLUENT_KAFKA_VERSION' else 1)" 2>/dev/null &&
-        [[ "$("$VENV/bin/python" -m pip show schemathesis 2>/dev/null | sed -n 's/^Version: //p')" == "$SCHEMATHESIS_VERSION" ]]
+        [[ "$("$VENV/bin/python" -m pip show schemathesis 2>/dev/null | sed -n 's/^Version: //p')" == "$SCHEMATHESIS_VERSION" ]] &&
+        [[ "$("$VENV/bin/python" -m pip show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p')" == "$KUBERNETES_VALIDATE_VERSION" ]]
 }
 
 install_venv() {
     venv_ok && return 0
     local t0
     t0="$(now)"
-    log "creating python venv at $VENV with confluent-kafka==$CONFLUENT_KAFKA_VERSION and schemathesis==$SCHEMATHESIS_VERSION"
+    log "creating python venv at $VENV with confluent-kafka==$CONFLUENT_KAFKA_VERSION, schemathesis==$SCHEMATHESIS_VERSION and kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
     [[ -x "$VENV/bin/python" ]] || /usr/bin/python3 -m venv "$VENV" >"$STATE/venv.log" 2>&1 ||
         fail_with_log "python3 -m venv failed" "$STATE/venv.log"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-        "confluent-kafka==$CONFLUENT_KAFKA_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" >>"$STATE/venv.log" 2>&1 ||
+        "confluent-kafka==$CONFLUENT_KAFKA_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" \
+        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >>"$STATE/venv.log" 2>&1 ||
         fail_with_log "pip install confluent-kafka schemathesis failed" "$STATE/venv.log"
-    venv_ok || die "confluent_kafka $CONFLUENT_KAFKA_VERSION or schemathesis $SCHEMATHESIS_VERSION missing from $VENV"
+    venv_ok || die "confluent_kafka $CONFLUENT_KAFKA_VERSION, schemathesis $SCHEMATHESIS_VERSION or kubernetes-validate $KUBERNETES_VALIDATE_VERSION missing from $VENV"
     log "venv ready in $(since "$t0") s"
 }
 
@@ -306,7 +309,7 @@ cmd_install() {
     trap 'if [[ "$TANSU_JOB" =~ ^[0-9]+$ ]]; then kill "$TANSU_JOB" 2>/dev/null || true; fi' EXIT
     tansu_install_begin
 
-    local want=(curl ca-certificates python3 python3-venv clickhouse-server clickhouse-client prometheus zookeeper)
+    local want=(curl ca-certificates python3 python3-venv clickhouse-server clickhouse-client prometheus zookeeper docker-compose)
     # The portal is labelled in Chinese: its screenshots need a CJK font.
     [[ $chromium -eq 1 ]] && want+=(chromium chromium-driver fonts-noto-cjk)
     local missing=() p

@@ -28,16 +28,6 @@ fn services(action: &str) {
     assert!(ok, "services.sh {action} clickhouse failed");
 }
 
-async fn scrape(addr: &str) -> String {
-    let url = format!("http://{addr}/metrics");
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new("curl").args(["-sf", &url]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    })
-    .await
-    .unwrap()
-}
-
 fn metric_sum(text: &str, name: &str) -> f64 {
     text.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
 }
@@ -90,6 +80,7 @@ async fn aggregator_waits_out_a_clickhouse_outage() {
     tokio::task::spawn_blocking(move || child.finish()).await.unwrap();
 
     assert!(!during.is_empty(), "the aggregator no longer answered during the outage");
+    assert_promtool_clean(&during);
     assert!(metric_sum(&during, "subsidy_aggregator_store_errors_total{kind=\"unavailable\"}") >= 1.0, "no store errors counted:\n{during}");
     assert!(metric_sum(&during, "subsidy_aggregator_last_write_age_seconds") >= 3.0, "time since last write did not grow:\n{during}");
     assert!(metric_sum(&during, "subsidy_aggregator_consumer_lag_messages") >= 1.0, "the lag metric did not show the backlog:\n{during}");

@@ -137,6 +137,7 @@ async fn the_pipeline_runs_on_a_replicated_cluster_through_a_replica_outage() {
     collect_into(&prefix, &sim.base_url()).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(written().await > before, "nothing was written while replica 2 was down");
+    assert_promtool_clean(&scrape(&addr1).await);
     services("start", "replica2");
     // Two live members never exit when idle (each waits to own every partition), so the
     // second is stopped (SIGTERM: it leaves the group) and the first finishes the work.
@@ -149,6 +150,7 @@ async fn the_pipeline_runs_on_a_replicated_cluster_through_a_replica_outage() {
     .await
     .unwrap();
     assert!(log1.contains("partitions assigned") && log2.contains("partitions assigned"), "both members should have owned partitions");
+    assert_quiet("the aggregator stopped with SIGTERM", &log2);
 
     // Replica 2 catches up from the replication log.
     for table in ["record_copies", "ledger_lines", ".inner.ledger_lines_by_user", "rejections", "resettle_marks", "registry_entities", "registry_centers"] {

@@ -114,6 +114,13 @@ fn serve_answers_from_the_demo_ledger() {
     assert_eq!(curl(&format!("{base}/v1/overview?period=2025-09"), &fresh, "application/json").0, 403);
 
     schemathesis(&base, &bureau, dir.path());
+    let (status, metrics) = curl(&format!("{base}/metrics"), "", "text/plain");
+    assert_eq!(status, 200);
+    assert_promtool_clean(&metrics);
+    let gauge = |name: &str| metrics.lines().find_map(|l| l.strip_prefix(&format!("{name} "))?.parse::<f64>().ok()).unwrap_or(-1.0);
+    assert!(gauge("subsidy_api_open_months") >= 1.0, "{metrics}");
+    // 2025-06 is closed; the oldest open month is July, which ended at 2025-08-01T00:00+08:00.
+    assert_eq!(gauge("subsidy_api_oldest_open_month_end_timestamp_seconds"), 1_753_977_600.0, "{metrics}");
     let log = server.kill();
     assert!(!log.contains(&bureau) && !log.contains(&fresh), "tokens never reach the log");
 }

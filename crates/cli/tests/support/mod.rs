@@ -332,3 +332,37 @@ pub fn assert_same(got: &str, want: &str, when: &str) {
         panic!("export differs from recompute {when}: {} vs {} lines; first difference: {first:?}", got.lines().count(), want.lines().count());
     }
 }
+
+/// `promtool check metrics` on a `/metrics` text: names, help, units and types pass its lint.
+pub fn assert_promtool_clean(metrics: &str) {
+    use std::io::Write;
+    assert!(metrics.contains("# TYPE subsidy_"), "not a metrics page:\n{metrics}");
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool (deploy/dev/services.sh install)");
+    child.stdin.take().expect("stdin").write_all(metrics.as_bytes()).expect("write metrics");
+    let out = child.wait_with_output().expect("wait for promtool");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}");
+}
+
+/// A log with no ERROR or WARN line.
+pub fn assert_quiet(what: &str, log: &str) {
+    let loud: Vec<&str> = log.lines().filter(|l| l.contains(" ERROR ") || l.contains(" WARN ")).collect();
+    assert!(loud.is_empty(), "{what} logged {} ERROR/WARN lines:\n{}", loud.len(), loud.join("\n"));
+}
+
+/// The text of a `/metrics` page.
+pub async fn scrape(addr: &str) -> String {
+    let url = format!("http://{addr}/metrics");
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new("curl").args(["-sf", "--max-time", "5", &url]).output().expect("run curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .expect("curl task")
+}

@@ -177,9 +177,9 @@ pub enum Polled {
 /// assignment is followed by a message or an end-of-partition event (the
 /// consumer reports reaching each partition's end), so the generation is
 /// read, and a change announced, after each poll that returns.
-pub fn spawn_poller(consumer: Arc<GroupConsumer>, generation: Arc<AtomicU64>, capacity: usize, stop: CancellationToken) -> mpsc::Receiver<Polled> {
+pub fn spawn_poller(consumer: Arc<GroupConsumer>, generation: Arc<AtomicU64>, capacity: usize, stop: CancellationToken) -> (mpsc::Receiver<Polled>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut announced = 0u64;
         loop {
             let received = tokio::select! {
@@ -207,7 +207,7 @@ pub fn spawn_poller(consumer: Arc<GroupConsumer>, generation: Arc<AtomicU64>, ca
             }
         }
     });
-    rx
+    (rx, task)
 }
 
 /// A partition as the probe last read it.
@@ -225,12 +225,19 @@ pub type GroupView = Arc<Mutex<BTreeMap<i32, Progress>>>;
 /// Publishes consumer lag per partition (high watermark − the group's committed offset)
 /// every few seconds from a probe of its own, so the figure keeps moving while the
 /// member is blocked, e.g. waiting out a store outage. Never blocks the caller.
-pub fn spawn_lag_probe(brokers: &str, group: &str, topic: &str, partitions: usize, metrics: AggregatorMetrics, stop: CancellationToken) -> PipelineResult<GroupView> {
+pub fn spawn_lag_probe(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    partitions: usize,
+    metrics: AggregatorMetrics,
+    stop: CancellationToken,
+) -> PipelineResult<(GroupView, std::thread::JoinHandle<()>)> {
     let probe: BaseConsumer = client_config(brokers).set("group.id", group).set("enable.auto.commit", "false").create().map_err(PipelineError::kafka("creating the lag probe"))?;
     let topic = topic.to_string();
     let view = GroupView::default();
     let shared = view.clone();
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         while !stop.is_cancelled() {
             let mut tpl = TopicPartitionList::new();
             for p in 0..partitions as i32 {
@@ -247,8 +254,14 @@ pub fn spawn_lag_probe(brokers: &str, group: &str, topic: &str, partitions: usiz
                     shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(e.partition(), Progress { committed: done, high });
                 }
             }
-            std::thread::sleep(Duration::from_secs(2));
+            // Two seconds between readings, in steps, so a stop is seen quickly.
+            for _ in 0..20 {
+                if stop.is_cancelled() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
     });
-    Ok(view)
+    Ok((view, thread))
 }

@@ -16,6 +16,7 @@
 mod batch;
 mod consumer;
 mod index;
+mod background;
 mod registry_feed;
 mod resettle;
 mod watchdog;
@@ -106,18 +107,28 @@ impl std::fmt::Debug for Aggregator {
 impl Aggregator {
     /// Runs until cancelled (or idle, when so configured).
     pub async fn run(&self, shutdown: CancellationToken) -> PipelineResult<AggregatorReport> {
-        // Tasks of this run stop with it, not only at process shutdown.
+        // Tasks of this run stop with it, not only at process shutdown, and are waited for.
         let internal = shutdown.child_token();
         let _stop_internal = internal.clone().drop_guard();
+        let mut background = background::Background::default();
+        let outcome = self.run_with(shutdown, &internal, &mut background).await;
+        background.stop(&internal).await;
+        outcome
+    }
+
+    async fn run_with(&self, shutdown: CancellationToken, internal: &CancellationToken, background: &mut background::Background) -> PipelineResult<AggregatorReport> {
         let topics = &self.bus.topics;
-        let registry = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, self.metrics.clone(), internal.clone()).await?;
+        let (registry, tailers) = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, self.metrics.clone(), internal.clone()).await?;
+        tailers.into_iter().for_each(|t| background.task(t));
         let gate = Arc::new(WriteGate::default());
         let (consumer, generation) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.config.timings, gate.clone())?;
         let md = consumer.fetch_metadata(Some(&topics.records), Duration::from_secs(30)).map_err(PipelineError::kafka("reading the records topic's metadata"))?;
         let partitions = md.topics().iter().map(|t| t.partitions().len()).sum::<usize>();
-        let group_view = consumer::spawn_lag_probe(&self.bus.brokers, &self.config.group, &topics.records, partitions, self.metrics.clone(), internal.clone())?;
-        let events = consumer::spawn_poller(consumer.clone(), generation, self.config.limits.rows, internal.clone());
-        spawn_write_age(self.metrics.clone(), internal.clone());
+        let (group_view, probe) = consumer::spawn_lag_probe(&self.bus.brokers, &self.config.group, &topics.records, partitions, self.metrics.clone(), internal.clone())?;
+        background.thread(probe);
+        let (events, poller) = consumer::spawn_poller(consumer.clone(), generation, self.config.limits.rows, internal.clone());
+        background.task(poller);
+        background.task(spawn_write_age(self.metrics.clone(), internal.clone()));
         let writer = Writer {
             store: self.store.clone(),
             producer: self.producer.clone(),
@@ -133,16 +144,19 @@ impl Aggregator {
 }
 
 /// Keeps "seconds since the last write" moving between writes.
-fn spawn_write_age(metrics: AggregatorMetrics, stop: CancellationToken) {
+fn spawn_write_age(metrics: AggregatorMetrics, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while !stop.is_cancelled() {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
             let last = metrics.last_write_timestamp.get();
             if last > 0 {
                 metrics.last_write_age.set(chrono::Utc::now().timestamp() - last);
             }
         }
-    });
+    })
 }
 
 /// One run's state and the parts it talks to.

@@ -148,8 +148,15 @@ fn publish_findings(shared: &SharedRegistry, metrics: &AggregatorMetrics) {
     }
 }
 
-/// Reads both registry topics to their end, then keeps tailing them until cancelled.
-pub async fn start(brokers: &str, entities: &str, centers: &str, metrics: AggregatorMetrics, shutdown: CancellationToken) -> PipelineResult<SharedRegistry> {
+/// Reads both registry topics to their end, then keeps tailing them until cancelled
+/// (the tailing tasks are returned, to be waited for).
+pub async fn start(
+    brokers: &str,
+    entities: &str,
+    centers: &str,
+    metrics: AggregatorMetrics,
+    shutdown: CancellationToken,
+) -> PipelineResult<(SharedRegistry, Vec<tokio::task::JoinHandle<()>>)> {
     let shared = SharedRegistry::default();
     let timeout = Duration::from_secs(60);
     let open = |topic| TopicReader::open(brokers, topic, timeout).map_err(PipelineError::bus("opening a registry topic"));
@@ -162,9 +169,10 @@ pub async fn start(brokers: &str, entities: &str, centers: &str, metrics: Aggreg
         let view = read(&shared);
         tracing::info!(entities = view.registry.entity_count(), centers = view.registry.center_count(), position = %view.position.encode(), "registry loaded");
     }
+    let mut tasks = Vec::new();
     for (reader, source) in readers {
         let (shared, shutdown, metrics) = (shared.clone(), shutdown.clone(), metrics.clone());
-        tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             let mut unpublished = false;
             while !shutdown.is_cancelled() {
                 match reader.next(Duration::from_millis(500)).await {
@@ -183,9 +191,9 @@ pub async fn start(brokers: &str, entities: &str, centers: &str, metrics: Aggreg
                     }
                 }
             }
-        });
+        }));
     }
-    Ok(shared)
+    Ok((shared, tasks))
 }
 
 #[cfg(test)]

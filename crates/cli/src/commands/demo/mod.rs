@@ -177,6 +177,9 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
     let (c, a) = tokio::join!(live_collector.run(shutdown.clone()), live_aggregator.run(shutdown.clone()));
     c?;
     a?;
+    // The clients go before the in-process broker, or they report it gone.
+    drop(live_collector);
+    drop(live_aggregator);
     drop(mock);
     eprintln!("demo: stopped cleanly");
     Ok(())
