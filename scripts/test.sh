@@ -64,6 +64,11 @@ fi
 [[ $status == 0 ]] || exit "$status"
 phase_done "cargo test"
 
+phase "migrations on a current ClickHouse (chDB)"
+"$SUBSIDY_PYTHON" schemas/check_current_clickhouse.py target/release/subsidy-meter single
+"$SUBSIDY_PYTHON" schemas/check_current_clickhouse.py target/release/subsidy-meter cluster "${SUBSIDY_ZK_PORT:-2181}"
+phase_done "current ClickHouse"
+
 phase "deploy/check.sh (alert rules and their tests, Compose, Kubernetes)"
 bash deploy/check.sh
 phase_done "deploy checks"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Dev/CI external services for the subsidy metering pipeline:
 #   ClickHouse 18.16 (Debian package), tansu 0.6.0 (Kafka-compatible broker,
-#   built with `cargo install`), Prometheus (Debian package), a Python venv
-#   with confluent-kafka (test/smoke client) and Chromium + chromedriver.
+#   built with `cargo install`), Prometheus, ZooKeeper and docker-compose
+#   (Debian packages), a Python venv with confluent-kafka (test/smoke
+#   client), schemathesis, kubernetes-validate and chdb (a current ClickHouse,
+#   in process), and Chromium + chromedriver.
 #
 # Usage: deploy/dev/services.sh COMMAND [SERVICE]
 #   install [--no-chromium]     install whatever is missing (idempotent)
@@ -103,6 +105,7 @@ CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 CONFLUENT_KAFKA_VERSION="2.16.1"
 SCHEMATHESIS_VERSION="4.32.5"
 KUBERNETES_VALIDATE_VERSION="1.37.0"
+CHDB_VERSION="4.4.0"
 
 CH_DIR="$STATE/clickhouse"
 TANSU_DIR="$STATE/tansu"
@@ -274,21 +277,22 @@ venv_ok() {
     [[ -x "$VENV/bin/python" ]] &&
         "$VENV/bin/python" -c "import confluent_kafka, sys; sys.exit(0 if confluent_kafka.__version__ == '$CONFLUENT_KAFKA_VERSION' else 1)" 2>/dev/null &&
         [[ "$("$VENV/bin/python" -m pip show schemathesis 2>/dev/null | sed -n 's/^Version: //p')" == "$SCHEMATHESIS_VERSION" ]] &&
-        [[ "$("$VENV/bin/python" -m pip show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p')" == "$KUBERNETES_VALIDATE_VERSION" ]]
+        [[ "$("$VENV/bin/python" -m pip show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p')" == "$KUBERNETES_VALIDATE_VERSION" ]] &&
+        [[ "$("$VENV/bin/python" -m pip show chdb 2>/dev/null | sed -n 's/^Version: //p')" == "$CHDB_VERSION" ]]
 }
 
 install_venv() {
     venv_ok && return 0
     local t0
     t0="$(now)"
-    log "creating python venv at $VENV with confluent-kafka==$CONFLUENT_KAFKA_VERSION, schemathesis==$SCHEMATHESIS_VERSION and kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+    log "creating python venv at $VENV with confluent-kafka==$CONFLUENT_KAFKA_VERSION, schemathesis==$SCHEMATHESIS_VERSION, kubernetes-validate==$KUBERNETES_VALIDATE_VERSION and chdb==$CHDB_VERSION"
     [[ -x "$VENV/bin/python" ]] || /usr/bin/python3 -m venv "$VENV" >"$STATE/venv.log" 2>&1 ||
         fail_with_log "python3 -m venv failed" "$STATE/venv.log"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
         "confluent-kafka==$CONFLUENT_KAFKA_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" \
-        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >>"$STATE/venv.log" 2>&1 ||
-        fail_with_log "pip install confluent-kafka schemathesis failed" "$STATE/venv.log"
-    venv_ok || die "confluent_kafka $CONFLUENT_KAFKA_VERSION, schemathesis $SCHEMATHESIS_VERSION or kubernetes-validate $KUBERNETES_VALIDATE_VERSION missing from $VENV"
+        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "chdb==$CHDB_VERSION" >>"$STATE/venv.log" 2>&1 ||
+        fail_with_log "pip install into the venv failed" "$STATE/venv.log"
+    venv_ok || die "confluent_kafka $CONFLUENT_KAFKA_VERSION, schemathesis $SCHEMATHESIS_VERSION, kubernetes-validate $KUBERNETES_VALIDATE_VERSION or chdb $CHDB_VERSION missing from $VENV"
     log "venv ready in $(since "$t0") s"
 }
 

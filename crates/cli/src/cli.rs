@@ -341,6 +341,10 @@ pub struct MigrateArgs {
     /// `remote_servers`): replicated tables with `Distributed` tables over them.
     #[arg(long, env = "SUBSIDY_CLICKHOUSE_CLUSTER")]
     pub cluster: Option<String>,
+    /// Print the ClickHouse statements instead of applying them (every one, in order, for
+    /// a new database; nothing is read or written).
+    #[arg(long)]
+    pub print_ddl: bool,
 }
 
 /// `aggregate` flags.

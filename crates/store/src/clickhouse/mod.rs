@@ -89,6 +89,19 @@ impl ClickHouseStore {
         deadline(schema::migrate(&self.admin, &self.client, &self.database, target)).await
     }
 
+    /// Every statement [`migrate`](LedgerStore::migrate) (or, with a cluster,
+    /// [`migrate_cluster`](ClickHouseStore::migrate_cluster)) runs on a new database, in order.
+    pub fn ddl(&self, cluster: Option<&str>) -> StoreResult<Vec<String>> {
+        let target = match cluster {
+            Some(name) if !config::is_plain_identifier(name) => {
+                return Err(StoreError::Rejected(format!("cluster name {name:?} must be letters, digits and '_' only")))
+            }
+            Some(name) => schema::Target::Cluster(cluster::Cluster { name, database: &self.database }),
+            None => schema::Target::Server,
+        };
+        schema::ddl(&self.database, target)
+    }
+
     /// Drops the whole ledger database on every server of `cluster`: for tests and tear-down only.
     pub async fn drop_cluster_database(&self, cluster: &str) -> StoreResult<()> {
         if !config::is_plain_identifier(cluster) {

@@ -56,6 +56,19 @@ impl Target<'_> {
     }
 }
 
+/// Every statement `migrate` would run on a new database, in order (without the skips
+/// it makes for what exists): for review, or to apply with other tools.
+pub(crate) fn ddl(database: &str, target: Target<'_>) -> StoreResult<Vec<String>> {
+    let mut out = vec![target.create_database(database)];
+    out.extend(target.statements_for(MIGRATIONS_TABLE)?);
+    for (_, sql) in MIGRATIONS {
+        for statement in statements(sql) {
+            out.extend(target.statements_for(&statement)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Creates the database when missing, then applies the pending migrations; returns their ids.
 pub(crate) async fn migrate(admin: &Client, client: &Client, database: &str, target: Target<'_>) -> StoreResult<Vec<String>> {
     // `database` passed `is_plain_identifier`, so it is safe to splice.
