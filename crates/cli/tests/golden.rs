@@ -151,3 +151,28 @@ fn unreadable_inputs_fail_with_a_clear_error() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("missing field `effective_from`"), "{err}");
 }
+
+/// Every `SUBSIDY_*` variable the README and the operations guide name for the services
+/// is one the binary reads.
+#[test]
+fn every_variable_the_docs_name_is_read_by_the_binary() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let sources: String = ["crates/cli/src/cli.rs", "crates/cli/src/commands/api.rs"].iter().map(|p| read(p)).collect();
+    let operations = read("docs/OPERATIONS.md");
+    let services = operations.split("## Scaling").next().unwrap();
+    let readme = read("README.md");
+    let pipeline = readme.split("## The pipeline, one process per job").nth(1).unwrap().split("## Layout").next().unwrap();
+    let mut named: Vec<String> = Vec::new();
+    for text in [services, pipeline] {
+        for (i, _) in text.match_indices("SUBSIDY_") {
+            let name: String = text[i..].chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_').collect();
+            if !named.contains(&name) {
+                named.push(name);
+            }
+        }
+    }
+    assert!(named.len() > 20, "{named:?}");
+    let missing: Vec<&String> = named.iter().filter(|n| !sources.contains(&format!("\"{n}\""))).collect();
+    assert!(missing.is_empty(), "named in the docs but read nowhere: {missing:?}");
+}

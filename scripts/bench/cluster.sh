@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The aggregator into the replicated cluster beside the single server, in one run:
+# one data set on one throwaway broker, then `aggregate` (fresh group, fresh
+# database, one member) into the single ClickHouse server and into the
+# cluster of deploy/dev/cluster.sh (one shard, two replicas, through the
+# Distributed tables of `migrate --cluster subsidy`), alternating, ROUNDS times.
+#
+#   bash scripts/bench/cluster.sh            (default: 300,000 record lines, 2 rounds)
+#
+# records/s = messages consumed ÷ (wall time to exit − the idle wait), so
+# start-up (migrations, registry load, group join) is included. Prints the
+# median of each target and their ratio. Env: BENCH_RECORDS, BENCH_ROUNDS.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+RECORDS="${BENCH_RECORDS:-300000}"
+ROUNDS="${BENCH_ROUNDS:-2}"
+IDLE=3
+CH_SINGLE="http://127.0.0.1:${SUBSIDY_CH_HTTP_PORT:-8123}"
+CH_CLUSTER="http://127.0.0.1:${SUBSIDY_CLUSTER_HTTP_PORT:-8124}"
+
+bash deploy/dev/services.sh start clickhouse cluster >/dev/null
+cargo build --release -q -p subsidy-meter
+BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/subsidy-meter"
+export SUBSIDY_PLATFORM_TOKEN="${SUBSIDY_PLATFORM_TOKEN:-bench-token}"
+WORK="$(mktemp -d)"
+SIM_PID="" BROKER_PORT=""
+free_port() { local p; for _ in $(seq 50); do p=$((20000 + RANDOM % 20000)); (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; return 1; }
+private_broker() { SUBSIDY_STATE_DIR="$WORK/state" SUBSIDY_KAFKA_PORT="$BROKER_PORT" SUBSIDY_KAFKA_STORAGE=memory://tansu/ bash deploy/dev/services.sh "$@"; }
+DATABASES=()
+cleanup() {
+    [ -z "$SIM_PID" ] || kill "$SIM_PID" 2>/dev/null || true
+    for db in "${DATABASES[@]}"; do
+        case "$db" in
+            cluster:*) curl -sf --data-binary "DROP DATABASE IF EXISTS ${db#cluster:} ON CLUSTER subsidy" "$CH_CLUSTER/" >/dev/null || true ;;
+            *) curl -sf --data-binary "DROP DATABASE IF EXISTS $db" "$CH_SINGLE/" >/dev/null || true ;;
+        esac
+    done
+    [ -z "$BROKER_PORT" ] || private_broker stop kafka >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $RECORDS record lines, $ROUNDS rounds"
+"$BIN" platform-sim --records "$RECORDS" --malformed-share 0 --write-files "$WORK/data" --write-only 2>/dev/null
+BROKER_PORT=$(free_port)
+private_broker start kafka >/dev/null
+BROKERS="127.0.0.1:$BROKER_PORT"
+port=$(free_port)
+"$BIN" platform-sim --listen "127.0.0.1:$port" --data-dir "$WORK/data" 2>"$WORK/sim.log" &
+SIM_PID=$!
+for _ in $(seq 150); do curl -sf -o /dev/null -H "Authorization: Bearer $SUBSIDY_PLATFORM_TOKEN" "http://127.0.0.1:$port/v1/compute-centers" && break; sleep 0.2; done
+topics=(--topic-records cb.records --topic-entities cb.entities --topic-centers cb.centers)
+"$BIN" collect --platform-url "http://127.0.0.1:$port" --kafka-brokers "$BROKERS" --exit-when-caught-up --metrics-addr 127.0.0.1:0 \
+    "${topics[@]}" --topic-dead-letter cb.dead-letter --topic-checkpoints cb.checkpoints 2>&1 | grep '^collect:'
+kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=""
+
+run() { # target round -> records/s
+    local target="$1" n="$2" url db t0 t1 out consumed
+    db="cluster_bench_${target}_$$_$n"
+    if [ "$target" = cluster ]; then
+        url="$CH_CLUSTER"; DATABASES+=("cluster:$db")
+        "$BIN" migrate --cluster subsidy --clickhouse-url "$url" --clickhouse-database "$db" >/dev/null 2>&1
+    else
+        url="$CH_SINGLE"; DATABASES+=("$db")
+    fi
+    t0=$(date +%s.%N)
+    out=$("$BIN" aggregate --kafka-brokers "$BROKERS" "${topics[@]}" --clickhouse-url "$url" --clickhouse-database "$db" \
+        --group "cb-$$-$target-$n" --fetch-wait-ms 20 --exit-when-idle-secs "$IDLE" --metrics-addr 127.0.0.1:0 2>&1 | grep '^aggregate:')
+    t1=$(date +%s.%N)
+    consumed=$(sed -E 's/^aggregate: ([0-9]+) messages.*/\1/' <<<"$out")
+    awk -v c="$consumed" -v a="$t0" -v b="$t1" -v i="$IDLE" 'BEGIN { printf "%.0f\n", c / (b - a - i) }'
+}
+single=() cluster=()
+for n in $(seq "$ROUNDS"); do
+    s=$(run single "$n"); c=$(run cluster "$n")
+    echo "round $n: single server $s records/s, cluster $c records/s"
+    single+=("$s"); cluster+=("$c")
+done
+python3 - "${single[*]}" "${cluster[*]}" <<'PY'
+import statistics, sys
+s = [float(x) for x in sys.argv[1].split()]
+c = [float(x) for x in sys.argv[2].split()]
+ms, mc = statistics.median(s), statistics.median(c)
+print(f"median: single server {ms:,.0f} records/s, cluster (1 shard × 2 replicas) {mc:,.0f} records/s, ratio cluster/single {mc / ms:.2f}")
+PY
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
