@@ -28,7 +28,7 @@ phase_done() { # name
 }
 
 if [[ "${SUBSIDY_KEEP_SERVICES:-}" == 0 || ( -z "${SUBSIDY_KEEP_SERVICES:-}" && "${CI:-}" == true ) ]]; then
-    trap 'bash "$SERVICES" stop || true' EXIT
+    trap 'bash "$SERVICES" stop || true; bash "$SERVICES" stop cluster || true' EXIT
 fi
 
 if [[ "${SUBSIDY_SKIP_INSTALL:-0}" != 1 ]]; then

@@ -40,13 +40,11 @@ BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/subsidy-meter"
 export SUBSIDY_PLATFORM_TOKEN="${SUBSIDY_PLATFORM_TOKEN:-bench-token}"
 
 WORK="$(mktemp -d)"
-SIM_PID="" SERVE_PID="" WRITER_PID="" BROKER_PORT=""
+SERVE_PID="" WRITER_PID="" BROKER_PORT=""
 DB="api_bench_$$"
-free_port() { local p; for _ in $(seq 50); do p=$((20000 + RANDOM % 20000)); (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; return 1; }
-private_broker() { SUBSIDY_STATE_DIR="$WORK/state" SUBSIDY_KAFKA_PORT="$BROKER_PORT" SUBSIDY_KAFKA_STORAGE=memory://tansu/ bash deploy/dev/services.sh "$@"; }
 chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" "$@"; }
 cleanup() {
-    for pid in "$SIM_PID" "$SERVE_PID" "$WRITER_PID"; do [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; done
+    for pid in "$SERVE_PID" "$WRITER_PID"; do [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; done
     if [ -z "${BENCH_KEEP:-}" ]; then chq --query "DROP DATABASE IF EXISTS $DB" || true; else echo "kept database $DB"; fi
     [ -z "$BROKER_PORT" ] || private_broker stop kafka >/dev/null 2>&1 || true
     rm -rf "$WORK"
@@ -58,17 +56,7 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $ENTITIES entitie
 t0=$(date +%s)
 "$BIN" platform-sim --entities "$ENTITIES" --records "$RECORDS" --first-month 2025-01 --last-month 2025-12 \
     --malformed-share 0 --write-files "$WORK/data" --write-only 2>/dev/null
-BROKER_PORT=$(free_port)
-private_broker start kafka >/dev/null
-BROKERS="127.0.0.1:$BROKER_PORT"
-port=$(free_port)
-"$BIN" platform-sim --listen "127.0.0.1:$port" --data-dir "$WORK/data" 2>"$WORK/sim.log" &
-SIM_PID=$!
-wait_http -H "Authorization: Bearer $SUBSIDY_PLATFORM_TOKEN" "http://127.0.0.1:$port/v1/compute-centers"
-topics=(--topic-records api-bench.records --topic-entities api-bench.entities --topic-centers api-bench.centers)
-"$BIN" collect --platform-url "http://127.0.0.1:$port" --kafka-brokers "$BROKERS" --exit-when-caught-up --metrics-addr 127.0.0.1:0 \
-    "${topics[@]}" --topic-dead-letter api-bench.dead-letter --topic-checkpoints api-bench.checkpoints 2>&1 | grep '^collect:'
-kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=""
+load_into_private_broker api-bench
 store=(--clickhouse-url "$CH_HTTP" --clickhouse-database "$DB")
 "$BIN" aggregate --kafka-brokers "$BROKERS" "${topics[@]}" "${store[@]}" --group api-bench --fetch-wait-ms 20 \
     --exit-when-idle-secs 3 --metrics-addr 127.0.0.1:0 2>&1 | grep '^aggregate:'
@@ -102,10 +90,10 @@ print(f"{name}: {s['requestsPerSec']:.0f} requests/s, p50 {p['p50']*1000:.1f} ms
       f"statuses {codes}, success rate {s['successRate']:.4f}; serve CPU {c1 - c0:.1f} s")
 PYEOF
 }
-# Cold: the answers of this generation are not cached yet, so most of these
-# 500 requests (random draws from the 500 entities) compute from ClickHouse.
-run "accruals, cold (500 requests)" "$base/accruals" -n 500
-run "ledger, cold (500 requests)" "$base/ledger\\?period=2025-(0[1-9]|1[0-2])" -n 500
+# Fresh server: the book was read at start; ledger answers are not cached yet, so most of these
+# 500 ledger requests (random draws from the 500 entities) read ClickHouse.
+run "accruals, fresh server (500 requests)" "$base/accruals" -n 500
+run "ledger, fresh server (500 requests)" "$base/ledger\\?period=2025-(0[1-9]|1[0-2])" -n 500
 # Steady: the same draws for BENCH_DURATION; answers of the generation are reused.
 run "accruals, steady ($DURATION)" "$base/accruals" -z "$DURATION"
 run "ledger, steady ($DURATION)" "$base/ledger\\?period=2025-(0[1-9]|1[0-2])" -z "$DURATION"

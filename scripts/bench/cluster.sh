@@ -13,6 +13,7 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
+source scripts/bench/common.sh
 RECORDS="${BENCH_RECORDS:-300000}"
 ROUNDS="${BENCH_ROUNDS:-2}"
 IDLE=3
@@ -24,12 +25,9 @@ cargo build --release -q -p subsidy-meter
 BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/subsidy-meter"
 export SUBSIDY_PLATFORM_TOKEN="${SUBSIDY_PLATFORM_TOKEN:-bench-token}"
 WORK="$(mktemp -d)"
-SIM_PID="" BROKER_PORT=""
-free_port() { local p; for _ in $(seq 50); do p=$((20000 + RANDOM % 20000)); (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; return 1; }
-private_broker() { SUBSIDY_STATE_DIR="$WORK/state" SUBSIDY_KAFKA_PORT="$BROKER_PORT" SUBSIDY_KAFKA_STORAGE=memory://tansu/ bash deploy/dev/services.sh "$@"; }
+BROKER_PORT=""
 DATABASES=()
 cleanup() {
-    [ -z "$SIM_PID" ] || kill "$SIM_PID" 2>/dev/null || true
     for db in "${DATABASES[@]}"; do
         case "$db" in
             cluster:*) curl -sf --data-binary "DROP DATABASE IF EXISTS ${db#cluster:} ON CLUSTER subsidy" "$CH_CLUSTER/" >/dev/null || true ;;
@@ -43,17 +41,7 @@ trap cleanup EXIT
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $RECORDS record lines, $ROUNDS rounds"
 "$BIN" platform-sim --records "$RECORDS" --malformed-share 0 --write-files "$WORK/data" --write-only 2>/dev/null
-BROKER_PORT=$(free_port)
-private_broker start kafka >/dev/null
-BROKERS="127.0.0.1:$BROKER_PORT"
-port=$(free_port)
-"$BIN" platform-sim --listen "127.0.0.1:$port" --data-dir "$WORK/data" 2>"$WORK/sim.log" &
-SIM_PID=$!
-for _ in $(seq 150); do curl -sf -o /dev/null -H "Authorization: Bearer $SUBSIDY_PLATFORM_TOKEN" "http://127.0.0.1:$port/v1/compute-centers" && break; sleep 0.2; done
-topics=(--topic-records cb.records --topic-entities cb.entities --topic-centers cb.centers)
-"$BIN" collect --platform-url "http://127.0.0.1:$port" --kafka-brokers "$BROKERS" --exit-when-caught-up --metrics-addr 127.0.0.1:0 \
-    "${topics[@]}" --topic-dead-letter cb.dead-letter --topic-checkpoints cb.checkpoints 2>&1 | grep '^collect:'
-kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=""
+load_into_private_broker cb
 
 run() { # target round -> records/s
     local target="$1" n="$2" url db t0 t1 out consumed

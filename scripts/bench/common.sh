@@ -12,3 +12,34 @@ ensure_gnu_time() {
 
 # The median of the numbers on standard input, one per line.
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# A free TCP port on 127.0.0.1.
+free_port() { local p; for _ in $(seq 50); do p=$((20000 + RANDOM % 20000)); (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; return 1; }
+
+# deploy/dev/services.sh for a throwaway tansu on its memory engine, state in
+# $WORK/state, port $BROKER_PORT.
+private_broker() { SUBSIDY_STATE_DIR="$WORK/state" SUBSIDY_KAFKA_PORT="$BROKER_PORT" SUBSIDY_KAFKA_STORAGE=memory://tansu/ bash deploy/dev/services.sh "$@"; }
+
+# Starts a throwaway broker, serves the data set in $WORK/data with the
+# simulator and collects it into topics PREFIX.records, .entities, .centers
+# (dead letters and checkpoints beside them). Sets BROKER_PORT and BROKERS
+# and the array `topics` (the three --topic-… flags). Needs BIN, WORK and
+# SUBSIDY_PLATFORM_TOKEN.
+load_into_private_broker() { # prefix
+    local prefix="$1" port sim
+    BROKER_PORT=$(free_port)
+    private_broker start kafka >/dev/null
+    BROKERS="127.0.0.1:$BROKER_PORT"
+    port=$(free_port)
+    "$BIN" platform-sim --listen "127.0.0.1:$port" --data-dir "$WORK/data" 2>"$WORK/sim.log" &
+    sim=$!
+    for _ in $(seq 150); do
+        curl -sf -o /dev/null -H "Authorization: Bearer $SUBSIDY_PLATFORM_TOKEN" "http://127.0.0.1:$port/v1/compute-centers" && break
+        sleep 0.2
+    done
+    topics=(--topic-records "$prefix.records" --topic-entities "$prefix.entities" --topic-centers "$prefix.centers")
+    "$BIN" collect --platform-url "http://127.0.0.1:$port" --kafka-brokers "$BROKERS" --exit-when-caught-up --metrics-addr 127.0.0.1:0 \
+        "${topics[@]}" --topic-dead-letter "$prefix.dead-letter" --topic-checkpoints "$prefix.checkpoints" 2>&1 | grep '^collect:'
+    kill "$sim"
+    wait "$sim" 2>/dev/null || true
+}

@@ -75,8 +75,8 @@ impl Book {
         for s in &settlements {
             entities.entry(s.credit_code).or_default().settled.insert(s.period, s.clone());
         }
-        for s in sums.iter().filter_map(|s| s.reason.map(|r| (s, r))) {
-            entities.entry(s.0.user_credit_code).or_default().excluded.entry(s.0.period).or_default().add(s.1, s.0.records, s.0.paid_amount);
+        for (s, reason) in sums.iter().filter_map(|s| Some((s, s.reason?))) {
+            entities.entry(s.user_credit_code).or_default().excluded.entry(s.period).or_default().add(reason, s.records, s.paid_amount);
         }
         for s in statements {
             entities.entry(s.credit_code).or_default().statements.push(s);

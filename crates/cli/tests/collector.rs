@@ -110,3 +110,26 @@ async fn a_wrong_token_or_missing_broker_fails_fast() {
     assert!(!done.status.success());
     assert!(done.stderr.contains("cannot reach Kafka at 127.0.0.1:1"), "{}", done.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_collector_stops_quietly_on_sigterm() {
+    require_broker().await;
+    let generated = gen(2_000, 6);
+    let state = SimState::new(generated.dataset.clone(), SimConfig::new(TOKEN)).unwrap();
+    let sim = spawn(state.clone()).await.unwrap();
+    let prefix = unique("collector-stop");
+    let collector = spawn_collect(&prefix, &sim.base_url(), TOKEN, &[]);
+    // Everything is served; the collector then polls for more until told to stop.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while state.stats().records_served < state.total() as u64 {
+        assert!(Instant::now() < deadline, "not everything was served in 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stopped = std::process::Command::new("kill").args(["-TERM", &collector.pid().to_string()]).status().unwrap();
+    assert!(stopped.success());
+    let done = tokio::task::spawn_blocking(move || collector.wait(Duration::from_secs(60))).await.unwrap();
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_quiet("the collector stopped with SIGTERM", &done.stderr);
+    assert_complete(&prefix, &generated).await;
+}

@@ -121,7 +121,11 @@ fn serve_answers_from_the_demo_ledger() {
     assert!(gauge("subsidy_api_open_months") >= 1.0, "{metrics}");
     // 2025-06 is closed; the oldest open month is July, which ended at 2025-08-01T00:00+08:00.
     assert_eq!(gauge("subsidy_api_oldest_open_month_end_timestamp_seconds"), 1_753_977_600.0, "{metrics}");
-    let log = server.kill();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let done = server.wait(RUN_LIMIT);
+    assert!(done.status.success(), "serve did not stop cleanly: {}", done.stderr);
+    assert_quiet("serve stopped with SIGTERM", &done.stderr);
+    let log = done.stderr;
     assert!(!log.contains(&bureau) && !log.contains(&fresh), "tokens never reach the log");
 }
 
