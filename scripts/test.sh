@@ -73,6 +73,10 @@ phase "deploy/check.sh (alert rules and their tests, Compose, Kubernetes)"
 bash deploy/check.sh
 phase_done "deploy checks"
 
+phase "scripts/fuzz.sh 10 (the decoders of outside data, short form)"
+bash scripts/fuzz.sh 10
+phase_done "fuzzing"
+
 phase "dashboards/check.sh (every PromQL and SQL panel against real data)"
 bash dashboards/check.sh
 phase_done "dashboard checks"

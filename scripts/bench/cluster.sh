@@ -47,10 +47,10 @@ run() { # target round -> records/s
     local target="$1" n="$2" url db t0 t1 out consumed
     db="cluster_bench_${target}_$$_$n"
     if [ "$target" = cluster ]; then
-        url="$CH_CLUSTER"; DATABASES+=("cluster:$db")
+        url="$CH_CLUSTER"
         "$BIN" migrate --cluster subsidy --clickhouse-url "$url" --clickhouse-database "$db" >/dev/null 2>&1
     else
-        url="$CH_SINGLE"; DATABASES+=("$db")
+        url="$CH_SINGLE"
     fi
     t0=$(date +%s.%N)
     out=$("$BIN" aggregate --kafka-brokers "$BROKERS" "${topics[@]}" --clickhouse-url "$url" --clickhouse-database "$db" \
@@ -61,6 +61,8 @@ run() { # target round -> records/s
 }
 single=() cluster=()
 for n in $(seq "$ROUNDS"); do
+    # Registered here: `run` runs in a subshell, which cannot add to the list.
+    DATABASES+=("cluster_bench_single_$$_$n" "cluster:cluster_bench_cluster_$$_$n")
     s=$(run single "$n"); c=$(run cluster "$n")
     echo "round $n: single server $s records/s, cluster $c records/s"
     single+=("$s"); cluster+=("$c")
