@@ -21,7 +21,7 @@ pub mod sqlite;
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use self::sqlite::SqliteStore;
 pub use rows::*;
-pub use settled::{settle_lines, settle_sums, settlements, settlements_of};
+pub use settled::{settle_lines, settle_sums, settlements};
 
 use async_trait::async_trait;
 use subsidy_core::{Affected, CreditCode, Period, Statement};

@@ -11,12 +11,6 @@ pub async fn settlements(store: &dyn LedgerStore, policy: &PolicySet) -> StoreRe
     Ok(settle_sums(&store.line_sums().await?, policy))
 }
 
-/// The months of one entity with eligible lines, settled, oldest first. Caps are per entity
-/// and year, so an entity settled alone gets the figures it gets among all the others.
-pub async fn settlements_of(store: &dyn LedgerStore, policy: &PolicySet, user: &CreditCode) -> StoreResult<Vec<Settlement>> {
-    settle_lines(&store.entity_lines(user, None).await?, policy)
-}
-
 /// The settlements of the given standing lines (all lines of each entity and year they
 /// cover, or caps would see part of a year).
 pub fn settle_lines(lines: &[LineRow], policy: &PolicySet) -> StoreResult<Vec<Settlement>> {

@@ -82,39 +82,44 @@ impl ClickHouseStore {
     /// plain names over them, created `ON CLUSTER`. Every other method then works unchanged
     /// through any server of the cluster.
     pub async fn migrate_cluster(&self, cluster: &str) -> StoreResult<Vec<String>> {
-        if !config::is_plain_identifier(cluster) {
-            return Err(StoreError::Rejected(format!("cluster name {cluster:?} must be letters, digits and '_' only")));
-        }
-        let target = schema::Target::Cluster(cluster::Cluster { name: cluster, database: &self.database });
+        let target = self.target(Some(cluster))?;
         deadline(schema::migrate(&self.admin, &self.client, &self.database, target)).await
     }
 
     /// Every statement [`migrate`](LedgerStore::migrate) (or, with a cluster,
     /// [`migrate_cluster`](ClickHouseStore::migrate_cluster)) runs on a new database, in order.
     pub fn ddl(&self, cluster: Option<&str>) -> StoreResult<Vec<String>> {
-        let target = match cluster {
-            Some(name) if !config::is_plain_identifier(name) => {
-                return Err(StoreError::Rejected(format!("cluster name {name:?} must be letters, digits and '_' only")))
-            }
-            Some(name) => schema::Target::Cluster(cluster::Cluster { name, database: &self.database }),
-            None => schema::Target::Server,
-        };
-        schema::ddl(&self.database, target)
+        schema::ddl(&self.database, self.target(cluster)?)
     }
 
     /// Drops the whole ledger database on every server of `cluster`: for tests and tear-down only.
     pub async fn drop_cluster_database(&self, cluster: &str) -> StoreResult<()> {
-        if !config::is_plain_identifier(cluster) {
-            return Err(StoreError::Rejected(format!("cluster name {cluster:?} must be letters, digits and '_' only")));
-        }
+        let cluster = plain_cluster_name(cluster)?;
         let sql = format!("DROP DATABASE IF EXISTS `{}` ON CLUSTER {cluster}", self.database);
         deadline(async { self.admin.query_raw(&sql).execute().await.map_err(error::map_error) }).await
+    }
+
+    /// Where migrations apply: this server, or every server of a cluster.
+    fn target<'a>(&'a self, cluster: Option<&'a str>) -> StoreResult<schema::Target<'a>> {
+        Ok(match cluster {
+            Some(name) => schema::Target::Cluster(cluster::Cluster { name: plain_cluster_name(name)?, database: &self.database }),
+            None => schema::Target::Server,
+        })
     }
 
     /// Drops the whole ledger database: for tests and tear-down only.
     pub async fn drop_database(&self) -> StoreResult<()> {
         let sql = format!("DROP DATABASE IF EXISTS `{}`", self.database);
         deadline(async { self.admin.query_raw(&sql).execute().await.map_err(error::map_error) }).await
+    }
+}
+
+/// A cluster name safe to splice into DDL, or `Rejected`.
+fn plain_cluster_name(name: &str) -> StoreResult<&str> {
+    if config::is_plain_identifier(name) {
+        Ok(name)
+    } else {
+        Err(StoreError::Rejected(format!("cluster name {name:?} must be letters, digits and '_' only")))
     }
 }
 
