@@ -54,18 +54,12 @@ pub fn principal(state: &ApiState, headers: &HeaderMap) -> ApiResult<Role> {
     }
 }
 
-/// Refuses, counting the refusal.
-fn forbidden(state: &ApiState) -> ApiError {
-    state.metrics.denied.with_label_values(&["forbidden"]).inc();
-    ApiError::Forbidden
-}
-
 /// The credit code in the path, checked, that `role` may see.
 fn entity_in_path(state: &ApiState, role: &Role, path: Result<Path<String>, PathRejection>) -> ApiResult<CreditCode> {
     let Path(text) = path.map_err(|_| ApiError::bad("credit_code", "credit_code is not valid text"))?;
     let code = params::credit_code(&text)?;
     if !role.may_see(&code, &state.registry()) {
-        return Err(forbidden(state));
+        return Err(state.forbidden());
     }
     Ok(code)
 }
@@ -181,7 +175,7 @@ pub async fn get_settlements(State(state): State<ApiState>, headers: HeaderMap, 
     let cursor = params::cursor(param(&q, "cursor")?)?;
     let limit = params::limit(param(&q, "limit")?)?;
     if !role.sees_many() {
-        return Err(forbidden(&state));
+        return Err(state.forbidden());
     }
     let book = state.book();
     let rows = settlements::of_month(&book, &role, period);
@@ -205,7 +199,7 @@ pub async fn get_overview(State(state): State<ApiState>, headers: HeaderMap, Que
     let role = principal(&state, &headers)?;
     let period = params::month("period", required(&q, "period")?)?;
     if !role.sees_many() {
-        return Err(forbidden(&state));
+        return Err(state.forbidden());
     }
     Ok(Json(overview::overview(&state, &role, period).await?))
 }

@@ -227,6 +227,12 @@ impl ApiState {
     pub fn registry(&self) -> Arc<Registry> {
         Arc::clone(&self.book().registry)
     }
+
+    /// A refusal for want of access, counted.
+    pub fn forbidden(&self) -> crate::error::ApiError {
+        self.metrics.denied.with_label_values(&["forbidden"]).inc();
+        crate::error::ApiError::Forbidden
+    }
 }
 
 impl std::fmt::Debug for ApiState {

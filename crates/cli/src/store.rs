@@ -16,11 +16,15 @@ pub async fn open(args: &StoreArgs) -> Result<Arc<dyn LedgerStore>> {
 
 /// Opens the ClickHouse store the flags name and checks that it answers.
 pub async fn open_clickhouse(args: &StoreArgs) -> Result<ClickHouseStore> {
-    let config = ClickHouseConfig {
+    ClickHouseStore::connect(&clickhouse_config(args)).await.map_err(|e| anyhow!("cannot reach ClickHouse at {}: {e}", args.clickhouse_url))
+}
+
+/// The ClickHouse settings the flags name.
+pub fn clickhouse_config(args: &StoreArgs) -> ClickHouseConfig {
+    ClickHouseConfig {
         url: args.clickhouse_url.clone(),
         database: args.clickhouse_database.clone(),
         user: args.clickhouse_user.clone(),
         password: args.clickhouse_password.clone(),
-    };
-    ClickHouseStore::connect(&config).await.map_err(|e| anyhow!("cannot reach ClickHouse at {}: {e}", args.clickhouse_url))
+    }
 }

@@ -68,8 +68,7 @@ fn signed_in(state: &ApiState, jar: &CookieJar) -> Result<Role, PageError> {
 fn entity(state: &ApiState, role: &Role, text: &str) -> Result<CreditCode, PageError> {
     let code = params::credit_code(text)?;
     if !role.may_see(&code, &state.registry()) {
-        state.metrics.denied.with_label_values(&["forbidden"]).inc();
-        return Err(ApiError::Forbidden.into());
+        return Err(state.forbidden().into());
     }
     Ok(code)
 }
@@ -168,7 +167,7 @@ async fn overview_page(State(state): State<ApiState>, jar: CookieJar, Query(q): 
     if !role.sees_many() {
         return Err(ApiError::Forbidden.into());
     }
-    let months = state.store.months_with_lines().await?;
+    let months: Vec<subsidy_core::Period> = state.book().months.iter().copied().collect();
     let Some(period) = asked.or_else(|| months.last().copied()) else {
         return Ok(pages::empty_overview(&role).into_response());
     };

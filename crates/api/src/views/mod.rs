@@ -56,8 +56,7 @@ impl ExclusionSums {
     pub(crate) fn list(&self) -> Vec<Exclusion> {
         self.0
             .iter()
-            .map(|(r, (records, spend))| (*r, (*records, *spend)))
-            .map(|(r, (records, spend))| Exclusion { reason: r.as_str().to_string(), explanation: r.explain().to_string(), records, spend: yuan(spend) })
+            .map(|(r, &(records, spend))| Exclusion { reason: r.as_str().to_string(), explanation: r.explain().to_string(), records, spend: yuan(spend) })
             .collect()
     }
 }

@@ -78,8 +78,7 @@ pub async fn visible(state: &ApiState, role: &Role, record_id: &str) -> ApiResul
     if *role == Role::Bureau {
         return Err(ApiError::NotFound(format!("no record {record_id:?} has been received")));
     }
-    state.metrics.denied.with_label_values(&["forbidden"]).inc();
-    Err(ApiError::Forbidden)
+    Err(state.forbidden())
 }
 
 /// A record's history and the entities it has counted for (every user any copy names).

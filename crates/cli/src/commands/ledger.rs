@@ -13,8 +13,7 @@ use subsidy_store::{settlements, Closure};
 /// Applies pending migrations.
 pub async fn migrate(args: &MigrateArgs) -> Result<()> {
     if args.print_ddl {
-        let config = subsidy_store::ClickHouseConfig::new(&args.store.clickhouse_url).with_database(&args.store.clickhouse_database);
-        let store = subsidy_store::ClickHouseStore::new(&config).map_err(|e| anyhow!("{e}"))?;
+        let store = subsidy_store::ClickHouseStore::new(&crate::store::clickhouse_config(&args.store)).map_err(|e| anyhow!("{e}"))?;
         for statement in store.ddl(args.cluster.as_deref()).map_err(|e| anyhow!("{e}"))? {
             println!("{statement};\n");
         }
