@@ -133,3 +133,33 @@ async fn a_polling_collector_stops_quietly_on_sigterm() {
     assert_quiet("the collector stopped with SIGTERM", &done.stderr);
     assert_complete(&prefix, &generated).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entity_listed_twice_is_produced_as_the_later_one_in_every_poll() {
+    require_broker().await;
+    let mut generated = gen(200, 8);
+    let first = generated.dataset.entities[0].clone();
+    let code = first["credit_code"].as_str().unwrap().to_string();
+    let mut moved = first.clone();
+    moved["city"] = serde_json::json!(if first["city"] == "阜阳市" { "合肥市" } else { "阜阳市" });
+    generated.dataset.entities.push(moved.clone());
+    let state = SimState::new(generated.dataset.clone(), SimConfig::new(TOKEN)).unwrap();
+    let sim = spawn(state.clone()).await.unwrap();
+    let prefix = unique("collector-repeat");
+    // Polls the registry every second: four polls or more before it is stopped.
+    let collector = spawn_collect(&prefix, &sim.base_url(), TOKEN, &["--poll-interval-secs", "1"]);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let stopped = std::process::Command::new("kill").args(["-TERM", &collector.pid().to_string()]).status().unwrap();
+    assert!(stopped.success());
+    let done = tokio::task::spawn_blocking(move || collector.wait(Duration::from_secs(60))).await.unwrap();
+    assert!(done.status.success(), "{}", done.stderr);
+    let polls = done.stderr.matches("lists this registry item more than once").count();
+    assert!(polls >= 3, "expected a report per poll, found {polls}: {}", done.stderr);
+    let produced: Vec<serde_json::Value> = read_topic(&format!("{prefix}.entities"))
+        .await
+        .into_iter()
+        .filter(|(key, _, _)| key.as_deref() == Some(code.as_bytes()))
+        .map(|(_, payload, _)| serde_json::from_slice(&payload).unwrap())
+        .collect();
+    assert_eq!(produced, vec![moved], "the entity must be produced once, as the later item");
+}

@@ -59,6 +59,8 @@ pub struct CollectorMetrics {
     pub request_seconds: HistogramVec,
     /// Registry items produced (changed since last poll), by kind.
     pub registry_items: IntCounterVec,
+    /// Registry items the platform listed more than once in one answer, by kind.
+    pub registry_repeated: IntCounterVec,
     /// Unix time of the last checkpoint written.
     pub checkpoint_timestamp: IntGauge,
     /// Seconds since the last checkpoint (refreshed by a ticker).
@@ -78,6 +80,7 @@ impl CollectorMetrics {
             retries: counter_vec(r, "subsidy_collector_retries_total", "Retried platform requests, by cause.", &["cause"]),
             request_seconds: histogram_vec(r, "subsidy_collector_request_duration_seconds", "Platform request latency.", &["endpoint"]),
             registry_items: counter_vec(r, "subsidy_collector_registry_items_produced_total", "Entities and centers produced because they changed.", &["kind"]),
+            registry_repeated: counter_vec(r, "subsidy_collector_registry_items_repeated_total", "Registry items listed more than once in one platform answer (the later one stands), by kind.", &["kind"]),
             checkpoint_timestamp: gauge(r, "subsidy_collector_checkpoint_timestamp_seconds", "Unix time of the last checkpoint acknowledged by Kafka."),
             checkpoint_age: gauge(r, "subsidy_collector_checkpoint_age_seconds", "Seconds since the last checkpoint was acknowledged."),
             updated_at_lag: gauge(r, "subsidy_collector_updated_at_lag_seconds", "Seconds between the newest updated_at seen and now."),

@@ -1,5 +1,9 @@
 //! Polling the platform's entity and center lists and producing the items
 //! that changed to their compacted topics; refused items are dead-lettered.
+//!
+//! An item the list gives twice is reported and the later one stands, as an
+//! update would and as the file loaders do: each poll produces one value per
+//! key, so the stream never flips between the two.
 
 use super::Collector;
 use crate::error::{PipelineError, PipelineResult};
@@ -32,6 +36,11 @@ pub(super) async fn poll(c: &Collector) -> PipelineResult<()> {
         }
     }
     for (kind, topic, items) in [("entity", &c.sink.topics.entities, good_entities), ("center", &c.sink.topics.centers, good_centers)] {
+        let (items, repeated) = later_stands(items);
+        for key in &repeated {
+            tracing::warn!(kind, key = %key, "the platform lists this registry item more than once; the later one stands");
+        }
+        metrics.registry_repeated.with_label_values(&[kind]).inc_by(repeated.len() as u64);
         let fresh: Vec<_> = {
             let last = c.registry_sent.lock().unwrap_or_else(|p| p.into_inner());
             items.into_iter().filter(|(k, v)| last.get(&(kind, k.clone())) != Some(v)).collect()
@@ -44,4 +53,38 @@ pub(super) async fn poll(c: &Collector) -> PipelineResult<()> {
         metrics.registry_items.with_label_values(&[kind]).inc_by(fresh.len() as u64);
     }
     Ok(())
+}
+
+/// One item per key, the later one where a key repeats (in the order of first
+/// appearance), and the keys that repeated.
+fn later_stands(items: Vec<(String, Vec<u8>)>) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut out: Vec<(String, Vec<u8>)> = Vec::with_capacity(items.len());
+    let mut repeated = Vec::new();
+    for (key, value) in items {
+        match at.get(&key) {
+            Some(&i) => {
+                repeated.push(key);
+                out[i].1 = value;
+            }
+            None => {
+                at.insert(key.clone(), out.len());
+                out.push((key, value));
+            }
+        }
+    }
+    (out, repeated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::later_stands;
+
+    #[test]
+    fn a_repeated_key_keeps_its_later_value_once() {
+        let item = |k: &str, v: &str| (k.to_string(), v.as_bytes().to_vec());
+        let (items, repeated) = later_stands(vec![item("E1", "hefei"), item("E2", "x"), item("E1", "fuyang"), item("E1", "bozhou")]);
+        assert_eq!(items, vec![item("E1", "bozhou"), item("E2", "x")]);
+        assert_eq!(repeated, ["E1", "E1"]);
+    }
 }
