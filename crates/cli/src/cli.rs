@@ -306,6 +306,12 @@ pub struct PlatformSimArgs {
     /// Share of responses whose body is cut short.
     #[arg(long, default_value_t = 0.0)]
     pub truncate_rate: f64,
+    /// Share of responses whose body is a proxy's HTML error page instead of JSON.
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed_rate: f64,
+    /// Share of record pages that start half a page early, repeating records already sent.
+    #[arg(long, default_value_t = 0.0)]
+    pub repeat_rate: f64,
     /// Seed of the fault dice.
     #[arg(long, default_value_t = 7)]
     pub fault_seed: u64,

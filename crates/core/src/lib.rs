@@ -37,5 +37,5 @@ pub use reason::{ReasonClass, ReasonCode};
 pub use record::{parse_record, PaymentStatus, Rejection, UsageRecord};
 pub use registry::{Affected, ComputeCenter, Entity, EntityKind, Finding, Registry};
 pub use settle::{settle, Settlement};
-pub use standing::{line_version, Facts, Line, Standing};
+pub use standing::{line_version, version_registry_position, Facts, Line, Standing};
 pub use step::{step, Decision, Step};

@@ -56,6 +56,7 @@ macro_rules! reason_codes {
 
 reason_codes! {
     Malformed => "malformed", Rejected, "The line is not a JSON object.";
+    Oversized => "oversized", Rejected, "The line is longer than 65,536 bytes (a record is a few hundred).";
     MissingField => "missing_field", Rejected, "A required field is absent or null.";
     InvalidField => "invalid_field", Rejected, "A field has the wrong type or an impossible value.";
     InvalidAmount => "invalid_amount", Rejected, "`amount` or `paid_amount` is not a non-negative decimal with at most two decimals, paid exceeds the amount, or `unit_price` is not a non-negative decimal.";

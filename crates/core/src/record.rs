@@ -16,6 +16,10 @@ use std::fmt;
 /// Longest accepted `record_id` and `center_id`, in bytes.
 pub const MAX_ID_LEN: usize = 128;
 
+/// Longest accepted record line, in bytes. A record is a few hundred bytes; a line
+/// far longer is refused before it is parsed, so its size cannot cost memory or time.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
 /// Highest accepted revision: a line's version keeps it in 31 bits, so every store can order it.
 pub const MAX_REVISION: u32 = i32::MAX as u32;
 
@@ -227,6 +231,9 @@ fn id(field: &'static str, text: Cow<'_, str>) -> Result<String, Rejection> {
 
 /// Parses and checks one usage-record line.
 pub fn parse_record(line: &[u8]) -> Result<UsageRecord, Rejection> {
+    if line.len() > MAX_LINE_BYTES {
+        return Err(Rejection::new(ReasonCode::Oversized, None, format!("the line has {} bytes, more than the {MAX_LINE_BYTES} accepted", line.len())));
+    }
     let w: Wire<'_> = match serde_json::from_slice(line) {
         Ok(w) => w,
         Err(e) => return Err(diagnose(line, e)),
@@ -336,6 +343,9 @@ pub(crate) mod tests {
         use serde_json::json;
         assert_eq!(parse_record(b"{oops").unwrap_err().reason, ReasonCode::Malformed);
         assert_eq!(parse_record(b"[1,2]").unwrap_err().reason, ReasonCode::Malformed);
+        let mut long = good_line();
+        long["note"] = json!("x".repeat(MAX_LINE_BYTES));
+        assert_eq!(parse_record(long.to_string().as_bytes()).unwrap_err().reason, ReasonCode::Oversized);
         assert_eq!(parse_record("\u{feff}{}".as_bytes()).unwrap_err().reason, ReasonCode::Malformed);
         let r = reject(|m| {
             m.remove("center_id");

@@ -89,6 +89,13 @@ pub fn line_version(revision: u32, conflict: bool, registry_position: u64) -> u6
     (u64::from(revision) << 32) | (registry_position.min(MAX_VERSION_REGISTRY_POSITION) << 1) | u64::from(conflict)
 }
 
+/// The registry position a line of this version was classified at: a member must have
+/// read the registry at least that far before it replaces the line, or its version
+/// could fall below the one it replaces.
+pub fn version_registry_position(version: u64) -> u64 {
+    (version >> 1) & MAX_VERSION_REGISTRY_POSITION
+}
+
 /// A standing record classified: the ledger line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {

@@ -158,3 +158,17 @@ fn fixture_produces_eligible_and_excluded_records() {
     assert!(totals.by_reason.len() >= 4, "{totals:?}");
     assert!(!ledger.settle().is_empty());
 }
+
+proptest! {
+    /// A version orders by revision, then registry position, then the conflict flag,
+    /// and gives its registry position back.
+    #[test]
+    fn versions_order_and_give_back_their_registry_position(
+        a in (1u32..=subsidy_core::record::MAX_REVISION, any::<bool>(), 0u64..=subsidy_core::standing::MAX_VERSION_REGISTRY_POSITION),
+        b in (1u32..=subsidy_core::record::MAX_REVISION, any::<bool>(), 0u64..=subsidy_core::standing::MAX_VERSION_REGISTRY_POSITION),
+    ) {
+        let (va, vb) = (subsidy_core::line_version(a.0, a.1, a.2), subsidy_core::line_version(b.0, b.1, b.2));
+        prop_assert_eq!(subsidy_core::version_registry_position(va), a.2);
+        prop_assert_eq!(va.cmp(&vb), (a.0, a.2, a.1).cmp(&(b.0, b.2, b.1)));
+    }
+}

@@ -47,6 +47,8 @@ async fn every_record_arrives_byte_exact_through_faults() {
         slow_rate: 0.03,
         slow_ms: 400,
         truncate_rate: 0.15,
+        malformed_rate: 0.1,
+        repeat_rate: 0.0,
     };
     let (sim, state) = start(&g, config).await;
     let c = client(&sim, TOKEN, 200);
@@ -75,11 +77,11 @@ async fn every_record_arrives_byte_exact_through_faults() {
         let broken = matches!(g.kinds[i], LineKind::Malformed(MalformedKind::BrokenJson));
         assert_eq!(received.is_malformed_text(), broken, "record {i} sent as a string iff not JSON");
     }
-    for cause in ["server_error", "rate_limited", "truncated", "timeout"] {
+    for cause in ["server_error", "rate_limited", "truncated", "decode", "timeout"] {
         assert!(retries.get(cause).copied().unwrap_or(0) > 0, "{cause} retried: {retries:?}");
     }
     let stats = state.stats();
-    assert!(stats.truncated > 0 && stats.rate_limited > 0 && stats.server_errors > 0, "{stats:?}");
+    assert!(stats.truncated > 0 && stats.malformed > 0 && stats.rate_limited > 0 && stats.server_errors > 0, "{stats:?}");
 
     // At the end the cursor still works: nothing more, until there is.
     let again = c.fetch_page_with_retry(cursor.as_deref(), 1000, &policy, |_, _| {}).await.unwrap();
@@ -147,12 +149,13 @@ async fn bad_cursor_and_limit_are_400() {
 async fn each_fault_is_classified() {
     let g = small();
     type Expect = fn(&FetchError) -> bool;
-    let cases: [(Faults, Expect); 3] = [
+    let cases: [(Faults, Expect); 4] = [
         (Faults { rate_limit_rate: 1.0, retry_after_secs: 7, ..Faults::none() }, |e| {
             matches!(e, FetchError::RateLimited { retry_after: Some(d) } if d.as_secs() == 7)
         }),
         (Faults { error_rate: 1.0, ..Faults::none() }, |e| matches!(e, FetchError::Server { status: 500 | 503, .. })),
         (Faults { truncate_rate: 1.0, ..Faults::none() }, |e| matches!(e, FetchError::Truncated(_))),
+        (Faults { malformed_rate: 1.0, ..Faults::none() }, |e| matches!(e, FetchError::Decode(_))),
     ];
     for (faults, expected) in cases {
         let mut config = SimConfig::new(TOKEN);
@@ -168,6 +171,33 @@ async fn each_fault_is_classified() {
     config.faults = Faults { slow_rate: 1.0, slow_ms: 500, ..Faults::none() };
     let (sim, _) = start(&g, config).await;
     assert!(matches!(client(&sim, TOKEN, 100).fetch_page(None, 5).await, Err(FetchError::Timeout)));
+}
+
+#[tokio::test]
+async fn a_repeating_page_sends_records_again_and_the_stream_still_moves_on() {
+    let g = small();
+    let mut config = SimConfig::new(TOKEN);
+    config.faults = Faults { repeat_rate: 1.0, ..Faults::none() };
+    let (sim, state) = start(&g, config).await;
+    let c = client(&sim, TOKEN, 2_000);
+    let (mut got, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let page = c.fetch_page(cursor.as_deref(), 40).await.unwrap();
+        pages += 1;
+        got.extend(page.records.iter().map(|r| r.text().to_string()));
+        cursor = Some(page.next_cursor);
+        if !page.has_more {
+            break;
+        }
+    }
+    // Every page after the first starts 20 records back, so each moves the stream on by 20.
+    assert_eq!(pages, 1 + (1_500usize - 40).div_ceil(20));
+    assert!(got.len() > g.dataset.records.len() && state.stats().repeated as usize == pages - 1, "{} lines in {pages} pages", got.len());
+    let first_copies = |lines: &[String]| {
+        let mut seen = std::collections::HashSet::new();
+        lines.iter().filter(|t| seen.insert(t.to_string())).cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(first_copies(&got), first_copies(&g.dataset.records), "every record arrives, in stream order, repeats aside");
 }
 
 #[tokio::test]

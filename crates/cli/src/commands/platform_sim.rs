@@ -39,6 +39,8 @@ pub fn sim_config(args: &PlatformSimArgs) -> SimConfig {
             slow_rate: args.slow_rate,
             slow_ms: args.slow_ms,
             truncate_rate: args.truncate_rate,
+            malformed_rate: args.malformed_rate,
+            repeat_rate: args.repeat_rate,
         },
         fault_seed: args.fault_seed,
     }

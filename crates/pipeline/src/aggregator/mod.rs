@@ -359,7 +359,8 @@ impl<'a> Loop<'a> {
         }
         let consumed = messages.len();
         let parsed = parse_all(messages);
-        self.bring_in_standing(&parsed).await?;
+        let classified_at = self.bring_in_standing(&parsed).await?;
+        self.await_registry(classified_at).await?;
         let settled = {
             let view = registry_feed::read(&self.registry);
             settle(parsed, &mut self.index, &view.registry, view.position().total(), &self.agg.policy)
@@ -373,7 +374,8 @@ impl<'a> Loop<'a> {
 
     /// Makes the index hold what stands for every id of the batch that has a line:
     /// ids never seen have none, recent ones are in memory, the rest are read from the store.
-    async fn bring_in_standing(&mut self, parsed: &[Parsed]) -> PipelineResult<()> {
+    /// Returns the furthest registry position the lines read from the store were classified at.
+    async fn bring_in_standing(&mut self, parsed: &[Parsed]) -> PipelineResult<u64> {
         let split = self.index.split(record_ids(parsed));
         let (agg, lookup) = (self.agg, &split.lookup);
         let found = if lookup.is_empty() { Vec::new() } else { retrying(&agg.metrics, "looking up standing lines", &self.shutdown, || agg.store.lines_of(lookup)).await? };
@@ -381,6 +383,24 @@ impl<'a> Loop<'a> {
             agg.metrics.standing_lookups.with_label_values(&[source]).inc_by(n as u64);
         }
         self.index.remember(&found);
+        Ok(found.iter().map(|l| subsidy_core::version_registry_position(l.version)).max().unwrap_or(0))
+    }
+
+    /// Waits until this member has read the registry as far as `position`: a line written by
+    /// a previous owner of the partition, whose registry feed was further on, is replaced only
+    /// by a line of a higher version, so that the store keeps the replacement.
+    async fn await_registry(&self, position: u64) -> PipelineResult<()> {
+        let mut waited = Duration::ZERO;
+        let step = Duration::from_millis(20);
+        while registry_feed::read(&self.registry).position().total() < position {
+            if waited.as_secs() > 0 && waited.as_millis().is_multiple_of(10_000) {
+                tracing::warn!(position, waited_s = waited.as_secs(), "waiting for the registry feed to reach the position of lines a previous owner wrote");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(step) => waited += step,
+                _ = self.shutdown.cancelled() => return Err(PipelineError::Stopped("waiting for the registry feed")),
+            }
+        }
         Ok(())
     }
 

@@ -15,7 +15,8 @@ use crate::error::{PipelineError, PipelineResult};
 use crate::metrics::CollectorMetrics;
 use std::time::{Duration, Instant};
 use subsidy_bus::Checkpoints;
-use subsidy_platform::client::{Page, PlatformClient, RetryPolicy};
+use std::collections::HashSet;
+use subsidy_platform::client::{FetchError, Page, PlatformClient, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
 /// How the collector behaves.
@@ -120,6 +121,7 @@ impl Collector {
         let acker = acknowledge(rx, checkpoint, self.checkpoints.clone(), self.config.id.clone(), self.metrics.clone());
         let fetcher = async {
             let mut next_registry_poll = Instant::now();
+            let mut trail = Trail::default();
             loop {
                 if Instant::now() >= next_registry_poll {
                     registry::poll(self).await?;
@@ -129,6 +131,7 @@ impl Collector {
                     p = self.fetch(cursor.as_deref()) => p?,
                     _ = shutdown.cancelled() => break,
                 };
+                trail.follow(cursor.as_deref(), &page).map_err(|source| PipelineError::Platform { what: "following the page cursor", source })?;
                 let has_more = page.has_more;
                 cursor = Some(page.next_cursor.clone());
                 let pending = self.sink.enqueue_page(&page).await?;
@@ -154,6 +157,26 @@ impl Collector {
         fetched?;
         tracing::info!(pages = report.pages, produced = report.produced, dead_lettered = report.dead_lettered, "collector stopped");
         Ok(report)
+    }
+}
+
+/// The cursors followed since the stream was last caught up: a platform whose
+/// `next_cursor` leads back to one of them would be paged for ever.
+#[derive(Debug, Default)]
+struct Trail(HashSet<String>);
+
+impl Trail {
+    /// Notes that `page` was fetched at `cursor`; an error when its next cursor leads back.
+    fn follow(&mut self, cursor: Option<&str>, page: &Page) -> Result<(), FetchError> {
+        if !page.has_more {
+            self.0.clear();
+            return Ok(());
+        }
+        self.0.insert(cursor.unwrap_or_default().to_owned());
+        if self.0.contains(&page.next_cursor) {
+            return Err(FetchError::Protocol(format!("next_cursor {:?} leads back to a page already read while has_more is true", page.next_cursor)));
+        }
+        Ok(())
     }
 }
 
@@ -198,4 +221,32 @@ async fn acknowledge(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::Trail;
+    use subsidy_platform::client::{FetchError, Page};
+
+    fn page(next: &str, has_more: bool) -> Page {
+        Page { records: Vec::new(), next_cursor: next.into(), has_more }
+    }
+
+    #[test]
+    fn a_cursor_that_leads_back_is_refused_and_polling_in_place_is_not() {
+        let mut t = Trail::default();
+        t.follow(None, &page("a", true)).unwrap();
+        t.follow(Some("a"), &page("b", true)).unwrap();
+        assert!(matches!(t.follow(Some("b"), &page("a", true)), Err(FetchError::Protocol(_))));
+        let mut t = Trail::default();
+        assert!(matches!(t.follow(Some("a"), &page("a", true)), Err(FetchError::Protocol(_))));
+        assert!(matches!(Trail::default().follow(None, &page("", true)), Err(FetchError::Protocol(_))));
+        // Caught up: the same cursor is asked again at every poll.
+        let mut t = Trail::default();
+        for _ in 0..3 {
+            t.follow(Some("z"), &page("z", false)).unwrap();
+        }
+        t.follow(Some("z"), &page("y", true)).unwrap();
+    }
 }

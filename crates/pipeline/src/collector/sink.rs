@@ -10,6 +10,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use std::time::Duration;
 use subsidy_bus::{dead_letter_headers, BusError, DeadLetter, Topics};
+use subsidy_core::record::MAX_LINE_BYTES;
 use subsidy_core::{parse_record, ReasonCode};
 use subsidy_platform::client::{Page, PageRecord};
 
@@ -76,6 +77,13 @@ impl std::fmt::Debug for RecordSink {
     }
 }
 
+/// The part of a refused line the dead letter keeps: all of it, or, for an oversized
+/// line (whose detail gives its length), its first [`MAX_LINE_BYTES`], so that the
+/// dead letter stays within the broker's message size.
+fn kept_of(line: &[u8]) -> &[u8] {
+    &line[..line.len().min(MAX_LINE_BYTES)]
+}
+
 enum Kind {
     Record,
     DeadLetter(ReasonCode),
@@ -123,7 +131,7 @@ impl RecordSink {
                 }
                 Err((reason, field, detail)) => {
                     let headers = dead_letter_headers(&DeadLetter { reason: reason.as_str(), field, detail: &detail, stage: "collector" });
-                    let fr = FutureRecord::<[u8], [u8]>::to(&self.topics.dead_letter).payload(bytes).headers(headers);
+                    let fr = FutureRecord::<[u8], [u8]>::to(&self.topics.dead_letter).payload(kept_of(bytes)).headers(headers);
                     self.enqueue(fr, &mut pending, Kind::DeadLetter(reason)).await?;
                 }
             }

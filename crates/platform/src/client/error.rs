@@ -42,6 +42,10 @@ pub enum FetchError {
     /// The body is complete but not the JSON the API promises.
     #[error("response body does not decode: {0}")]
     Decode(String),
+    /// The platform broke the API's contract in a way asking again cannot mend: a
+    /// body larger than any page can be, or a cursor that leads back to itself. Not retryable.
+    #[error("the platform broke the API contract: {0}")]
+    Protocol(String),
     /// The connection could not be made or broke before an answer.
     #[error("connection failed: {0}")]
     Connect(String),
@@ -53,7 +57,7 @@ pub enum FetchError {
 impl FetchError {
     /// Whether the same request may succeed if tried again.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, FetchError::Unauthorized { .. } | FetchError::Rejected { .. } | FetchError::Config(_))
+        !matches!(self, FetchError::Unauthorized { .. } | FetchError::Rejected { .. } | FetchError::Protocol(_) | FetchError::Config(_))
     }
 
     /// The delay the platform asked for, if any.
@@ -74,14 +78,15 @@ impl FetchError {
             FetchError::Timeout => "timeout",
             FetchError::Truncated(_) => "truncated",
             FetchError::Decode(_) => "decode",
+            FetchError::Protocol(_) => "protocol",
             FetchError::Connect(_) => "connect",
             FetchError::Config(_) => "config",
         }
     }
 
     /// Every value [`FetchError::cause`] returns.
-    pub const CAUSES: [&'static str; 9] =
-        ["unauthorized", "rate_limited", "server_error", "rejected", "timeout", "truncated", "decode", "connect", "config"];
+    pub const CAUSES: [&'static str; 10] =
+        ["unauthorized", "rate_limited", "server_error", "rejected", "timeout", "truncated", "decode", "protocol", "connect", "config"];
 
     pub(crate) fn from_reqwest(e: &reqwest::Error) -> FetchError {
         if e.is_timeout() {

@@ -54,6 +54,29 @@ struct ErrorWire {
     message: String,
 }
 
+/// Largest answer accepted, in bytes: a full page of records at the longest line
+/// accepted, with room for the envelope. A larger body is refused before it fills memory.
+pub const MAX_BODY_BYTES: usize = (MAX_PAGE_LIMIT as usize + 1) * subsidy_core::record::MAX_LINE_BYTES;
+
+/// Largest page asked for.
+pub const MAX_PAGE_LIMIT: u32 = 1_000;
+
+/// Reads a body of at most [`MAX_BODY_BYTES`].
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    let too_large = |n: u64| FetchError::Protocol(format!("an answer of {n} bytes or more, larger than the {MAX_BODY_BYTES} any page can be"));
+    if let Some(n) = response.content_length().filter(|n| *n > MAX_BODY_BYTES as u64) {
+        return Err(too_large(n));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| FetchError::from_reqwest(&e))? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large((body.len() + chunk.len()) as u64));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 impl PlatformClient {
     /// A client for the API at `base_url` (e.g. `http://127.0.0.1:8080`); `timeout` bounds each request.
     pub fn new(base_url: &str, token: &str, timeout: Duration) -> Result<PlatformClient, FetchError> {
@@ -82,7 +105,7 @@ impl PlatformClient {
             .map_err(|e| FetchError::from_reqwest(&e))?;
         let status = response.status();
         let after = retry_after(response.headers());
-        let body = response.bytes().await.map_err(|e| FetchError::from_reqwest(&e))?;
+        let body = read_body(response).await?;
         match status {
             StatusCode::OK => Ok(body.to_vec()),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(FetchError::Unauthorized { status: status.as_u16() }),

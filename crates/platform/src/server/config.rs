@@ -21,6 +21,10 @@ pub struct Faults {
     pub slow_ms: u64,
     /// Share of 200 answers whose body is cut in the middle.
     pub truncate_rate: f64,
+    /// Share of 200 answers whose body is not the API's JSON (a proxy's HTML error page).
+    pub malformed_rate: f64,
+    /// Share of record pages that start half a page early, repeating records of the page before.
+    pub repeat_rate: f64,
 }
 
 impl Default for Faults {
@@ -32,7 +36,7 @@ impl Default for Faults {
 impl Faults {
     /// No faults.
     pub fn none() -> Faults {
-        Faults { error_rate: 0.0, rate_limit_rate: 0.0, retry_after_secs: 1, slow_rate: 0.0, slow_ms: 2_000, truncate_rate: 0.0 }
+        Faults { error_rate: 0.0, rate_limit_rate: 0.0, retry_after_secs: 1, slow_rate: 0.0, slow_ms: 2_000, truncate_rate: 0.0, malformed_rate: 0.0, repeat_rate: 0.0 }
     }
 
     /// Checks that every rate is within 0–1.
@@ -42,6 +46,8 @@ impl Faults {
             ("rate_limit_rate", self.rate_limit_rate),
             ("slow_rate", self.slow_rate),
             ("truncate_rate", self.truncate_rate),
+            ("malformed_rate", self.malformed_rate),
+            ("repeat_rate", self.repeat_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(SimConfigError { field, problem: format!("must be within 0–1, is {rate}") });

@@ -2,7 +2,7 @@
 //! injection, and the JSON answers.
 
 use super::cursor;
-use super::state::{Count, Draw, SimState};
+use super::state::{Count, Draw, Shape, SimState};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -50,7 +50,7 @@ async fn not_found() -> Response {
 }
 
 /// Checks the bearer token and draws the request's faults. `Err` is the answer to send.
-async fn admit(state: &SimState, headers: &HeaderMap) -> Result<bool, Response> {
+async fn admit(state: &SimState, headers: &HeaderMap) -> Result<Shape, Response> {
     state.count(Count::Requests, 1);
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -81,19 +81,26 @@ async fn admit(state: &SimState, headers: &HeaderMap) -> Result<bool, Response> 
             r.headers_mut().insert(header::RETRY_AFTER, retry_after);
             Err(r)
         }
-        Draw::Normal { slow, truncate } => {
+        Draw::Normal { slow, shape } => {
             if slow {
                 state.count(Count::Slowed, 1);
                 tokio::time::sleep(Duration::from_millis(state.faults().slow_ms)).await;
             }
-            Ok(truncate)
+            Ok(shape)
         }
     }
 }
 
-/// A 200 answer, cut in the middle when the truncate fault fired.
-fn ok(state: &SimState, mut body: Vec<u8>, truncate: bool) -> Response {
-    if truncate {
+/// What a proxy in front of the platform sends when it has no answer.
+const PROXY_PAGE: &[u8] = b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
+
+/// A 200 answer, damaged as the faults drawn say.
+fn ok(state: &SimState, mut body: Vec<u8>, shape: Shape) -> Response {
+    if shape.malformed {
+        tracing::debug!("injecting a body that is not the API's JSON");
+        state.count(Count::Malformed, 1);
+        body = PROXY_PAGE.to_vec();
+    } else if shape.truncate {
         tracing::debug!(bytes = body.len(), "injecting truncated body");
         state.count(Count::Truncated, 1);
         body.truncate(body.len() / 2);
@@ -113,8 +120,8 @@ fn bad_request(state: &SimState, code: &str, message: &str) -> Response {
 }
 
 async fn usage_records(State(state): State<SimState>, headers: HeaderMap, query: Result<Query<PageQuery>, QueryRejection>) -> Response {
-    let truncate = match admit(&state, &headers).await {
-        Ok(t) => t,
+    let shape = match admit(&state, &headers).await {
+        Ok(shape) => shape,
         Err(r) => return r,
     };
     let Ok(Query(q)) = query else {
@@ -132,12 +139,17 @@ async fn usage_records(State(state): State<SimState>, headers: HeaderMap, query:
             None => return bad_request(&state, "invalid_cursor", "the cursor was not issued by this platform"),
         },
     };
-    match state.page(pos, limit) {
+    // A repeating page starts half a page back and still ends past `pos`, so the stream moves on.
+    let start = if shape.repeat { pos.saturating_sub(limit / 2) } else { pos };
+    match state.page(start, limit) {
         Some(page) => {
-            if !truncate {
+            if start < pos {
+                state.count(Count::Repeated, 1);
+            }
+            if !(shape.truncate || shape.malformed) {
                 state.count(Count::RecordsServed, page.records as u64);
             }
-            ok(&state, page.body, truncate)
+            ok(&state, page.body, shape)
         }
         None => bad_request(&state, "invalid_cursor", "the cursor is past the end of the stream"),
     }
@@ -145,14 +157,14 @@ async fn usage_records(State(state): State<SimState>, headers: HeaderMap, query:
 
 async fn entities(State(state): State<SimState>, headers: HeaderMap) -> Response {
     match admit(&state, &headers).await {
-        Ok(truncate) => ok(&state, state.entities_body().as_ref().clone(), truncate),
+        Ok(shape) => ok(&state, state.entities_body().as_ref().clone(), shape),
         Err(r) => r,
     }
 }
 
 async fn centers(State(state): State<SimState>, headers: HeaderMap) -> Response {
     match admit(&state, &headers).await {
-        Ok(truncate) => ok(&state, state.centers_body().as_ref().clone(), truncate),
+        Ok(shape) => ok(&state, state.centers_body().as_ref().clone(), shape),
         Err(r) => r,
     }
 }

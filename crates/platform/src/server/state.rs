@@ -28,12 +28,16 @@ pub struct SimStats {
     pub slowed: u64,
     /// Bodies cut short.
     pub truncated: u64,
+    /// Bodies replaced by a page that is not the API's JSON.
+    pub malformed: u64,
+    /// Record pages that repeated records of the page before.
+    pub repeated: u64,
     /// Record elements sent in complete pages.
     pub records_served: u64,
 }
 
 #[derive(Debug, Default)]
-struct Counters([AtomicU64; 8]);
+struct Counters([AtomicU64; 10]);
 
 /// Indexes into [`Counters`].
 #[derive(Debug, Clone, Copy)]
@@ -45,18 +49,31 @@ pub(crate) enum Count {
     RateLimited,
     Slowed,
     Truncated,
+    Malformed,
+    Repeated,
     RecordsServed,
 }
 
 /// The faults drawn for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Draw {
-    /// Answer normally (possibly after a delay, possibly cut short).
-    Normal { slow: bool, truncate: bool },
+    /// Answer normally, possibly after a delay and in a damaged shape.
+    Normal { slow: bool, shape: Shape },
     /// Answer 500 or 503.
     Error { status: u16 },
     /// Answer 429.
     RateLimited,
+}
+
+/// How a 200 answer is damaged, if at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Cut in the middle.
+    pub truncate: bool,
+    /// Replaced by a proxy's HTML error page.
+    pub malformed: bool,
+    /// A record page starting half a page early.
+    pub repeat: bool,
 }
 
 #[derive(Debug)]
@@ -180,6 +197,8 @@ impl SimState {
             rate_limited: v(Count::RateLimited),
             slowed: v(Count::Slowed),
             truncated: v(Count::Truncated),
+            malformed: v(Count::Malformed),
+            repeated: v(Count::Repeated),
             records_served: v(Count::RecordsServed),
         }
     }
@@ -211,9 +230,10 @@ impl SimState {
         if f.rate_limit_rate > 0.0 && rng.random_bool(f.rate_limit_rate) {
             return Draw::RateLimited;
         }
-        let slow = f.slow_rate > 0.0 && rng.random_bool(f.slow_rate);
-        let truncate = f.truncate_rate > 0.0 && rng.random_bool(f.truncate_rate);
-        Draw::Normal { slow, truncate }
+        let mut roll = |rate: f64| rate > 0.0 && rng.random_bool(rate);
+        let slow = roll(f.slow_rate);
+        let shape = Shape { truncate: roll(f.truncate_rate), malformed: roll(f.malformed_rate), repeat: roll(f.repeat_rate) };
+        Draw::Normal { slow, shape }
     }
 
     /// Replaces the entity and center lists served from now on, as the platform's
