@@ -9,8 +9,9 @@
 # Needs the nightly toolchain; installs cargo-fuzz (pinned) when missing.
 # Seeds are fuzz/seeds/TARGET (golden records, the built-in policy, a token
 # file); what the fuzzer learns goes to fuzz/corpus/TARGET, crashes to
-# fuzz/artifacts/TARGET (both ignored by git). A crash fails the script: add
-# the input to the seeds and a test for it.
+# fuzz/artifacts/TARGET (both ignored by git). A crash fails the script and
+# its input is copied into fuzz/seeds/TARGET, where the ordinary test command
+# replays every seed (crates/cli/tests/fuzz_seeds.rs): commit it with the fix.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO/fuzz"
@@ -25,7 +26,10 @@ for target in record_decoder policy_file token_file; do
     echo "== fuzzing $target for $SECONDS_PER_TARGET s"
     if ! cargo +nightly fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
         -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -max_len=65536 2>"corpus/$target.log"; then
-        echo "!! $target crashed; the input is in fuzz/artifacts/$target:" >&2
+        echo "!! $target crashed; the input is copied into fuzz/seeds/$target (commit it with the fix):" >&2
+        for crash in "artifacts/$target"/*; do
+            [[ -f "$crash" ]] && cp "$crash" "seeds/$target/$(basename "$crash")" && echo "   fuzz/seeds/$target/$(basename "$crash")" >&2
+        done
         tail -n 30 "corpus/$target.log" >&2
         status=1
     fi
