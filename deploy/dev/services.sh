@@ -11,6 +11,8 @@
 #   start   [SERVICE...]        start services not yet running (idempotent)
 #   stop    [SERVICE...]        stop services (data is kept)
 #   restart [SERVICE...]
+#   kill    SERVICE             SIGKILL a running service, as a crash would
+#                               (clickhouse or kafka; the fault suite uses it)
 #   reset-kafka                 stop the broker and delete its sqlite storage
 #                               (tansu's sqlite engine slows down as topics of
 #                               earlier runs pile up; the tests start empty)
@@ -591,6 +593,22 @@ cmd_stop() {
     for s in $services; do "stop_$s"; done
 }
 
+cmd_kill() { # service
+    local pidfile
+    case "$(services_of "${1:-}")" in
+        clickhouse) pidfile="$CH_DIR/clickhouse.pid" ;;
+        kafka) pidfile="$TANSU_DIR/tansu.pid" ;;
+        *) die "kill: clickhouse or kafka" ;;
+    esac
+    pid_alive "$pidfile" || die "kill: ${1} is not running (no live pid in $pidfile)"
+    local pid
+    pid="$(cat "$pidfile")"
+    kill -KILL "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    rm -f "$pidfile"
+    log "${1}: killed (pid $pid)"
+}
+
 cmd_status() {
     local down=0
     if ch_ping; then
@@ -664,6 +682,7 @@ main() {
         start) cmd_start "$@" ;;
         stop) cmd_stop "$@" ;;
         restart) cmd_stop "$@"; cmd_start "$@" ;;
+        kill) cmd_kill "$@" ;;
         reset-kafka) stop_kafka; rm -f "$TANSU_DIR"/tansu.db "$TANSU_DIR"/tansu.db-shm "$TANSU_DIR"/tansu.db-wal ;;
         status) cmd_status ;;
         python) echo "$VENV/bin/python" ;;

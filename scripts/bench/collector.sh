@@ -4,6 +4,8 @@
 # Runs both side by side ROUNDS times and prints medians and their ratio.
 #
 #   bash scripts/bench/collector.sh [RECORDS] [ROUNDS]
+#
+# BENCH_RSS_FILE: where to append the collector's peak RSS (KiB) per round.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
@@ -15,7 +17,9 @@ bash deploy/dev/services.sh start kafka >/dev/null
 PY="$(bash deploy/dev/services.sh python)"
 cargo build --release -q -p subsidy-meter
 BIN="$REPO/target/release/subsidy-meter"
+ensure_gnu_time
 WORK="$(mktemp -d)"
+RSS_FILE="${BENCH_RSS_FILE:-$WORK/collect.rss}"
 trap 'kill $SIM_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export SUBSIDY_PLATFORM_TOKEN=bench-token
 "$BIN" platform-sim --records "$RECORDS" --write-files "$WORK/data" --write-only 2>/dev/null
@@ -27,7 +31,7 @@ for _ in $(seq 50); do curl -sf -o /dev/null -H "Authorization: Bearer $SUBSIDY_
 for round in $(seq "$ROUNDS"); do
     prefix="bench-$$-$round"
     start=$(date +%s.%N)
-    out=$("$BIN" collect --platform-url http://127.0.0.1:18090 --kafka-brokers "$BROKERS" --exit-when-caught-up \
+    out=$(/usr/bin/time -f '%M' -a -o "$RSS_FILE" "$BIN" collect --platform-url http://127.0.0.1:18090 --kafka-brokers "$BROKERS" --exit-when-caught-up \
         --metrics-addr 127.0.0.1:0 --topic-records "$prefix.records" --topic-entities "$prefix.entities" \
         --topic-centers "$prefix.centers" --topic-dead-letter "$prefix.dead-letter" \
         --topic-checkpoints "$prefix.checkpoints" 2>&1 | grep '^collect:')

@@ -274,7 +274,9 @@ async fn a_broken_contract_stops_the_collector_with_a_clear_error() {
     require_broker().await;
     let good = three_good();
     let huge = vec![b' '; subsidy_platform::client::MAX_BODY_BYTES + 1];
-    let cases: Vec<(&str, Vec<(&str, Vec<u8>)>, &str, usize)> = vec![
+    // (what, answers by cursor, the error it must give, records produced before it)
+    type Case<'a> = (&'a str, Vec<(&'a str, Vec<u8>)>, &'a str, usize);
+    let cases: Vec<Case<'_>> = vec![
         ("a cursor that leads back", vec![("", page(&good, "p1", true)), ("p1", page(&good, "", true))], "leads back to a page already read", 3),
         ("a cursor that leads to itself", vec![("", page(&good, "p1", true)), ("p1", page(&[], "p1", true))], "leads back to a page already read", 3),
         ("an answer larger than any page", vec![("", huge)], "larger than the", 0),

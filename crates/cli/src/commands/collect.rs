@@ -14,8 +14,12 @@ pub async fn run(args: &CollectArgs) -> Result<()> {
     check_reachable(&bus.brokers, Duration::from_secs(10)).await?;
     let client = PlatformClient::new(&args.platform.platform_url, &args.platform.platform_token, Duration::from_secs(args.platform.platform_timeout_secs))
         .map_err(|e| anyhow!("platform client: {e}"))?;
-    // Fail fast on an unreachable platform or a wrong token.
-    client.fetch_centers().await.map_err(|e| anyhow!("cannot use the platform at {}: {e}", args.platform.platform_url))?;
+    // Fail fast on a wrong token (not retried) or a platform that stays unusable for
+    // half a minute; a passing fault (a 503, a body cut short) is only retried.
+    let startup = RetryPolicy { max_attempts: 5, max_elapsed: Some(Duration::from_secs(30)), ..RetryPolicy::default() };
+    subsidy_platform::client::with_retry(&startup, || client.fetch_centers(), |e, wait| tracing::warn!(cause = e.cause(), wait_ms = wait.as_millis() as u64, "platform check failed, retrying"))
+        .await
+        .map_err(|e| anyhow!("cannot use the platform at {}: {e}", args.platform.platform_url))?;
     ensure_topics(&bus.brokers, &bus.topic_specs(), Duration::from_secs(30)).await.context("creating Kafka topics")?;
 
     let registry = prometheus::Registry::new();

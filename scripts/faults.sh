@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The fault suite's long form: a million generated record lines through the
+# pipeline while it is hurt in seven ways (crates/cli/tests/faults.rs says
+# how), then `export == recompute`, statements summing to it, nothing lost or
+# doubled; the table is written into docs/RELIABILITY.md.
+#
+#   bash scripts/faults.sh [RECORDS] [KILLS] [OUTAGE_SECS]     (1000000 10 60)
+#
+# Starts the services it needs (deploy/dev/services.sh). The test command runs
+# the short form (20,000 lines, 3 kills, 8 s outage) without writing the file.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+bash deploy/dev/services.sh start
+eval "$(bash deploy/dev/services.sh env)"
+export SUBSIDY_FAULT_RECORDS="${1:-1000000}" SUBSIDY_FAULT_KILLS="${2:-10}" SUBSIDY_FAULT_OUTAGE_SECS="${3:-60}"
+export SUBSIDY_FAULT_REPORT="$REPO/docs/RELIABILITY.md"
+cargo test --release -p subsidy-meter --test faults -- --nocapture
