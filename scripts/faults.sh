@@ -6,11 +6,13 @@
 #
 #   bash scripts/faults.sh [RECORDS] [KILLS] [OUTAGE_SECS]     (1000000 10 60)
 #
-# Starts the services it needs (deploy/dev/services.sh). The test command runs
+# Starts the services it needs (deploy/dev/services.sh), the broker empty. The test command runs
 # the short form (20,000 lines, 3 kills, 8 s outage) without writing the file.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
+# A fresh broker: tansu's sqlite engine slows down as earlier runs' topics pile up.
+bash deploy/dev/services.sh reset-kafka
 bash deploy/dev/services.sh start
 eval "$(bash deploy/dev/services.sh env)"
 export SUBSIDY_FAULT_RECORDS="${1:-1000000}" SUBSIDY_FAULT_KILLS="${2:-10}" SUBSIDY_FAULT_OUTAGE_SECS="${3:-60}"
