@@ -63,11 +63,11 @@ row "core rules" "settlement step, records/s on one core" "$step" "parsing the s
 sql_settle() { # db
     chq --multiquery --query "
 SELECT count(), sum(subsidy) FROM (
-  SELECT user_credit_code, period, floor(toFloat64(sum(paid)) * 0.2 * any(uplift), 2) AS subsidy FROM (
+  SELECT user_credit_code, period, floor(sum(paid) * 0.2 * any(uplift), 2) AS subsidy FROM (
     SELECT user_credit_code, period, paid, uplift FROM (
       SELECT user_credit_code, period, paid FROM (
         SELECT user_credit_code, toYYYYMM(parseDateTimeBestEffort(usage_end), 'Asia/Shanghai') AS period,
-               toDecimal64(paid_amount, 2) AS paid, center_id FROM (
+               toFloat64OrZero(paid_amount) AS paid, center_id FROM (
           SELECT record_id, argMax(user_credit_code, revision) AS user_credit_code, argMax(usage_end, revision) AS usage_end,
                  argMax(paid_amount, revision) AS paid_amount, argMax(payment_status, revision) AS payment_status,
                  argMax(center_id, revision) AS center_id, argMax(currency, revision) AS currency
