@@ -47,11 +47,6 @@ impl Scale {
             outage: Duration::from_secs(var("SUBSIDY_FAULT_OUTAGE_SECS", 8)),
         }
     }
-
-    /// Seconds over which the platform releases its records: long enough that faults land mid-stream.
-    fn release_secs(&self, scenario_secs: f64) -> f64 {
-        scenario_secs.max(10.0)
-    }
 }
 
 /// Per user, month and outcome (`eligible` or a reason code): how many records stand.
@@ -141,9 +136,14 @@ struct Run<'o> {
 }
 
 impl<'o> Run<'o> {
-    async fn new(oracle: &'o Oracle, store: TestStore, faults: Faults, release_secs: f64) -> Run<'o> {
+    /// A run whose platform releases every line evenly over `release_secs`.
+    async fn paced(oracle: &'o Oracle, store: TestStore, faults: Faults, release_secs: f64) -> Run<'o> {
         let per_sec = oracle.lines as f64 / release_secs;
-        let config = SimConfig { release: Release::Rate { initial: 0, per_sec }, faults, fault_seed: rand::random(), ..SimConfig::new(TOKEN) };
+        Run::new(oracle, store, faults, Release::Rate { initial: 0, per_sec }).await
+    }
+
+    async fn new(oracle: &'o Oracle, store: TestStore, faults: Faults, release: Release) -> Run<'o> {
+        let config = SimConfig { release, faults, fault_seed: rand::random(), ..SimConfig::new(TOKEN) };
         let sim = SimState::new(oracle.dataset.clone(), config).unwrap();
         let server = spawn(sim.clone()).await.unwrap();
         let url = server.base_url();
@@ -316,15 +316,20 @@ fn random_pause() -> Duration {
 }
 
 /// SIGKILL of the collector and of the aggregator at random moments, each restarted at once.
+/// The platform releases the stream in slices, one more before each restart, so a
+/// restarted process always has work to resume, however fast the earlier slices went.
 async fn kills(oracle: &Oracle, scale: &Scale) -> Row {
-    let release = scale.release_secs(scale.kills as f64 * 20.0);
-    let mut run = Run::new(oracle, TestStore::clickhouse("faults_kill"), Faults::none(), release).await;
+    let slice = (oracle.lines / (2 * scale.kills + 1)).max(1);
+    let mut released = slice;
+    let mut run = Run::new(oracle, TestStore::clickhouse("faults_kill"), Faults::none(), Release::Manual { initial: released }).await;
     run.start_collector();
     run.start_aggregator(&[]);
     run.until_written_more(0.0, "first write").await;
     for _ in 0..scale.kills {
         tokio::time::sleep(random_pause()).await;
         run.kill_collector();
+        released += slice;
+        run.sim.release_to(released);
         let served = run.served();
         run.start_collector();
         let took = run.until("collector resumes", Duration::from_secs(120), || async { run.served() > served }).await;
@@ -332,6 +337,8 @@ async fn kills(oracle: &Oracle, scale: &Scale) -> Row {
 
         tokio::time::sleep(random_pause()).await;
         run.kill_aggregator(0);
+        released += slice;
+        run.sim.release_to(released);
         run.start_aggregator(&[]);
         let took = run.until_written_more(0.0, "aggregator resumes").await;
         run.recoveries.push(took);
@@ -342,18 +349,21 @@ async fn kills(oracle: &Oracle, scale: &Scale) -> Row {
     row
 }
 
-/// The broker killed mid-run and restarted on its durable storage.
-async fn broker(oracle: &Oracle, scale: &Scale) -> Row {
-    let mut run = Run::new(oracle, TestStore::clickhouse("faults_broker"), Faults::none(), scale.release_secs(20.0)).await;
+/// The broker killed mid-run and restarted on its durable storage. Half the stream is
+/// released at the start and the rest while the broker is down, so the aggregator has
+/// lines to write after it comes back whatever the pace of the first half.
+async fn broker(oracle: &Oracle, _scale: &Scale) -> Row {
+    let mut run = Run::new(oracle, TestStore::clickhouse("faults_broker"), Faults::none(), Release::Manual { initial: oracle.lines / 2 }).await;
     run.start_collector();
     run.start_aggregator(&[]);
-    let third = oracle.lines as u64 / 3;
-    run.until("a third served", Duration::from_secs(300), || async { run.served() >= third }).await;
+    let quarter = oracle.lines as u64 / 4;
+    run.until("a quarter served", Duration::from_secs(300), || async { run.served() >= quarter }).await;
     run.until_written_more(0.0, "first write").await;
     services(&["kill", "kafka"]);
+    run.sim.release_to(oracle.lines);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    services(&["start", "kafka"]);
     let before = run.written().await;
+    services(&["start", "kafka"]);
     let took = run.until_written_more(before, "writes after the broker came back").await;
     run.recoveries.push(took);
     run.finish(true).await;
@@ -362,17 +372,18 @@ async fn broker(oracle: &Oracle, scale: &Scale) -> Row {
     row
 }
 
-/// ClickHouse stopped mid-run and started again.
+/// ClickHouse stopped mid-run and started again; half the stream is released at the
+/// start and the rest while ClickHouse is down, so there is a backlog to write after.
 async fn clickhouse_outage(oracle: &Oracle, scale: &Scale) -> Row {
-    let release = scale.release_secs(scale.outage.as_secs_f64() + 15.0);
-    let mut run = Run::new(oracle, TestStore::clickhouse("faults_ch"), Faults::none(), release).await;
+    let mut run = Run::new(oracle, TestStore::clickhouse("faults_ch"), Faults::none(), Release::Manual { initial: oracle.lines / 2 }).await;
     run.start_collector();
     run.start_aggregator(&[]);
     run.until_written_more(0.0, "first write").await;
     services(&["stop", "clickhouse"]);
+    run.sim.release_to(oracle.lines);
     tokio::time::sleep(scale.outage).await;
-    services(&["start", "clickhouse"]);
     let before = run.written().await;
+    services(&["start", "clickhouse"]);
     let took = run.until_written_more(before, "writes after ClickHouse came back").await;
     run.recoveries.push(took);
     run.finish(true).await;
@@ -393,7 +404,7 @@ async fn platform(oracle: &Oracle, _scale: &Scale) -> Row {
         malformed_rate: 0.03,
         repeat_rate: 0.05,
     };
-    let mut run = Run::new(oracle, TestStore::clickhouse("faults_platform"), faults, 10.0).await;
+    let mut run = Run::paced(oracle, TestStore::clickhouse("faults_platform"), faults, 10.0).await;
     // Pages small enough that a few hundred requests draw every fault at least once.
     let page_limit = (oracle.lines / 400).clamp(50, 1_000).to_string();
     run.collector_flags = vec!["--platform-timeout-secs".into(), "1".into(), "--page-limit".into(), page_limit];
@@ -410,7 +421,7 @@ async fn platform(oracle: &Oracle, _scale: &Scale) -> Row {
 
 /// Two aggregators share the topic; one is killed and never restarted.
 async fn member_lost(oracle: &Oracle, _scale: &Scale) -> Row {
-    let mut run = Run::new(oracle, TestStore::clickhouse("faults_member"), Faults::none(), 25.0).await;
+    let mut run = Run::paced(oracle, TestStore::clickhouse("faults_member"), Faults::none(), 25.0).await;
     run.start_collector();
     run.start_aggregator(&[]);
     run.start_aggregator(&["--exit-when-idle-secs", "8"]);
@@ -465,7 +476,7 @@ async fn disk_full(oracle: &Oracle, _scale: &Scale) -> Row {
     let small = (oracle.lines as u64 * 300).max(1 << 20);
     let disk = Tmpfs::mount(oracle.dir.path().join("ledger-disk"), small);
     let store = TestStore::Sqlite(disk.0.join("ledger.sqlite"));
-    let mut run = Run::new(oracle, store, Faults::none(), 15.0).await;
+    let mut run = Run::paced(oracle, store, Faults::none(), 15.0).await;
     run.start_collector();
     run.start_aggregator(&[]);
     let addr = run.aggregators[0].1.clone();
@@ -476,8 +487,8 @@ async fn disk_full(oracle: &Oracle, _scale: &Scale) -> Row {
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let errors = scrape_metric(&addr, "subsidy_aggregator_store_errors_total").await;
-    disk.resize(small * 20);
     let before = run.written().await;
+    disk.resize(small * 20);
     let took = run.until_written_more(before, "writes after space was freed").await;
     run.recoveries.push(took);
     run.finish(true).await;
@@ -489,7 +500,7 @@ async fn disk_full(oracle: &Oracle, _scale: &Scale) -> Row {
 
 /// A month closed while records for it are still arriving.
 async fn close_midway(oracle: &Oracle, _scale: &Scale) -> Row {
-    let mut run = Run::new(oracle, TestStore::clickhouse("faults_close"), Faults::none(), 20.0).await;
+    let mut run = Run::paced(oracle, TestStore::clickhouse("faults_close"), Faults::none(), 20.0).await;
     run.start_collector();
     run.start_aggregator(&[]);
     let part = oracle.lines as u64 * 3 / 10;
