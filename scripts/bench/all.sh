@@ -34,6 +34,8 @@ mkdir -p "$OUT"
 CH_TCP="${SUBSIDY_CH_TCP_PORT:-9000}"
 chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" "$@"; }
 ensure_gnu_time
+# Installs what is missing (Debian packages, the broker, the Python venv the raw producer runs in).
+bash deploy/dev/services.sh install >/dev/null
 bash deploy/dev/services.sh start clickhouse kafka >/dev/null
 cargo build --release -q -p subsidy-meter
 cargo build --release -q -p subsidy-core --example bare_parse
