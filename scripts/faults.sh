@@ -6,8 +6,12 @@
 #
 #   bash scripts/faults.sh [RECORDS] [KILLS] [OUTAGE_SECS]     (1000000 10 60)
 #
-# Starts the services it needs (deploy/dev/services.sh), the broker empty. The test command runs
-# the short form (20,000 lines, 3 kills, 8 s outage) without writing the file.
+# The long form runs on librdkafka's mock cluster (SUBSIDY_FAULT_BUS=mock, one
+# cluster per scenario): tansu's SQLite engine, the development broker, stalls
+# under a million records (docs/RELIABILITY.md says how). SUBSIDY_FAULT_BUS=services
+# runs it on the broker of deploy/dev/services.sh instead, started empty. The
+# test command runs the short form (20,000 lines, 3 kills, 8 s outage) on tansu,
+# SIGKILLing and restarting it, without writing the file.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -17,4 +21,5 @@ bash deploy/dev/services.sh start
 eval "$(bash deploy/dev/services.sh env)"
 export SUBSIDY_FAULT_RECORDS="${1:-1000000}" SUBSIDY_FAULT_KILLS="${2:-10}" SUBSIDY_FAULT_OUTAGE_SECS="${3:-60}"
 export SUBSIDY_FAULT_REPORT="$REPO/docs/RELIABILITY.md"
+export SUBSIDY_FAULT_BUS="${SUBSIDY_FAULT_BUS:-mock}"
 cargo test --release -p subsidy-meter --test faults -- --nocapture

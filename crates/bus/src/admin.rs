@@ -35,23 +35,20 @@ impl BusConfig {
 
 /// Fails fast, with the broker list in the message, when no broker answers a metadata request.
 pub async fn check_reachable(brokers: &str, timeout: Duration) -> Result<(), BusError> {
-    let brokers_owned = brokers.to_string();
-    let result = tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = client_config(&brokers_owned).create()?;
-        consumer.fetch_metadata(None, timeout).map(|_| ())
-    })
-    .await;
-    match result {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(BusError::Unreachable { brokers: brokers.into(), detail: e.to_string() }),
-        Err(e) => Err(BusError::Unreachable { brokers: brokers.into(), detail: e.to_string() }),
-    }
+    topic_names(brokers, timeout).await.map(|_| ())
 }
 
 /// Creates the topics that do not exist yet; existing ones are left as they are.
+/// When every topic exists no creation is asked for, so a broker without the
+/// CreateTopics API (librdkafka's mock cluster) serves topics made beforehand.
 pub async fn ensure_topics(brokers: &str, specs: &[TopicSpec], timeout: Duration) -> Result<(), BusError> {
+    let existing = topic_names(brokers, timeout).await?;
+    let missing: Vec<&TopicSpec> = specs.iter().filter(|s| !existing.contains(&s.name)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
     let admin: AdminClient<DefaultClientContext> = client_config(brokers).create()?;
-    let new: Vec<NewTopic<'_>> = specs
+    let new: Vec<NewTopic<'_>> = missing
         .iter()
         .map(|s| {
             let t = NewTopic::new(&s.name, s.partitions, TopicReplication::Fixed(1));
@@ -72,4 +69,19 @@ pub async fn ensure_topics(brokers: &str, specs: &[TopicSpec], timeout: Duration
         }
     }
     Ok(())
+}
+
+/// The names of the topics the brokers know.
+async fn topic_names(brokers: &str, timeout: Duration) -> Result<std::collections::HashSet<String>, BusError> {
+    let brokers_owned = brokers.to_string();
+    let result = tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = client_config(&brokers_owned).create()?;
+        consumer.fetch_metadata(None, timeout).map(|m| m.topics().iter().map(|t| t.name().to_string()).collect())
+    })
+    .await;
+    match result {
+        Ok(Ok(names)) => Ok(names),
+        Ok(Err(e)) => Err(BusError::Unreachable { brokers: brokers.into(), detail: e.to_string() }),
+        Err(e) => Err(BusError::Unreachable { brokers: brokers.into(), detail: e.to_string() }),
+    }
 }
