@@ -122,7 +122,12 @@ impl Scenario {
 
     /// A long-running aggregator member.
     fn member(&self) -> Proc {
-        spawn_aggregate_on(&self.prefix, &self.store, &self.group, &["--batch-rows", "5", "--batch-linger-ms", "20", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"])
+        self.member_at(&free_addr())
+    }
+
+    /// A member serving its metrics at `addr`.
+    fn member_at(&self, addr: &str) -> Proc {
+        spawn_aggregate_on(&self.prefix, &self.store, &self.group, &["--metrics-addr", addr, "--batch-rows", "5", "--batch-linger-ms", "20", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"])
     }
 
     fn release_all(&mut self) {
@@ -257,9 +262,16 @@ async fn scenario_a_revision_moves_a_record_while_two_members_share_the_topic(st
     records.push(moved);
     let (entities, centers) = registry();
     let mut s = Scenario::new(store, records, g.records.len() - 1, entities, centers).await;
-    let a = s.member();
+    let (addr_a, addr_b) = (free_addr(), free_addr());
+    let a = s.member_at(&addr_a);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let b = s.member();
+    let b = s.member_at(&addr_b);
+    // Both members own partitions before any record arrives, so the topic is shared.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while scrape_metric(&addr_a, "subsidy_aggregator_partitions_owned").await == 0.0 || scrape_metric(&addr_b, "subsidy_aggregator_partitions_owned").await == 0.0 {
+        assert!(Instant::now() < deadline, "the two members did not both own partitions within 120 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     s.collect().await;
     s.settled_by_members("with revision 1 of r30").await;
     s.close_through("2025-09").await;

@@ -310,6 +310,18 @@ impl<'o> Run<'o> {
         started.elapsed()
     }
 
+    /// Takes a service down, releases the rest of the stream while it is down, brings
+    /// it back after `length` and records how long until rows are written again.
+    async fn outage(&mut self, length: Duration, down: impl FnOnce(&Self), up: impl FnOnce(&Self), what: &str) {
+        down(self);
+        self.sim.release_to(self.oracle.lines);
+        tokio::time::sleep(length).await;
+        let before = self.written().await;
+        up(self);
+        let took = self.until_written_more(before, what).await;
+        self.recoveries.push(took);
+    }
+
     /// Lets the rest of the stream through: the collector to the end, the running
     /// aggregators stopped, one last member to the end, then every month closed.
     async fn finish(&mut self, final_aggregator: bool) {
@@ -422,7 +434,7 @@ async fn kills(oracle: &Oracle, scale: &Scale) -> Row {
     row
 }
 
-/// The broker killed mid-run and restarted on its durable storage. Half the stream is
+/// The broker down mid-run and back ([`Bus::down`], [`Bus::up`]). Half the stream is
 /// released at the start and the rest while the broker is down, so the aggregator has
 /// lines to write after it comes back whatever the pace of the first half.
 async fn broker(oracle: &Oracle, _scale: &Scale) -> Row {
@@ -432,13 +444,7 @@ async fn broker(oracle: &Oracle, _scale: &Scale) -> Row {
     let quarter = oracle.lines as u64 / 4;
     run.until("a quarter served", Duration::from_secs(300), || async { run.served() >= quarter }).await;
     run.until_written_more(0.0, "first write").await;
-    run.bus.down();
-    run.sim.release_to(oracle.lines);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let before = run.written().await;
-    run.bus.up();
-    let took = run.until_written_more(before, "writes after the broker came back").await;
-    run.recoveries.push(took);
+    run.outage(Duration::from_secs(3), |r| r.bus.down(), |r| r.bus.up(), "writes after the broker came back").await;
     run.finish(true).await;
     let row = run.verify("broker down mid-run, then back", run.bus.describe_outage().into()).await;
     run.drop_store().await;
@@ -452,13 +458,7 @@ async fn clickhouse_outage(oracle: &Oracle, scale: &Scale) -> Row {
     run.start_collector();
     run.start_aggregator(&[]);
     run.until_written_more(0.0, "first write").await;
-    services(&["stop", "clickhouse"]);
-    run.sim.release_to(oracle.lines);
-    tokio::time::sleep(scale.outage).await;
-    let before = run.written().await;
-    services(&["start", "clickhouse"]);
-    let took = run.until_written_more(before, "writes after ClickHouse came back").await;
-    run.recoveries.push(took);
+    run.outage(scale.outage, |_| services(&["stop", "clickhouse"]), |_| services(&["start", "clickhouse"]), "writes after ClickHouse came back").await;
     run.finish(true).await;
     let row = run.verify("ClickHouse stopped", format!("down {} s", scale.outage.as_secs())).await;
     run.drop_store().await;
