@@ -17,8 +17,9 @@
 #   aggregator       broker → aggregate → ClickHouse vs clickhouse-client
 #                    inserting the same rows (scripts/bench/aggregator.sh, tansu
 #                    memory engine)
-#   API              p99 of the accruals endpoint under 64 clients, steady and
-#                    while batches are written (scripts/bench/api.sh)
+#   API              p99 of the accruals endpoint under 64 clients over a year
+#                    of SMALL and of LARGE lines, steady and while batches are
+#                    written (scripts/bench/api.sh)
 #   peak RSS         of recompute, collect, aggregate and serve
 # Raw logs of every step are kept in $BENCH_OUT (default: a temporary directory).
 set -euo pipefail
@@ -144,13 +145,15 @@ for n in "$SMALL" "$LARGE"; do
     row "peak RSS, $n records" "aggregate" "$rss MiB" "—" "—"
 done
 
-echo "== API"
-bash scripts/bench/api.sh >"$OUT/api.log" 2>&1
-steady=$(grep '^accruals, steady' "$OUT/api.log" | sed -E 's/.*p99 ([0-9.]+) ms.*/\1/')
-writes=$(grep '^accruals, while batches' "$OUT/api.log" | sed -E 's/.*p99 ([0-9.]+) ms.*/\1/')
-rps=$(grep '^accruals, steady' "$OUT/api.log" | sed -E 's/.*: ([0-9]+) requests\/s.*/\1/')
-row "API accruals, 64 clients" "p99 ms, steady ($rps requests/s)" "$steady" "while batches are written: $writes" "$(ratio "$steady" "$writes")"
-row "peak RSS, 1.2 M lines" "serve" "$(grep '^serve peak RSS' "$OUT/api.log" | sed -E 's/serve peak RSS: ([0-9.]+) MiB.*/\1/') MiB" "—" "—"
+for n in "$SMALL" "$LARGE"; do
+    echo "== API, a year of $n lines"
+    BENCH_RECORDS="$n" bash scripts/bench/api.sh >"$OUT/api-$n.log" 2>&1
+    steady=$(grep '^accruals, steady' "$OUT/api-$n.log" | sed -E 's/.*p99 ([0-9.]+) ms.*/\1/')
+    writes=$(grep '^accruals, while batches' "$OUT/api-$n.log" | sed -E 's/.*p99 ([0-9.]+) ms.*/\1/')
+    rps=$(grep '^accruals, steady' "$OUT/api-$n.log" | sed -E 's/.*: ([0-9]+) requests\/s.*/\1/')
+    row "API accruals, $n lines, 64 clients" "p99 ms, steady ($rps requests/s)" "$steady" "while batches are written: $writes" "$(ratio "$steady" "$writes")"
+    row "peak RSS, $n lines" "serve" "$(grep '^serve peak RSS' "$OUT/api-$n.log" | sed -E 's/serve peak RSS: ([0-9.]+) MiB.*/\1/') MiB" "—" "—"
+done
 
 TOOK=$(( $(date +%s) - STARTED ))
 TABLE="$OUT/table.md"
