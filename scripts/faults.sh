@@ -6,12 +6,14 @@
 #
 #   bash scripts/faults.sh [RECORDS] [KILLS] [OUTAGE_SECS]     (1000000 10 60)
 #
-# The long form runs on librdkafka's mock cluster (SUBSIDY_FAULT_BUS=mock, one
-# cluster per scenario): tansu's SQLite engine, the development broker, stalls
-# under a million records (docs/RELIABILITY.md says how). SUBSIDY_FAULT_BUS=services
-# runs it on the broker of deploy/dev/services.sh instead, started empty. The
-# test command runs the short form (20,000 lines, 3 kills, 8 s outage) on tansu,
-# SIGKILLing and restarting it, without writing the file.
+# The long form runs its scenarios on librdkafka's mock cluster
+# (SUBSIDY_FAULT_BUS=mock, one cluster per scenario), except the broker
+# scenario, which SIGKILLs tansu, the development broker, and restarts it on its
+# SQLite storage: ten kills of each process on tansu's SQLite engine stall under
+# a million records (docs/RELIABILITY.md says how). SUBSIDY_FAULT_BUS=services
+# runs every scenario on the broker of deploy/dev/services.sh, started empty.
+# The test command runs the short form (20,000 lines, 3 kills, 8 s outage) on
+# tansu, without writing the file.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
