@@ -12,10 +12,9 @@
 //! Settings: SUBSIDY_FAULT_RECORDS, SUBSIDY_FAULT_KILLS,
 //! SUBSIDY_FAULT_OUTAGE_SECS, SUBSIDY_FAULT_REPORT (a file to write the table into),
 //! SUBSIDY_FAULT_SCENARIOS (a comma-separated subset: kills, broker, clickhouse,
-//! platform, member, disk, close), SUBSIDY_FAULT_BUS (`services`, the default:
-//! the broker `deploy/dev/services.sh` started; `mock`: a librdkafka mock cluster
-//! in this process for each scenario). The broker scenario runs on the services'
-//! broker either way: it SIGKILLs that process and restarts it on its storage.
+//! platform, member, disk, close). Every scenario runs on the broker
+//! `deploy/dev/services.sh` started (tansu on SQLite here); the broker scenario
+//! SIGKILLs it and restarts it on its storage.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -33,6 +32,8 @@ use subsidy_platform::server::{spawn, Faults, Release, SimConfig, SimState};
 use support::*;
 
 const TOKEN: &str = "fault-token";
+/// Partitions of the records topic, which the collector makes.
+const RECORD_PARTITIONS: i32 = 8;
 
 /// How big the run is.
 struct Scale {
@@ -122,50 +123,9 @@ struct Row {
     recovery: Option<Duration>,
 }
 
-/// The broker a scenario runs on.
-enum Bus {
-    /// The one `deploy/dev/services.sh` runs (tansu on SQLite in development).
-    Services,
-    /// librdkafka's in-process mock cluster, one per scenario. It keeps at most
-    /// 5 MiB and 100,000 messages per partition, so topics get enough partitions.
-    Mock(rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>),
-}
-
-impl Bus {
-    fn from_env() -> Bus {
-        match std::env::var("SUBSIDY_FAULT_BUS").as_deref() {
-            Ok("mock") => Bus::Mock(rdkafka::mocking::MockCluster::new(1).expect("a mock cluster")),
-            Ok("services") | Err(_) => Bus::Services,
-            Ok(other) => panic!("SUBSIDY_FAULT_BUS={other}: `services` or `mock`"),
-        }
-    }
-
-    fn brokers(&self) -> String {
-        match self {
-            Bus::Services => brokers(),
-            Bus::Mock(m) => m.bootstrap_servers(),
-        }
-    }
-
-    /// Creates the prefix's topics on a mock cluster (the services' broker gets them
-    /// from the collector); the records topic's partition count.
-    fn create_topics(&self, prefix: &str, record_bytes: usize) -> i32 {
-        let Bus::Mock(m) = self else { return 8 };
-        let records = (record_bytes / (2 << 20) + 1).clamp(8, 1024) as i32;
-        for (topic, partitions) in [("records", records), ("entities", 1), ("centers", 1), ("dead-letter", 16), ("checkpoints", 1)] {
-            m.create_topic(&format!("{prefix}.{topic}"), partitions, 1).expect("a mock topic");
-        }
-        records
-    }
-}
-
 /// One scenario's pipeline: a simulator, topics, a store, and the processes running on them.
 struct Run<'o> {
     oracle: &'o Oracle,
-    /// Kept for the run: a mock cluster lives as long as it.
-    _bus: Bus,
-    brokers: String,
-    record_partitions: i32,
     sim: SimState,
     _server: subsidy_platform::server::RunningSim,
     url: String,
@@ -186,29 +146,19 @@ impl<'o> Run<'o> {
         Run::new(oracle, store, faults, Release::Rate { initial: 0, per_sec }).await
     }
 
-    /// A run on the bus SUBSIDY_FAULT_BUS names.
     async fn new(oracle: &'o Oracle, store: TestStore, faults: Faults, release: Release) -> Run<'o> {
-        Run::on(Bus::from_env(), oracle, store, faults, release).await
-    }
-
-    async fn on(bus: Bus, oracle: &'o Oracle, store: TestStore, faults: Faults, release: Release) -> Run<'o> {
         let config = SimConfig { release, faults, fault_seed: rand::random(), ..SimConfig::new(TOKEN) };
         let sim = SimState::new(oracle.dataset.clone(), config).unwrap();
         let server = spawn(sim.clone()).await.unwrap();
         let url = server.base_url();
         let store_handle = store.open().await;
         drop(store_handle);
-        let prefix = unique("faults");
-        let record_partitions = bus.create_topics(&prefix, oracle.dataset.records.iter().map(|r| r.len()).sum());
         Run {
             oracle,
-            brokers: bus.brokers(),
-            _bus: bus,
-            record_partitions,
             sim,
             _server: server,
             url,
-            prefix,
+            prefix: unique("faults"),
             store,
             group: unique("faults-group"),
             collector: None,
@@ -223,7 +173,8 @@ impl<'o> Run<'o> {
         let mut command = meter();
         command
             .arg("collect")
-            .args(topic_args_on(&self.prefix, &self.brokers))
+            .args(topic_args(&self.prefix))
+            .args(["--record-partitions", &RECORD_PARTITIONS.to_string()])
             .args(["--platform-url", &self.url, "--metrics-addr", "127.0.0.1:0", "--poll-interval-secs", "1", "--registry-interval-secs", "2"])
             .args(&self.collector_flags)
             .args(extra)
@@ -239,7 +190,7 @@ impl<'o> Run<'o> {
     fn start_aggregator(&mut self, extra: &[&str]) {
         let addr = free_addr();
         let flags = [&["--metrics-addr", addr.as_str(), "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000", "--fetch-wait-ms", "20"][..], extra].concat();
-        let proc = spawn_aggregate_with(&self.brokers, &self.prefix, &self.store, &self.group, &flags);
+        let proc = spawn_aggregate_on(&self.prefix, &self.store, &self.group, &flags);
         self.aggregators.push((proc, addr));
     }
 
@@ -415,15 +366,11 @@ async fn kills(oracle: &Oracle, scale: &Scale) -> Row {
     row
 }
 
-/// The broker SIGKILLed mid-run and restarted on its storage 3 s later. This scenario
-/// always runs on the broker `deploy/dev/services.sh` runs (tansu on SQLite here),
-/// whatever SUBSIDY_FAULT_BUS says: its fault is a broker process dying with its
-/// log on disk, which an in-process mock cannot be. Half the stream is released at
-/// the start and the rest while the broker is down, so the aggregator has lines to
-/// write after it comes back whatever the pace of the first half.
+/// The broker SIGKILLed mid-run and restarted on its storage 3 s later. Half the
+/// stream is released at the start and the rest while the broker is down, so the
+/// aggregator has lines to write after it comes back whatever the pace of the first half.
 async fn broker(oracle: &Oracle, _scale: &Scale) -> Row {
-    let release = Release::Manual { initial: oracle.lines / 2 };
-    let mut run = Run::on(Bus::Services, oracle, TestStore::clickhouse("faults_broker"), Faults::none(), release).await;
+    let mut run = Run::new(oracle, TestStore::clickhouse("faults_broker"), Faults::none(), Release::Manual { initial: oracle.lines / 2 }).await;
     run.start_collector();
     run.start_aggregator(&[]);
     let quarter = oracle.lines as u64 / 4;
@@ -487,7 +434,7 @@ async fn member_lost(oracle: &Oracle, _scale: &Scale) -> Row {
     run.start_aggregator(&["--exit-when-idle-secs", "8"]);
     let owned = |addr: String| async move { scrape_metric(&addr, "subsidy_aggregator_partitions_owned").await };
     let (a, b) = (run.aggregators[0].1.clone(), run.aggregators[1].1.clone());
-    let partitions = f64::from(run.record_partitions);
+    let partitions = f64::from(RECORD_PARTITIONS);
     run.until("both members own partitions", Duration::from_secs(120), || {
         let (a, b) = (a.clone(), b.clone());
         async move { owned(a).await > 0.0 && owned(b).await > 0.0 }
@@ -608,14 +555,10 @@ fn report(path: &str, scale: &Scale, rows: &[Row], took: Duration) {
     let (head, rest) = text.split_once("<!-- faults:begin -->").expect("begin marker");
     let (_, tail) = rest.split_once("<!-- faults:end -->").expect("end marker");
     let body = format!(
-        "<!-- faults:begin -->\nCommand: `bash scripts/faults.sh` ({} record lines, {} kills of each process, ClickHouse down {} s, broker: {}). Commit {}, {} on {} ({} CPUs), {} s in all.\n\n{}<!-- faults:end -->",
+        "<!-- faults:begin -->\nCommand: `bash scripts/faults.sh` ({} record lines, {} kills of each process, ClickHouse down {} s, broker: tansu on SQLite). Commit {}, {} on {} ({} CPUs), {} s in all.\n\n{}<!-- faults:end -->",
         scale.records,
         scale.kills,
         scale.outage.as_secs(),
-        match Bus::from_env() {
-            Bus::Services => "the development broker, tansu on SQLite",
-            Bus::Mock(_) => "librdkafka's mock cluster, one per scenario; the broker scenario on tansu on SQLite",
-        },
         shell(&["git", "rev-parse", "--short", "HEAD"]),
         shell(&["date", "-u", "+%Y-%m-%d"]),
         shell(&["uname", "-sm"]),
@@ -631,9 +574,7 @@ async fn nothing_is_lost_or_doubled_through_faults() {
     // SUBSIDY_FAULT_SCENARIOS=platform,disk runs only those (all by default).
     let only = std::env::var("SUBSIDY_FAULT_SCENARIOS").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || only.split(',').any(|s| s.trim() == name);
-    if matches!(Bus::from_env(), Bus::Services) || wanted("broker") {
-        require_broker().await;
-    }
+    require_broker().await;
     let started = Instant::now();
     let scale = Scale::from_env();
     let oracle = Oracle::of(scale.records);

@@ -35,11 +35,6 @@ pub fn meter() -> Command {
 
 /// Topic flags for a prefix, on the tests' broker.
 pub fn topic_args(prefix: &str) -> Vec<String> {
-    topic_args_on(prefix, &brokers())
-}
-
-/// Topic flags for a prefix, on the given bootstrap servers.
-pub fn topic_args_on(prefix: &str, brokers: &str) -> Vec<String> {
     vec![
         "--topic-records".into(),
         format!("{prefix}.records"),
@@ -52,7 +47,7 @@ pub fn topic_args_on(prefix: &str, brokers: &str) -> Vec<String> {
         "--topic-checkpoints".into(),
         format!("{prefix}.checkpoints"),
         "--kafka-brokers".into(),
-        brokers.into(),
+        brokers(),
     ]
 }
 
@@ -289,15 +284,10 @@ impl TestStore {
 /// Starts `aggregate` on a topic prefix, store and group. Against the development
 /// broker, members rejoin over partitions a dead member left stalled.
 pub fn spawn_aggregate_on(prefix: &str, store: &TestStore, group: &str, extra: &[&str]) -> Proc {
-    spawn_aggregate_with(&brokers(), prefix, store, group, extra)
-}
-
-/// [`spawn_aggregate_on`] against the given bootstrap servers.
-pub fn spawn_aggregate_with(brokers: &str, prefix: &str, store: &TestStore, group: &str, extra: &[&str]) -> Proc {
     let mut command = meter();
     command
         .arg("aggregate")
-        .args(topic_args_on(prefix, brokers))
+        .args(topic_args(prefix))
         .args(store.flags())
         .args(["--group", group, "--rejoin-stalled-partitions"])
         .args(if extra.contains(&"--metrics-addr") { &[][..] } else { &["--metrics-addr", "127.0.0.1:0"][..] })
