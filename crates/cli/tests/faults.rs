@@ -244,12 +244,12 @@ impl<'o> Run<'o> {
 
     /// Takes a service down, releases the rest of the stream while it is down, brings
     /// it back after `length` and records how long until rows are written again.
-    async fn outage(&mut self, length: Duration, down: impl FnOnce(&Self), up: impl FnOnce(&Self), what: &str) {
-        down(self);
+    async fn outage(&mut self, length: Duration, down: impl FnOnce(), up: impl FnOnce(), what: &str) {
+        down();
         self.sim.release_to(self.oracle.lines);
         tokio::time::sleep(length).await;
         let before = self.written().await;
-        up(self);
+        up();
         let took = self.until_written_more(before, what).await;
         self.recoveries.push(took);
     }
@@ -376,9 +376,7 @@ async fn broker(oracle: &Oracle, _scale: &Scale) -> Row {
     let quarter = oracle.lines as u64 / 4;
     run.until("a quarter served", Duration::from_secs(300), || async { run.served() >= quarter }).await;
     run.until_written_more(0.0, "first write").await;
-    let down = |_: &Run| services(&["kill", "kafka"]);
-    let up = |_: &Run| services(&["start", "kafka"]);
-    run.outage(Duration::from_secs(3), down, up, "writes after the broker came back").await;
+    run.outage(Duration::from_secs(3), || services(&["kill", "kafka"]), || services(&["start", "kafka"]), "writes after the broker came back").await;
     run.finish(true).await;
     let row = run.verify("broker SIGKILLed mid-run, restarted", "tansu (SQLite) SIGKILLed, restarted on its storage 3 s later".into()).await;
     run.drop_store().await;
@@ -392,7 +390,7 @@ async fn clickhouse_outage(oracle: &Oracle, scale: &Scale) -> Row {
     run.start_collector();
     run.start_aggregator(&[]);
     run.until_written_more(0.0, "first write").await;
-    run.outage(scale.outage, |_| services(&["stop", "clickhouse"]), |_| services(&["start", "clickhouse"]), "writes after ClickHouse came back").await;
+    run.outage(scale.outage, || services(&["stop", "clickhouse"]), || services(&["start", "clickhouse"]), "writes after ClickHouse came back").await;
     run.finish(true).await;
     let row = run.verify("ClickHouse stopped", format!("down {} s", scale.outage.as_secs())).await;
     run.drop_store().await;
