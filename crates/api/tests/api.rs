@@ -58,4 +58,7 @@ cases!(
     the_openapi_document_lists_every_route,
     the_portal_signs_in_and_serves_pages_and_csv,
     answers_follow_the_store_once_its_generation_moves,
+    the_uplift_part_is_the_core_s_rounded_down_once,
+    the_uplift_is_explained_in_the_policy_s_words,
+    the_ledger_page_shows_the_accruals_figure_of_a_capped_month,
 );

@@ -38,6 +38,13 @@ pub struct Ingested {
     pub displaced: Option<Displaced>,
 }
 
+impl Ingested {
+    /// Why the copy is excluded, when it does not represent its record.
+    pub fn excluded_as(&self) -> Option<ReasonCode> {
+        (!self.stands).then(|| self.decision.excludes_as())
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     line: Line,
@@ -149,7 +156,7 @@ impl<'p> Ledger<'p> {
         let displaced = old.filter(|_| stands).map(|o| Displaced {
             revision: o.line.standing.revision,
             position: o.position,
-            reason: if step.decision == Decision::Conflict { ReasonCode::RevisionConflict } else { ReasonCode::Superseded },
+            reason: step.decision.excludes_as(),
         });
         Ingested { decision: step.decision, stands, displaced }
     }
@@ -210,6 +217,16 @@ impl<'p> Ledger<'p> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copy_left_out_is_excluded_for_its_decision_s_reason() {
+        let (policy, registry) = (PolicySet::builtin(), Registry::new());
+        let mut ledger = Ledger::new(&policy);
+        let first = crate::record::parse_record(crate::record::tests::good_line().to_string().as_bytes()).unwrap();
+        let fp = Fingerprint::of(&first);
+        assert_eq!(ledger.ingest(&first, fp, 1, &registry).excluded_as(), None);
+        assert_eq!(ledger.ingest(&first, fp, 2, &registry).excluded_as(), Some(ReasonCode::Duplicate));
+    }
 
     #[test]
     fn slots_keep_their_place_across_segments() {

@@ -36,6 +36,6 @@ pub use policy::{PolicyError, PolicySet, PolicyVersion};
 pub use reason::{ReasonClass, ReasonCode};
 pub use record::{parse_record, PaymentStatus, Rejection, UsageRecord};
 pub use registry::{Affected, ComputeCenter, Entity, EntityKind, Finding, Registry};
-pub use settle::{settle, Settlement};
-pub use standing::{line_version, version_registry_position, Facts, Line, Standing};
+pub use settle::{settle, uplift_part, Settlement};
+pub use standing::{line_order, line_version, replaces, version_registry_position, Facts, Line, LineRank, Standing};
 pub use step::{step, Decision, Step};

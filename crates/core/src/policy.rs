@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 /// Most versions a policy file may hold.
 pub const MAX_VERSIONS: usize = 16;
 
-/// A 皖北-style uplift: the rate is multiplied by `factor` for users registered in one of `cities`.
+/// A 皖北-style uplift: the rate is multiplied by `factor` for users registered in one of `cities`,
+/// which make up `region` (`region_label` in words); a line's explanation names both.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Uplift {
@@ -22,6 +23,47 @@ pub struct Uplift {
     pub factor: Decimal,
     /// Cities whose registered users get it, e.g. 阜阳市.
     pub cities: Vec<String>,
+    /// The region's name as the policy gives it, e.g. "皖北" (the default, for files written before the field).
+    #[serde(default = "wanbei")]
+    pub region: String,
+    /// The region in words, e.g. "northern Anhui" (the default).
+    #[serde(default = "wanbei_label")]
+    pub region_label: String,
+}
+
+/// Longest region name or label, in characters.
+pub const MAX_REGION_CHARS: usize = 64;
+
+fn wanbei() -> String {
+    "皖北".to_string()
+}
+
+fn wanbei_label() -> String {
+    "northern Anhui".to_string()
+}
+
+impl Uplift {
+    /// Why a line carries this uplift at `factor` for a user registered in `city`, e.g.
+    /// "皖北 uplift ×1.2: the user is registered in 阜阳市, a northern Anhui city".
+    pub fn explain(&self, factor: Decimal, city: &str) -> String {
+        format!("{} uplift ×{}: the user is registered in {city}, a {} city", self.region, factor.normalize(), self.region_label)
+    }
+
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.factor < Decimal::ONE || self.factor > Decimal::TWO || self.factor.scale() > 4 {
+            return Err(("uplift.factor", "must be between 1 and 2, with at most 4 decimals".into()));
+        }
+        if self.cities.is_empty() || self.cities.iter().any(|c| c.is_empty()) {
+            return Err(("uplift.cities", "must name at least one city, none of them empty".into()));
+        }
+        for (field, text) in [("uplift.region", &self.region), ("uplift.region_label", &self.region_label)] {
+            let chars = text.chars().count();
+            if text.trim().is_empty() || chars > MAX_REGION_CHARS || text.chars().any(char::is_control) {
+                return Err((field, format!("must be 1–{MAX_REGION_CHARS} characters, not blank, with no control characters")));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One version of the policy.
@@ -128,6 +170,8 @@ impl PolicySet {
                     uplift: Some(Uplift {
                         factor: Decimal::new(12, 1),
                         cities: WANBEI_CITIES.iter().map(|c| c.to_string()).collect(),
+                        region: wanbei(),
+                        region_label: wanbei_label(),
                     }),
                     annual_cap_yuan: None,
                 },
@@ -174,13 +218,8 @@ impl PolicySet {
             if v.eligible_kinds.is_empty() {
                 return Err(bad(v, "eligible_kinds", "must name at least one kind"));
             }
-            if let Some(u) = &v.uplift {
-                if u.factor < Decimal::ONE || u.factor > Decimal::TWO || u.factor.scale() > 4 {
-                    return Err(bad(v, "uplift.factor", "must be between 1 and 2, with at most 4 decimals"));
-                }
-                if u.cities.is_empty() || u.cities.iter().any(|c| c.is_empty()) {
-                    return Err(bad(v, "uplift.cities", "must name at least one city, none of them empty"));
-                }
+            if let Some((field, problem)) = v.uplift.as_ref().and_then(|u| u.check().err()) {
+                return Err(bad(v, field, &problem));
             }
             if let Some(cap) = v.annual_cap_yuan {
                 if cap <= Decimal::ZERO || cap.scale() > 2 {
@@ -216,6 +255,21 @@ impl PolicySet {
     /// The version at an index.
     pub fn version(&self, index: usize) -> Option<&PolicyVersion> {
         self.versions.get(index)
+    }
+
+    /// Why a line settled under the version `version_id` carries the uplift `factor`, for a
+    /// user registered in `city`, in the words of that version's uplift; `None` when the
+    /// factor is 1. A version this set does not know (or one without an uplift) still gets
+    /// the factor and the city, without a region.
+    pub fn uplift_reason(&self, version_id: &str, factor: Decimal, city: &str) -> Option<String> {
+        if factor == Decimal::ONE {
+            return None;
+        }
+        let uplift = self.index_of(version_id).and_then(|i| self.version(i)).and_then(|v| v.uplift.as_ref());
+        Some(match uplift {
+            Some(u) => u.explain(factor, city),
+            None => format!("uplift ×{}: the user is registered in {city} (policy version {version_id:?} names no uplift)", factor.normalize()),
+        })
     }
 
     /// The cap per entity of a calendar year: that of the versions covering part of it
@@ -264,6 +318,41 @@ mod tests {
         let capped = base.replacen("rate = \"0.20\"", "rate = \"0.20\"\nannual_cap_yuan = \"1000000\"", 1);
         let e = PolicySet::from_toml(&capped).unwrap_err();
         assert!(e.to_string().contains("one cap per entity and year"), "{e}");
+    }
+
+    #[test]
+    fn the_uplift_is_explained_in_the_words_of_the_version_a_line_was_settled_under() {
+        let p = PolicySet::builtin();
+        let factor = Decimal::from_str("1.20").unwrap();
+        assert_eq!(p.uplift_reason("v2", factor, "阜阳市").unwrap(), "皖北 uplift ×1.2: the user is registered in 阜阳市, a northern Anhui city");
+        assert_eq!(p.uplift_reason("v2", Decimal::ONE, "阜阳市"), None);
+        let text = include_str!("../../../deploy/policy/default.toml").replace("region = \"皖北\"", "region = \"江淮\"").replace("\"northern Anhui\"", "\"Jianghuai\"");
+        let q = PolicySet::from_toml(&text).unwrap();
+        assert_eq!(q.uplift_reason("v2", factor, "合肥市").unwrap(), "江淮 uplift ×1.2: the user is registered in 合肥市, a Jianghuai city");
+        let gone = q.uplift_reason("v9", factor, "合肥市").unwrap();
+        assert!(gone.contains("×1.2") && gone.contains("\"v9\"") && !gone.contains("江淮"), "{gone}");
+    }
+
+    #[test]
+    fn a_policy_file_without_a_region_still_loads_as_before() {
+        let old: String = include_str!("../../../deploy/policy/default.toml").lines().filter(|l| !l.starts_with("region")).map(|l| format!("{l}\n")).collect();
+        assert!(!old.contains("region ="));
+        assert_eq!(PolicySet::from_toml(&old).unwrap(), PolicySet::builtin());
+    }
+
+    #[test]
+    fn the_region_is_checked_and_unknown_fields_still_refused() {
+        let base = PolicySet::builtin().to_toml().unwrap();
+        for (from, to, field) in [
+            ("region = \"皖北\"", "region = \" \"", "`uplift.region`"),
+            ("region_label = \"northern Anhui\"", "region_label = \"north\\u001b[2J\"", "`uplift.region_label`"),
+            ("region = \"皖北\"", &format!("region = \"{}\"", "北".repeat(65)), "`uplift.region`"),
+            ("region = \"皖北\"", "regio = \"皖北\"", "regio"),
+        ] {
+            assert!(base.contains(from), "{from}");
+            let e = PolicySet::from_toml(&base.replacen(from, to, 1)).unwrap_err();
+            assert!(e.to_string().contains(field), "{to}: {e}");
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! One optional cap per entity and calendar year limits the year's total,
 //! whichever policy versions the year's usage fell under; it is consumed in
 //! month order. Then each month's figure is rounded down to the fen, once.
+//! [`uplift_part`] says how much of a set of lines' contributions an uplift
+//! accounts for, rounded the same way.
 
 use crate::accrual::{Accrual, AccrualKey, Accruals};
 use crate::credit_code::CreditCode;
@@ -72,11 +74,29 @@ impl Settlement {
     }
 }
 
+/// The part of some eligible lines' exact contributions that their uplift accounts for:
+/// Σ contribution × (1 − 1/uplift) over `(contribution, uplift)` pairs (lines without an
+/// uplift, factor 1, add nothing), before any cap, rounded down to the fen once.
+pub fn uplift_part(lines: impl IntoIterator<Item = (Decimal, Decimal)>) -> Money {
+    let exact: Decimal = lines.into_iter().filter(|(_, uplift)| *uplift > Decimal::ONE).map(|(contribution, uplift)| contribution - contribution / uplift).sum();
+    round_down_to_fen(exact)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    #[test]
+    fn the_uplift_part_is_rounded_down_once() {
+        // 10.13 paid at 20% × 1.2: contribution 2.4312, of which 0.4052 is the uplift's.
+        assert_eq!(uplift_part([(d("2.4312"), d("1.2"))]).to_string(), "0.40");
+        // Two such lines: 0.8104, rounded once, not 0.40 + 0.40 rounded each.
+        assert_eq!(uplift_part([(d("2.4312"), d("1.2")), (d("2.4312"), d("1.2"))]).to_string(), "0.81");
+        assert_eq!(uplift_part([(d("120"), d("1.2")), (d("50"), d("1"))]).to_string(), "20.00");
+        assert_eq!(uplift_part(std::iter::empty()).to_string(), "0.00");
+    }
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()

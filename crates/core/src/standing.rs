@@ -96,6 +96,33 @@ pub fn version_registry_position(version: u64) -> u64 {
     (version >> 1) & MAX_VERSION_REGISTRY_POSITION
 }
 
+/// What decides which of two stored rows of one record's line stands: data only, never the
+/// order the rows were written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRank {
+    /// The row's version ([`line_version`]).
+    pub version: u64,
+    /// The fingerprint of the copy the line stands on.
+    pub fingerprint: Fingerprint,
+    /// That copy's bus position: partition, offset.
+    pub position: (i32, i64),
+}
+
+/// Which of two rows of one record's line stands, `Greater` when `a` does: the higher
+/// version; at an equal version the smaller fingerprint (a conflicted revision is
+/// represented by its smallest copy, see [`crate::step`]); then the earlier bus position
+/// (the first of identical copies). `Equal` only for rows of one key, a replay: the stores
+/// keep the later write. Both stores keep the rows this order puts first.
+pub fn line_order(a: &LineRank, b: &LineRank) -> std::cmp::Ordering {
+    a.version.cmp(&b.version).then_with(|| b.fingerprint.cmp(&a.fingerprint)).then_with(|| b.position.cmp(&a.position))
+}
+
+/// Whether a row ranked `new` replaces a stored row ranked `old`: it stands over it, or
+/// it has the same key (a replay).
+pub fn replaces(new: &LineRank, old: &LineRank) -> bool {
+    line_order(new, old) != std::cmp::Ordering::Less
+}
+
 /// A standing record classified: the ledger line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
@@ -138,5 +165,27 @@ impl Line {
     /// Whether the line waits for the registry to learn its entity or center.
     pub fn is_held(&self) -> bool {
         self.assessment.reason.is_some_and(|r| r.class() == ReasonClass::Held)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering;
+
+    fn rank(version: u64, fingerprint: u128, offset: i64) -> LineRank {
+        LineRank { version, fingerprint: Fingerprint(fingerprint), position: (0, offset) }
+    }
+
+    #[test]
+    fn the_higher_version_then_the_smaller_fingerprint_then_the_earlier_copy_stands() {
+        let v = line_version(1, true, 7);
+        assert_eq!(line_order(&rank(v + 2, 9, 9), &rank(v, 1, 1)), Ordering::Greater);
+        assert_eq!(line_order(&rank(v, 1, 9), &rank(v, 2, 1)), Ordering::Greater);
+        assert_eq!(line_order(&rank(v, 2, 1), &rank(v, 1, 9)), Ordering::Less);
+        assert_eq!(line_order(&rank(v, 1, 3), &rank(v, 1, 4)), Ordering::Greater);
+        assert_eq!(line_order(&rank(v, 1, 3), &rank(v, 1, 3)), Ordering::Equal);
+        assert!(replaces(&rank(v, 1, 3), &rank(v, 1, 3)), "a replay replaces");
+        assert!(!replaces(&rank(v, 2, 3), &rank(v, 1, 3)));
     }
 }

@@ -11,6 +11,7 @@
 
 use crate::fingerprint::Fingerprint;
 use crate::policy::PolicySet;
+use crate::reason::ReasonCode;
 use crate::record::UsageRecord;
 use crate::registry::Registry;
 use crate::standing::{Facts, Line, Standing};
@@ -39,6 +40,17 @@ impl Decision {
             Decision::Duplicate => "duplicate",
             Decision::Superseded => "superseded",
             Decision::Conflict => "conflict",
+        }
+    }
+
+    /// The reason a copy this decision leaves out (or the copy it displaces) is excluded for:
+    /// a repeat is a `duplicate`, a copy of a revision in conflict a `revision_conflict`,
+    /// anything else a higher revision replaced: `superseded`.
+    pub const fn excludes_as(self) -> ReasonCode {
+        match self {
+            Decision::Duplicate => ReasonCode::Duplicate,
+            Decision::Conflict => ReasonCode::RevisionConflict,
+            Decision::First | Decision::Replaces | Decision::Superseded => ReasonCode::Superseded,
         }
     }
 }
@@ -83,7 +95,6 @@ pub fn step(standing: Option<&Standing>, record: &UsageRecord, fingerprint: Fing
 mod tests {
     use super::*;
     use crate::record::parse_record;
-    use crate::ReasonCode;
 
     fn copy(revision: u32, paid: &str) -> (UsageRecord, Fingerprint) {
         let mut v = crate::record::tests::good_line();
@@ -106,6 +117,12 @@ mod tests {
             }
         }
         (decisions, standing)
+    }
+
+    #[test]
+    fn each_decision_excludes_a_copy_for_one_reason() {
+        let got: Vec<_> = [Decision::First, Decision::Replaces, Decision::Duplicate, Decision::Superseded, Decision::Conflict].map(Decision::excludes_as).into();
+        assert_eq!(got, [ReasonCode::Superseded, ReasonCode::Superseded, ReasonCode::Duplicate, ReasonCode::Superseded, ReasonCode::RevisionConflict]);
     }
 
     #[test]

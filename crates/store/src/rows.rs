@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use subsidy_core::{Assessment, ComputeCenter, CreditCode, Entity, Facts, Fingerprint, Line, PaymentStatus, Period, PolicySet, ReasonCode, Registry, Standing};
+use subsidy_core::{Assessment, ComputeCenter, CreditCode, Entity, Facts, Fingerprint, Line, LineRank, PaymentStatus, Period, PolicySet, ReasonCode, Registry, Standing};
 
 /// Where a message came from on the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,6 +100,11 @@ impl LineRow {
             position,
             version,
         }
+    }
+
+    /// What decides whether this row stands over another of its record ([`subsidy_core::line_order`]).
+    pub fn rank(&self) -> LineRank {
+        LineRank { version: self.version, fingerprint: self.fingerprint, position: (self.position.partition, self.position.offset) }
     }
 
     /// What stands for the record.

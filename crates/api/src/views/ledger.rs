@@ -9,8 +9,8 @@ use crate::state::ApiState;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use subsidy_core::record::parse_record;
-use subsidy_core::{CreditCode, Period, Registry, Settlement, UsageRecord};
-use subsidy_store::{settle_lines, BusPosition, LineRow};
+use subsidy_core::{CreditCode, Period, PolicySet, Registry, Settlement, UsageRecord};
+use subsidy_store::{BusPosition, LineRow};
 use utoipa::ToSchema;
 
 /// One page of a month's lines.
@@ -22,7 +22,7 @@ pub struct LedgerPage {
     pub period: String,
     /// Provisional or closed.
     pub status: MonthStatus,
-    /// The month's subsidy as the ledger stands, yuan.
+    /// The month's subsidy as the ledger stands, yuan: the figure the accruals give for the month.
     pub subsidy: String,
     /// Lines of the month (all pages).
     pub total_lines: u64,
@@ -61,7 +61,7 @@ pub struct LedgerLine {
     pub rate: String,
     /// Uplift factor (1 when none).
     pub uplift: String,
-    /// Why the uplift applies, when it does.
+    /// Why the uplift applies, when it does, in the words of the policy version the line was settled under.
     pub uplift_reason: Option<String>,
     /// Eligible base, yuan (0 when excluded).
     pub base: String,
@@ -80,20 +80,19 @@ pub struct LedgerLine {
 /// A page of the lines of `code` in `period`, after `cursor`.
 pub async fn page(state: &ApiState, code: &CreditCode, period: Period, cursor: Option<&str>, limit: usize) -> ApiResult<LedgerPage> {
     let store = state.store.as_ref();
-    // Every line of the entity: a month's subsidy depends on the year's earlier months (caps).
-    let of_entity = store.entity_lines(code, None).await?;
-    let settled = settle_lines(&of_entity, &state.policy)?.into_iter().find(|s| s.period == period);
-    let all: Vec<LineRow> = of_entity.into_iter().filter(|l| l.period == period).collect();
+    // The month's settled figure comes from the book, as the accruals' does, so the two never differ.
+    let book = state.book();
+    let settled = book.entities.get(code).and_then(|e| e.settled.get(&period)).cloned();
+    let all: Vec<LineRow> = store.entity_lines(code, Some(period)).await?;
     let total_lines = all.len() as u64;
     let rest: Vec<LineRow> = all.into_iter().filter(|l| cursor.is_none_or(|c| l.record_id.as_str() > c)).collect();
     let more = rest.len() > limit;
     let lines: Vec<LineRow> = rest.into_iter().take(limit).collect();
     let next_cursor = if more { lines.last().map(|l| cursor_of(&l.record_id)) } else { None };
-    let book = state.book();
     let closed = book.closed.contains(&period);
     let records = representing_records(state, &lines).await?;
     let registry = &book.registry;
-    let lines = lines.iter().map(|l| explain(l, records.get(&(l.record_id.as_str(), l.position)), settled.as_ref(), registry)).collect();
+    let lines = lines.iter().map(|l| explain(l, records.get(&(l.record_id.as_str(), l.position)), settled.as_ref(), registry, &state.policy)).collect();
     Ok(LedgerPage {
         credit_code: code.to_string(),
         period: period.to_string(),
@@ -121,9 +120,8 @@ async fn representing_records<'a>(state: &ApiState, lines: &'a [LineRow]) -> Api
     Ok(out)
 }
 
-fn explain(l: &LineRow, record: Option<&UsageRecord>, settled: Option<&Settlement>, registry: &Registry) -> LedgerLine {
-    let uplifted = l.uplift != rust_decimal::Decimal::ONE && l.reason.is_none();
-    let city = registry.entity(&l.user_credit_code).map(|e| e.city.clone()).unwrap_or_default();
+fn explain(l: &LineRow, record: Option<&UsageRecord>, settled: Option<&Settlement>, registry: &Registry, policy: &PolicySet) -> LedgerLine {
+    let city = registry.entity(&l.user_credit_code).map(|e| e.city.as_str()).unwrap_or_default();
     LedgerLine {
         record_id: l.record_id.clone(),
         revision: l.revision,
@@ -138,7 +136,7 @@ fn explain(l: &LineRow, record: Option<&UsageRecord>, settled: Option<&Settlemen
         policy_version: (!l.policy_version.is_empty()).then(|| l.policy_version.clone()),
         rate: l.rate.normalize().to_string(),
         uplift: l.uplift.normalize().to_string(),
-        uplift_reason: uplifted.then(|| format!("皖北 uplift ×{}: the user is registered in {city}, a northern Anhui city", l.uplift.normalize())),
+        uplift_reason: l.reason.is_none().then(|| policy.uplift_reason(&l.policy_version, l.uplift, city)).flatten(),
         base: yuan(l.base),
         contribution: l.contribution.normalize().to_string(),
         subsidy_share: settled.filter(|_| l.reason.is_none()).map_or_else(|| "0".to_string(), |s| s.share_of(l.contribution).normalize().to_string()),

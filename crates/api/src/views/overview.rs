@@ -1,6 +1,6 @@
 //! `GET /v1/overview`: one month across the province (or a city): totals by
 //! city, entity kind, center and accelerator, spend excluded by reason (self-built and
-//! related-party among them), the 皖北 uplift, top entities and rejections.
+//! related-party among them), the uplift's part (from the core), top entities and rejections.
 
 use super::{yuan, EntityInfo, Exclusion, ExclusionSums};
 use crate::auth::Role;
@@ -9,7 +9,7 @@ use crate::state::{ApiState, Book};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use subsidy_core::{CreditCode, Period, Registry, Settlement};
+use subsidy_core::{uplift_part, CreditCode, Period, Registry, Settlement};
 use subsidy_store::MonthSum;
 use utoipa::ToSchema;
 
@@ -25,7 +25,7 @@ pub struct Overview {
     pub scope: String,
     /// Totals over the scope.
     pub totals: Group,
-    /// The part of the exact contributions due to the 皖北 uplift, before caps and rounding, yuan.
+    /// The part of the eligible lines' contributions due to the policy's uplift (皖北), before caps, rounded down to the fen once, yuan.
     pub uplift_contribution: String,
     /// By city of registration.
     pub by_city: Vec<Group>,
@@ -116,7 +116,7 @@ pub async fn overview(state: &ApiState, role: &Role, period: Period) -> ApiResul
             _ => "province".to_string(),
         },
         totals: by(&sums, &settled, |_| String::new()).remove("").unwrap_or_default().group(String::new(), None, true),
-        uplift_contribution: yuan(uplift_part(&sums)),
+        uplift_contribution: yuan(uplift_part(sums.iter().filter(|s| s.reason.is_none()).map(|s| (s.contribution, s.uplift)))),
         by_city: groups(by(&sums, &settled, |c| entity_field(registry, c, |e| e.city.clone())), |_| None, true),
         by_kind: groups(by(&sums, &settled, |c| entity_field(registry, c, |e| e.kind.as_str().to_string())), |_| None, true),
         by_center: line_groups(&sums, |s| s.center_id.clone(), |id| registry.center(id).map(|c| c.name.clone())),
@@ -164,14 +164,6 @@ fn line_groups(sums: &[MonthSum], key: impl Fn(&MonthSum) -> String, name: impl 
         a.base += s.base;
     }
     groups(accs, name, false)
-}
-
-/// Σ contribution × (1 − 1/uplift) over the eligible uplifted lines.
-fn uplift_part(sums: &[MonthSum]) -> Decimal {
-    sums.iter()
-        .filter(|s| s.reason.is_none() && s.uplift > Decimal::ONE)
-        .map(|s| s.contribution - s.contribution / s.uplift)
-        .sum()
 }
 
 fn excluded(sums: &[MonthSum]) -> Vec<Exclusion> {

@@ -2,6 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod rules;
+pub use rules::*;
+
 use crate::support::*;
 use axum::http::StatusCode;
 use serde_json::Value;

@@ -76,14 +76,7 @@ impl JsonLines {
 
 /// The exclusions a copy leaves: itself when it does not stand, the copy it displaced.
 fn copy_exclusions<'a>(line_no: u64, record: &'a UsageRecord, ingested: &Ingested) -> impl Iterator<Item = Exclusion<'a>> {
-    let own = (!ingested.stands).then(|| {
-        let reason = match ingested.decision {
-            Decision::Duplicate => ReasonCode::Duplicate,
-            Decision::Conflict => ReasonCode::RevisionConflict,
-            _ => ReasonCode::Superseded,
-        };
-        Exclusion::of(line_no, &record.record_id, record.revision, reason)
-    });
+    let own = ingested.excluded_as().map(|reason| Exclusion::of(line_no, &record.record_id, record.revision, reason));
     let displaced = ingested.displaced.map(|d| Exclusion::of(d.position, &record.record_id, d.revision, d.reason));
     own.into_iter().chain(displaced)
 }

@@ -16,7 +16,8 @@ use crate::{LineSum, Closure, CopyRow, LineRow, MonthSum, RegistryRows, Resettle
 use ::clickhouse::Client;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-use subsidy_core::{Affected, CreditCode, Period, ReasonClass, ReasonCode, Statement};
+use std::cmp::Ordering;
+use subsidy_core::{line_order, Affected, CreditCode, Period, ReasonClass, ReasonCode, Statement};
 
 /// Ids per `lines_of` query: keeps each request under a few MB.
 const IDS_PER_QUERY: usize = 20_000;
@@ -39,26 +40,21 @@ pub(super) async fn lines_of(client: &Client, record_ids: &[String]) -> StoreRes
     Ok(standing(rows)?.into_values().collect())
 }
 
-/// Of every stored version of some lines, the one of each record id a merge keeps.
+/// Of every stored version of some lines, the one of each record id a merge keeps: the one
+/// the core's [`line_order`] puts first, since only such a line is ever written over another
+/// of an equal version (see [`super::write`]).
 fn standing(rows: Vec<LineIn>) -> StoreResult<HashMap<String, LineRow>> {
     let mut standing: HashMap<String, LineRow> = HashMap::with_capacity(rows.len());
     for row in rows {
         let line = row.decode()?;
         match standing.get(&line.record_id) {
-            Some(kept) if !stands_over(&line, kept) => {}
+            Some(kept) if line_order(&line.rank(), &kept.rank()) != Ordering::Greater => {}
             _ => {
                 standing.insert(line.record_id.clone(), line);
             }
         }
     }
     Ok(standing)
-}
-
-/// Whether `a` is the version of a line a merge keeps over `b`: the higher version; at an
-/// equal version the later write, which is the smaller fingerprint (a conflicted revision's
-/// representative only ever moves to a smaller one; otherwise equal versions are replays).
-fn stands_over(a: &LineRow, b: &LineRow) -> bool {
-    (a.version, std::cmp::Reverse(a.fingerprint)) > (b.version, std::cmp::Reverse(b.fingerprint))
 }
 
 /// One column of ids, streamed.

@@ -3,13 +3,18 @@
 //! Every row is encoded before anything is sent, so a row that cannot be
 //! stored (e.g. too many decimals) rejects the whole batch and writes nothing.
 //! Replays are safe: each table is a ReplacingMergeTree on the row's key.
-//! Marks go last, once the lines they vouch for are acknowledged.
+//! A merge keeps the last written of two lines of equal version, so a line
+//! the core's [`subsidy_core::line_order`] puts behind the one it would replace is not
+//! written ([`standing_lines`]). Marks go last, once the lines they vouch for
+//! are acknowledged.
 
 use super::error::map_error;
 use super::rows::{CenterRow, CopyOut, EntityRow, LineOut, MarkRow, RejectionOut};
-use crate::{StoreResult, WriteBatch};
+use crate::{LineRow, StoreResult, WriteBatch};
 use ::clickhouse::{Client, Row, RowWrite};
+use std::collections::HashMap;
 use std::time::Duration;
+use subsidy_core::replaces;
 
 /// Longest wait for one chunk to reach the socket.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -31,7 +36,7 @@ pub(super) async fn insert_rows<R: Row + RowWrite>(client: &Client, table: &str,
 /// Writes every row of a batch.
 pub(super) async fn write_batch(client: &Client, batch: &WriteBatch) -> StoreResult<()> {
     let copies: Vec<_> = batch.copies.iter().map(CopyOut::encode).collect();
-    let lines = batch.lines.iter().map(LineOut::encode).collect::<StoreResult<Vec<_>>>()?;
+    let lines = standing_lines(client, &batch.lines).await?.into_iter().map(LineOut::encode).collect::<StoreResult<Vec<_>>>()?;
     let rejections: Vec<_> = batch.rejections.iter().map(RejectionOut::encode).collect();
     let marks: Vec<_> = batch.marks.iter().map(MarkRow::encode).collect();
     let (entities, centers): (Vec<_>, Vec<_>) = match &batch.registry {
@@ -46,4 +51,26 @@ pub(super) async fn write_batch(client: &Client, batch: &WriteBatch) -> StoreRes
         insert_rows::<CenterRow>(client, "registry_centers", &centers),
     )?;
     insert_rows::<MarkRow>(client, "resettle_marks", &marks).await
+}
+
+/// The lines of a batch to write, in batch order: of one record's lines in the batch, the one
+/// [`subsidy_core::line_order`] puts first; and a conflicted line only if it [`replaces`] the line stored for
+/// its record. Only a conflicted revision has lines of an equal version with other fingerprints
+/// (the conflict flag is part of the version; any other revision stands on its first copy),
+/// so only those need the stored line read.
+async fn standing_lines<'a>(client: &Client, lines: &'a [LineRow]) -> StoreResult<Vec<&'a LineRow>> {
+    let mut best: HashMap<&str, usize> = HashMap::with_capacity(lines.len());
+    for (i, l) in lines.iter().enumerate() {
+        match best.get(l.record_id.as_str()) {
+            Some(&kept) if !replaces(&l.rank(), &lines[kept].rank()) => {}
+            _ => {
+                best.insert(&l.record_id, i);
+            }
+        }
+    }
+    let kept = lines.iter().enumerate().filter(|(i, l)| best.get(l.record_id.as_str()) == Some(i)).map(|(_, l)| l);
+    let conflicted: Vec<String> = kept.clone().filter(|l| l.conflict).map(|l| l.record_id.clone()).collect();
+    let stored: HashMap<String, LineRow> =
+        if conflicted.is_empty() { HashMap::new() } else { super::read::lines_of(client, &conflicted).await?.into_iter().map(|l| (l.record_id.clone(), l)).collect() };
+    Ok(kept.filter(|l| stored.get(&l.record_id).is_none_or(|s| replaces(&l.rank(), &s.rank()))).collect())
 }

@@ -1,5 +1,6 @@
 //! SQLite writes: one transaction per call, prepared upserts that keep the
-//! highest version (an equal one replaces, as in ClickHouse).
+//! highest version (an equal one replaces, as in ClickHouse); of two lines of
+//! one record, the one the core's [`subsidy_core::line_order`] puts first.
 //!
 //! Values are checked against the same limits as the ClickHouse columns, so
 //! both stores accept and refuse the same rows.
@@ -23,6 +24,18 @@ fn upsert(table: &str, columns: &[&str], key: &[&str], version: Option<&str>) ->
         key.join(", "),
         sets.join(", ")
     )
+}
+
+/// When a line replaces the stored line of its record: the SQL form of [`subsidy_core::replaces`]
+/// (the higher version; at an equal one the smaller fingerprint, then the earlier bus
+/// position; a replay of the same key replaces). Fingerprints are stored as 32 lowercase hex
+/// digits, so their text order is their numeric order.
+const LINE_REPLACES: &str = "(excluded.version, ledger_lines.fingerprint, ledger_lines.kafka_partition, ledger_lines.kafka_offset) \
+     >= (ledger_lines.version, excluded.fingerprint, excluded.kafka_partition, excluded.kafka_offset)";
+
+/// The upsert of `ledger_lines`, guarded by [`LINE_REPLACES`].
+fn line_upsert() -> String {
+    format!("{} WHERE {LINE_REPLACES}", upsert("ledger_lines", LINE_COLUMNS, &["record_id"], None))
 }
 
 const COPY_COLUMNS: &[&str] = &["record_id", "kafka_partition", "kafka_offset", "revision", "fingerprint", "raw"];
@@ -81,7 +94,7 @@ fn write_lines(tx: &Transaction<'_>, batch: &WriteBatch) -> StoreResult<()> {
     if batch.lines.is_empty() {
         return Ok(());
     }
-    let mut st = tx.prepare_cached(&upsert("ledger_lines", LINE_COLUMNS, &["record_id"], Some("version"))).map_err(map_error)?;
+    let mut st = tx.prepare_cached(&line_upsert()).map_err(map_error)?;
     for l in &batch.lines {
         days(l.usage_date)?;
         yuan_to_i64(l.paid_amount, "paid_amount")?;

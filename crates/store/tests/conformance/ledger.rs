@@ -3,7 +3,7 @@
 
 use super::fixtures::*;
 use subsidy_core::{Affected, ReasonCode};
-use subsidy_store::{LedgerStore, ResettleMark, WriteBatch};
+use subsidy_store::{LedgerStore, LineRow, ResettleMark, WriteBatch};
 
 pub async fn migrate_is_idempotent(store: &dyn LedgerStore) {
     let first = store.migrate().await.unwrap();
@@ -54,6 +54,46 @@ pub async fn the_highest_version_stands(store: &dyn LedgerStore) {
     let c = store.entity_lines(&u, Some(month("2025-09"))).await.unwrap().into_iter().find(|l| l.record_id == "c").unwrap();
     assert_eq!(c, c1_same_version);
     assert_eq!(got[2], c1_same_version, "the lookup picks the same line as a merge");
+}
+
+/// Two rows of one record at an equal version: the store keeps the one the core's
+/// `line_order` puts first (the smaller fingerprint, then the earlier copy), whichever was written last.
+pub async fn equal_versions_stand_by_the_core_order(store: &dyn LedgerStore) {
+    ready(store).await;
+    let u = code(5);
+    let conflicted = |id: &str, fingerprint: u128, offset: i64, paid: &str| {
+        let mut l = excluded(line(id, 1, u, "2025-09", pos(2, offset), paid, "0"), ReasonCode::RevisionConflict);
+        (l.conflict, l.version, l.fingerprint) = (true, subsidy_core::line_version(1, true, 9), subsidy_core::Fingerprint(fingerprint));
+        l
+    };
+    // x: the smaller fingerprint, written first, in separate batches; y: in one batch, the winner first;
+    // z: one fingerprint on two copies, the earlier copy written first.
+    let writes = [
+        vec![conflicted("x", 10, 1, "1.00")],
+        vec![conflicted("x", 20, 2, "2.00")],
+        vec![conflicted("y", 30, 3, "3.00"), conflicted("y", 40, 4, "4.00")],
+        vec![conflicted("z", 50, 5, "5.00")],
+        vec![conflicted("z", 50, 6, "6.00")],
+    ];
+    for lines in &writes {
+        store.write_batch(&batch_of(lines.clone())).await.unwrap();
+    }
+    let mut expected: Vec<LineRow> = Vec::new();
+    for l in writes.iter().flatten() {
+        match expected.iter_mut().find(|e| e.record_id == l.record_id) {
+            Some(e) if subsidy_core::replaces(&l.rank(), &e.rank()) => *e = l.clone(),
+            Some(_) => {}
+            None => expected.push(l.clone()),
+        }
+    }
+    let paid: Vec<String> = expected.iter().map(|l| l.paid_amount.to_string()).collect();
+    assert_eq!(paid, ["1.00", "3.00", "5.00"], "the core keeps the smaller fingerprint, then the earlier copy");
+    let mut looked_up = store.lines_of(&ids(&["x", "y", "z"])).await.unwrap();
+    looked_up.sort_by(|a, b| a.record_id.cmp(&b.record_id));
+    assert_eq!(looked_up, expected, "the aggregator's lookup");
+    assert_eq!(store.entity_lines(&u, Some(month("2025-09"))).await.unwrap(), expected, "the merged lines");
+    let sums = store.line_sums().await.unwrap();
+    assert_eq!((sums.len(), sums[0].records, sums[0].paid_amount.to_string()), (1, 3, "9.00".to_string()), "{sums:?}");
 }
 
 pub async fn replayed_batches_do_not_double(store: &dyn LedgerStore) {

@@ -21,6 +21,7 @@ macro_rules! for_each_case {
         $m!(
             migrate_is_idempotent,
             the_highest_version_stands,
+            equal_versions_stand_by_the_core_order,
             replayed_batches_do_not_double,
             line_sums_follow_the_standing_lines,
             record_ids_cover_the_given_partitions,
