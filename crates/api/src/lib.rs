@@ -6,19 +6,25 @@
 //! settlements, line shares and revision decisions come from the core. Access
 //! follows the bearer token's role ([`auth`]). Bad parameters are 400s naming
 //! the parameter ([`params`]); values reach the store only as bound values.
+//! What one client may take — time, connections, requests, bytes — is bounded
+//! by [`limits`]; page cursors are issued by the server ([`cursor`]).
 
 pub mod auth;
+pub mod cursor;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod portal;
 pub mod routes;
+mod server;
 pub mod state;
 pub mod views;
 
 pub use auth::{new_token, Role, TokenStore, Tokens};
 pub use error::ApiError;
+pub use limits::ServerLimits;
 pub use metrics::ApiMetrics;
 pub use state::{ApiState, Book};
 
@@ -57,8 +63,11 @@ async fn metrics_text(registry: prometheus::Registry) -> Response {
     }
 }
 
-/// The API's routes, with `/openapi.json` and `/metrics` (of `registry`).
+/// The API's routes, with `/openapi.json` and `/metrics` (of `registry`), every one
+/// within the state's [`ServerLimits`].
 pub fn router(state: ApiState, registry: prometheus::Registry) -> Router {
+    let bounds = axum::middleware::from_fn_with_state(state.clone(), limits::bound);
+    let body_limit = axum::extract::DefaultBodyLimit::max(state.limits.max_body_bytes);
     let portal = portal::router(state.clone()).route_layer(axum::middleware::from_fn_with_state(state.clone(), track));
     let api = Router::new()
         .route("/v1/entities/{credit_code}/accruals", get(routes::get_accruals))
@@ -71,12 +80,14 @@ pub fn router(state: ApiState, registry: prometheus::Registry) -> Router {
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .with_state(state);
-    api.merge(portal).route("/metrics", get(move || metrics_text(registry.clone())))
+    api.merge(portal).route("/metrics", get(move || metrics_text(registry.clone()))).layer(bounds).layer(body_limit)
 }
 
-/// Serves the API on `listener` until `shutdown` is cancelled.
+/// Serves the API on `listener` until `shutdown` is cancelled: HTTP/1.1, each
+/// connection's headers read within [`ServerLimits::header_read_timeout`] and at most
+/// [`ServerLimits::max_header_bytes`], at most [`ServerLimits::max_connections`] open.
 pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, registry: prometheus::Registry, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router(state, registry)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    server::serve(listener, state.clone(), router(state, registry), shutdown).await
 }
 
 /// Re-reads the token file on every SIGHUP until cancelled.

@@ -1,9 +1,10 @@
 //! The API's Prometheus metrics: requests by route and status, latency by
 //! route, denied requests by reason, the reads of the book and the months
-//! it shows open. Labels are route templates and
+//! it shows open, requests refused for a server limit, connections, and
+//! the answer cache's size. Labels are route templates and
 //! fixed reasons, never a token or a parameter value.
 
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// The API's metrics.
 #[derive(Debug, Clone)]
@@ -21,6 +22,23 @@ pub struct ApiMetrics {
     /// `subsidy_api_oldest_open_month_end_timestamp_seconds`: when the oldest of them ended
     /// (0 when none is open).
     pub oldest_open_month_end: IntGauge,
+    /// `subsidy_api_limited_total{limit}`: requests refused for a server limit: `uri_bytes`,
+    /// `body_bytes`, `in_flight`, `request_timeout`.
+    pub limited: IntCounterVec,
+    /// `subsidy_api_connections`: connections open now.
+    pub connections: IntGauge,
+    /// `subsidy_api_connections_waited_total`: connections accepted only after waiting for
+    /// one of `max_connections` to close.
+    pub connections_waited: IntCounter,
+    /// `subsidy_api_connections_closed_total{reason}`: connections that ended in an error:
+    /// `header_timeout` (headers not sent in time), `error` (anything else).
+    pub connections_failed: IntCounterVec,
+    /// `subsidy_api_cache_bytes`: bytes of cached answers (keys, bodies, overhead).
+    pub cache_bytes: IntGauge,
+    /// `subsidy_api_cache_entries`: cached answers.
+    pub cache_entries: IntGauge,
+    /// `subsidy_api_cache_evictions_total`: answers dropped to stay within the byte budget.
+    pub cache_evictions: IntCounter,
 }
 
 impl ApiMetrics {
@@ -51,7 +69,41 @@ impl ApiMetrics {
         for reason in ["no_token", "unknown_token", "forbidden"] {
             denied.with_label_values(&[reason]);
         }
-        Ok(ApiMetrics { requests, duration, denied, book_read, open_months, oldest_open_month_end })
+        let limited = IntCounterVec::new(Opts::new("subsidy_api_limited_total", "Requests refused for a server limit, by limit."), &["limit"])?;
+        for limit in ["uri_bytes", "body_bytes", "in_flight", "request_timeout"] {
+            limited.with_label_values(&[limit]);
+        }
+        let connections = IntGauge::new("subsidy_api_connections", "Connections open now.")?;
+        let connections_waited = IntCounter::new("subsidy_api_connections_waited_total", "Connections accepted only after waiting for an open one to close (max_connections reached).")?;
+        let connections_failed = IntCounterVec::new(Opts::new("subsidy_api_connections_closed_total", "Connections that ended in an error, by reason."), &["reason"])?;
+        for reason in ["header_timeout", "error"] {
+            connections_failed.with_label_values(&[reason]);
+        }
+        let cache_bytes = IntGauge::new("subsidy_api_cache_bytes", "Bytes of cached answers: keys, bodies and per-entry overhead.")?;
+        let cache_entries = IntGauge::new("subsidy_api_cache_entries", "Cached answers.")?;
+        let cache_evictions = IntCounter::new("subsidy_api_cache_evictions_total", "Cached answers dropped, least recently used first, to stay within the byte budget.")?;
+        registry.register(Box::new(limited.clone()))?;
+        registry.register(Box::new(connections.clone()))?;
+        registry.register(Box::new(connections_waited.clone()))?;
+        registry.register(Box::new(connections_failed.clone()))?;
+        registry.register(Box::new(cache_bytes.clone()))?;
+        registry.register(Box::new(cache_entries.clone()))?;
+        registry.register(Box::new(cache_evictions.clone()))?;
+        Ok(ApiMetrics {
+            requests,
+            duration,
+            denied,
+            book_read,
+            open_months,
+            oldest_open_month_end,
+            limited,
+            connections,
+            connections_waited,
+            connections_failed,
+            cache_bytes,
+            cache_entries,
+            cache_evictions,
+        })
     }
 
     /// Shows the open months of the book in force.

@@ -18,7 +18,8 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use subsidy_core::report::settlements_csv;
-use subsidy_core::CreditCode;
+use crate::cursor::Scope;
+use subsidy_core::{CreditCode, Period};
 
 /// Query parameters as given, in order.
 pub type RawParams = Query<Vec<(String, String)>>;
@@ -64,8 +65,18 @@ fn entity_in_path(state: &ApiState, role: &Role, path: Result<Path<String>, Path
     Ok(code)
 }
 
-/// The JSON answer to `key`: cached for the store's current generation, or computed.
-/// Access is checked before: an answer is the same for everyone who may see it.
+/// A turn to compute from the store.
+async fn turn(state: &ApiState) -> ApiResult<tokio::sync::SemaphorePermit<'_>> {
+    state.computing.acquire().await.map_err(|_| ApiError::Store { detail: "shutting down".into(), retry: true })
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> ApiResult<Bytes> {
+    serde_json::to_vec(value).map(Bytes::from).map_err(|e| ApiError::Store { detail: format!("cannot encode the answer: {e}"), retry: false })
+}
+
+/// The JSON answer to `key`: cached for the store's current generation, or computed in
+/// one of the [`ApiState::computing`] turns. Access is checked before: an answer is the
+/// same for everyone who may see it. `key` is built from checked parameters only.
 async fn cached<T, F>(state: &ApiState, key: String, compute: F) -> ApiResult<Response>
 where
     T: serde::Serialize,
@@ -75,16 +86,74 @@ where
     let body = match state.cache.get(&key) {
         Some(body) => body,
         None => {
-            let _turn = state.computing.acquire().await.map_err(|_| ApiError::Store { detail: "shutting down".into(), retry: true })?;
-            let value = compute.await?;
-            let body = Bytes::from(serde_json::to_vec(&value).map_err(|e| ApiError::Store { detail: format!("cannot encode the answer: {e}"), retry: false })?);
-            if let Some(g) = seen {
-                state.cache.put(&g, key, body.clone());
+            let _turn = turn(state).await?;
+            match state.cache.get(&key) {
+                Some(body) => body,
+                None => {
+                    let body = encode(&compute.await?)?;
+                    if let Some(g) = seen {
+                        state.cache.put(&g, key, body.clone());
+                    }
+                    body
+                }
             }
-            body
         }
     };
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The answer to `key` as a value (for the portal's pages): the same cache, turns and
+/// keys as the API's JSON answers.
+pub(crate) async fn cached_value<T, F>(state: &ApiState, key: String, compute: F) -> ApiResult<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    F: std::future::Future<Output = ApiResult<T>>,
+{
+    let decode = |body: Bytes| serde_json::from_slice(&body).map_err(|e| ApiError::Store { detail: format!("cannot decode a cached answer: {e}"), retry: false });
+    let seen = state.cache.generation();
+    if let Some(body) = state.cache.get(&key) {
+        return decode(body);
+    }
+    let _turn = turn(state).await?;
+    if let Some(body) = state.cache.get(&key) {
+        return decode(body);
+    }
+    let value = compute.await?;
+    if let Some(g) = seen {
+        state.cache.put(&g, key, encode(&value)?);
+    }
+    Ok(value)
+}
+
+/// The cache key of a ledger page: the entity, the month, the last record id of the page
+/// before (from a cursor the server issued, so at most [`subsidy_core::record::MAX_ID_LEN`]
+/// bytes) and the page size.
+pub(crate) fn ledger_key(code: &CreditCode, period: Period, after: Option<&str>, limit: usize) -> String {
+    format!("ledger/{code}/{period}/{limit}/{}", after.map_or_else(String::new, hex::encode))
+}
+
+/// The reader scope of province- or city-wide answers: `province` or the city.
+pub(crate) fn reader_scope(role: &Role) -> &str {
+    match role {
+        Role::City(city) => city.as_str(),
+        _ => "province",
+    }
+}
+
+/// The cache key of an overview: the reader's role and scope, and the month.
+pub(crate) fn overview_key(role: &Role, period: Period) -> String {
+    format!("overview/{}/{period}/{}", role.as_str(), reader_scope(role))
+}
+
+/// A ledger page of `code` in `period` after `cursor` (already checked to be one issued
+/// for them), through the cache.
+pub(crate) async fn ledger_page(state: &ApiState, code: &CreditCode, period: Period, after: Option<&str>, limit: usize) -> ApiResult<LedgerPage> {
+    cached_value(state, ledger_key(code, period, after, limit), ledger::page(state, code, period, after, limit)).await
+}
+
+/// The overview of `period` for `role`, through the cache.
+pub(crate) async fn overview_of(state: &ApiState, role: &Role, period: Period) -> ApiResult<Overview> {
+    cached_value(state, overview_key(role, period), overview::overview(state, role, period)).await
 }
 
 /// For the bureau, an entity nobody has heard of is a 404.
@@ -97,9 +166,9 @@ fn known(book: &Book, code: &CreditCode) -> ApiResult<()> {
 
 /// An entity's months: accrued, fixed for payment, excluded and why.
 #[utoipa::path(get, path = "/v1/entities/{credit_code}/accruals", tag = "entities",
-    params(("credit_code" = String, Path, pattern = "^[0-9A-HJ-NPQRTUWXY]{18}$", example = "91340100000000001G", description = "Unified social credit code (18 characters, GB 32100-2015, check character included)"),
-        ("from" = Option<String>, Query, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$", description = "First month, YYYY-MM"),
-        ("to" = Option<String>, Query, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$", description = "Last month, YYYY-MM")),
+    params(("credit_code" = String, Path, example = "91340100000000001G", description = "Unified social credit code (18 characters, GB 32100-2015); its check character must match the first 17 (else 400 naming `credit_code`)"),
+        ("from" = Option<String>, Query, description = "First month, YYYY-MM (year 0001–9999)"),
+        ("to" = Option<String>, Query, description = "Last month, YYYY-MM (year 0001–9999)")),
     responses((status = 200, body = AccrualsView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -114,9 +183,9 @@ pub async fn get_accruals(State(state): State<ApiState>, headers: HeaderMap, pat
 
 /// Every line of one month of an entity, explained, a page at a time.
 #[utoipa::path(get, path = "/v1/entities/{credit_code}/ledger", tag = "entities",
-    params(("credit_code" = String, Path, pattern = "^[0-9A-HJ-NPQRTUWXY]{18}$", example = "91340100000000001G", description = "Unified social credit code (18 characters, GB 32100-2015, check character included)"),
-        ("period" = String, Query, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2025-09", description = "The month, YYYY-MM"),
-        ("cursor" = Option<String>, Query, pattern = "^([0-9a-f]{2}){1,256}$", description = "next_cursor of the previous page"),
+    params(("credit_code" = String, Path, example = "91340100000000001G", description = "Unified social credit code (18 characters, GB 32100-2015); its check character must match the first 17 (else 400 naming `credit_code`)"),
+        ("period" = String, Query, example = "2025-09", description = "The month, YYYY-MM (year 0001–9999)"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page, as given: opaque, valid only for the same entity and month and only until the server restarts (else 400 naming `cursor`)"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Lines per page, 1–1000 (default 200)")),
     responses((status = 200, body = LedgerPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
@@ -124,17 +193,18 @@ pub async fn get_accruals(State(state): State<ApiState>, headers: HeaderMap, pat
 pub async fn get_ledger(State(state): State<ApiState>, headers: HeaderMap, path: Result<Path<String>, PathRejection>, Query(q): RawParams) -> ApiResult<Response> {
     let role = principal(&state, &headers)?;
     let period = params::month("period", required(&q, "period")?)?;
-    let cursor = params::cursor(param(&q, "cursor")?)?;
+    let cursor = param(&q, "cursor")?;
     let limit = params::limit(param(&q, "limit")?)?;
     let code = entity_in_path(&state, &role, path)?;
+    let after = state.cursors.open(Scope::Ledger(&code, period), cursor)?;
     known(&state.book(), &code)?;
-    let key = format!("ledger/{code}/{period}/{cursor:?}/{limit}");
-    cached(&state, key, ledger::page(&state, &code, period, cursor.as_deref(), limit)).await
+    let key = ledger_key(&code, period, after.as_deref(), limit);
+    cached(&state, key, ledger::page(&state, &code, period, after.as_deref(), limit)).await
 }
 
 /// What has been fixed for payment for an entity.
 #[utoipa::path(get, path = "/v1/entities/{credit_code}/statements", tag = "entities",
-    params(("credit_code" = String, Path, pattern = "^[0-9A-HJ-NPQRTUWXY]{18}$", example = "91340100000000001G", description = "Unified social credit code (18 characters, GB 32100-2015, check character included)")),
+    params(("credit_code" = String, Path, example = "91340100000000001G", description = "Unified social credit code (18 characters, GB 32100-2015); its check character must match the first 17 (else 400 naming `credit_code`)")),
     responses((status = 200, body = StatementsView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -148,7 +218,7 @@ pub async fn get_statements(State(state): State<ApiState>, headers: HeaderMap, p
 
 /// A record as received, every copy with its decision, and the line that stands.
 #[utoipa::path(get, path = "/v1/records/{record_id}", tag = "records",
-    params(("record_id" = String, Path, min_length = 1, max_length = 128, description = "The platform's record id (1–128 bytes, no control characters)")),
+    params(("record_id" = String, Path, min_length = 1, max_length = 128, description = "The platform's record id: 1–128 bytes of UTF-8 without control characters (a longer id in bytes is a 400)")),
     responses((status = 200, body = RecordHistory), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -162,8 +232,8 @@ pub async fn get_record(State(state): State<ApiState>, headers: HeaderMap, path:
 
 /// One month's settlements (bureau: all; city: its entities). `Accept: text/csv` gives `export`'s CSV.
 #[utoipa::path(get, path = "/v1/settlements", tag = "bureau",
-    params(("period" = String, Query, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2025-09", description = "The month, YYYY-MM"),
-        ("cursor" = Option<String>, Query, pattern = "^([0-9a-f]{2}){1,256}$", description = "next_cursor of the previous page (JSON only)"),
+    params(("period" = String, Query, example = "2025-09", description = "The month, YYYY-MM (year 0001–9999)"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page, as given (JSON only): opaque, valid only for the same month and reader and only until the server restarts (else 400 naming `cursor`)"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Entities per page, 1–1000 (default 200; JSON only)")),
     responses((status = 200, description = "JSON pages, or with `Accept: text/csv` the CSV `export --period` writes: credit_code,period,eligible_records,eligible_base,subsidy",
             content((SettlementsPage = "application/json"), (String = "text/csv"))),
@@ -172,17 +242,19 @@ pub async fn get_record(State(state): State<ApiState>, headers: HeaderMap, path:
 pub async fn get_settlements(State(state): State<ApiState>, headers: HeaderMap, Query(q): RawParams) -> ApiResult<Response> {
     let role = principal(&state, &headers)?;
     let period = params::month("period", required(&q, "period")?)?;
-    let cursor = params::cursor(param(&q, "cursor")?)?;
+    let cursor = param(&q, "cursor")?;
     let limit = params::limit(param(&q, "limit")?)?;
     if !role.sees_many() {
         return Err(state.forbidden());
     }
+    let scope = Scope::Settlements(period, reader_scope(&role));
+    let after = state.cursors.open(scope, cursor)?;
     let book = state.book();
     let rows = settlements::of_month(&book, &role, period);
     if wants_csv(&headers) {
         return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], settlements_csv(&rows)).into_response());
     }
-    Ok(Json(settlements::page(&book, period, rows, cursor.as_deref(), limit)).into_response())
+    Ok(Json(settlements::page(&book, period, rows, after.as_deref(), limit, |last| state.cursors.issue(scope, last))).into_response())
 }
 
 fn wants_csv(headers: &HeaderMap) -> bool {
@@ -191,15 +263,15 @@ fn wants_csv(headers: &HeaderMap) -> bool {
 
 /// One month across the province (bureau) or a city.
 #[utoipa::path(get, path = "/v1/overview", tag = "bureau",
-    params(("period" = String, Query, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2025-09", description = "The month, YYYY-MM")),
+    params(("period" = String, Query, example = "2025-09", description = "The month, YYYY-MM (year 0001–9999)")),
     responses((status = 200, body = Overview), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get_overview(State(state): State<ApiState>, headers: HeaderMap, Query(q): RawParams) -> ApiResult<Json<Overview>> {
+pub async fn get_overview(State(state): State<ApiState>, headers: HeaderMap, Query(q): RawParams) -> ApiResult<Response> {
     let role = principal(&state, &headers)?;
     let period = params::month("period", required(&q, "period")?)?;
     if !role.sees_many() {
         return Err(state.forbidden());
     }
-    Ok(Json(overview::overview(&state, &role, period).await?))
+    cached(&state, overview_key(&role, period), overview::overview(&state, &role, period)).await
 }

@@ -6,18 +6,19 @@
 //! every [`POLL`]; when it moves, a new book is read — the registry, the sums
 //! of every entity's lines by month and reason, the settlements made of them,
 //! the statements and the closed months — and replaces the old one whole,
-//! together with the cached answers. Accruals, statements and settlements are
+//! together with the cached answers (kept within a byte budget, [`AnswerCache`]). Accruals, statements and settlements are
 //! answered from the book in memory; an entity's ledger lines and a record's
 //! copies are read from the store when asked (and cached for the generation).
 //! An answer is at most one poll and one read of the book behind the store.
 
 use crate::auth::TokenStore;
+use crate::cursor::Cursors;
+use crate::limits::ServerLimits;
 use crate::metrics::ApiMetrics;
 use crate::views::ExclusionSums;
 use axum::body::Bytes;
 use lru::LruCache;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use subsidy_core::{CreditCode, Period, PolicySet, Registry, Settlement, Statement};
@@ -26,9 +27,6 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the store's generation is read.
 pub const POLL: Duration = Duration::from_secs(1);
-
-/// Answers kept per generation.
-const ANSWERS: usize = 50_000;
 
 /// Answers computed from the store at once; more requests wait their turn rather than
 /// crowd the store (on a small ClickHouse, crowding makes every one of them slow).
@@ -98,28 +96,48 @@ impl Book {
     }
 }
 
-/// Answers (JSON bodies) computed for the current generation of the store, by request.
+/// Bytes counted for an entry beside its key and body: the list node, the key's and
+/// the body's headers and the map's slot.
+const ENTRY_OVERHEAD: usize = 128;
+
+/// Answers (JSON bodies) computed for the current generation of the store, by request,
+/// kept within a budget of bytes (keys, bodies and [`ENTRY_OVERHEAD`] each), the least
+/// recently used dropped first. Keys are built from checked parameters only, so each is
+/// at most a few hundred bytes whatever a client sends.
 #[derive(Debug, Clone)]
 pub struct AnswerCache {
     inner: Arc<Mutex<CacheInner>>,
+    metrics: ApiMetrics,
 }
 
 #[derive(Debug)]
 struct CacheInner {
     generation: Option<String>,
     answers: LruCache<String, Bytes>,
+    bytes: usize,
+    budget: usize,
 }
 
-impl Default for AnswerCache {
-    fn default() -> AnswerCache {
-        let capacity = NonZeroUsize::new(ANSWERS).unwrap_or(NonZeroUsize::MIN);
-        AnswerCache { inner: Arc::new(Mutex::new(CacheInner { generation: None, answers: LruCache::new(capacity) })) }
+impl CacheInner {
+    fn cost(key: &str, answer: &Bytes) -> usize {
+        key.len() + answer.len() + ENTRY_OVERHEAD
     }
 }
 
 impl AnswerCache {
+    /// An empty cache of at most `budget` bytes, showing its size in `metrics`.
+    pub fn new(budget: usize, metrics: ApiMetrics) -> AnswerCache {
+        let inner = CacheInner { generation: None, answers: LruCache::unbounded(), bytes: 0, budget };
+        AnswerCache { inner: Arc::new(Mutex::new(inner)), metrics }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn show(&self, inner: &CacheInner) {
+        self.metrics.cache_bytes.set(i64::try_from(inner.bytes).unwrap_or(i64::MAX));
+        self.metrics.cache_entries.set(i64::try_from(inner.answers.len()).unwrap_or(i64::MAX));
     }
 
     /// The generation the cached answers belong to.
@@ -127,12 +145,19 @@ impl AnswerCache {
         self.lock().generation.clone()
     }
 
+    /// Bytes held now (keys, bodies and overhead).
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
     /// Moves to `generation`, dropping every answer of another one.
     fn move_to(&self, generation: Option<String>) {
         let mut inner = self.lock();
         if inner.generation != generation {
             inner.answers.clear();
+            inner.bytes = 0;
             inner.generation = generation;
+            self.show(&inner);
         }
     }
 
@@ -141,12 +166,28 @@ impl AnswerCache {
         self.lock().answers.get(key).cloned()
     }
 
-    /// Keeps an answer computed when the generation was `seen`, unless it has moved since.
+    /// Keeps an answer computed when the generation was `seen`, unless it has moved since,
+    /// dropping the least recently used answers until the cache is within its budget. An
+    /// answer larger than the whole budget is not kept.
     pub fn put(&self, seen: &str, key: String, answer: Bytes) {
         let mut inner = self.lock();
-        if inner.generation.as_deref() == Some(seen) {
-            inner.answers.put(key, answer);
+        let cost = CacheInner::cost(&key, &answer);
+        if inner.generation.as_deref() != Some(seen) || cost > inner.budget {
+            return;
         }
+        let new_key_cost = key.len();
+        if let Some(old) = inner.answers.put(key, answer) {
+            inner.bytes = inner.bytes.saturating_sub(old.len() + new_key_cost + ENTRY_OVERHEAD);
+        }
+        inner.bytes += cost;
+        let mut evicted = 0u64;
+        while inner.bytes > inner.budget {
+            let Some((k, v)) = inner.answers.pop_lru() else { break };
+            inner.bytes = inner.bytes.saturating_sub(CacheInner::cost(&k, &v));
+            evicted += 1;
+        }
+        self.metrics.cache_evictions.inc_by(evicted);
+        self.show(&inner);
     }
 }
 
@@ -198,20 +239,34 @@ pub struct ApiState {
     pub cache: AnswerCache,
     /// Turns to compute an answer from the store.
     pub computing: Arc<tokio::sync::Semaphore>,
+    /// The server's limits.
+    pub limits: Arc<ServerLimits>,
+    /// Turns to answer a request, over every route ([`ServerLimits::max_in_flight`]).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// The page cursors this process issues.
+    pub cursors: Cursors,
     /// The API's metrics.
     pub metrics: ApiMetrics,
 }
 
 impl ApiState {
-    /// The state for `tokens` over `store`, with the book read once.
+    /// The state for `tokens` over `store`, with the book read once, under the default limits.
     pub async fn open(store: Arc<dyn LedgerStore>, policy: PolicySet, tokens: TokenStore, metrics: ApiMetrics) -> StoreResult<ApiState> {
+        ApiState::open_with(store, policy, tokens, metrics, ServerLimits::default()).await
+    }
+
+    /// The state for `tokens` over `store` under `limits`, with the book read once.
+    pub async fn open_with(store: Arc<dyn LedgerStore>, policy: PolicySet, tokens: TokenStore, metrics: ApiMetrics, limits: ServerLimits) -> StoreResult<ApiState> {
         let state = ApiState {
             store,
             policy: Arc::new(policy),
             tokens,
             book: Arc::default(),
-            cache: AnswerCache::default(),
+            cache: AnswerCache::new(limits.cache_bytes, metrics.clone()),
             computing: Arc::new(tokio::sync::Semaphore::new(COMPUTING)),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
+            cursors: limits.cursor_key.map_or_else(Cursors::default, Cursors::with_key),
+            limits: Arc::new(limits),
             metrics,
         };
         refresh(&state).await?;

@@ -60,6 +60,57 @@ pub struct ServeArgs {
     /// Policy versions (TOML); the built-in default is RULES.md.
     #[arg(long, env = "SUBSIDY_POLICY")]
     pub policy: Option<PathBuf>,
+    /// What one client may take.
+    #[command(flatten)]
+    pub limits: ServeLimitArgs,
+}
+
+/// `serve`'s limits (docs/OPERATIONS.md, "Server limits").
+#[derive(Debug, Args)]
+pub struct ServeLimitArgs {
+    /// Seconds a client has to send a request's headers; the connection is closed past it.
+    #[arg(long, env = "SUBSIDY_API_HEADER_READ_TIMEOUT_SECS", default_value_t = subsidy_api::limits::DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
+    pub header_read_timeout_secs: u64,
+    /// Seconds from a request's headers to its answer: 408 while a body is still arriving, else 503.
+    #[arg(long, env = "SUBSIDY_API_REQUEST_TIMEOUT_SECS", default_value_t = subsidy_api::limits::DEFAULT_REQUEST_TIMEOUT.as_secs())]
+    pub request_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "SUBSIDY_API_MAX_CONNECTIONS", default_value_t = subsidy_api::limits::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Requests answered at once over every route, portal included; more get 503 with Retry-After.
+    #[arg(long, env = "SUBSIDY_API_MAX_IN_FLIGHT", default_value_t = subsidy_api::limits::DEFAULT_MAX_IN_FLIGHT)]
+    pub max_in_flight: usize,
+    /// Largest request body in bytes (413 past it).
+    #[arg(long, env = "SUBSIDY_API_MAX_BODY_BYTES", default_value_t = subsidy_api::limits::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Largest request line and headers in bytes (431 past it).
+    #[arg(long, env = "SUBSIDY_API_MAX_HEADER_BYTES", default_value_t = subsidy_api::limits::DEFAULT_MAX_HEADER_BYTES)]
+    pub max_header_bytes: usize,
+    /// Largest path and query in bytes (414 past it).
+    #[arg(long, env = "SUBSIDY_API_MAX_URI_BYTES", default_value_t = subsidy_api::limits::DEFAULT_MAX_URI_BYTES)]
+    pub max_uri_bytes: usize,
+    /// Bytes of computed answers kept (keys and bodies), least recently used dropped first.
+    #[arg(long, env = "SUBSIDY_API_CACHE_BYTES", default_value_t = subsidy_api::limits::DEFAULT_CACHE_BYTES)]
+    pub cache_bytes: usize,
+}
+
+impl ServeLimitArgs {
+    /// The limits, checked.
+    pub fn limits(&self) -> Result<subsidy_api::ServerLimits, subsidy_api::limits::LimitsError> {
+        let limits = subsidy_api::ServerLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout_secs),
+            request_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
+            max_connections: self.max_connections,
+            max_in_flight: self.max_in_flight,
+            max_body_bytes: self.max_body_bytes,
+            max_header_bytes: self.max_header_bytes,
+            max_uri_bytes: self.max_uri_bytes,
+            cache_bytes: self.cache_bytes,
+            cursor_key: None,
+        };
+        limits.validate()?;
+        Ok(limits)
+    }
 }
 
 /// `token` subcommands.

@@ -131,9 +131,9 @@ struct LedgerQuery {
 async fn ledger_page(State(state): State<ApiState>, jar: CookieJar, Path(code): Path<String>, Query(q): Query<LedgerQuery>) -> PageResult {
     let role = signed_in(&state, &jar)?;
     let period = params::month("period", q.period.as_deref().unwrap_or_default())?;
-    let cursor = params::cursor(q.cursor.as_deref())?;
     let code = entity(&state, &role, &code)?;
-    let page = crate::views::ledger::page(&state, &code, period, cursor.as_deref(), params::DEFAULT_LIMIT).await?;
+    let after = state.cursors.open(crate::cursor::Scope::Ledger(&code, period), q.cursor.as_deref())?;
+    let page = crate::routes::ledger_page(&state, &code, period, after.as_deref(), params::DEFAULT_LIMIT).await?;
     Ok(pages::ledger(&role, &page).into_response())
 }
 
@@ -171,7 +171,7 @@ async fn overview_page(State(state): State<ApiState>, jar: CookieJar, Query(q): 
     let Some(period) = asked.or_else(|| months.last().copied()) else {
         return Ok(pages::empty_overview(&role).into_response());
     };
-    let overview = crate::views::overview::overview(&state, &role, period).await?;
+    let overview = crate::routes::overview_of(&state, &role, period).await?;
     let by_city_month = crate::views::overview::subsidy_by_city_and_month(&state.book(), &role);
     Ok(pages::overview(&role, &overview, &months, &by_city_month).into_response())
 }

@@ -4,7 +4,7 @@
 
 use super::{yuan, MonthStatus};
 use crate::error::ApiResult;
-use crate::params::cursor_of;
+use crate::cursor::Scope;
 use crate::state::ApiState;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -77,7 +77,8 @@ pub struct LedgerLine {
     pub explanation: Option<String>,
 }
 
-/// A page of the lines of `code` in `period`, after `cursor`.
+/// A page of the lines of `code` in `period`, after the record id `cursor` (taken from a
+/// cursor the server issued, [`crate::cursor`]).
 pub async fn page(state: &ApiState, code: &CreditCode, period: Period, cursor: Option<&str>, limit: usize) -> ApiResult<LedgerPage> {
     let store = state.store.as_ref();
     // The month's settled figure comes from the book, as the accruals' does, so the two never differ.
@@ -88,7 +89,7 @@ pub async fn page(state: &ApiState, code: &CreditCode, period: Period, cursor: O
     let rest: Vec<LineRow> = all.into_iter().filter(|l| cursor.is_none_or(|c| l.record_id.as_str() > c)).collect();
     let more = rest.len() > limit;
     let lines: Vec<LineRow> = rest.into_iter().take(limit).collect();
-    let next_cursor = if more { lines.last().map(|l| cursor_of(&l.record_id)) } else { None };
+    let next_cursor = if more { lines.last().map(|l| state.cursors.issue(Scope::Ledger(code, period), &l.record_id)) } else { None };
     let closed = book.closed.contains(&period);
     let records = representing_records(state, &lines).await?;
     let registry = &book.registry;

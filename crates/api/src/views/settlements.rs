@@ -40,18 +40,18 @@ pub struct SettlementRow {
     pub subsidy: String,
 }
 
-/// A page of `rows` after `cursor` (a credit code).
-pub fn page(book: &Book, period: Period, rows: Vec<Settlement>, cursor: Option<&str>, limit: usize) -> SettlementsPage {
+/// A page of `rows` after the credit code `after`; `issue` makes the cursor naming a page's last code.
+pub fn page(book: &Book, period: Period, rows: Vec<Settlement>, after: Option<&str>, limit: usize, issue: impl Fn(&str) -> String) -> SettlementsPage {
     let registry = &book.registry;
     let total = rows.len() as u64;
-    let rest: Vec<Settlement> = rows.into_iter().filter(|s| cursor.is_none_or(|c| s.credit_code.as_str() > c)).collect();
+    let rest: Vec<Settlement> = rows.into_iter().filter(|s| after.is_none_or(|c| s.credit_code.as_str() > c)).collect();
     let more = rest.len() > limit;
     let settlements: Vec<SettlementRow> = rest
         .iter()
         .take(limit)
         .map(|s| SettlementRow { entity: EntityInfo::of(&s.credit_code, registry), eligible_records: s.eligible_records, eligible_base: yuan(s.eligible_base), subsidy: yuan(s.subsidy) })
         .collect();
-    let next_cursor = if more { settlements.last().map(|s| crate::params::cursor_of(&s.entity.credit_code)) } else { None };
+    let next_cursor = if more { settlements.last().map(|s| issue(&s.entity.credit_code)) } else { None };
     SettlementsPage { period: period.to_string(), total, settlements, next_cursor }
 }
 

@@ -157,7 +157,7 @@ pub async fn hostile_parameters_get_400_naming_them(store: Arc<dyn LedgerStore>)
     let api = api(store.clone()).await;
     let t = Some(api.tokens.bureau.as_str());
     let a = a().to_string();
-    let long = "9".repeat(5000);
+    let long = "9".repeat(3000);
     let cases: Vec<(String, &str)> = vec![
         (format!("/v1/entities/{a}/ledger"), "period"),
         (format!("/v1/entities/{a}/ledger?period=2025-13"), "period"),

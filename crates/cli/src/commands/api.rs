@@ -5,6 +5,7 @@ use crate::cli::{AccrualsArgs, LedgerArgs, ReadFrom, ServeArgs, TokenCommand};
 use crate::config::load_policy;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::de::DeserializeOwned;
+use subsidy_api::cursor::Scope;
 use subsidy_api::params;
 use subsidy_api::views::accruals::AccrualsView;
 use subsidy_api::views::ledger::LedgerPage;
@@ -13,12 +14,16 @@ use subsidy_api::{ApiMetrics, ApiState, Role, TokenStore};
 /// Serves the API until Ctrl-C or SIGTERM.
 pub async fn serve(args: &ServeArgs) -> Result<()> {
     let policy = load_policy(args.policy.as_deref())?;
+    let mut limits = args.limits.limits().context("serve's limits")?;
+    if let Ok(text) = std::env::var("SUBSIDY_API_CURSOR_KEY") {
+        limits.cursor_key = Some(subsidy_api::cursor::Cursors::parse_key(&text).ok_or_else(|| anyhow!("SUBSIDY_API_CURSOR_KEY must be 64 hex digits (32 random bytes)"))?);
+    }
     let tokens = TokenStore::open(&args.tokens)?;
     let store = crate::store::open(&args.store).await?;
     store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
     let registry = prometheus::Registry::new();
     let metrics = ApiMetrics::new(&registry)?;
-    let state = ApiState::open(store, policy, tokens.clone(), metrics).await.map_err(|e| anyhow!("cannot read the registry: {e}"))?;
+    let state = ApiState::open_with(store, policy, tokens.clone(), metrics, limits).await.map_err(|e| anyhow!("cannot read the registry: {e}"))?;
     let shutdown = crate::shutdown::token();
     subsidy_api::state::spawn_refresh(state.clone(), shutdown.clone());
     subsidy_api::reload_tokens_on_sighup(tokens, shutdown.clone()).context("cannot watch for SIGHUP")?;
@@ -51,10 +56,15 @@ where
     if let Some(base) = &from.api {
         return fetch(base, path).await;
     }
+    let state = local_state(from).await?;
+    local(&state).await.map_err(|e| anyhow!("{e}"))
+}
+
+/// The API's state over the store, to answer without a server.
+async fn local_state(from: &ReadFrom) -> Result<ApiState> {
     let store = crate::store::open(&from.store).await?;
     let metrics = ApiMetrics::new(&prometheus::Registry::new())?;
-    let state = ApiState::open(store, load_policy(from.policy.as_deref())?, TokenStore::empty(), metrics).await.map_err(|e| anyhow!("cannot read the registry: {e}"))?;
-    local(&state).await.map_err(|e| anyhow!("{e}"))
+    ApiState::open(store, load_policy(from.policy.as_deref())?, TokenStore::empty(), metrics).await.map_err(|e| anyhow!("cannot read the registry: {e}"))
 }
 
 async fn fetch<T: DeserializeOwned>(base: &str, path: &str) -> Result<T> {
@@ -84,23 +94,45 @@ pub async fn accruals(args: &AccrualsArgs) -> Result<()> {
     Ok(())
 }
 
+/// Most pages `ledger` reads (of [`params::MAX_LIMIT`] lines each) before giving up on
+/// an answer that never ends.
+const MAX_PAGES: usize = 100_000;
+
+/// Every page of one month of an entity: from the API, passing back the cursors it
+/// issues as they are, or from the store through one state, whose cursors it opens.
+async fn ledger_pages(from: &ReadFrom, code: &subsidy_core::CreditCode, period: subsidy_core::Period) -> Result<Vec<LedgerPage>> {
+    let local = match &from.api {
+        Some(_) => None,
+        None => Some(local_state(from).await?),
+    };
+    let mut pages: Vec<LedgerPage> = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let page: LedgerPage = match (&local, &from.api) {
+            (Some(state), _) => {
+                let after = state.cursors.open(Scope::Ledger(code, period), cursor.as_deref()).map_err(|e| anyhow!("{e}"))?;
+                subsidy_api::views::ledger::page(state, code, period, after.as_deref(), params::MAX_LIMIT).await.map_err(|e| anyhow!("{e}"))?
+            }
+            (None, Some(base)) => {
+                let after = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+                fetch(base, &format!("/v1/entities/{code}/ledger?period={period}&limit={}{after}", params::MAX_LIMIT)).await?
+            }
+            (None, None) => bail!("nothing to read from"),
+        };
+        cursor.clone_from(&page.next_cursor);
+        pages.push(page);
+        if cursor.is_none() {
+            return Ok(pages);
+        }
+    }
+    bail!("the ledger of {code} in {period} did not end within {MAX_PAGES} pages")
+}
+
 /// Prints every line of one month of an entity.
 pub async fn ledger(args: &LedgerArgs) -> Result<()> {
     let code = params::credit_code(&args.entity).map_err(|e| anyhow!("--entity: {e}"))?;
     let period = params::month("period", &args.period).map_err(|e| anyhow!("--{e}"))?;
-    let mut pages: Vec<LedgerPage> = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let after = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
-        let path = format!("/v1/entities/{code}/ledger?period={period}&limit={}{after}", params::MAX_LIMIT);
-        let key = params::cursor(cursor.as_deref()).map_err(|e| anyhow!("{e}"))?;
-        let page: LedgerPage = read(&args.from, &path, async |s| subsidy_api::views::ledger::page(s, &code, period, key.as_deref(), params::MAX_LIMIT).await).await?;
-        cursor.clone_from(&page.next_cursor);
-        pages.push(page);
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let pages = ledger_pages(&args.from, &code, period).await?;
     if args.from.json {
         let lines: Vec<_> = pages.iter().flat_map(|p| &p.lines).collect();
         let first = &pages[0];
