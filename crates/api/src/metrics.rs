@@ -1,9 +1,9 @@
 //! The API's Prometheus metrics: requests by route and status, latency by
 //! route, denied requests by reason, the reads of the book and the months
-//! it shows open. Labels are route templates and
+//! it shows open, and whether the token file was last read whole. Labels are route templates and
 //! fixed reasons, never a token or a parameter value.
 
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// The API's metrics.
 #[derive(Debug, Clone)]
@@ -21,6 +21,12 @@ pub struct ApiMetrics {
     /// `subsidy_api_oldest_open_month_end_timestamp_seconds`: when the oldest of them ended
     /// (0 when none is open).
     pub oldest_open_month_end: IntGauge,
+    /// `subsidy_api_token_reload_failures_total`: re-reads of the token file that failed
+    /// (the tokens in force stayed).
+    pub token_reload_failures: IntCounter,
+    /// `subsidy_api_token_file_ok`: 1 when the last read of the token file succeeded, 0 when
+    /// it failed and the tokens in force are those of an earlier read.
+    pub token_file_ok: IntGauge,
 }
 
 impl ApiMetrics {
@@ -51,7 +57,11 @@ impl ApiMetrics {
         for reason in ["no_token", "unknown_token", "forbidden"] {
             denied.with_label_values(&[reason]);
         }
-        Ok(ApiMetrics { requests, duration, denied, book_read, open_months, oldest_open_month_end })
+        let token_reload_failures = IntCounter::new("subsidy_api_token_reload_failures_total", "Re-reads of the token file (on SIGHUP) that failed; the tokens in force stayed.")?;
+        let token_file_ok = IntGauge::new("subsidy_api_token_file_ok", "1 when the last read of the token file succeeded; 0 when it failed and older tokens stay in force.")?;
+        registry.register(Box::new(token_reload_failures.clone()))?;
+        registry.register(Box::new(token_file_ok.clone()))?;
+        Ok(ApiMetrics { requests, duration, denied, book_read, open_months, oldest_open_month_end, token_reload_failures, token_file_ok })
     }
 
     /// Shows the open months of the book in force.

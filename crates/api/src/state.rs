@@ -13,6 +13,7 @@
 
 use crate::auth::TokenStore;
 use crate::metrics::ApiMetrics;
+use crate::session::Sessions;
 use crate::views::ExclusionSums;
 use axum::body::Bytes;
 use lru::LruCache;
@@ -200,6 +201,10 @@ pub struct ApiState {
     pub computing: Arc<tokio::sync::Semaphore>,
     /// The API's metrics.
     pub metrics: ApiMetrics,
+    /// The portal's sign-in sessions.
+    pub sessions: Sessions,
+    /// Whether the portal's cookie is marked `Secure` (served over TLS, here or at a proxy).
+    pub cookie_secure: bool,
 }
 
 impl ApiState {
@@ -213,9 +218,18 @@ impl ApiState {
             cache: AnswerCache::default(),
             computing: Arc::new(tokio::sync::Semaphore::new(COMPUTING)),
             metrics,
+            sessions: Sessions::default(),
+            cookie_secure: false,
         };
+        state.metrics.token_file_ok.set(1);
         refresh(&state).await?;
         Ok(state)
+    }
+
+    /// The same state, with the portal's cookie marked `Secure` or not.
+    pub fn with_secure_cookie(mut self, secure: bool) -> ApiState {
+        self.cookie_secure = secure;
+        self
     }
 
     /// The book in force.

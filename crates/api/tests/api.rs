@@ -58,4 +58,8 @@ cases!(
     the_openapi_document_lists_every_route,
     the_portal_signs_in_and_serves_pages_and_csv,
     answers_follow_the_store_once_its_generation_moves,
+    a_moved_record_is_seen_only_where_it_stands,
+    the_portal_session_is_kept_by_the_server,
+    empty_tokens_are_refused_everywhere,
+    every_answer_carries_the_security_headers,
 );
