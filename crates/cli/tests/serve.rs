@@ -1,8 +1,8 @@
 //! `serve` over the ledger the demo wrote: the bureau's CSV equals `export`
 //! byte for byte, the registry the aggregator wrote names cities, the CLI
 //! reads the same answers from the API and from the store, the token file is
-//! re-read on SIGHUP, and schemathesis finds no failure against
-//! `/openapi.json`.
+//! re-read on SIGHUP (one that comes while `serve` starts included), and
+//! schemathesis finds no failure against `/openapi.json`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -127,6 +127,56 @@ fn serve_answers_from_the_demo_ledger() {
     assert_quiet("serve stopped with SIGTERM", &done.stderr);
     let log = done.stderr;
     assert!(!log.contains(&bureau) && !log.contains(&fresh), "tokens never reach the log");
+}
+
+/// Opens the FIFO at `path` for writing, which waits until a reader opens it; at most 30 s.
+fn open_for_writing(path: &Path) -> std::fs::File {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = path.to_path_buf();
+    std::thread::spawn(move || tx.send(std::fs::OpenOptions::new().write(true).open(&path)));
+    rx.recv_timeout(Duration::from_secs(30)).expect("serve did not open its token file within 30 s").expect("open the FIFO")
+}
+
+/// A SIGHUP that comes while `serve` starts is a request to re-read the token file, not the end
+/// of the process. The token file is a FIFO, so the test knows when `serve` is reading it (its
+/// first step, before the store, the book and the listener) and sends SIGHUP then.
+#[test]
+fn a_sighup_while_serve_starts_does_not_end_it() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.sqlite");
+    let fifo = dir.path().join("tokens.toml");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let (first, first_entry) = new_token(&["--role", "bureau"]);
+    let (second, second_entry) = new_token(&["--role", "bureau"]);
+    let addr = free_addr();
+    let base = format!("http://{addr}");
+    let mut command = meter();
+    command.args(["serve", "--listen", &addr, "--tokens"]).arg(&fifo).arg("--sqlite").arg(&ledger).env("RUST_LOG", "warn");
+    let mut server = Proc::start("serve", command);
+    let mut tokens = open_for_writing(&fifo);
+    assert!(Command::new("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = tokens.write_all(first_entry.as_bytes());
+    drop(tokens);
+    let settlements = format!("{base}/v1/settlements?period=2025-09");
+    let start = Instant::now();
+    while curl(&settlements, &first, "application/json").0 != 200 {
+        if let Some(status) = server.try_status() {
+            panic!("serve ended ({status}) after a SIGHUP while it started");
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "serve did not answer within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The early SIGHUP asked for a re-read: it reads the file once more, now with another token.
+    let mut tokens = open_for_writing(&fifo);
+    tokens.write_all(second_entry.as_bytes()).unwrap();
+    drop(tokens);
+    wait_until("the re-read token file to be in force", || curl(&settlements, &second, "application/json").0 == 200);
+    assert_eq!(curl(&settlements, &first, "application/json").0, 401);
+    assert!(Command::new("kill").args(["-TERM", &server.pid().to_string()]).status().unwrap().success());
+    let done = server.wait(RUN_LIMIT);
+    assert!(done.status.success(), "serve did not stop cleanly: {}", done.stderr);
 }
 
 /// Runs schemathesis against the served document (positive_data_acceptance is left out:
