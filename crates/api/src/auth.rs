@@ -5,6 +5,8 @@
 //! token is a role: `bureau` sees everything, `city` the entities registered
 //! in its city, `entity` its own credit code. The file is read at start and
 //! again on SIGHUP; a file that does not parse keeps the tokens in force.
+//! An empty token is never one: the file may not hold the hash of `""`, and
+//! an empty or blank presented token is refused before any lookup.
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -101,6 +103,9 @@ impl Tokens {
         for (i, e) in wire.token.into_iter().enumerate() {
             let n = i + 1;
             let hash = parse_hash(&e.sha256).ok_or_else(|| format!("token {n}: sha256 must be 64 lowercase hex digits"))?;
+            if hash == EMPTY_HASH {
+                return Err(format!("token {n}: sha256 is the hash of the empty token, which is never accepted"));
+            }
             let role = parse_role(&e).map_err(|why| format!("token {n}: {why}"))?;
             if by_hash.insert(hash, role).is_some() {
                 return Err(format!("token {n}: the same sha256 is given twice"));
@@ -115,9 +120,16 @@ impl Tokens {
         Tokens::parse(&text).map_err(|detail| TokenFileError::Invalid { path: path.to_path_buf(), detail })
     }
 
-    /// The role of a presented token, if it is one in force.
+    /// The role of a presented token, if it is one in force; an empty or blank token is
+    /// none, without a lookup.
     pub fn role_of(&self, token: &str) -> Option<&Role> {
+        let token = presented(token)?;
         self.by_hash.get(&hash(token))
+    }
+
+    /// The role of the token with this hash, if it is in force.
+    pub fn role_of_hash(&self, hash: &[u8; 32]) -> Option<&Role> {
+        self.by_hash.get(hash)
     }
 
     /// Number of tokens.
@@ -157,6 +169,16 @@ impl Role {
             (other, ..) => Err(format!("role {other:?} is not bureau, city or entity")),
         }
     }
+}
+
+/// SHA-256 of the empty token, which no file entry may hold.
+const EMPTY_HASH: [u8; 32] = [
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+];
+
+/// A presented token with surrounding blanks removed, or `None` when nothing is left.
+pub fn presented(token: &str) -> Option<&str> {
+    Some(token.trim()).filter(|t| !t.is_empty())
 }
 
 /// SHA-256 of a token.
@@ -238,9 +260,23 @@ mod tests {
             (format!("[[token]]\nsha256 = \"{h}\"\nrole = \"entity\"\ncredit_code = \"000000000000000000\"\n"), "credit_code"),
             (format!("[[token]]\nsha256 = \"{h}\"\nrole = \"bureau\"\n[[token]]\nsha256 = \"{h}\"\nrole = \"bureau\"\n"), "token 2: the same sha256"),
             ("[[token]]\nsha = 1\n".to_string(), "unknown field"),
+            (format!("[[token]]\nsha256 = \"{}\"\nrole = \"bureau\"\n", hex::encode(hash(""))), "token 1: sha256 is the hash of the empty token"),
         ] {
             let err = Tokens::parse(&text).unwrap_err();
             assert!(err.contains(says), "{err:?} should say {says:?}");
         }
+    }
+
+    #[test]
+    fn empty_and_blank_tokens_are_never_looked_up() {
+        assert_eq!(EMPTY_HASH, hash(""));
+        let mut tokens = Tokens::default();
+        for blank in ["", " ", "\t \n"] {
+            tokens.by_hash.insert(hash(blank), Role::Bureau);
+        }
+        for blank in ["", " ", "\t \n", "   "] {
+            assert_eq!(tokens.role_of(blank), None, "{blank:?}");
+        }
+        assert_eq!(presented("  abc \n"), Some("abc"));
     }
 }

@@ -13,16 +13,18 @@ pub mod auth;
 pub mod cursor;
 pub mod error;
 pub mod limits;
+pub mod headers;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod portal;
 pub mod routes;
 mod server;
+pub mod session;
 pub mod state;
 pub mod views;
 
-pub use auth::{new_token, Role, TokenStore, Tokens};
+pub use auth::{new_token, Role, TokenFileError, TokenStore, Tokens};
 pub use error::ApiError;
 pub use limits::ServerLimits;
 pub use metrics::ApiMetrics;
@@ -80,7 +82,7 @@ pub fn router(state: ApiState, registry: prometheus::Registry) -> Router {
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .with_state(state);
-    api.merge(portal).route("/metrics", get(move || metrics_text(registry.clone()))).layer(bounds).layer(body_limit)
+    api.merge(portal).route("/metrics", get(move || metrics_text(registry.clone()))).layer(bounds).layer(body_limit).layer(axum::middleware::from_fn(headers::secure))
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled: HTTP/1.1, each
@@ -90,20 +92,52 @@ pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, registry:
     server::serve(listener, state.clone(), router(state, registry), shutdown).await
 }
 
+/// SIGHUPs, watched from the moment this is made. `serve` makes it before anything else, so a
+/// SIGHUP that comes while it starts asks for a re-read (done once the tokens are in force)
+/// instead of ending the process.
+#[derive(Debug)]
+pub struct Hangups(tokio::signal::unix::Signal);
+
+impl Hangups {
+    /// Starts watching for SIGHUP (needs a Tokio runtime).
+    pub fn watch() -> std::io::Result<Hangups> {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map(Hangups)
+    }
+}
+
+/// Re-reads the token file. When it reads, its tokens replace those in force and the portal
+/// sessions of tokens no longer in it end; when it does not, the tokens in force stay, and
+/// the failure is counted and shown until a read succeeds.
+pub fn reload_tokens(state: &ApiState) -> Result<usize, TokenFileError> {
+    match state.tokens.reload() {
+        Ok(n) => {
+            state.sessions.keep_only(&state.tokens.current());
+            state.metrics.token_file_ok.set(1);
+            Ok(n)
+        }
+        Err(e) => {
+            state.metrics.token_reload_failures.inc();
+            state.metrics.token_file_ok.set(0);
+            Err(e)
+        }
+    }
+}
+
 /// Re-reads the token file on every SIGHUP until cancelled.
-pub fn reload_tokens_on_sighup(tokens: TokenStore, stop: CancellationToken) -> std::io::Result<()> {
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+pub fn reload_tokens_on_sighup(hangups: Hangups, state: ApiState, stop: CancellationToken) {
+    let Hangups(mut hup) = hangups;
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
                 got = hup.recv() => if got.is_none() { return },
             }
-            match tokens.reload() {
-                Ok(n) => tracing::info!(tokens = n, "token file re-read"),
-                Err(e) => tracing::warn!(error = %e, "token file not re-read; the tokens in force stay"),
+            let reading = state.clone();
+            match tokio::task::spawn_blocking(move || reload_tokens(&reading)).await {
+                Ok(Ok(n)) => tracing::info!(tokens = n, "token file re-read"),
+                Ok(Err(e)) => tracing::error!(error = %e, "token file not re-read; the tokens in force stay, revoked ones included, until it reads"),
+                Err(e) => tracing::error!(error = %e, "token file re-read did not finish"),
             }
         }
     });
-    Ok(())
 }

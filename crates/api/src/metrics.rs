@@ -1,7 +1,7 @@
 //! The API's Prometheus metrics: requests by route and status, latency by
 //! route, denied requests by reason, the reads of the book and the months
-//! it shows open, requests refused for a server limit, connections, and
-//! the answer cache's size. Labels are route templates and
+//! it shows open, requests refused for a server limit, connections, the
+//! answer cache's size, and whether the token file was last read whole. Labels are route templates and
 //! fixed reasons, never a token or a parameter value.
 
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
@@ -39,6 +39,12 @@ pub struct ApiMetrics {
     pub cache_entries: IntGauge,
     /// `subsidy_api_cache_evictions_total`: answers dropped to stay within the byte budget.
     pub cache_evictions: IntCounter,
+    /// `subsidy_api_token_reload_failures_total`: re-reads of the token file that failed
+    /// (the tokens in force stayed).
+    pub token_reload_failures: IntCounter,
+    /// `subsidy_api_token_file_ok`: 1 when the last read of the token file succeeded, 0 when
+    /// it failed and the tokens in force are those of an earlier read.
+    pub token_file_ok: IntGauge,
 }
 
 impl ApiMetrics {
@@ -89,6 +95,10 @@ impl ApiMetrics {
         registry.register(Box::new(cache_bytes.clone()))?;
         registry.register(Box::new(cache_entries.clone()))?;
         registry.register(Box::new(cache_evictions.clone()))?;
+        let token_reload_failures = IntCounter::new("subsidy_api_token_reload_failures_total", "Re-reads of the token file (on SIGHUP) that failed; the tokens in force stayed.")?;
+        let token_file_ok = IntGauge::new("subsidy_api_token_file_ok", "1 when the last read of the token file succeeded; 0 when it failed and older tokens stay in force.")?;
+        registry.register(Box::new(token_reload_failures.clone()))?;
+        registry.register(Box::new(token_file_ok.clone()))?;
         Ok(ApiMetrics {
             requests,
             duration,
@@ -103,6 +113,8 @@ impl ApiMetrics {
             cache_bytes,
             cache_entries,
             cache_evictions,
+            token_reload_failures,
+            token_file_ok,
         })
     }
 

@@ -15,6 +15,7 @@ use crate::auth::TokenStore;
 use crate::cursor::Cursors;
 use crate::limits::ServerLimits;
 use crate::metrics::ApiMetrics;
+use crate::session::Sessions;
 use crate::views::ExclusionSums;
 use axum::body::Bytes;
 use lru::LruCache;
@@ -247,6 +248,10 @@ pub struct ApiState {
     pub cursors: Cursors,
     /// The API's metrics.
     pub metrics: ApiMetrics,
+    /// The portal's sign-in sessions.
+    pub sessions: Sessions,
+    /// Whether the portal's cookie is marked `Secure` (served over TLS, here or at a proxy).
+    pub cookie_secure: bool,
 }
 
 impl ApiState {
@@ -268,9 +273,18 @@ impl ApiState {
             cursors: limits.cursor_key.map_or_else(Cursors::default, Cursors::with_key),
             limits: Arc::new(limits),
             metrics,
+            sessions: Sessions::default(),
+            cookie_secure: false,
         };
+        state.metrics.token_file_ok.set(1);
         refresh(&state).await?;
         Ok(state)
+    }
+
+    /// The same state, with the portal's cookie marked `Secure` or not.
+    pub fn with_secure_cookie(mut self, secure: bool) -> ApiState {
+        self.cookie_secure = secure;
+        self
     }
 
     /// The book in force.

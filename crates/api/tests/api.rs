@@ -61,4 +61,8 @@ cases!(
     the_uplift_part_is_the_core_s_rounded_down_once,
     the_uplift_is_explained_in_the_policy_s_words,
     the_ledger_page_shows_the_accruals_figure_of_a_capped_month,
+    a_moved_record_is_seen_only_where_it_stands,
+    the_portal_session_is_kept_by_the_server,
+    empty_tokens_are_refused_everywhere,
+    every_answer_carries_the_security_headers,
 );

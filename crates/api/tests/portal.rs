@@ -1,7 +1,7 @@
 //! The portal in headless Chromium (driven through chromedriver): sign in
 //! with an entity token, see the months, open a month's ledger, read why a
-//! line earned nothing, follow a record to its revisions; the bureau sees
-//! the overview. Screenshots of each page, at a phone's width, are kept in
+//! line earned nothing, follow a record to its revisions, sign out and find
+//! the old session cookie refused; the bureau sees the overview. Screenshots of each page, at a phone's width, are kept in
 //! `target/tmp/portal-screenshots/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -80,6 +80,24 @@ async fn wait_for_path(client: &Client, suffix: &str) {
     }
 }
 
+/// A GET over a plain HTTP/1.1 connection with only `cookie`: the status line and the headers,
+/// lowercase, one a line.
+async fn raw_get(base: &str, path: &str, cookie: &str) -> Vec<String> {
+    let (base, path, cookie) = (base.to_string(), path.to_string(), cookie.to_string());
+    tokio::task::spawn_blocking(move || raw_get_blocking(&base, &path, &cookie)).await.unwrap()
+}
+
+fn raw_get_blocking(base: &str, path: &str, cookie: &str) -> Vec<String> {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer.split("\r\n\r\n").next().unwrap().to_ascii_lowercase().lines().map(str::to_string).collect()
+}
+
 async fn sign_in(client: &Client, base: &str, token: &str) {
     client.goto(&format!("{base}/portal")).await.unwrap();
     client.find(Locator::Css("#token")).await.unwrap().send_keys(token).await.unwrap();
@@ -131,8 +149,25 @@ async fn a_university_and_the_bureau_use_the_portal() {
     client.goto(&format!("{base}/portal/entities/{}", a())).await.unwrap();
     let href = client.find(Locator::Css("#csv")).await.unwrap().attr("href").await.unwrap();
     assert_eq!(href.as_deref(), Some(format!("/portal/entities/{}/settlements.csv", a()).as_str()));
+    // The stylesheet is the page's own, so the content security policy lets it apply.
+    let header = client.execute("return getComputedStyle(document.querySelector('header')).backgroundColor", vec![]).await.unwrap();
+    assert_eq!(header, "rgb(18, 67, 107)");
+
+    // Signing out ends the session on the server: the old cookie, sent again, is refused.
+    let session = client.get_named_cookie("subsidy_session").await.unwrap();
+    assert!(session.http_only() == Some(true) && session.value() != api.tokens.a, "the cookie holds a session id, not the token");
+    let pair = format!("subsidy_session={}", session.value());
+    let months = format!("/portal/entities/{}", a());
+    assert_eq!(raw_get(&base, &months, &pair).await[0], "http/1.1 200 ok", "the cookie works before sign-out");
     client.find(Locator::Css("#sign-out")).await.unwrap().click().await.unwrap();
     client.wait().for_element(Locator::Css("#token")).await.unwrap();
+    let refused = raw_get(&base, &months, &pair).await;
+    assert!(refused[0] == "http/1.1 303 see other" && refused.iter().any(|h| h == "location: /portal"), "{refused:?}");
+    client.add_cookie(session.into_owned()).await.unwrap();
+    client.goto(&format!("{base}{months}")).await.unwrap();
+    wait_for_path(&client, "/portal").await;
+    client.wait().for_element(Locator::Css("#token")).await.unwrap();
+    shot(&client, "3b-signed-out").await;
 
     // C's self-built use: the bureau reads why it earned nothing.
     sign_in(&client, &base, &api.tokens.bureau).await;

@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// Policy versions (TOML); the built-in default is RULES.md.
     #[arg(long, env = "SUBSIDY_POLICY")]
     pub policy: Option<PathBuf>,
+    /// Mark the portal's session cookie `Secure`: set it when browsers reach the server over
+    /// HTTPS (a TLS-terminating proxy in front), so the cookie is never sent in clear.
+    #[arg(long, env = "SUBSIDY_API_COOKIE_SECURE")]
+    pub cookie_secure: bool,
     /// What one client may take.
     #[command(flatten)]
     pub limits: ServeLimitArgs,

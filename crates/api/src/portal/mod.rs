@@ -1,7 +1,11 @@
 //! The portal at `/portal`: server-rendered pages over the same answers as
 //! the API, labelled in Chinese with English beside. A user signs in with
-//! its token, which is kept in an HTTP-only, same-site cookie scoped to
-//! `/portal`; every page checks it exactly as the API checks a bearer token.
+//! its token, which opens a server-side session ([`crate::session`]); the
+//! HTTP-only, same-site cookie scoped to `/portal` holds only the session's
+//! random id (and is `Secure` when the server is told it is reached over
+//! TLS). Every page finds the role through the session in the tokens in
+//! force, then checks access exactly as the API does. Signing out ends the
+//! session on the server, so the old cookie is refused from then on.
 
 mod pages;
 mod shell;
@@ -20,8 +24,8 @@ use serde::Deserialize;
 use subsidy_core::report::settlements_csv;
 use subsidy_core::CreditCode;
 
-/// The cookie holding the signed-in token.
-const COOKIE: &str = "subsidy_token";
+/// The cookie holding the session id.
+const COOKIE: &str = "subsidy_session";
 
 /// A portal failure, rendered as a page.
 #[derive(Debug)]
@@ -58,10 +62,10 @@ impl IntoResponse for PageError {
 
 type PageResult = Result<Response, PageError>;
 
-/// The role of the signed-in token.
+/// The role of the signed-in session.
 fn signed_in(state: &ApiState, jar: &CookieJar) -> Result<Role, PageError> {
-    let token = jar.get(COOKIE).map(Cookie::value).ok_or(ApiError::Unauthorized)?;
-    state.tokens.current().role_of(token).cloned().ok_or(PageError(ApiError::Unauthorized))
+    let id = jar.get(COOKIE).map(Cookie::value).ok_or(ApiError::Unauthorized)?;
+    state.sessions.role(id, &state.tokens.current()).ok_or(PageError(ApiError::Unauthorized))
 }
 
 /// The entity in the path, if the role may see it.
@@ -77,6 +81,7 @@ fn entity(state: &ApiState, role: &Role, text: &str) -> Result<CreditCode, PageE
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/portal", get(home))
+        .route("/portal/style.css", get(shell::stylesheet))
         .route("/portal/sign-in", post(sign_in))
         .route("/portal/sign-out", post(sign_out))
         .route("/portal/entities/{credit_code}", get(entity_page))
@@ -102,17 +107,29 @@ struct SignIn {
 }
 
 async fn sign_in(State(state): State<ApiState>, jar: CookieJar, Form(form): Form<SignIn>) -> Response {
-    let token = form.token.trim().to_string();
-    if state.tokens.current().role_of(&token).is_none() {
-        state.metrics.denied.with_label_values(&["unknown_token"]).inc();
-        return (StatusCode::UNAUTHORIZED, shell::sign_in_page(Some("令牌无效 · This token is not valid"))).into_response();
+    let refused = |reason: &str| {
+        state.metrics.denied.with_label_values(&[reason]).inc();
+        (StatusCode::UNAUTHORIZED, shell::sign_in_page(Some("令牌无效 · This token is not valid"))).into_response()
+    };
+    let Some(token) = crate::auth::presented(&form.token) else {
+        return refused("no_token");
+    };
+    if state.tokens.current().role_of(token).is_none() {
+        return refused("unknown_token");
     }
-    let cookie = Cookie::build((COOKIE, token)).path("/portal").http_only(true).same_site(SameSite::Strict).build();
+    if let Some(old) = jar.get(COOKIE) {
+        state.sessions.end(old.value());
+    }
+    let cookie = Cookie::build((COOKIE, state.sessions.open(token))).path("/portal").http_only(true).same_site(SameSite::Strict).secure(state.cookie_secure).build();
     (jar.add(cookie), Redirect::to("/portal")).into_response()
 }
 
-async fn sign_out(jar: CookieJar) -> Response {
-    (jar.remove(Cookie::build(COOKIE).path("/portal").build()), Redirect::to("/portal")).into_response()
+async fn sign_out(State(state): State<ApiState>, jar: CookieJar) -> Response {
+    if let Some(id) = jar.get(COOKIE) {
+        state.sessions.end(id.value());
+    }
+    let gone = Cookie::build(COOKIE).path("/portal").http_only(true).same_site(SameSite::Strict).secure(state.cookie_secure).build();
+    (jar.remove(gone), Redirect::to("/portal")).into_response()
 }
 
 async fn entity_page(State(state): State<ApiState>, jar: CookieJar, Path(code): Path<String>) -> PageResult {

@@ -24,7 +24,7 @@ fn status(s: MonthStatus) -> Markup {
 fn bar(value: &str, max: Decimal) -> Markup {
     let v = Decimal::from_str(value).unwrap_or_default();
     let pct = if max > Decimal::ZERO { (v * Decimal::from(100) / max).round_dp(1) } else { Decimal::ZERO };
-    html! { div.bar style={ "width:" (pct) "%" } {} }
+    html! { svg.bar xmlns="http://www.w3.org/2000/svg" { rect width={ (pct) "%" } height="100%" {} } }
 }
 
 fn back(role: &Role) -> Markup {

@@ -1,7 +1,10 @@
-//! The page frame: head, styles for phones and desks, the sign-in form and
-//! the error page. No scripts and nothing fetched from elsewhere.
+//! The page frame: head, styles for phones and desks (served as
+//! `/portal/style.css`, so the pages' content security policy needs no
+//! inline style), the sign-in form and the error page. No scripts and
+//! nothing fetched from elsewhere.
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use maud::{html, Markup, DOCTYPE};
 
 const STYLE: &str = "
@@ -18,7 +21,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{padding:.45rem .6rem;border-bottom:1px solid #eceff2;text-align:left;white-space:nowrap;vertical-align:top}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 td.why{white-space:normal;min-width:14rem}
-.bar{background:#2f7bbf;height:.8rem;border-radius:2px;min-width:1px}
+svg.bar{display:block;width:100%;height:.8rem}svg.bar rect{fill:#2f7bbf}
 .chart td{width:60%}
 .badge{display:inline-block;padding:.05rem .45rem;border-radius:1rem;font-size:.8rem;background:#e6eef6}
 .closed{background:#dff3e4}.excluded{background:#fdecea}
@@ -28,6 +31,11 @@ button{font-size:1rem;padding:.45rem .9rem;cursor:pointer}
 pre{white-space:pre-wrap;word-break:break-all;font-size:.8rem;margin:0}
 nav.months a{margin-right:.6rem}
 ";
+
+/// The stylesheet every page links.
+pub async fn stylesheet() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
+}
 
 /// A label in Chinese with the English beside it.
 pub fn label(zh: &str, en: &str) -> Markup {
@@ -43,7 +51,7 @@ pub fn page(title_zh: &str, title_en: &str, signed_in: bool, body: Markup) -> Ma
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title_zh) " · " (title_en) }
-                style { (maud::PreEscaped(STYLE)) }
+                link rel="stylesheet" href="/portal/style.css";
             }
             body {
                 header {

@@ -1,12 +1,17 @@
 //! `GET /v1/records/{record_id}`: a record as received — every copy, in bus
 //! order, with the core's decision on each — and the line that stands.
+//!
+//! Who may see it follows the line that stands: the bureau, the entity it
+//! names and that entity's city. A revision can move a record from one entity
+//! to another; the entity it moved away from (and its city) then gets the
+//! same refusal as for a record never received, since every copy and the
+//! standing line now belong to the other entity's ledger.
 
 use super::yuan;
 use crate::auth::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::state::ApiState;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 use subsidy_core::{parse_record, step, CreditCode, Fingerprint, PolicySet, Registry, Standing};
 use subsidy_store::{CopyRow, LineRow};
 use utoipa::ToSchema;
@@ -66,43 +71,40 @@ pub struct CopyView {
     pub record: serde_json::Value,
 }
 
-/// A record's history, if `role` may see it: an entity or city that may see any user the
-/// record has named. The store is read first whoever asks, so an unknown id and another
-/// entity's take the same path; for the bureau an unknown id is a 404.
+/// A record's history, if `role` may see it: the bureau, or an entity or city that may see
+/// the user its standing line names (a record without one is the bureau's alone). The store
+/// is read first whoever asks, so an unknown id and another entity's take the same path and
+/// get the same refusal; for the bureau an unknown id is a 404.
 pub async fn visible(state: &ApiState, role: &Role, record_id: &str) -> ApiResult<RecordHistory> {
-    let (history, users) = history(state, record_id).await?;
-    let registry = state.registry();
-    if users.iter().any(|u| role.may_see(u, &registry)) {
-        return Ok(history);
+    let (history, owner) = history(state, record_id).await?;
+    let received = owner.is_some() || !history.copies.is_empty();
+    match role {
+        Role::Bureau if received => Ok(history),
+        Role::Bureau => Err(ApiError::NotFound(format!("no record {record_id:?} has been received"))),
+        _ if owner.is_some_and(|u| role.may_see(&u, &state.registry())) => Ok(history),
+        _ => Err(state.forbidden()),
     }
-    if *role == Role::Bureau {
-        return Err(ApiError::NotFound(format!("no record {record_id:?} has been received")));
-    }
-    Err(state.forbidden())
 }
 
-/// A record's history and the entities it has counted for (every user any copy names).
-async fn history(state: &ApiState, record_id: &str) -> ApiResult<(RecordHistory, BTreeSet<CreditCode>)> {
+/// A record's history and the entity its standing line names, if one stands.
+async fn history(state: &ApiState, record_id: &str) -> ApiResult<(RecordHistory, Option<CreditCode>)> {
     let ids = [record_id.to_string()];
     let (lines, copies) = tokio::try_join!(state.store.lines_of(&ids), state.store.copies_of(&ids))?;
     let line = lines.into_iter().next();
     let registry = state.registry();
-    let (copies, mut users) = replay(&copies, &registry, &state.policy);
-    users.extend(line.as_ref().map(|l| l.user_credit_code));
+    let copies = replay(&copies, &registry, &state.policy);
     let history = RecordHistory { record_id: record_id.to_string(), standing: line.as_ref().map(standing), copies };
-    Ok((history, users))
+    Ok((history, line.map(|l| l.user_credit_code)))
 }
 
 /// Takes the copies through the core's step in bus order; returns each with its decision.
-fn replay(copies: &[CopyRow], registry: &Registry, policy: &PolicySet) -> (Vec<CopyView>, BTreeSet<CreditCode>) {
+fn replay(copies: &[CopyRow], registry: &Registry, policy: &PolicySet) -> Vec<CopyView> {
     let mut stands: Option<Standing> = None;
-    let mut users = BTreeSet::new();
     let mut out = Vec::with_capacity(copies.len());
     for c in copies {
         let record = serde_json::from_str(&c.raw).unwrap_or_else(|_| serde_json::Value::String(c.raw.clone()));
         let decision = match parse_record(c.raw.as_bytes()) {
             Ok(r) => {
-                users.insert(r.user);
                 let s = step(stands.as_ref(), &r, Fingerprint::of(&r), registry, policy);
                 if let Some(line) = s.line {
                     stands = Some(line.standing);
@@ -113,7 +115,7 @@ fn replay(copies: &[CopyRow], registry: &Registry, policy: &PolicySet) -> (Vec<C
         };
         out.push(CopyView { partition: c.position.partition, offset: c.position.offset, revision: c.revision, fingerprint: c.fingerprint.to_string(), decision: decision.to_string(), record });
     }
-    (out, users)
+    out
 }
 
 fn standing(l: &LineRow) -> StandingLine {

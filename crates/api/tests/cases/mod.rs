@@ -239,12 +239,25 @@ pub async fn the_token_file_is_reloaded(store: Arc<dyn LedgerStore>) {
     let (fresh, entry) = subsidy_api::new_token(&subsidy_api::Role::Bureau);
     assert_eq!(get(&api.router, &path, Some(&fresh), &[]).await.status, StatusCode::UNAUTHORIZED);
     std::fs::write(api.tokens.file.path(), entry).unwrap();
-    api.state.tokens.reload().unwrap();
+    subsidy_api::reload_tokens(&api.state).unwrap();
     assert_eq!(get(&api.router, &path, Some(&fresh), &[]).await.status, StatusCode::OK);
     assert_eq!(get(&api.router, &path, Some(&api.tokens.a), &[]).await.status, StatusCode::UNAUTHORIZED, "a token dropped from the file stops working");
+    let shown = |metrics: &str, name: &str| metrics.lines().find_map(|l| l.strip_prefix(&format!("{name} "))?.parse::<u64>().ok());
+    let metrics = get(&api.router, "/metrics", None, &[]).await.text();
+    assert_eq!((shown(&metrics, "subsidy_api_token_reload_failures_total"), shown(&metrics, "subsidy_api_token_file_ok")), (Some(0), Some(1)), "{metrics}");
     std::fs::write(api.tokens.file.path(), "[[token]]\nsha256 = 'nope'\n").unwrap();
-    assert!(api.state.tokens.reload().is_err());
+    for _ in 0..2 {
+        assert!(subsidy_api::reload_tokens(&api.state).is_err());
+    }
     assert_eq!(get(&api.router, &path, Some(&fresh), &[]).await.status, StatusCode::OK, "a broken file keeps the tokens in force");
+    let metrics = get(&api.router, "/metrics", None, &[]).await.text();
+    assert_eq!((shown(&metrics, "subsidy_api_token_reload_failures_total"), shown(&metrics, "subsidy_api_token_file_ok")), (Some(2), Some(0)), "failed re-reads are counted and shown: {metrics}");
+    let (_, entry) = subsidy_api::new_token(&subsidy_api::Role::Bureau);
+    std::fs::write(api.tokens.file.path(), entry).unwrap();
+    subsidy_api::reload_tokens(&api.state).unwrap();
+    let metrics = get(&api.router, "/metrics", None, &[]).await.text();
+    assert_eq!((shown(&metrics, "subsidy_api_token_reload_failures_total"), shown(&metrics, "subsidy_api_token_file_ok")), (Some(2), Some(1)), "a good read clears the gauge: {metrics}");
+    assert_eq!(get(&api.router, &path, Some(&fresh), &[]).await.status, StatusCode::UNAUTHORIZED);
 }
 
 pub async fn the_openapi_document_lists_every_route(store: Arc<dyn LedgerStore>) {
@@ -309,4 +322,151 @@ pub async fn answers_follow_the_store_once_its_generation_moves(store: Arc<dyn L
     assert!(subsidy_api::state::refresh(&api.state).await.unwrap(), "the generation moved");
     let months = get(&api.router, &path, t, &[]).await.json();
     assert_eq!(money(&months["months"][0]["subsidy"]), "10.00", "{months}");
+}
+
+pub async fn a_moved_record_is_seen_only_where_it_stands(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    move_a_record(store.as_ref()).await;
+    let api = api(store).await;
+    let t = &api.tokens;
+    let b_code = b().to_string();
+    // The bureau, B and B's city read it: it stands for B.
+    for (who, token) in [("bureau", &t.bureau), ("B", &t.b), ("阜阳", &t.fuyang)] {
+        let got = get(&api.router, "/v1/records/r-moved", Some(token), &[]).await;
+        assert_eq!(got.status, StatusCode::OK, "{who}: {}", got.text());
+        let h = got.json();
+        assert_eq!((h["standing"]["user_credit_code"].as_str(), h["standing"]["revision"].as_u64()), (Some(b_code.as_str()), Some(2)), "{who}: {h}");
+        assert_eq!(h["copies"].as_array().unwrap().len(), 2, "{who}");
+        assert_eq!(h["copies"][1]["record"]["paid_amount"], "900.00", "{who}");
+    }
+    // A and A's city get what they get for a record never received, and nothing of B's.
+    for (who, token) in [("A", &t.a), ("合肥", &t.hefei)] {
+        let got = get(&api.router, "/v1/records/r-moved", Some(token), &[]).await;
+        let absent = get(&api.router, "/v1/records/no-such-record", Some(token), &[]).await;
+        assert_eq!((got.status, absent.status), (StatusCode::FORBIDDEN, StatusCode::FORBIDDEN), "{who}: {}", got.text());
+        assert_eq!(got.body, absent.body, "{who}: a moved record and an absent one look the same");
+        for b_data in [b_code.as_str(), "900", "MLU370"] {
+            assert!(!got.text().contains(b_data), "{who} sees {b_data}: {}", got.text());
+        }
+    }
+    // The same through the portal.
+    for (who, token, status) in [("bureau", &t.bureau, StatusCode::OK), ("B", &t.b, StatusCode::OK), ("阜阳", &t.fuyang, StatusCode::OK), ("A", &t.a, StatusCode::FORBIDDEN), ("合肥", &t.hefei, StatusCode::FORBIDDEN)] {
+        let (_, cookie) = portal_sign_in(&api.router, token).await;
+        let page = portal_get(&api.router, "/portal/records/r-moved", &cookie).await;
+        assert_eq!(page.status, status, "{who}: {}", page.text());
+        if status == StatusCode::OK {
+            assert!(page.text().contains("900.00") && page.text().contains(&b_code), "{who}: {}", page.text());
+            continue;
+        }
+        let absent = portal_get(&api.router, "/portal/records/no-such-record", &cookie).await;
+        assert_eq!((absent.status, absent.body.clone()), (page.status, page.body.clone()), "{who}: a moved record and an absent one look the same");
+        for b_data in [b_code.as_str(), "900", "MLU370"] {
+            assert!(!page.text().contains(b_data), "{who} sees {b_data} in the portal: {}", page.text());
+        }
+    }
+}
+
+pub async fn the_portal_session_is_kept_by_the_server(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let months = format!("/portal/entities/{}", a());
+    let (set, cookie) = portal_sign_in(&api.router, &api.tokens.a).await;
+    assert!(set.starts_with("subsidy_session=") && set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/portal"), "{set}");
+    assert!(!set.contains("Secure"), "not Secure unless told: {set}");
+    assert!(!set.contains(&api.tokens.a), "the cookie holds a session id, not the token: {set}");
+    assert_eq!(portal_get(&api.router, &months, &cookie).await.status, StatusCode::OK);
+    // Signing out ends the session on the server: the old cookie, sent again, is refused.
+    let out = post_form(&api.router, "/portal/sign-out", "", Some(&cookie)).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let again = portal_get(&api.router, &months, &cookie).await;
+    assert_eq!((again.status, again.headers["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/portal"), "the old cookie after sign-out");
+    // A token dropped from the file at a re-read ends its sessions.
+    let (_, b_cookie) = portal_sign_in(&api.router, &api.tokens.b).await;
+    let (_, bureau_cookie) = portal_sign_in(&api.router, &api.tokens.bureau).await;
+    let b_months = format!("/portal/entities/{}", b());
+    assert_eq!(portal_get(&api.router, &b_months, &b_cookie).await.status, StatusCode::OK);
+    let kept: String = std::fs::read_to_string(api.tokens.file.path()).unwrap().split("[[token]]").filter(|e| !e.is_empty() && !e.contains(&b().to_string())).map(|e| format!("[[token]]{e}")).collect();
+    std::fs::write(api.tokens.file.path(), kept).unwrap();
+    assert_eq!(subsidy_api::reload_tokens(&api.state).unwrap(), 4);
+    assert_eq!(portal_get(&api.router, &b_months, &b_cookie).await.status, StatusCode::SEE_OTHER, "B's token is revoked: its session is over");
+    assert_eq!(portal_get(&api.router, &b_months, &bureau_cookie).await.status, StatusCode::OK, "other sessions go on");
+    assert_eq!(api.state.sessions.len(), 1, "the revoked token's session is gone from the server");
+    // Told that browsers come over TLS, the cookie is Secure.
+    let tls = subsidy_api::router(api.state.clone().with_secure_cookie(true), api.metrics.clone());
+    let (set, pair) = portal_sign_in(&tls, &api.tokens.a).await;
+    assert!(set.contains("; Secure"), "{set}");
+    let out = post_form(&tls, "/portal/sign-out", "", Some(&pair)).await;
+    let gone = out.headers["set-cookie"].to_str().unwrap();
+    assert!(gone.starts_with("subsidy_session=;") && gone.contains("; Secure"), "{gone}");
+}
+
+pub async fn empty_tokens_are_refused_everywhere(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    // A token file that holds the hash of the empty token is refused, at start and at a re-read.
+    let (_, bureau_entry) = subsidy_api::new_token(&subsidy_api::Role::Bureau);
+    let empty = "[[token]]\nsha256 = \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"\nrole = \"bureau\"\n";
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), format!("{bureau_entry}{empty}")).unwrap();
+    let err = subsidy_api::TokenStore::open(file.path()).unwrap_err().to_string();
+    assert!(err.contains("token 2") && err.contains("empty token"), "{err}");
+    std::fs::write(api.tokens.file.path(), format!("{bureau_entry}{empty}")).unwrap();
+    assert!(subsidy_api::reload_tokens(&api.state).is_err());
+    // Empty and blank tokens, as a bearer, a form or a cookie, are 401 (or the sign-in page).
+    let path = format!("/v1/entities/{}/accruals", a());
+    for header in ["Bearer ", "Bearer    ", "Bearer \t"] {
+        assert_eq!(get(&api.router, &path, None, &[("authorization", header)]).await.status, StatusCode::UNAUTHORIZED, "{header:?}");
+    }
+    for form in ["token=", "token=%20%20", "token=%09"] {
+        let got = post_form(&api.router, "/portal/sign-in", form, None).await;
+        assert_eq!(got.status, StatusCode::UNAUTHORIZED, "{form}");
+        assert!(!got.headers.contains_key("set-cookie"), "{form}");
+    }
+    let got = portal_get(&api.router, &format!("/portal/entities/{}", a()), "subsidy_session=").await;
+    assert_eq!((got.status, got.headers["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/portal"));
+    let metrics = get(&api.router, "/metrics", None, &[]).await.text();
+    assert!(metrics.contains(r#"subsidy_api_denied_total{reason="no_token"} 6"#), "{metrics}");
+}
+
+pub async fn every_answer_carries_the_security_headers(store: Arc<dyn LedgerStore>) {
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let (_, cookie) = portal_sign_in(&api.router, &api.tokens.bureau).await;
+    let bureau = Some(api.tokens.bureau.as_str());
+    let answers = vec![
+        ("accruals", get(&api.router, &format!("/v1/entities/{}/accruals", a()), bureau, &[]).await),
+        ("record", get(&api.router, "/v1/records/r-a1", bureau, &[]).await),
+        ("csv", get(&api.router, "/v1/settlements?period=2025-09", bureau, &[("accept", "text/csv")]).await),
+        ("401", get(&api.router, "/v1/overview?period=2025-09", None, &[]).await),
+        ("403", get(&api.router, "/v1/overview?period=2025-09", Some(&api.tokens.a), &[]).await),
+        ("no such path", get(&api.router, "/v2/nothing", None, &[]).await),
+        ("openapi", get(&api.router, "/openapi.json", None, &[]).await),
+        ("metrics", get(&api.router, "/metrics", None, &[]).await),
+    ];
+    let portal = [
+        ("sign-in page", get(&api.router, "/portal", None, &[]).await),
+        ("stylesheet", get(&api.router, "/portal/style.css", None, &[]).await),
+        ("overview", portal_get(&api.router, "/portal/overview?period=2025-09", &cookie).await),
+        ("record page", portal_get(&api.router, "/portal/records/r-a1", &cookie).await),
+        ("portal csv", portal_get(&api.router, "/portal/settlements.csv?period=2025-09", &cookie).await),
+        ("redirect", portal_get(&api.router, "/portal", &cookie).await),
+        ("bad sign-in", post_form(&api.router, "/portal/sign-in", "token=nope", None).await),
+    ];
+    assert_eq!(answers[0].1.status, StatusCode::OK);
+    assert_eq!(portal[2].1.status, StatusCode::OK);
+    let all = answers.iter().map(|(what, got)| (what, got, false)).chain(portal.iter().map(|(what, got)| (what, got, true)));
+    for (what, got, is_portal) in all {
+        let h = |name: &str| got.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_else(|| panic!("{what}: no {name}"));
+        assert_eq!(h("cache-control"), "no-store", "{what}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(h("x-frame-options"), "DENY", "{what}");
+        assert_eq!(h("referrer-policy"), "no-referrer", "{what}");
+        let csp = h("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'") && csp.starts_with("default-src 'none'"), "{what}: {csp}");
+        assert_eq!(csp.contains("style-src 'self'"), is_portal, "{what}: {csp}");
+    }
+    // The pages need nothing inline that the policy would block.
+    let page = portal[2].1.text();
+    assert!(page.contains(r#"<link rel="stylesheet" href="/portal/style.css">"#) && !page.contains("<style") && !page.contains("style=") && !page.contains("<script"), "{page}");
+    assert_eq!(portal[1].1.headers["content-type"], "text/css; charset=utf-8");
 }

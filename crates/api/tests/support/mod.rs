@@ -139,10 +139,22 @@ pub async fn load(store: &dyn LedgerStore) {
     close(store, &policy, "2025-10").await;
 }
 
+/// Moves record `r-moved` from A (合肥市) to B (阜阳市): its first revision names A and pays
+/// 700.00, its second names B and pays 900.00. November stays open.
+pub async fn move_a_record(store: &dyn LedgerStore) {
+    let registry = registry_rows().registry();
+    let copies = vec![
+        (record("r-moved", 1, a(), "c-pub", "2025-11-05", "700.00"), pos(20)),
+        (on("MLU370", record("r-moved", 2, b(), "c-pub", "2025-11-05", "900.00")), pos(21)),
+    ];
+    store.write_batch(&settle_copies(&copies, &HashMap::new(), &registry, &PolicySet::builtin())).await.unwrap();
+}
+
 /// Tokens for each role.
 pub struct Tokens {
     pub bureau: String,
     pub fuyang: String,
+    pub hefei: String,
     pub a: String,
     pub b: String,
     pub file: tempfile::NamedTempFile,
@@ -156,9 +168,10 @@ pub fn tokens() -> Tokens {
         token
     };
     let (bureau, fuyang, ta, tb) = (make(Role::Bureau), make(Role::City("阜阳".into())), make(Role::Entity(a())), make(Role::Entity(b())));
+    let hefei = make(Role::City("合肥市".into()));
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), text).unwrap();
-    Tokens { bureau, fuyang, a: ta, b: tb, file }
+    Tokens { bureau, fuyang, hefei, a: ta, b: tb, file }
 }
 
 /// The API over `store`, with its metrics registry.
@@ -207,6 +220,33 @@ pub async fn get(router: &Router, uri: &str, token: Option<&str>, headers: &[(&s
     let headers = response.headers().clone();
     let body = axum::body::to_bytes(response.into_body(), 16 << 20).await.unwrap().to_vec();
     Got { status, headers, body }
+}
+
+/// POSTs a form to `uri` with a cookie header.
+pub async fn post_form(router: &Router, uri: &str, form: &str, cookie: Option<&str>) -> Got {
+    let mut request = Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        request = request.header("cookie", c);
+    }
+    let response = router.clone().oneshot(request.body(Body::from(form.to_string())).unwrap()).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), 16 << 20).await.unwrap().to_vec();
+    Got { status, headers, body }
+}
+
+/// Signs in to the portal with `token`; the `Set-Cookie` header and the `name=value` to send back.
+pub async fn portal_sign_in(router: &Router, token: &str) -> (String, String) {
+    let got = post_form(router, "/portal/sign-in", &format!("token={}", enc(token)), None).await;
+    assert_eq!(got.status, StatusCode::SEE_OTHER, "sign-in: {}", got.text());
+    let set = got.headers["set-cookie"].to_str().unwrap().to_string();
+    let pair = set.split(';').next().unwrap().to_string();
+    (set, pair)
+}
+
+/// GETs a portal page with the cookie `pair`.
+pub async fn portal_get(router: &Router, path: &str, pair: &str) -> Got {
+    get(router, path, None, &[("cookie", pair)]).await
 }
 
 /// Percent-encodes a path segment or query value.

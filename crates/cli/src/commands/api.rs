@@ -11,8 +11,10 @@ use subsidy_api::views::accruals::AccrualsView;
 use subsidy_api::views::ledger::LedgerPage;
 use subsidy_api::{ApiMetrics, ApiState, Role, TokenStore};
 
-/// Serves the API until Ctrl-C or SIGTERM.
+/// Serves the API until Ctrl-C or SIGTERM. SIGHUP is watched before anything else: one that
+/// comes while the store and the book are read asks for a re-read, never ends the process.
 pub async fn serve(args: &ServeArgs) -> Result<()> {
+    let hangups = subsidy_api::Hangups::watch().context("cannot watch for SIGHUP")?;
     let policy = load_policy(args.policy.as_deref())?;
     let mut limits = args.limits.limits().context("serve's limits")?;
     if let Ok(text) = std::env::var("SUBSIDY_API_CURSOR_KEY") {
@@ -23,10 +25,10 @@ pub async fn serve(args: &ServeArgs) -> Result<()> {
     store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
     let registry = prometheus::Registry::new();
     let metrics = ApiMetrics::new(&registry)?;
-    let state = ApiState::open_with(store, policy, tokens.clone(), metrics, limits).await.map_err(|e| anyhow!("cannot read the registry: {e}"))?;
+    let state = ApiState::open_with(store, policy, tokens, metrics, limits).await.map_err(|e| anyhow!("cannot read the registry: {e}"))?.with_secure_cookie(args.cookie_secure);
     let shutdown = crate::shutdown::token();
     subsidy_api::state::spawn_refresh(state.clone(), shutdown.clone());
-    subsidy_api::reload_tokens_on_sighup(tokens, shutdown.clone()).context("cannot watch for SIGHUP")?;
+    subsidy_api::reload_tokens_on_sighup(hangups, state.clone(), shutdown.clone());
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let bound = listener.local_addr()?;
     tracing::info!(listen = %bound, tokens = state.tokens.current().len(), "accruals API serving");

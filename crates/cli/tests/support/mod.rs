@@ -101,6 +101,11 @@ impl Proc {
         self.child.id()
     }
 
+    /// How the child ended, if it has.
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("look at a child")
+    }
+
     /// Kills the child (SIGKILL) and returns its stderr.
     pub fn kill(mut self) -> String {
         let _ = self.child.kill();
