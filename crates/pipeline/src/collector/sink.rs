@@ -3,7 +3,7 @@
 //! decides what stands for it), refused ones to the dead-letter topic with
 //! the reason in headers, all acknowledged before the page counts as sent.
 //! Every message fits the producer's message size: records and registry
-//! items are at most [`MAX_LINE_BYTES`], dead letters keep at most as much
+//! items are at most `MAX_LINE_BYTES`, dead letters keep at most as much
 //! of what they refuse and a bounded detail.
 
 use crate::metrics::CollectorMetrics;
@@ -13,7 +13,6 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use std::time::Duration;
 use subsidy_bus::{dead_letter_headers, dead_letter_value, BusError, DeadLetter, Topics};
-use subsidy_core::record::MAX_LINE_BYTES;
 use subsidy_core::{parse_record, ReasonCode};
 use subsidy_platform::client::{Page, PageRecord};
 
@@ -152,7 +151,7 @@ impl RecordSink {
         Ok(())
     }
 
-    /// Sends a refused registry item to the dead-letter topic, its first [`MAX_LINE_BYTES`] at most.
+    /// Sends a refused registry item to the dead-letter topic, its first `MAX_LINE_BYTES` at most.
     pub async fn dead_letter(&self, value: &[u8], reason: ReasonCode, field: Option<&str>, detail: &str, metrics: &CollectorMetrics) -> PipelineResult<()> {
         let headers = dead_letter_headers(&DeadLetter { reason: reason.as_str(), field, detail, stage: "collector" });
         let fr = FutureRecord::<[u8], [u8]>::to(&self.topics.dead_letter).payload(dead_letter_value(value)).headers(headers);
@@ -164,9 +163,8 @@ impl RecordSink {
 
 #[cfg(test)]
 mod tests {
-    use super::MAX_LINE_BYTES;
     use subsidy_bus::{MAX_DEAD_LETTER_VALUE_BYTES, MAX_DETAIL_BYTES, MAX_MESSAGE_BYTES};
-    use subsidy_core::record::MAX_ID_LEN;
+    use subsidy_core::record::{MAX_ID_LEN, MAX_LINE_BYTES};
 
     #[test]
     fn every_message_fits_the_producers_message_size() {
