@@ -287,6 +287,9 @@ pub struct CollectArgs {
     /// Seconds between polls of the entity and center lists.
     #[arg(long, env = "SUBSIDY_REGISTRY_INTERVAL_SECS", default_value_t = 60)]
     pub registry_interval_secs: u64,
+    /// Longest wait, seconds, a platform's `Retry-After` is honoured for; a longer one is cut to it.
+    #[arg(long, env = "SUBSIDY_MAX_RETRY_AFTER_SECS", default_value_t = 300)]
+    pub max_retry_after_secs: u64,
     /// Exit once the platform has nothing more.
     #[arg(long)]
     pub exit_when_caught_up: bool,
@@ -367,6 +370,15 @@ pub struct PlatformSimArgs {
     /// Share of record pages that start half a page early, repeating records already sent.
     #[arg(long, default_value_t = 0.0)]
     pub repeat_rate: f64,
+    /// Answer the first this many record-page requests 429 with `--retry-after-secs` (0: off).
+    #[arg(long, default_value_t = 0)]
+    pub rate_limit_first: u64,
+    /// Add to each registry list an oversized copy of its first item, padded past this many bytes (0: off).
+    #[arg(long, default_value_t = 0)]
+    pub oversized_registry_bytes: usize,
+    /// Answer every request 307 with this `Location`.
+    #[arg(long)]
+    pub redirect_to: Option<String>,
     /// Seed of the fault dice.
     #[arg(long, default_value_t = 7)]
     pub fault_seed: u64,

@@ -1,7 +1,8 @@
 //! The collector against the real Kafka-compatible broker and the platform
 //! simulator: every served record arrives at least once, none is skipped,
 //! through SIGKILL and restart, injected 429s and 5xx, and malformed records,
-//! each of which lands in the dead-letter topic with its reason.
+//! each of which lands in the dead-letter topic with its reason; an oversized
+//! registry item and a `Retry-After` of 127 years do not stop it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -162,4 +163,72 @@ async fn an_entity_listed_twice_is_produced_as_the_later_one_in_every_poll() {
         .map(|(_, payload, _)| serde_json::from_slice(&payload).unwrap())
         .collect();
     assert_eq!(produced, vec![moved], "the entity must be produced once, as the later item");
+}
+
+/// `item` as the simulator's oversized fault serves it: its name padded past `bytes`.
+fn padded(item: &serde_json::Value, bytes: usize) -> serde_json::Value {
+    let mut big = item.clone();
+    big["name"] = serde_json::json!(format!("{} {}", item["name"].as_str().unwrap(), "x".repeat(bytes)));
+    big
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_registry_item_is_dead_lettered_and_the_collector_keeps_producing_across_a_restart() {
+    require_broker().await;
+    let generated = gen(1500, 12);
+    // Past the producer's message size, so producing it whole would fail every poll.
+    let pad = 1_200_000;
+    let config = SimConfig { faults: Faults { oversized_registry_bytes: pad, ..Faults::none() }, ..SimConfig::new(TOKEN) };
+    let state = SimState::new(generated.dataset.clone(), config).unwrap();
+    let sim = spawn(state.clone()).await.unwrap();
+    let prefix = unique("collector-oversized");
+    for run in ["first", "restarted"] {
+        let done = spawn_collect(&prefix, &sim.base_url(), TOKEN, &["--exit-when-caught-up"]).wait(Duration::from_secs(120));
+        assert!(done.status.success(), "the {run} run failed: {}", done.stderr);
+    }
+    assert_complete(&prefix, &generated).await;
+    let max = subsidy_core::record::MAX_LINE_BYTES;
+    let dead = read_topic(&format!("{prefix}.dead-letter")).await;
+    for (kind, topic, key, items) in [
+        ("entity", "entities", "credit_code", &generated.dataset.entities),
+        ("center", "centers", "center_id", &generated.dataset.centers),
+    ] {
+        // Every item arrives, the one that has an oversized copy as it was.
+        let produced: HashMap<String, serde_json::Value> = read_topic(&format!("{prefix}.{topic}"))
+            .await
+            .into_iter()
+            .map(|(k, v, _)| (String::from_utf8(k.unwrap()).unwrap(), serde_json::from_slice(&v).unwrap()))
+            .collect();
+        let listed: HashMap<&str, &serde_json::Value> = items.iter().map(|i| (i[key].as_str().unwrap(), i)).collect();
+        for (k, item) in listed {
+            assert_eq!(produced.get(k), Some(item), "{kind} {k} as the platform lists it");
+        }
+        // The oversized copy is a dead letter in each run: its first 64 KiB, the reason `oversized`.
+        let text = padded(&items[0], pad).to_string();
+        let kept: Vec<_> = dead.iter().filter(|(_, payload, _)| payload.as_slice() == &text.as_bytes()[..max]).collect();
+        assert!(kept.len() >= 2, "{kind}: {} dead letters of the oversized copy over two runs", kept.len());
+        for (_, _, headers) in kept {
+            assert_eq!(headers.get("reason").map(String::as_str), Some("oversized"));
+            assert!(headers["detail"].contains(&format!("{kind} has {} bytes", text.len())), "{headers:?}");
+        }
+    }
+    assert!(dead.iter().all(|(_, payload, _)| payload.len() <= max), "every dead letter is trimmed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_retry_after_is_waited_for_at_most_the_configured_maximum() {
+    require_broker().await;
+    let generated = gen(1500, 13);
+    let config = SimConfig { faults: Faults { rate_limit_first: 3, retry_after_secs: 4_000_000_000, ..Faults::none() }, ..SimConfig::new(TOKEN) };
+    let state = SimState::new(generated.dataset.clone(), config).unwrap();
+    let sim = spawn(state.clone()).await.unwrap();
+    let prefix = unique("collector-retry-after");
+    let collector = spawn_collect(&prefix, &sim.base_url(), TOKEN, &["--exit-when-caught-up", "--max-retry-after-secs", "1"]);
+    // Three waits of a second, not of 127 years: the run is killed, failing the test, after two minutes.
+    let done = tokio::task::spawn_blocking(move || collector.wait(Duration::from_secs(120))).await.unwrap();
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(done.stderr.matches("cause=\"rate_limited\"").count(), 3, "the 429s were not retried: {}", done.stderr);
+    assert!(done.stderr.contains("wait_ms=1000"), "{}", done.stderr);
+    assert_eq!(state.stats().rate_limited, 3);
+    assert_complete(&prefix, &generated).await;
 }

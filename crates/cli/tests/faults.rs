@@ -408,6 +408,7 @@ async fn platform(oracle: &Oracle, _scale: &Scale) -> Row {
         truncate_rate: 0.03,
         malformed_rate: 0.03,
         repeat_rate: 0.05,
+        ..Faults::none()
     };
     let mut run = Run::paced(oracle, TestStore::clickhouse("faults_platform"), faults, 10.0).await;
     // Pages small enough that a few hundred requests draw every fault at least once.

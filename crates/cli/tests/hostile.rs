@@ -2,7 +2,8 @@
 //! and through the collector, each accounted for by the reason it must get;
 //! and hostile platform answers (bodies cut short, not JSON, not UTF-8, with a
 //! byte-order mark, duplicate keys, missing fields, too large, cursors that
-//! lead back), each retried or refused with a clear error, nothing lost.
+//! lead back, redirects), each retried or refused with a clear error, nothing
+//! lost, the token sent nowhere else; a stall shows in the checkpoint age.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -292,4 +293,72 @@ async fn a_broken_contract_stops_the_collector_with_a_clear_error() {
         assert!(run.stderr.contains(message), "{what}: expected {message:?} in: {}", run.stderr);
         assert_eq!(run.produced, produced, "{what}: records produced before the stop");
     }
+}
+
+/// A listener that notes the `Authorization` header of every request reaching it.
+async fn recorder() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let noted = Arc::clone(&seen);
+    let app = Router::new().fallback(move |headers: axum::http::HeaderMap| async move {
+        noted.lock().unwrap().push(headers.get("authorization").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()));
+        ([("content-type", "application/json")], r#"{"records":[],"next_cursor":"x","has_more":false,"centers":[],"entities":[]}"#)
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_stops_the_collector_with_a_clear_error_and_the_token_stays_home() {
+    require_broker().await;
+    use subsidy_platform::server::{spawn, Faults, SimConfig, SimState};
+    let (elsewhere, seen) = recorder().await;
+    let location = format!("{elsewhere}/v1/compute-centers");
+    let config = SimConfig { faults: Faults { redirect_to: Some(location.clone()), ..Faults::none() }, ..SimConfig::new(TOKEN) };
+    let state = SimState::new(subsidy_platform::dataset::Dataset::default(), config).unwrap();
+    let sim = spawn(state.clone()).await.unwrap();
+    let prefix = unique("hostile-redirect");
+    let url = sim.base_url();
+    let done = tokio::task::spawn_blocking(move || spawn_collect(&prefix, &url, TOKEN, &["--exit-when-caught-up"]).wait(RUN_LIMIT)).await.unwrap();
+    assert!(!done.status.success(), "the collector should have stopped: {}", done.stderr);
+    assert!(done.stderr.contains(&format!("the platform answered HTTP 307 redirecting to {location:?}; redirects are refused")), "{}", done.stderr);
+    assert!(!done.stderr.contains(TOKEN), "the token reached the log: {}", done.stderr);
+    assert_eq!(state.stats().redirected, 1, "refused at once, not retried");
+    assert_eq!(*seen.lock().unwrap(), Vec::<Option<String>>::new(), "the redirect was followed (with the token when Some)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpoint_age_grows_while_the_platform_keeps_failing() {
+    require_broker().await;
+    let good = three_good();
+    let script = Script::default();
+    script.answer("", vec![page(&good, "p1", true)]);
+    // Cut short at every try: retried for ever, the checkpoint stays after the first page.
+    let cut = page(&good, "p2", false);
+    script.answer("p1", vec![cut[..cut.len() / 2].to_vec()]);
+    let url = serve(script).await;
+    let (prefix, addr) = (unique("hostile-stall"), free_addr());
+    let mut command = meter();
+    command
+        .arg("collect")
+        .args(topic_args(&prefix))
+        .args(["--platform-url", &url, "--metrics-addr", &addr, "--page-limit", "50"])
+        .env("SUBSIDY_PLATFORM_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn");
+    let collector = Proc::start("collect", command);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let age = || scrape_metric(&addr, "subsidy_collector_checkpoint_age_seconds");
+    // The first page is checkpointed, then every request fails.
+    while scrape_metric(&addr, "subsidy_collector_records_produced_total").await < 3.0 || age().await < 3.0 {
+        assert!(std::time::Instant::now() < deadline, "the checkpoint age did not reach 3 s while the platform failed: {}", scrape(&addr).await);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let before = age().await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let after = age().await;
+    assert!(after >= before + 2.0, "the age went from {before} to {after} s in 3 s");
+    assert!(scrape_metric(&addr, "subsidy_collector_retries_total").await >= 2.0, "the platform was not failing");
+    let stderr = collector.kill();
+    assert!(stderr.contains("cause=\"truncated\""), "{stderr}");
 }

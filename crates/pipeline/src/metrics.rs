@@ -61,9 +61,9 @@ pub struct CollectorMetrics {
     pub registry_items: IntCounterVec,
     /// Registry items the platform listed more than once in one answer, by kind.
     pub registry_repeated: IntCounterVec,
-    /// Unix time of the last checkpoint written.
+    /// Unix time of the last checkpoint written (at start, of the stored one).
     pub checkpoint_timestamp: IntGauge,
-    /// Seconds since the last checkpoint (refreshed by a ticker).
+    /// Seconds since the last checkpoint (refreshed every second, also while requests are retried).
     pub checkpoint_age: IntGauge,
     /// Seconds between the newest `updated_at` seen and now.
     pub updated_at_lag: IntGauge,
@@ -81,8 +81,8 @@ impl CollectorMetrics {
             request_seconds: histogram_vec(r, "subsidy_collector_request_duration_seconds", "Platform request latency.", &["endpoint"]),
             registry_items: counter_vec(r, "subsidy_collector_registry_items_produced_total", "Entities and centers produced because they changed.", &["kind"]),
             registry_repeated: counter_vec(r, "subsidy_collector_registry_items_repeated_total", "Registry items listed more than once in one platform answer (the later one stands), by kind.", &["kind"]),
-            checkpoint_timestamp: gauge(r, "subsidy_collector_checkpoint_timestamp_seconds", "Unix time of the last checkpoint acknowledged by Kafka."),
-            checkpoint_age: gauge(r, "subsidy_collector_checkpoint_age_seconds", "Seconds since the last checkpoint was acknowledged."),
+            checkpoint_timestamp: gauge(r, "subsidy_collector_checkpoint_timestamp_seconds", "Unix time of the last checkpoint acknowledged by Kafka (at start, when the stored one was written)."),
+            checkpoint_age: gauge(r, "subsidy_collector_checkpoint_age_seconds", "Seconds since the last checkpoint was acknowledged, refreshed every second while the collector runs, also while it waits on the platform."),
             updated_at_lag: gauge(r, "subsidy_collector_updated_at_lag_seconds", "Seconds between the newest updated_at seen and now."),
         }
     }

@@ -1,10 +1,12 @@
 //! The simulator and the client together: every served record reaches a
 //! client paging with small limits through faults, byte for byte; auth,
-//! cursor and limit errors; live release.
+//! cursor and limit errors; live release; a huge `Retry-After` waited for no
+//! longer than the maximum; a redirect refused without following it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use subsidy_platform::client::{with_retry, FetchError, PageRecord, PlatformClient, RetryPolicy};
 use subsidy_platform::server::{spawn, Faults, Release, RunningSim, SimConfig, SimState};
@@ -32,6 +34,7 @@ fn fast_retries() -> RetryPolicy {
         max_attempts: 100,
         max_elapsed: None,
         jitter: true,
+        ..RetryPolicy::default()
     }
 }
 
@@ -49,6 +52,7 @@ async fn every_record_arrives_byte_exact_through_faults() {
         truncate_rate: 0.15,
         malformed_rate: 0.1,
         repeat_rate: 0.0,
+        ..Faults::none()
     };
     let (sim, state) = start(&g, config).await;
     let c = client(&sim, TOKEN, 200);
@@ -224,4 +228,56 @@ async fn live_release_makes_polling_incremental() {
     assert!(state.visible() < 100);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(state.visible() > 100, "released over time");
+}
+
+/// A second listener that notes the `Authorization` of every request reaching it,
+/// except `/v1/compute-centers`, which redirects (302) to `/landing` on the same origin.
+async fn recorder() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+    use axum::http::{header, HeaderMap, StatusCode};
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let noted = Arc::clone(&seen);
+    let app = axum::Router::new()
+        .route("/v1/compute-centers", axum::routing::get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/landing")]) }))
+        .fallback(move |headers: HeaderMap| async move {
+            noted.lock().unwrap().push(headers.get(header::AUTHORIZATION).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()));
+            ([(header::CONTENT_TYPE, "application/json")], r#"{"records":[],"next_cursor":"x","has_more":false,"centers":[],"entities":[]}"#)
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_redirect_is_refused_and_the_token_follows_it_nowhere() {
+    let (elsewhere, seen) = recorder().await;
+    // To another origin, through the simulator's redirect fault.
+    let mut config = SimConfig::new(TOKEN);
+    config.faults.redirect_to = Some(format!("{elsewhere}/v1/usage-records"));
+    let (sim, state) = start(&small(), config).await;
+    let e = client(&sim, TOKEN, 2_000).fetch_page_with_retry(None, 10, &fast_retries(), |_, _| {}).await.unwrap_err();
+    assert!(matches!(&e, FetchError::Redirected { status: 307, location } if *location == format!("{elsewhere}/v1/usage-records")), "{e}");
+    assert!(!e.is_retryable() && e.cause() == "redirected");
+    let text = e.to_string();
+    assert!(text.contains("HTTP 307") && text.contains(&elsewhere) && !text.contains(TOKEN), "{text}");
+    assert_eq!(state.stats().redirected, 1, "refused at once, not retried");
+    // On the same origin, where a client that follows redirects keeps the token.
+    let same = PlatformClient::new(&elsewhere, TOKEN, Duration::from_secs(2)).unwrap();
+    let e = same.fetch_centers().await.unwrap_err();
+    assert!(matches!(&e, FetchError::Redirected { status: 302, location } if location == "/landing"), "{e}");
+    assert_eq!(*seen.lock().unwrap(), Vec::<Option<String>>::new(), "a redirect target was asked (with the token when Some)");
+}
+
+#[tokio::test]
+async fn a_huge_retry_after_is_waited_for_no_longer_than_the_maximum() {
+    let mut config = SimConfig::new(TOKEN);
+    config.faults = Faults { rate_limit_first: 2, retry_after_secs: 4_000_000_000, ..Faults::none() };
+    let (sim, state) = start(&small(), config).await;
+    let policy = RetryPolicy { max_retry_after: Duration::from_millis(50), ..fast_retries() };
+    let mut waits = Vec::new();
+    let fetched = tokio::time::timeout(Duration::from_secs(30), client(&sim, TOKEN, 2_000).fetch_page_with_retry(None, 10, &policy, |_, wait| waits.push(wait))).await;
+    let page = fetched.expect("the client slept past 30 s on a Retry-After").unwrap();
+    assert_eq!(page.records.len(), 10);
+    assert_eq!(waits, [Duration::from_millis(50); 2]);
+    assert_eq!(state.stats().rate_limited, 2);
 }

@@ -14,9 +14,10 @@ pub async fn run(args: &CollectArgs) -> Result<()> {
     check_reachable(&bus.brokers, Duration::from_secs(10)).await?;
     let client = PlatformClient::new(&args.platform.platform_url, &args.platform.platform_token, Duration::from_secs(args.platform.platform_timeout_secs))
         .map_err(|e| anyhow!("platform client: {e}"))?;
-    // Fail fast on a wrong token (not retried) or a platform that stays unusable for
-    // half a minute; a passing fault (a 503, a body cut short) is only retried.
-    let startup = RetryPolicy { max_attempts: 5, max_elapsed: Some(Duration::from_secs(30)), ..RetryPolicy::default() };
+    // Fail fast on a wrong token or a redirect (not retried) or a platform that stays
+    // unusable for half a minute; a passing fault (a 503, a body cut short) is only retried.
+    let max_retry_after = Duration::from_secs(args.max_retry_after_secs);
+    let startup = RetryPolicy { max_attempts: 5, max_elapsed: Some(Duration::from_secs(30)), max_retry_after, ..RetryPolicy::default() };
     subsidy_platform::client::with_retry(&startup, || client.fetch_centers(), |e, wait| tracing::warn!(cause = e.cause(), wait_ms = wait.as_millis() as u64, "platform check failed, retrying"))
         .await
         .map_err(|e| anyhow!("cannot use the platform at {}: {e}", args.platform.platform_url))?;
@@ -39,7 +40,7 @@ pub async fn run(args: &CollectArgs) -> Result<()> {
             page_limit: args.page_limit.clamp(1, 1000),
             poll_interval: Duration::from_secs(args.poll_interval_secs),
             registry_interval: Duration::from_secs(args.registry_interval_secs),
-            retry: RetryPolicy { max_attempts: u32::MAX, max_elapsed: None, ..RetryPolicy::default() },
+            retry: RetryPolicy { max_attempts: u32::MAX, max_elapsed: None, max_retry_after, ..RetryPolicy::default() },
             exit_when_caught_up: args.exit_when_caught_up,
         },
     );

@@ -41,6 +41,9 @@ pub fn sim_config(args: &PlatformSimArgs) -> SimConfig {
             truncate_rate: args.truncate_rate,
             malformed_rate: args.malformed_rate,
             repeat_rate: args.repeat_rate,
+            rate_limit_first: args.rate_limit_first,
+            oversized_registry_bytes: args.oversized_registry_bytes,
+            redirect_to: args.redirect_to.clone(),
         },
         fault_seed: args.fault_seed,
     }

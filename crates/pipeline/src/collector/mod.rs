@@ -4,7 +4,8 @@
 //!
 //! At-least-once: a restart resumes from the last checkpoint, so records
 //! after it may be produced twice (the aggregator drops repeats by revision)
-//! but none is skipped.
+//! but none is skipped. The checkpoint's age is refreshed every second, so a
+//! stall shows while it lasts, even while a request is retried.
 
 mod registry;
 mod sink;
@@ -117,15 +118,20 @@ impl Collector {
         let checkpoint = start.unwrap_or_default();
         tracing::info!(cursor = ?checkpoint.cursor, records = checkpoint.records, "collector starting");
         let mut cursor = checkpoint.cursor.clone();
+        self.metrics.checkpoint_timestamp.set(saved_at(&checkpoint).unwrap_or_else(unix_now));
         let (tx, rx) = tokio::sync::mpsc::channel::<sink::PendingPage>(MAX_PAGES_IN_FLIGHT);
         let acker = acknowledge(rx, checkpoint, self.checkpoints.clone(), self.config.id.clone(), self.metrics.clone());
         let fetcher = async {
-            let mut next_registry_poll = Instant::now();
+            // `None`: later than the clock can name, so never.
+            let mut next_registry_poll = Some(Instant::now());
             let mut trail = Trail::default();
             loop {
-                if Instant::now() >= next_registry_poll {
-                    registry::poll(self).await?;
-                    next_registry_poll = Instant::now() + self.config.registry_interval;
+                if next_registry_poll.is_some_and(|at| Instant::now() >= at) {
+                    tokio::select! {
+                        polled = registry::poll(self) => polled?,
+                        _ = shutdown.cancelled() => break,
+                    }
+                    next_registry_poll = Instant::now().checked_add(self.config.registry_interval);
                 }
                 let page = tokio::select! {
                     p = self.fetch(cursor.as_deref()) => p?,
@@ -146,17 +152,43 @@ impl Collector {
                         _ = tokio::time::sleep(self.config.poll_interval) => {}
                         _ = shutdown.cancelled() => break,
                     }
-                    self.metrics.checkpoint_age.set(unix_now() - self.metrics.checkpoint_timestamp.get());
                 }
             }
             drop(tx);
             PipelineResult::Ok(())
         };
-        let (fetched, acked) = tokio::join!(fetcher, acker);
+        let ticking = CancellationToken::new();
+        let work = async {
+            let done = tokio::join!(fetcher, acker);
+            ticking.cancel();
+            done
+        };
+        let ((fetched, acked), ()) = tokio::join!(work, tick_checkpoint_age(&self.metrics, &ticking));
         let report = acked?;
         fetched?;
         tracing::info!(pages = report.pages, produced = report.produced, dead_lettered = report.dead_lettered, "collector stopped");
         Ok(report)
+    }
+}
+
+/// The Unix time a stored checkpoint was written, when it says.
+fn saved_at(checkpoint: &subsidy_bus::Checkpoint) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(&checkpoint.saved_at).ok().map(|t| t.timestamp())
+}
+
+/// How often the checkpoint age is refreshed.
+const AGE_TICK: Duration = Duration::from_secs(1);
+
+/// Sets the checkpoint age every [`AGE_TICK`] until `stop`: it grows while the
+/// collector waits on the platform or the broker, not only between polls.
+async fn tick_checkpoint_age(metrics: &CollectorMetrics, stop: &CancellationToken) {
+    let mut tick = tokio::time::interval(AGE_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => metrics.checkpoint_age.set(unix_now().saturating_sub(metrics.checkpoint_timestamp.get()).max(0)),
+            _ = stop.cancelled() => return,
+        }
     }
 }
 
@@ -226,8 +258,27 @@ async fn acknowledge(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::Trail;
+    use super::{saved_at, tick_checkpoint_age, unix_now, Trail};
+    use crate::metrics::CollectorMetrics;
+    use std::time::Duration;
     use subsidy_platform::client::{FetchError, Page};
+    use tokio_util::sync::CancellationToken;
+
+    #[tokio::test]
+    async fn the_checkpoint_age_is_refreshed_without_a_poll_and_starts_from_the_stored_checkpoint() {
+        let metrics = CollectorMetrics::register(&prometheus::Registry::new());
+        let stored = subsidy_bus::Checkpoint { saved_at: "2026-01-01T00:00:00Z".into(), ..Default::default() };
+        assert_eq!(saved_at(&stored), Some(1_767_225_600));
+        assert_eq!(saved_at(&subsidy_bus::Checkpoint::default()), None);
+        metrics.checkpoint_timestamp.set(unix_now() - 100);
+        let stop = CancellationToken::new();
+        let stopper = async {
+            tokio::time::sleep(Duration::from_millis(1_500)).await;
+            stop.cancel();
+        };
+        tokio::join!(tick_checkpoint_age(&metrics, &stop), stopper);
+        assert!((100..=110).contains(&metrics.checkpoint_age.get()), "{}", metrics.checkpoint_age.get());
+    }
 
     fn page(next: &str, has_more: bool) -> Page {
         Page { records: Vec::new(), next_cursor: next.into(), has_more }

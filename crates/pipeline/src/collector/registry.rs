@@ -1,5 +1,7 @@
 //! Polling the platform's entity and center lists and producing the items
-//! that changed to their compacted topics; refused items are dead-lettered.
+//! that changed to their compacted topics; refused items are dead-lettered,
+//! an item longer than a line may be (`oversized`) among them, so that no
+//! item can make a poll fail.
 //!
 //! An item the list gives twice is reported and the later one stands, as an
 //! update would and as the file loaders do: each poll produces one value per
@@ -7,7 +9,9 @@
 
 use super::Collector;
 use crate::error::{PipelineError, PipelineResult};
+use subsidy_core::record::MAX_LINE_BYTES;
 use subsidy_core::registry::{parse_center, parse_entity};
+use subsidy_core::{ReasonCode, Rejection};
 
 /// Fetches both registries and produces what changed.
 pub(super) async fn poll(c: &Collector) -> PipelineResult<()> {
@@ -22,7 +26,7 @@ pub(super) async fn poll(c: &Collector) -> PipelineResult<()> {
     let mut good_entities = Vec::new();
     for e in &entities {
         let bytes = e.to_string().into_bytes();
-        match parse_entity(e) {
+        match within_size("entity", &bytes).and_then(|()| parse_entity(e)) {
             Ok(ent) => good_entities.push((ent.credit_code.as_str().to_string(), bytes)),
             Err(r) => c.sink.dead_letter(&bytes, r.reason, r.field, &r.detail, metrics).await?,
         }
@@ -30,7 +34,7 @@ pub(super) async fn poll(c: &Collector) -> PipelineResult<()> {
     let mut good_centers = Vec::new();
     for item in &centers {
         let bytes = item.to_string().into_bytes();
-        match parse_center(item) {
+        match within_size("center", &bytes).and_then(|()| parse_center(item)) {
             Ok(center) => good_centers.push((center.center_id.clone(), bytes)),
             Err(r) => c.sink.dead_letter(&bytes, r.reason, r.field, &r.detail, metrics).await?,
         }
@@ -51,6 +55,15 @@ pub(super) async fn poll(c: &Collector) -> PipelineResult<()> {
             last.insert((kind, k.clone()), v.clone());
         }
         metrics.registry_items.with_label_values(&[kind]).inc_by(fresh.len() as u64);
+    }
+    Ok(())
+}
+
+/// Refuses as `oversized` a registry item longer than a record line may be: it
+/// would not fit the producer's message size, or would fill every reader's memory.
+fn within_size(kind: &str, bytes: &[u8]) -> Result<(), Rejection> {
+    if bytes.len() > MAX_LINE_BYTES {
+        return Err(Rejection::new(ReasonCode::Oversized, None, format!("the {kind} has {} bytes, more than the {MAX_LINE_BYTES} accepted", bytes.len())));
     }
     Ok(())
 }
@@ -77,8 +90,18 @@ fn later_stands(items: Vec<(String, Vec<u8>)>) -> (Vec<(String, Vec<u8>)>, Vec<S
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::later_stands;
+    use super::{later_stands, within_size, MAX_LINE_BYTES};
+    use subsidy_core::ReasonCode;
+
+    #[test]
+    fn an_item_longer_than_a_line_is_oversized() {
+        assert!(within_size("entity", &vec![b'x'; MAX_LINE_BYTES]).is_ok());
+        let r = within_size("center", &vec![b'x'; MAX_LINE_BYTES + 1]).unwrap_err();
+        assert_eq!((r.reason, r.field), (ReasonCode::Oversized, None));
+        assert!(r.detail.contains("center has 65537 bytes"), "{}", r.detail);
+    }
 
     #[test]
     fn a_repeated_key_keeps_its_later_value_once() {

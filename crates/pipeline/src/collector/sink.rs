@@ -2,6 +2,9 @@
 //! (so every copy of a record lands in one partition, whose owner alone
 //! decides what stands for it), refused ones to the dead-letter topic with
 //! the reason in headers, all acknowledged before the page counts as sent.
+//! Every message fits the producer's message size: records and registry
+//! items are at most `MAX_LINE_BYTES`, dead letters keep at most as much
+//! of what they refuse and a bounded detail.
 
 use crate::metrics::CollectorMetrics;
 use crate::error::{PipelineError, PipelineResult};
@@ -9,8 +12,7 @@ use chrono::{DateTime, FixedOffset};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use std::time::Duration;
-use subsidy_bus::{dead_letter_headers, BusError, DeadLetter, Topics};
-use subsidy_core::record::MAX_LINE_BYTES;
+use subsidy_bus::{dead_letter_headers, dead_letter_value, BusError, DeadLetter, Topics};
 use subsidy_core::{parse_record, ReasonCode};
 use subsidy_platform::client::{Page, PageRecord};
 
@@ -77,13 +79,6 @@ impl std::fmt::Debug for RecordSink {
     }
 }
 
-/// The part of a refused line the dead letter keeps: all of it, or, for an oversized
-/// line (whose detail gives its length), its first [`MAX_LINE_BYTES`], so that the
-/// dead letter stays within the broker's message size.
-fn kept_of(line: &[u8]) -> &[u8] {
-    &line[..line.len().min(MAX_LINE_BYTES)]
-}
-
 enum Kind {
     Record,
     DeadLetter(ReasonCode),
@@ -131,7 +126,7 @@ impl RecordSink {
                 }
                 Err((reason, field, detail)) => {
                     let headers = dead_letter_headers(&DeadLetter { reason: reason.as_str(), field, detail: &detail, stage: "collector" });
-                    let fr = FutureRecord::<[u8], [u8]>::to(&self.topics.dead_letter).payload(kept_of(bytes)).headers(headers);
+                    let fr = FutureRecord::<[u8], [u8]>::to(&self.topics.dead_letter).payload(dead_letter_value(bytes)).headers(headers);
                     self.enqueue(fr, &mut pending, Kind::DeadLetter(reason)).await?;
                 }
             }
@@ -156,12 +151,28 @@ impl RecordSink {
         Ok(())
     }
 
-    /// Sends a refused registry item to the dead-letter topic.
+    /// Sends a refused registry item to the dead-letter topic, its first `MAX_LINE_BYTES` at most.
     pub async fn dead_letter(&self, value: &[u8], reason: ReasonCode, field: Option<&str>, detail: &str, metrics: &CollectorMetrics) -> PipelineResult<()> {
         let headers = dead_letter_headers(&DeadLetter { reason: reason.as_str(), field, detail, stage: "collector" });
-        let fr = FutureRecord::<[u8], [u8]>::to(&self.topics.dead_letter).payload(value).headers(headers);
+        let fr = FutureRecord::<[u8], [u8]>::to(&self.topics.dead_letter).payload(dead_letter_value(value)).headers(headers);
         self.producer.send(fr, Duration::from_secs(30)).await.map_err(|(e, _)| unacknowledged("sending a dead letter", e))?;
         metrics.dead_letters.with_label_values(&[reason.as_str()]).inc();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use subsidy_bus::{MAX_DEAD_LETTER_VALUE_BYTES, MAX_DETAIL_BYTES, MAX_MESSAGE_BYTES};
+    use subsidy_core::record::{MAX_ID_LEN, MAX_LINE_BYTES};
+
+    #[test]
+    fn every_message_fits_the_producers_message_size() {
+        assert_eq!(MAX_DEAD_LETTER_VALUE_BYTES, MAX_LINE_BYTES, "a dead letter keeps as much as a line may hold");
+        // The largest value, key and four headers of at most MAX_DETAIL_BYTES each, with
+        // a generous allowance for the framing of the record and its batch.
+        let largest = MAX_LINE_BYTES + MAX_ID_LEN + 4 * (16 + MAX_DETAIL_BYTES) + 1024;
+        assert!(largest < MAX_MESSAGE_BYTES, "{largest} bytes do not fit {MAX_MESSAGE_BYTES}");
+        assert!(subsidy_platform::client::MAX_CURSOR_BYTES * 6 + 1024 < MAX_MESSAGE_BYTES, "a checkpoint fits, its cursor escaped");
     }
 }

@@ -46,6 +46,15 @@ pub enum FetchError {
     /// body larger than any page can be, or a cursor that leads back to itself. Not retryable.
     #[error("the platform broke the API contract: {0}")]
     Protocol(String),
+    /// A 3xx answer. Redirects are never followed, so the token is sent to the
+    /// configured platform URL only. Not retryable.
+    #[error("the platform answered HTTP {status} redirecting to {location:?}; redirects are refused so that the token goes nowhere but the configured platform URL")]
+    Redirected {
+        /// The status.
+        status: u16,
+        /// The `Location` header, cut to 200 characters.
+        location: String,
+    },
     /// The connection could not be made or broke before an answer.
     #[error("connection failed: {0}")]
     Connect(String),
@@ -57,7 +66,7 @@ pub enum FetchError {
 impl FetchError {
     /// Whether the same request may succeed if tried again.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, FetchError::Unauthorized { .. } | FetchError::Rejected { .. } | FetchError::Protocol(_) | FetchError::Config(_))
+        !matches!(self, FetchError::Unauthorized { .. } | FetchError::Rejected { .. } | FetchError::Protocol(_) | FetchError::Redirected { .. } | FetchError::Config(_))
     }
 
     /// The delay the platform asked for, if any.
@@ -79,14 +88,15 @@ impl FetchError {
             FetchError::Truncated(_) => "truncated",
             FetchError::Decode(_) => "decode",
             FetchError::Protocol(_) => "protocol",
+            FetchError::Redirected { .. } => "redirected",
             FetchError::Connect(_) => "connect",
             FetchError::Config(_) => "config",
         }
     }
 
     /// Every value [`FetchError::cause`] returns.
-    pub const CAUSES: [&'static str; 10] =
-        ["unauthorized", "rate_limited", "server_error", "rejected", "timeout", "truncated", "decode", "protocol", "connect", "config"];
+    pub const CAUSES: [&'static str; 11] =
+        ["unauthorized", "rate_limited", "server_error", "rejected", "timeout", "truncated", "decode", "protocol", "redirected", "connect", "config"];
 
     pub(crate) fn from_reqwest(e: &reqwest::Error) -> FetchError {
         if e.is_timeout() {

@@ -1,6 +1,7 @@
 //! The collector's client for the platform API: pages of raw records behind
 //! an opaque cursor, the entity and center registries, bearer auth, error
-//! classification and retries with backoff.
+//! classification and retries with backoff. Redirects are refused, never
+//! followed, so the token goes to the configured URL only.
 //!
 //! Keeps every record as the bytes the platform sent; it parses nothing
 //! beyond the page envelope, which is the core crate's job.
@@ -8,12 +9,13 @@
 mod error;
 mod page;
 mod retry;
+mod retry_after;
 
 pub use error::FetchError;
-pub use page::{Page, PageRecord};
-pub use retry::{with_retry, RetryPolicy};
+pub use page::{Page, PageRecord, MAX_CURSOR_BYTES};
+pub use retry::{with_retry, RetryPolicy, DEFAULT_MAX_RETRY_AFTER};
 
-use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, AUTHORIZATION, LOCATION};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,9 +36,12 @@ impl fmt::Debug for PlatformClient {
     }
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs))
+/// The `Location` of a redirect as an error may show it: at most 200 characters, the
+/// token (should the platform echo it) replaced.
+fn shown_location(headers: &HeaderMap, token: &str) -> String {
+    let Some(raw) = headers.get(LOCATION) else { return "no Location".into() };
+    let text: String = String::from_utf8_lossy(raw.as_bytes()).chars().take(200).collect();
+    if token.is_empty() { text } else { text.replace(token, "<redacted>") }
 }
 
 #[derive(Deserialize)]
@@ -87,6 +92,7 @@ impl PlatformClient {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| FetchError::Config(e.to_string()))?;
         Ok(PlatformClient { http, base, auth: format!("Bearer {token}") })
@@ -104,7 +110,11 @@ impl PlatformClient {
             .await
             .map_err(|e| FetchError::from_reqwest(&e))?;
         let status = response.status();
-        let after = retry_after(response.headers());
+        if status.is_redirection() {
+            let token = self.auth.strip_prefix("Bearer ").unwrap_or_default();
+            return Err(FetchError::Redirected { status: status.as_u16(), location: shown_location(response.headers(), token) });
+        }
+        let after = retry_after::from_headers(response.headers(), chrono::Utc::now());
         let body = read_body(response).await?;
         match status {
             StatusCode::OK => Ok(body.to_vec()),

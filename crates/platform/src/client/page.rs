@@ -46,6 +46,10 @@ pub struct Page {
     pub has_more: bool,
 }
 
+/// Longest `next_cursor` accepted, in bytes: it goes back in a query string and
+/// into the collector's checkpoint message, so a longer one is a broken contract.
+pub const MAX_CURSOR_BYTES: usize = 4096;
+
 #[derive(Deserialize)]
 struct Wire {
     records: Vec<Box<RawValue>>,
@@ -57,6 +61,9 @@ impl Page {
     /// Decodes a page body.
     pub fn decode(body: &[u8]) -> Result<Page, FetchError> {
         let wire: Wire = serde_json::from_slice(body).map_err(|e| FetchError::from_json(&e))?;
+        if wire.next_cursor.len() > MAX_CURSOR_BYTES {
+            return Err(FetchError::Protocol(format!("a next_cursor of {} bytes, longer than the {MAX_CURSOR_BYTES} accepted", wire.next_cursor.len())));
+        }
         let records = wire
             .records
             .into_iter()
@@ -85,5 +92,7 @@ mod tests {
         assert!(matches!(Page::decode(&body[..body.len() / 2]), Err(FetchError::Truncated(_))));
         assert!(matches!(Page::decode(br#"{"records":[]}"#), Err(FetchError::Decode(_))));
         assert!(matches!(Page::decode(b"<html>"), Err(FetchError::Decode(_))));
+        let long = format!(r#"{{"records":[],"next_cursor":"{}","has_more":true}}"#, "c".repeat(MAX_CURSOR_BYTES + 1));
+        assert!(matches!(Page::decode(long.as_bytes()), Err(FetchError::Protocol(m)) if m.contains("next_cursor of 4097 bytes")));
     }
 }

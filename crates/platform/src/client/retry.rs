@@ -1,5 +1,7 @@
 //! Retrying with exponential backoff and full jitter, honouring the
-//! platform's `Retry-After`; the one place the retry decision is made.
+//! platform's `Retry-After` up to a configured maximum; the one place the
+//! retry decision is made. Every sum of times is checked: no delay the
+//! platform names can overflow it.
 
 use super::error::FetchError;
 use rand::Rng;
@@ -19,7 +21,12 @@ pub struct RetryPolicy {
     pub max_elapsed: Option<Duration>,
     /// Full jitter: wait a uniform random part of the backoff instead of all of it.
     pub jitter: bool,
+    /// Longest wait a `Retry-After` is honoured for; a longer one is cut to it.
+    pub max_retry_after: Duration,
 }
+
+/// The default [`RetryPolicy::max_retry_after`]: five minutes.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 impl Default for RetryPolicy {
     fn default() -> RetryPolicy {
@@ -29,6 +36,7 @@ impl Default for RetryPolicy {
             max_attempts: 10,
             max_elapsed: Some(Duration::from_secs(300)),
             jitter: true,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
         }
     }
 }
@@ -41,14 +49,22 @@ impl RetryPolicy {
     }
 
     /// The wait before the next attempt: the backoff, jittered by `unit` (in 0–1) when
-    /// jitter is on, and never shorter than the platform's `Retry-After`.
+    /// jitter is on, and never shorter than the platform's `Retry-After` cut to
+    /// [`RetryPolicy::max_retry_after`].
     pub fn delay(&self, failures: u32, error: &FetchError, unit: f64) -> Duration {
         let cap = self.backoff(failures);
-        let wait = if self.jitter { cap.mul_f64(unit.clamp(0.0, 1.0)) } else { cap };
+        let unit = if unit.is_finite() { unit.clamp(0.0, 1.0) } else { 1.0 };
+        let wait = if self.jitter { cap.mul_f64(unit) } else { cap };
         match error.retry_after() {
-            Some(asked) => wait.max(asked),
+            Some(asked) => wait.max(asked.min(self.max_retry_after)),
             None => wait,
         }
+    }
+
+    /// Whether a retry after `delay`, `elapsed` after the first attempt, would start past
+    /// [`RetryPolicy::max_elapsed`]; a sum past what a `Duration` holds is past it.
+    pub fn out_of_time(&self, elapsed: Duration, delay: Duration) -> bool {
+        self.max_elapsed.is_some_and(|max| elapsed.checked_add(delay).is_none_or(|at| at > max))
     }
 }
 
@@ -72,7 +88,7 @@ where
             return Err(error);
         }
         let delay = policy.delay(failures, &error, rand::rng().random::<f64>());
-        if policy.max_elapsed.is_some_and(|max| started.elapsed() + delay > max) {
+        if policy.out_of_time(started.elapsed(), delay) {
             return Err(error);
         }
         tracing::debug!(cause = error.cause(), failures, delay_ms = delay.as_millis() as u64, "retrying platform request");
@@ -92,6 +108,7 @@ mod tests {
             max_attempts: 4,
             max_elapsed: None,
             jitter: true,
+            max_retry_after: Duration::from_secs(3),
         }
     }
 
@@ -106,6 +123,49 @@ mod tests {
         assert_eq!(ms(RetryPolicy { jitter: false, ..p.clone() }.delay(3, &e, 0.0)), 400);
         let limited = FetchError::RateLimited { retry_after: Some(Duration::from_secs(2)) };
         assert_eq!(ms(p.delay(1, &limited, 1.0)), 2000);
+    }
+
+    #[test]
+    fn a_retry_after_is_cut_to_the_maximum_and_no_sum_overflows() {
+        let p = RetryPolicy { max_elapsed: Some(Duration::from_secs(30)), ..policy() };
+        for secs in [4_000_000_000, u64::MAX - 1, u64::MAX] {
+            let e = FetchError::RateLimited { retry_after: Some(Duration::from_secs(secs)) };
+            assert_eq!(p.delay(1, &e, 0.5), Duration::from_secs(3), "Retry-After {secs}");
+            let e = FetchError::Server { status: 503, retry_after: Some(Duration::MAX) };
+            assert_eq!(p.delay(40, &e, f64::NAN), Duration::from_secs(3));
+        }
+        let unbounded = RetryPolicy { max_retry_after: Duration::MAX, ..p.clone() };
+        let e = FetchError::RateLimited { retry_after: Some(Duration::MAX) };
+        assert_eq!(unbounded.delay(1, &e, 1.0), Duration::MAX);
+        assert!(unbounded.out_of_time(Duration::from_secs(u64::MAX), Duration::MAX));
+        assert!(unbounded.out_of_time(Duration::from_secs(1), Duration::from_secs(30)));
+        assert!(!unbounded.out_of_time(Duration::from_secs(1), Duration::from_secs(29)));
+        assert!(!RetryPolicy { max_elapsed: None, ..unbounded }.out_of_time(Duration::MAX, Duration::MAX));
+    }
+
+    #[tokio::test]
+    async fn a_huge_retry_after_near_the_limits_neither_panics_nor_waits_past_the_maximum() {
+        let p = RetryPolicy { initial_backoff: Duration::from_millis(1), max_retry_after: Duration::from_millis(20), max_elapsed: Some(Duration::from_secs(30)), ..policy() };
+        for secs in [4_000_000_000, u64::MAX] {
+            let mut calls = 0;
+            let mut waits = Vec::new();
+            let r: Result<u32, _> = with_retry(
+                &p,
+                || {
+                    calls += 1;
+                    let n = calls;
+                    async move { if n == 1 { Err(FetchError::RateLimited { retry_after: Some(Duration::from_secs(secs)) }) } else { Ok(n) } }
+                },
+                |_, wait| waits.push(wait),
+            )
+            .await;
+            assert_eq!(r.unwrap(), 2, "Retry-After {secs}");
+            assert_eq!(waits, [Duration::from_millis(20)]);
+        }
+        // With no maximum the policy gives up at once rather than overflow or sleep for ever.
+        let p = RetryPolicy { max_retry_after: Duration::MAX, ..p };
+        let r: Result<(), _> = with_retry(&p, || async { Err(FetchError::RateLimited { retry_after: Some(Duration::MAX) }) }, |_, _| {}).await;
+        assert!(matches!(r, Err(FetchError::RateLimited { .. })));
     }
 
     #[tokio::test]

@@ -25,7 +25,18 @@ pub struct Faults {
     pub malformed_rate: f64,
     /// Share of record pages that start half a page early, repeating records of the page before.
     pub repeat_rate: f64,
+    /// The first this many requests for record pages (with the right token) are answered
+    /// 429 with `Retry-After: retry_after_secs`, whatever the rates draw; 0: off.
+    pub rate_limit_first: u64,
+    /// When above 0, the entity and center lists each end with one more item: a copy
+    /// of their first with its name padded to more than this many bytes. 0: off.
+    pub oversized_registry_bytes: usize,
+    /// When set, every request with the right token is answered 307 with this `Location`.
+    pub redirect_to: Option<String>,
 }
+
+/// Largest [`Faults::oversized_registry_bytes`].
+pub const MAX_OVERSIZED_REGISTRY_BYTES: usize = 16 << 20;
 
 impl Default for Faults {
     fn default() -> Faults {
@@ -36,10 +47,22 @@ impl Default for Faults {
 impl Faults {
     /// No faults.
     pub fn none() -> Faults {
-        Faults { error_rate: 0.0, rate_limit_rate: 0.0, retry_after_secs: 1, slow_rate: 0.0, slow_ms: 2_000, truncate_rate: 0.0, malformed_rate: 0.0, repeat_rate: 0.0 }
+        Faults {
+            error_rate: 0.0,
+            rate_limit_rate: 0.0,
+            retry_after_secs: 1,
+            slow_rate: 0.0,
+            slow_ms: 2_000,
+            truncate_rate: 0.0,
+            malformed_rate: 0.0,
+            repeat_rate: 0.0,
+            rate_limit_first: 0,
+            oversized_registry_bytes: 0,
+            redirect_to: None,
+        }
     }
 
-    /// Checks that every rate is within 0–1.
+    /// Checks that every rate is within 0–1, the padding bounded and the redirect a header value.
     pub fn validate(&self) -> Result<(), SimConfigError> {
         for (field, rate) in [
             ("error_rate", self.error_rate),
@@ -55,6 +78,14 @@ impl Faults {
         }
         if self.slow_ms > 600_000 {
             return Err(SimConfigError { field: "slow_ms", problem: "must be at most 600000".into() });
+        }
+        if self.oversized_registry_bytes > MAX_OVERSIZED_REGISTRY_BYTES {
+            return Err(SimConfigError { field: "oversized_registry_bytes", problem: format!("must be at most {MAX_OVERSIZED_REGISTRY_BYTES}") });
+        }
+        if let Some(to) = &self.redirect_to {
+            if to.is_empty() || axum::http::HeaderValue::from_str(to).is_err() {
+                return Err(SimConfigError { field: "redirect_to", problem: "must be a non-empty header value".into() });
+            }
         }
         Ok(())
     }
@@ -156,5 +187,11 @@ mod tests {
             serde_json::from_str(r#"{"token":"t","release":{"mode":"rate","initial":5,"per_sec":2.5},"faults":{"error_rate":0.1}}"#).unwrap();
         assert_eq!(parsed.release, Release::Rate { initial: 5, per_sec: 2.5 });
         assert_eq!(parsed.faults.retry_after_secs, 1);
+        let mut c = SimConfig::new("t");
+        c.faults.redirect_to = Some("http://a/\n".into());
+        assert_eq!(c.validate().unwrap_err().field, "redirect_to");
+        c.faults.redirect_to = Some("http://127.0.0.1:9/v1".into());
+        c.faults.oversized_registry_bytes = MAX_OVERSIZED_REGISTRY_BYTES + 1;
+        assert_eq!(c.validate().unwrap_err().field, "oversized_registry_bytes");
     }
 }

@@ -1,7 +1,8 @@
 //! The scheduling-platform simulator: the HTTP API the collector polls
 //! (`/v1/usage-records` with an opaque cursor, `/v1/entities`,
 //! `/v1/compute-centers`, `/healthz`), bearer auth, records released over
-//! time, and fault switches (5xx, 429, slow and truncated answers).
+//! time, and fault switches (5xx, 429 with any `Retry-After`, slow and
+//! truncated answers, redirects, oversized registry items).
 //!
 //! Serves a [`Dataset`](crate::dataset::Dataset) as it is; faults never
 //! change which records a cursor leads to. It settles nothing.

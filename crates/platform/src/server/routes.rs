@@ -49,8 +49,9 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
-/// Checks the bearer token and draws the request's faults. `Err` is the answer to send.
-async fn admit(state: &SimState, headers: &HeaderMap) -> Result<Shape, Response> {
+/// Checks the bearer token and draws the request's faults (`page`: a request for a
+/// page of records). `Err` is the answer to send.
+async fn admit(state: &SimState, headers: &HeaderMap, page: bool) -> Result<Shape, Response> {
     state.count(Count::Requests, 1);
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -62,8 +63,15 @@ async fn admit(state: &SimState, headers: &HeaderMap) -> Result<Shape, Response>
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return Err(r);
     }
+    if let Some(to) = state.faults().redirect_to.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
+        tracing::debug!("injecting a redirect");
+        state.count(Count::Redirected, 1);
+        let mut r = error(StatusCode::TEMPORARY_REDIRECT, "moved", "this API has moved");
+        r.headers_mut().insert(header::LOCATION, to);
+        return Err(r);
+    }
     let retry_after = HeaderValue::from(state.faults().retry_after_secs);
-    match state.draw() {
+    match state.draw(page) {
         Draw::Error { status } => {
             tracing::debug!(status, "injecting server error");
             state.count(Count::ServerErrors, 1);
@@ -120,7 +128,7 @@ fn bad_request(state: &SimState, code: &str, message: &str) -> Response {
 }
 
 async fn usage_records(State(state): State<SimState>, headers: HeaderMap, query: Result<Query<PageQuery>, QueryRejection>) -> Response {
-    let shape = match admit(&state, &headers).await {
+    let shape = match admit(&state, &headers, true).await {
         Ok(shape) => shape,
         Err(r) => return r,
     };
@@ -156,14 +164,14 @@ async fn usage_records(State(state): State<SimState>, headers: HeaderMap, query:
 }
 
 async fn entities(State(state): State<SimState>, headers: HeaderMap) -> Response {
-    match admit(&state, &headers).await {
+    match admit(&state, &headers, false).await {
         Ok(shape) => ok(&state, state.entities_body().as_ref().clone(), shape),
         Err(r) => r,
     }
 }
 
 async fn centers(State(state): State<SimState>, headers: HeaderMap) -> Response {
-    match admit(&state, &headers).await {
+    match admit(&state, &headers, false).await {
         Ok(shape) => ok(&state, state.centers_body().as_ref().clone(), shape),
         Err(r) => r,
     }

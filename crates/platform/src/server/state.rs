@@ -34,10 +34,12 @@ pub struct SimStats {
     pub repeated: u64,
     /// Record elements sent in complete pages.
     pub records_served: u64,
+    /// Answered 307 by the redirect fault.
+    pub redirected: u64,
 }
 
 #[derive(Debug, Default)]
-struct Counters([AtomicU64; 10]);
+struct Counters([AtomicU64; 11]);
 
 /// Indexes into [`Counters`].
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +54,7 @@ pub(crate) enum Count {
     Malformed,
     Repeated,
     RecordsServed,
+    Redirected,
 }
 
 /// The faults drawn for one request.
@@ -83,9 +86,23 @@ struct RegistryBodies {
 }
 
 impl RegistryBodies {
-    fn of(entities: &[serde_json::Value], centers: &[serde_json::Value]) -> RegistryBodies {
-        RegistryBodies { entities: Arc::new(array_body("entities", entities)), centers: Arc::new(array_body("centers", centers)) }
+    /// The lists as served; with `oversized` above 0, each ends with an oversized copy of its first item.
+    fn of(entities: &[serde_json::Value], centers: &[serde_json::Value], oversized: usize) -> RegistryBodies {
+        let (entities, centers) = (with_oversized(entities, oversized), with_oversized(centers, oversized));
+        RegistryBodies { entities: Arc::new(array_body("entities", &entities)), centers: Arc::new(array_body("centers", &centers)) }
     }
+}
+
+/// `items`, and when `bytes` is above 0 a copy of the first whose name is padded past `bytes`.
+fn with_oversized(items: &[serde_json::Value], bytes: usize) -> Vec<serde_json::Value> {
+    let mut out = items.to_vec();
+    if let Some(first) = items.first().filter(|_| bytes > 0) {
+        let mut big = first.clone();
+        let name = big.get("name").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+        big["name"] = serde_json::Value::String(format!("{name} {}", "x".repeat(bytes)));
+        out.push(big);
+    }
+    out
 }
 
 #[derive(Debug)]
@@ -100,6 +117,8 @@ struct Inner {
     released: AtomicUsize,
     rng: Mutex<ChaCha8Rng>,
     counters: Counters,
+    /// Record-page requests whose faults were drawn, for [`Faults::rate_limit_first`].
+    drawn: AtomicU64,
 }
 
 /// The simulator's state; cheap to clone, shared by every request.
@@ -147,7 +166,7 @@ impl SimState {
         };
         Ok(SimState {
             inner: Arc::new(Inner {
-                registry: RwLock::new(RegistryBodies::of(&dataset.entities, &dataset.centers)),
+                registry: RwLock::new(RegistryBodies::of(&dataset.entities, &dataset.centers, config.faults.oversized_registry_bytes)),
                 records: dataset.records,
                 token: config.token,
                 release: config.release,
@@ -156,6 +175,7 @@ impl SimState {
                 released: AtomicUsize::new(initial),
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.fault_seed)),
                 counters: Counters::default(),
+                drawn: AtomicU64::new(0),
             }),
         })
     }
@@ -200,6 +220,7 @@ impl SimState {
             malformed: v(Count::Malformed),
             repeated: v(Count::Repeated),
             records_served: v(Count::RecordsServed),
+            redirected: v(Count::Redirected),
         }
     }
 
@@ -217,9 +238,12 @@ impl SimState {
         &self.inner.faults
     }
 
-    /// Draws this request's faults.
-    pub(crate) fn draw(&self) -> Draw {
+    /// Draws this request's faults; `page` when it asks for a page of records.
+    pub(crate) fn draw(&self, page: bool) -> Draw {
         let f = &self.inner.faults;
+        if page && self.inner.drawn.fetch_add(1, Ordering::Relaxed) < f.rate_limit_first {
+            return Draw::RateLimited;
+        }
         let mut rng = match self.inner.rng.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
@@ -239,7 +263,7 @@ impl SimState {
     /// Replaces the entity and center lists served from now on, as the platform's
     /// registry changes: an entity moves city, a center is registered late.
     pub fn replace_registry(&self, entities: &[serde_json::Value], centers: &[serde_json::Value]) {
-        *self.inner.registry.write().unwrap_or_else(std::sync::PoisonError::into_inner) = RegistryBodies::of(entities, centers);
+        *self.inner.registry.write().unwrap_or_else(std::sync::PoisonError::into_inner) = RegistryBodies::of(entities, centers, self.inner.faults.oversized_registry_bytes);
     }
 
     fn registry(&self) -> std::sync::RwLockReadGuard<'_, RegistryBodies> {
@@ -290,6 +314,17 @@ mod tests {
         out.push(',');
         push_element(&mut out, r#""just a string""#);
         assert_eq!(out, r#"{"a": 1},"{broken","\"just a string\"""#);
+    }
+
+    #[test]
+    fn the_oversized_fault_adds_a_padded_copy_of_the_first_item() {
+        let items = vec![serde_json::json!({"center_id": "C1", "name": "one"}), serde_json::json!({"center_id": "C2", "name": "two"})];
+        assert_eq!(with_oversized(&items, 0), items);
+        let out = with_oversized(&items, 70_000);
+        assert_eq!((out.len(), &out[..2]), (3, &items[..]));
+        assert_eq!(out[2]["center_id"], "C1");
+        assert!(out[2].to_string().len() > 70_000);
+        assert!(with_oversized(&[], 70_000).is_empty());
     }
 
     #[test]
