@@ -1,5 +1,5 @@
 //! The Kafka adapter: topic names and creation, idempotent producers,
-//! consumers, collector checkpoints and dead-letter headers.
+//! consumers, collector checkpoints, dead-letter headers and the log of closes.
 //!
 //! Delivery is at-least-once everywhere (the brokers in use do not support
 //! transactions): producers are idempotent, positions are stored only after
@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod checkpoint;
+pub mod closes;
 pub mod config;
 pub mod dead_letter;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod reader;
 
 pub use admin::{check_reachable, ensure_topics, TopicSpec};
 pub use checkpoint::{Checkpoint, Checkpoints};
+pub use closes::{Claim, ClosesLog, CLOSES_TOPIC};
 pub use config::{client_config, BusConfig, Topics};
 pub use dead_letter::{dead_letter_headers, dead_letter_value, header_str, DeadLetter, MAX_DEAD_LETTER_VALUE_BYTES, MAX_DETAIL_BYTES};
 pub use error::BusError;

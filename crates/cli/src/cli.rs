@@ -475,12 +475,29 @@ pub struct CloseArgs {
     /// The store.
     #[command(flatten)]
     pub store: StoreArgs,
-    /// The month to close, YYYY-MM. Months close in order.
+    /// The month to close, YYYY-MM. Months close in order; earlier months still open with
+    /// no lines close with it, at nothing.
     #[arg(long)]
     pub period: String,
     /// Policy versions (TOML); the built-in default is RULES.md.
     #[arg(long, env = "SUBSIDY_POLICY")]
     pub policy: Option<PathBuf>,
+    /// Close a month that has not ended in China Standard Time (needs --reason).
+    #[arg(long, env = "SUBSIDY_CLOSE_FORCE_EARLY")]
+    pub force_early: bool,
+    /// Why the month is closed early: recorded in its closure.
+    #[arg(long, env = "SUBSIDY_CLOSE_REASON")]
+    pub reason: Option<String>,
+    /// Bootstrap servers of the log of closes (a ClickHouse ledger's closes are fenced by it).
+    #[arg(long, env = "SUBSIDY_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub kafka_brokers: String,
+    /// The log of closes: one partition, kept for good.
+    #[arg(long, env = "SUBSIDY_TOPIC_CLOSES", default_value = subsidy_bus::CLOSES_TOPIC)]
+    pub topic_closes: String,
+    /// Longest wait, in seconds, for the ClickHouse replica answering to hold every
+    /// acknowledged write before the close reads.
+    #[arg(long, env = "SUBSIDY_CLOSE_REPLICA_WAIT", default_value_t = 120)]
+    pub replica_wait: u64,
 }
 
 /// `export` flags.

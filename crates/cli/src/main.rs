@@ -15,7 +15,7 @@ fn run_async(command: Command) -> anyhow::Result<()> {
             Command::Collect(args) => subsidy_meter::commands::collect::run(&args).await,
             Command::Migrate(args) => subsidy_meter::commands::ledger::migrate(&args).await,
             Command::Aggregate(args) => subsidy_meter::commands::aggregate::run(&args).await,
-            Command::Close(args) => subsidy_meter::commands::ledger::close(&args).await,
+            Command::Close(args) => subsidy_meter::commands::close::close(&args).await,
             Command::Export(args) => subsidy_meter::commands::ledger::export(&args).await,
             Command::Statements(args) => subsidy_meter::commands::ledger::statements(&args).await,
             Command::Demo(args) => subsidy_meter::commands::demo::run(&args).await,

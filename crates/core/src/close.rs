@@ -11,6 +11,15 @@
 //! ledger as it stood at the last close, to the fen; frozen figures never move.
 //! A change that lands while a close runs is either in what it read or in
 //! the next close's difference, never in neither.
+//!
+//! [`plan_close`] is the way in for a closer: it also closes every earlier
+//! month still open with no lines, refuses a month that has not ended in
+//! China Standard Time unless a reason is given, and [`standing_claims`]
+//! says which of several racing closes stands (the first in the log of closes).
+
+mod plan;
+
+pub use plan::{plan_close, standing_claims, statements_digest, ClosePlan, CloseRequest};
 
 use crate::credit_code::CreditCode;
 use crate::money::{format_yuan, Money};
@@ -70,6 +79,14 @@ pub enum CloseError {
     /// It is closed already; closed figures never move.
     #[error("{0} is already closed")]
     AlreadyClosed(Period),
+    /// The month has not ended in China Standard Time, and no reason to close it early was given.
+    #[error("{period} has not ended in China Standard Time (it is {current} there); close it early only with --force-early --reason \"why\"")]
+    NotEnded {
+        /// The month asked for.
+        period: Period,
+        /// The month it is now in China Standard Time.
+        current: Period,
+    },
     /// Months close in order: earlier months with ledger lines are still open.
     #[error("{period} cannot close while earlier months with ledger lines are open: {}; close them first, oldest first", list(.open))]
     EarlierOpen {

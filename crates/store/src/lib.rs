@@ -12,6 +12,7 @@
 //! so a replayed batch replaces rather than doubles.
 
 pub mod clickhouse;
+pub mod closing;
 mod codec;
 mod decimal;
 pub mod rows;
@@ -19,6 +20,7 @@ pub mod settled;
 pub mod sqlite;
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
+pub use closing::{parse_positions, positions_text, CloseFence, CloseRecord};
 pub use self::sqlite::SqliteStore;
 pub use rows::*;
 pub use settled::{settle_lines, settle_sums, settlements};
@@ -123,8 +125,41 @@ pub trait LedgerStore: Send + Sync {
     async fn statements(&self) -> StoreResult<Vec<Statement>>;
 
     /// Records a close: its statement lines, then the closure that makes them count.
-    /// A month closed already is a `Conflict` and writes nothing.
+    /// A month closed already (as this call reads it) is a `Conflict` and writes nothing.
+    /// Fenced against a concurrent close only where [`close_fence`](LedgerStore::close_fence)
+    /// is `Transaction`; closers use [`commit_record`](LedgerStore::commit_record) or the log.
     async fn commit_close(&self, closure: &Closure, statements: &[Statement]) -> StoreResult<()>;
+
+    /// How this store keeps two closes of one month from both standing.
+    fn close_fence(&self) -> CloseFence;
+
+    /// The highest bus position of each records partition the ledger holds (copies and
+    /// rejections), sorted by partition: what the figures read with it had seen.
+    async fn positions_seen(&self) -> StoreResult<Vec<BusPosition>>;
+
+    /// Where the fence is `Transaction`: the statement lines and the closure rows of every
+    /// month of `record`, in one transaction; when any of them is closed already, a
+    /// `Conflict` naming the close that holds it, and nothing written. Elsewhere `Rejected`.
+    async fn commit_record(&self, record: &CloseRecord, statements: &[Statement]) -> StoreResult<()>;
+
+    /// Writes statement lines under `close_id`; they count only once a closure row names it.
+    async fn stage_statements(&self, close_id: &str, statements: &[Statement]) -> StoreResult<()>;
+
+    /// The statement lines written under `close_id`, counted or not, sorted.
+    async fn staged_statements(&self, close_id: &str) -> StoreResult<Vec<Statement>>;
+
+    /// Waits, at most `limit`, until this store's reads include every write any of its
+    /// servers acknowledged before the call (on a replicated cluster: until the replica
+    /// answering holds every committed part); `Unavailable` after `limit`. What a close
+    /// calls before it reads. Immediate on a single server and SQLite.
+    async fn await_up_to_date(&self, _limit: std::time::Duration) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Writes the closure rows of `record` (with what it had seen and why it closed early),
+    /// which make its staged lines count. Where the fence is `Log`, only the closer whose
+    /// claim stands in the log (or a run completing that claim) may call it.
+    async fn record_closures(&self, record: &CloseRecord) -> StoreResult<()>;
 
     /// Rejections by reason code (for summaries).
     async fn rejection_counts(&self) -> StoreResult<Vec<(String, u64)>>;

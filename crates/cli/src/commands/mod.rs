@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod api;
 pub mod api_tables;
+pub mod close;
 pub mod collect;
 pub mod demo;
 pub mod ledger;

@@ -18,7 +18,7 @@ mod write;
 
 pub use config::ClickHouseConfig;
 
-use crate::{LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
+use crate::{BusPosition, CloseFence, CloseRecord, LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
 use ::clickhouse::{Client, Compression};
 use async_trait::async_trait;
 use std::future::Future;
@@ -58,7 +58,10 @@ impl ClickHouseStore {
             // on its shard, and the by-user index is read on each shard beside its lines
             // (both share the record-id sharding). Harmless on a single server.
             .with_setting("insert_distributed_sync", "1")
-            .with_setting("distributed_product_mode", "local");
+            .with_setting("distributed_product_mode", "local")
+            // A server that is a replica of a shard reads that shard locally: what a close
+            // waited to be up to date (`await_up_to_date`) is what it reads.
+            .with_setting("prefer_localhost_replica", "1");
         if !config.password.is_empty() {
             base = base.with_password(config.password.as_str());
         }
@@ -186,6 +189,34 @@ impl LedgerStore for ClickHouseStore {
 
     async fn commit_close(&self, closure: &Closure, statements: &[Statement]) -> StoreResult<()> {
         deadline(close::commit_close(&self.client, closure, statements)).await
+    }
+
+    fn close_fence(&self) -> CloseFence {
+        CloseFence::Log
+    }
+
+    async fn positions_seen(&self) -> StoreResult<Vec<BusPosition>> {
+        deadline(close::positions_seen(&self.client)).await
+    }
+
+    async fn commit_record(&self, _record: &CloseRecord, _statements: &[Statement]) -> StoreResult<()> {
+        Err(StoreError::Rejected("ClickHouse has no transactions: a close stages its lines, wins the log of closes, then records its closures".into()))
+    }
+
+    async fn stage_statements(&self, close_id: &str, statements: &[Statement]) -> StoreResult<()> {
+        close::stage_statements(&self.client, close_id, statements).await
+    }
+
+    async fn staged_statements(&self, close_id: &str) -> StoreResult<Vec<Statement>> {
+        deadline(close::staged_statements(&self.client, close_id)).await
+    }
+
+    async fn await_up_to_date(&self, limit: Duration) -> StoreResult<()> {
+        close::await_up_to_date(&self.client, limit).await
+    }
+
+    async fn record_closures(&self, record: &CloseRecord) -> StoreResult<()> {
+        deadline(close::record_closures(&self.client, record)).await
     }
 
     async fn rejection_counts(&self) -> StoreResult<Vec<(String, u64)>> {

@@ -10,7 +10,7 @@
 //! does not limit it, and the primary key is still used.
 
 use super::error::map_error;
-use super::rows::{LineSumIn, CenterRow, MonthSumIn, ClosureRow, CopyIn, EntityRow, LineIn, MarkRow, StatementIn, LINE_COLUMNS, STATEMENT_COLUMNS};
+use super::rows::{LineSumIn, CenterRow, MonthSumIn, ClosureRow, CloseLinesIn, CopyIn, EntityRow, LineIn, MarkRow, StatementOfCloseIn, LINE_COLUMNS, STATEMENT_COLUMNS};
 use crate::codec::period;
 use crate::{LineSum, Closure, CopyRow, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult};
 use ::clickhouse::Client;
@@ -192,14 +192,31 @@ pub(super) fn from_secs(secs: u32) -> StoreResult<DateTime<Utc>> {
 }
 
 pub(super) async fn statements(client: &Client) -> StoreResult<Vec<Statement>> {
-    // Only the lines of closes that recorded their closure count.
+    // Only the lines of closes that recorded their closure count, and only once all of them
+    // are here: a replica holding a closure row before its lines is lagging, not smaller.
+    let closes: Vec<CloseLinesIn> =
+        client.query("SELECT close_id, max(lines) AS lines FROM period_closures FINAL GROUP BY close_id").fetch_all().await.map_err(map_error)?;
     let sql = format!(
-        "SELECT {STATEMENT_COLUMNS} FROM statements FINAL \
+        "SELECT close_id, {STATEMENT_COLUMNS} FROM statements FINAL \
          WHERE close_id IN (SELECT close_id FROM period_closures FINAL) \
          ORDER BY credit_code, payout_period, for_period, kind"
     );
-    let rows: Vec<StatementIn> = client.query(&sql).fetch_all().await.map_err(map_error)?;
-    let mut out = rows.into_iter().map(StatementIn::decode).collect::<StoreResult<Vec<_>>>()?;
+    let rows: Vec<StatementOfCloseIn> = client.query(&sql).fetch_all().await.map_err(map_error)?;
+    let mut held: HashMap<String, u64> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (close_id, s) = row.decode()?;
+        *held.entry(close_id).or_default() += 1;
+        out.push(s);
+    }
+    if let Some(c) = closes.iter().find(|c| held.get(&c.close_id).copied().unwrap_or(0) < c.lines) {
+        return Err(StoreError::Unavailable(format!(
+            "close {} wrote {} statement lines but this replica holds {}: it is lagging; read again or through another replica",
+            c.close_id,
+            c.lines,
+            held.get(&c.close_id).copied().unwrap_or(0)
+        )));
+    }
     out.sort();
     Ok(out)
 }

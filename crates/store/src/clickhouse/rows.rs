@@ -347,6 +347,25 @@ pub(super) struct ClosureRow {
     pub(super) closed_at: u32,
 }
 
+/// A closure row as a close writes it (reads take the first three columns).
+#[derive(Debug, Row, Serialize)]
+pub(super) struct ClosureOut {
+    pub(super) period: u32,
+    pub(super) close_id: String,
+    pub(super) closed_at: u32,
+    pub(super) seen: String,
+    pub(super) early_reason: String,
+    pub(super) claim_offset: i64,
+    pub(super) lines: u64,
+}
+
+/// A close's id and how many lines it wrote, as its closure rows say.
+#[derive(Debug, Row, Deserialize)]
+pub(super) struct CloseLinesIn {
+    pub(super) close_id: String,
+    pub(super) lines: u64,
+}
+
 /// The columns of `statements` that are read back, in order.
 pub(super) const STATEMENT_COLUMNS: &str = "credit_code, payout_period, for_period, kind, eligible_base, subsidy";
 
@@ -383,6 +402,25 @@ pub(super) struct StatementIn {
     kind: String,
     eligible_base: i64,
     subsidy: i64,
+}
+
+/// A statement line with the close that wrote it.
+#[derive(Debug, Row, Deserialize)]
+pub(super) struct StatementOfCloseIn {
+    pub(super) close_id: String,
+    credit_code: String,
+    payout_period: u32,
+    for_period: u32,
+    kind: String,
+    eligible_base: i64,
+    subsidy: i64,
+}
+
+impl StatementOfCloseIn {
+    pub(super) fn decode(self) -> StoreResult<(String, Statement)> {
+        let StatementOfCloseIn { close_id, credit_code, payout_period, for_period, kind, eligible_base, subsidy } = self;
+        Ok((close_id, StatementIn { credit_code, payout_period, for_period, kind, eligible_base, subsidy }.decode()?))
+    }
 }
 
 impl StatementIn {

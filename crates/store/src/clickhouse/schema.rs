@@ -18,6 +18,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_registry", include_str!("../../../../schemas/clickhouse/0003_registry.sql")),
     ("0004_lines_by_user", include_str!("../../../../schemas/clickhouse/0004_lines_by_user.sql")),
     ("0005_line_accelerator", include_str!("../../../../schemas/clickhouse/0005_line_accelerator.sql")),
+    ("0006_close_fence", include_str!("../../../../schemas/clickhouse/0006_close_fence.sql")),
 ];
 
 /// The bookkeeping table itself, created before anything else.

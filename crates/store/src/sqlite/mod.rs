@@ -6,12 +6,13 @@
 //! that keep the highest revision or version, so replays change nothing.
 //! Files use WAL. Holds no settlement rules.
 
+mod close;
 mod codec;
 mod read;
 mod schema;
 mod write;
 
-use crate::{LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
+use crate::{BusPosition, CloseFence, CloseRecord, LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
 use async_trait::async_trait;
 use rusqlite::Connection;
 use std::path::Path;
@@ -150,6 +151,34 @@ impl LedgerStore for SqliteStore {
     async fn commit_close(&self, closure: &Closure, statements: &[Statement]) -> StoreResult<()> {
         let (closure, statements) = (closure.clone(), statements.to_vec());
         self.with_conn(move |c| write::commit_close(c, &closure, &statements)).await
+    }
+
+    fn close_fence(&self) -> CloseFence {
+        CloseFence::Transaction
+    }
+
+    async fn positions_seen(&self) -> StoreResult<Vec<BusPosition>> {
+        self.with_conn(close::positions_seen).await
+    }
+
+    async fn commit_record(&self, record: &CloseRecord, statements: &[Statement]) -> StoreResult<()> {
+        let (record, statements) = (record.clone(), statements.to_vec());
+        self.with_conn(move |c| close::commit_record(c, &record, &statements)).await
+    }
+
+    async fn stage_statements(&self, close_id: &str, statements: &[Statement]) -> StoreResult<()> {
+        let (close_id, statements) = (close_id.to_string(), statements.to_vec());
+        self.with_conn(move |c| close::stage_statements(c, &close_id, &statements)).await
+    }
+
+    async fn staged_statements(&self, close_id: &str) -> StoreResult<Vec<Statement>> {
+        let close_id = close_id.to_string();
+        self.with_conn(move |c| close::staged_statements(c, &close_id)).await
+    }
+
+    async fn record_closures(&self, record: &CloseRecord) -> StoreResult<()> {
+        let record = record.clone();
+        self.with_conn(move |c| close::record_closures(c, &record)).await
     }
 
     async fn rejection_counts(&self) -> StoreResult<Vec<(String, u64)>> {

@@ -188,11 +188,15 @@ pub(super) fn closures(conn: &mut Connection) -> StoreResult<Vec<Closure>> {
 }
 
 pub(super) fn statements(conn: &mut Connection) -> StoreResult<Vec<Statement>> {
+    statements_where(conn, "close_id IN (SELECT close_id FROM period_closures)", &[])
+}
+
+/// Statement lines matching `filter`, sorted.
+pub(super) fn statements_where(conn: &Connection, filter: &str, params: &[&dyn ToSql]) -> StoreResult<Vec<Statement>> {
     let mut out = collect(
         conn,
-        "SELECT credit_code, payout_period, for_period, kind, eligible_base, subsidy FROM statements \
-         WHERE close_id IN (SELECT close_id FROM period_closures)",
-        &[],
+        &format!("SELECT credit_code, payout_period, for_period, kind, eligible_base, subsidy FROM statements WHERE {filter}"),
+        params,
         |row| {
             Ok(Statement {
                 credit_code: credit_code(&text(row, 0)?)?,

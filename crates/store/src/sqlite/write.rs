@@ -169,27 +169,31 @@ pub(super) fn commit_close(conn: &mut Connection, closure: &Closure, statements:
     if closed {
         return Err(StoreError::Conflict(format!("{} is already closed", closure.period)));
     }
-    {
-        let mut st = tx.prepare_cached(&upsert("statements", STATEMENT_COLUMNS, &["close_id", "credit_code", "for_period", "kind"], None)).map_err(map_error)?;
-        for s in statements {
-            yuan_to_i64(s.eligible_base, "eligible_base")?;
-            yuan_to_i64(s.subsidy, "subsidy")?;
-            st.execute(params![
-                closure.close_id,
-                s.credit_code.as_str(),
-                s.payout_period.as_yyyymm(),
-                s.for_period.as_yyyymm(),
-                s.kind.as_str(),
-                s.eligible_base.to_string(),
-                s.subsidy.to_string(),
-            ])
-            .map_err(map_error)?;
-        }
-    }
+    insert_statements(&tx, &closure.close_id, statements)?;
     tx.execute("INSERT INTO period_closures (period, close_id, closed_at) VALUES (?1, ?2, ?3)", params![yyyymm, closure.close_id, closure_time(closure.closed_at)])
         .map_err(map_error)?;
     tx.commit().map_err(map_error)?;
     tracing::info!(period = %closure.period, close_id = %closure.close_id, lines = statements.len(), "closed period");
+    Ok(())
+}
+
+/// Writes statement lines under `close_id` in `tx` (counted once a closure row names it).
+pub(super) fn insert_statements(tx: &Transaction<'_>, close_id: &str, statements: &[Statement]) -> StoreResult<()> {
+    let mut st = tx.prepare_cached(&upsert("statements", STATEMENT_COLUMNS, &["close_id", "credit_code", "for_period", "kind"], None)).map_err(map_error)?;
+    for s in statements {
+        yuan_to_i64(s.eligible_base, "eligible_base")?;
+        yuan_to_i64(s.subsidy, "subsidy")?;
+        st.execute(params![
+            close_id,
+            s.credit_code.as_str(),
+            s.payout_period.as_yyyymm(),
+            s.for_period.as_yyyymm(),
+            s.kind.as_str(),
+            s.eligible_base.to_string(),
+            s.subsidy.to_string(),
+        ])
+        .map_err(map_error)?;
+    }
     Ok(())
 }
 

@@ -1,0 +1,194 @@
+//! `close`: fixes a month for payment, fenced so that exactly one close of a
+//! month stands however many closers run at once.
+//!
+//! The rules (what is frozen, which months close with it, whether the month
+//! has ended) are the core's `plan_close`; this command reads the ledger and
+//! the clock, and records the plan through the store's fence: one SQLite
+//! transaction, or, on ClickHouse, staged lines, a claim in the log of closes
+//! (the first standing claim of a month wins) and then the closure rows.
+
+use crate::cli::CloseArgs;
+use crate::config::load_policy;
+use anyhow::{anyhow, bail, Result};
+use rust_decimal::Decimal;
+use std::time::Duration;
+use subsidy_bus::{Claim, ClosesLog};
+use subsidy_core::money::format_yuan;
+use subsidy_core::{plan_close, standing_claims, statements_digest, CloseError, CloseInput, ClosePlan, CloseRequest, Period, StatementKind};
+use subsidy_store::{parse_positions, positions_text, settlements, BusPosition, CloseFence, CloseRecord, LedgerStore};
+
+/// Longest wait for the log of closes to answer or be read to its end.
+const LOG_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Closes a month: freezes its settlements, closes the empty months before it, books adjustments.
+pub async fn close(args: &CloseArgs) -> Result<()> {
+    let period = Period::parse(&args.period).ok_or_else(|| anyhow!("--period {:?} is not a YYYY-MM month", args.period))?;
+    let early_reason = match (args.force_early, args.reason.as_deref().map(str::trim)) {
+        (true, Some(r)) if !r.is_empty() => Some(r.to_string()),
+        (true, _) => bail!("--force-early needs --reason \"why\": the reason is recorded in the closure"),
+        (false, Some(_)) => bail!("--reason is only for --force-early"),
+        (false, None) => None,
+    };
+    let store = crate::store::open(&args.store).await?;
+    store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
+    let ask = Ask { period, early_reason: early_reason.as_deref(), policy: load_policy(args.policy.as_deref())?, wait: Duration::from_secs(args.replica_wait) };
+    let (close_id, plan) = match store.close_fence() {
+        CloseFence::Transaction => close_in_store(store.as_ref(), &ask).await?,
+        CloseFence::Log => {
+            let log = ClosesLog::open(&args.kafka_brokers, &args.topic_closes, LOG_TIMEOUT).await.map_err(|e| anyhow!("cannot open the log of closes: {e}"))?;
+            match close_through_log(store.as_ref(), &log, &args.store.clickhouse_database, &ask).await? {
+                Closed::Now(id, plan) => (id, plan),
+                Closed::Completed(id) => {
+                    eprintln!("close: {period} closed by close {id} (completed: its claim stood in the log, its closure was not yet recorded)");
+                    return Ok(());
+                }
+            }
+        }
+    };
+    report(&close_id, &plan);
+    Ok(())
+}
+
+/// What a closer asks, and how.
+struct Ask<'a> {
+    period: Period,
+    early_reason: Option<&'a str>,
+    policy: subsidy_core::PolicySet,
+    wait: Duration,
+}
+
+enum Closed {
+    /// This run closed the month.
+    Now(String, ClosePlan),
+    /// This run recorded the closure of a claim that stood already.
+    Completed(String),
+}
+
+fn new_close_id(period: Period) -> String {
+    format!("{period}-{:016x}", rand::random::<u64>())
+}
+
+/// Reads the ledger (after the store is up to date) and plans the close. Returns what it had seen too.
+async fn plan(store: &dyn LedgerStore, ask: &Ask<'_>) -> Result<(ClosePlan, Vec<BusPosition>)> {
+    let period = ask.period;
+    store.await_up_to_date(ask.wait).await.map_err(|e| anyhow!("cannot close {period}: {e}"))?;
+    let read = |e: subsidy_store::StoreError| anyhow!("cannot read the ledger: {e}");
+    // Positions first: the figures read after them have seen at least these.
+    let seen = store.positions_seen().await.map_err(read)?;
+    let closures = store.closures().await.map_err(read)?;
+    let closed: Vec<Period> = closures.iter().map(|c| c.period).collect();
+    let months = store.months_with_lines().await.map_err(read)?;
+    let booked = store.statements().await.map_err(read)?;
+    let settled = settlements(store, &ask.policy).await.map_err(read)?;
+    let input = CloseInput { settlements: &settled, booked: &booked, closed: &closed, months_with_lines: &months };
+    let request = CloseRequest { period, now: chrono::Utc::now().fixed_offset(), early_reason: ask.early_reason };
+    match plan_close(request, input) {
+        Ok(plan) => Ok((plan, seen)),
+        Err(CloseError::AlreadyClosed(p)) => {
+            let by = closures.iter().find(|c| c.period == p).map(|c| c.close_id.as_str()).unwrap_or("?");
+            bail!("cannot close {period}: it is already closed by close {by}")
+        }
+        Err(e) => bail!("cannot close {period}: {e}"),
+    }
+}
+
+/// SQLite: the plan and its closure rows in one transaction; a month closed meanwhile is refused by the store.
+async fn close_in_store(store: &dyn LedgerStore, ask: &Ask<'_>) -> Result<(String, ClosePlan)> {
+    let (plan, seen) = plan(store, ask).await?;
+    let close_id = new_close_id(ask.period);
+    let record = CloseRecord { close_id: close_id.clone(), periods: plan.periods(), closed_at: chrono::Utc::now(), seen, early_reason: plan.early_reason.clone(), claim_offset: None };
+    store.commit_record(&record, &plan.statements).await.map_err(|e| anyhow!("cannot close {}: {e}", ask.period))?;
+    Ok((close_id, plan))
+}
+
+/// ClickHouse: complete a claim that stands without its closure, or stage, claim, and record if the claim stands.
+async fn close_through_log(store: &dyn LedgerStore, log: &ClosesLog, ledger: &str, ask: &Ask<'_>) -> Result<Closed> {
+    let period = ask.period;
+    let logged = |e: subsidy_bus::BusError| anyhow!("cannot read the log of closes: {e}");
+    let claims = log.claims(ledger, None, LOG_TIMEOUT).await.map_err(logged)?;
+    if let Some((offset, claim)) = winner(&claims, period) {
+        store.await_up_to_date(ask.wait).await.map_err(|e| anyhow!("cannot close {period}: {e}"))?;
+        let closed = store.closures().await.map_err(|e| anyhow!("cannot read the ledger: {e}"))?;
+        if closed.iter().any(|c| c.period == period) {
+            bail!("cannot close {period}: it is already closed by close {} (claim at offset {offset} of {})", claim.close_id, log.topic());
+        }
+        complete(store, claim, offset).await?;
+        return Ok(Closed::Completed(claim.close_id.clone()));
+    }
+    let (plan, seen) = plan(store, ask).await?;
+    let close_id = new_close_id(period);
+    store.stage_statements(&close_id, &plan.statements).await.map_err(|e| anyhow!("cannot close {period}: {e}"))?;
+    let claim = Claim {
+        ledger: ledger.to_string(),
+        close_id: close_id.clone(),
+        periods: plan.periods().iter().map(Period::to_string).collect(),
+        lines: plan.statements.len() as u64,
+        digest: statements_digest(&plan.statements),
+        seen: positions_text(&seen),
+        early_reason: plan.early_reason.clone(),
+        claimed_at: chrono::Utc::now().to_rfc3339(),
+    };
+    let own = log.append(&claim).await.map_err(|e| anyhow!("cannot close {period}: cannot append to the log of closes: {e}"))?;
+    let claims = log.claims(ledger, Some(own), LOG_TIMEOUT).await.map_err(logged)?;
+    let won = standing_claims(claims.iter().map(|(_, c)| claim_periods(c)).collect::<Vec<_>>().iter().map(Vec::as_slice));
+    for p in plan.periods() {
+        let (offset, by) = won.get(&p).map(|i| &claims[*i]).ok_or_else(|| anyhow!("cannot close {period}: the log of closes holds no claim of {p}"))?;
+        if by.close_id != close_id {
+            bail!("cannot close {period}: close {} claimed {p} first (offset {offset} of {}); this close ({close_id}) is not counted", by.close_id, log.topic());
+        }
+    }
+    store.record_closures(&record_of(&claim, own)?).await.map_err(|e| anyhow!("cannot close {period}: {e}"))?;
+    Ok(Closed::Now(close_id, plan))
+}
+
+/// The claim that stands for `period`, if any.
+fn winner(claims: &[(i64, Claim)], period: Period) -> Option<(i64, &Claim)> {
+    let periods: Vec<Vec<Period>> = claims.iter().map(|(_, c)| claim_periods(c)).collect();
+    let won = standing_claims(periods.iter().map(Vec::as_slice));
+    won.get(&period).map(|i| (claims[*i].0, &claims[*i].1))
+}
+
+/// A claim's months; months that do not parse are not claimed.
+fn claim_periods(claim: &Claim) -> Vec<Period> {
+    claim.periods.iter().filter_map(|p| Period::parse(p)).collect()
+}
+
+/// Records the closure of a claim that stands, once the store holds exactly the lines it claimed.
+async fn complete(store: &dyn LedgerStore, claim: &Claim, offset: i64) -> Result<()> {
+    let staged = store.staged_statements(&claim.close_id).await.map_err(|e| anyhow!("cannot read the staged lines of close {}: {e}", claim.close_id))?;
+    if staged.len() as u64 != claim.lines || statements_digest(&staged) != claim.digest {
+        bail!(
+            "close {} stands in the log of closes with {} lines, but the store holds {} different or missing: it may be lagging; run the close again later",
+            claim.close_id,
+            claim.lines,
+            staged.len()
+        );
+    }
+    store.record_closures(&record_of(claim, offset)?).await.map_err(|e| anyhow!("cannot complete close {}: {e}", claim.close_id))
+}
+
+/// The closure a claim stands for: the same rows whichever run records them.
+fn record_of(claim: &Claim, offset: i64) -> Result<CloseRecord> {
+    let closed_at = chrono::DateTime::parse_from_rfc3339(&claim.claimed_at).map_err(|e| anyhow!("claim of close {} has a bad time: {e}", claim.close_id))?.to_utc();
+    let seen = parse_positions(&claim.seen).ok_or_else(|| anyhow!("claim of close {} has bad positions {:?}", claim.close_id, claim.seen))?;
+    Ok(CloseRecord { close_id: claim.close_id.clone(), periods: claim_periods(claim), closed_at, seen, early_reason: claim.early_reason.clone(), claim_offset: Some(offset) })
+}
+
+fn report(close_id: &str, plan: &ClosePlan) {
+    let total = |kind| plan.statements.iter().filter(|s| s.kind == kind).fold((0usize, Decimal::ZERO), |(n, sum), s| (n + 1, sum + s.subsidy));
+    let (frozen, frozen_sum) = total(StatementKind::Settled);
+    let (adjusted, adjusted_sum) = total(StatementKind::Adjustment);
+    let period = plan.period;
+    eprintln!(
+        "close: {period} closed by close {close_id}: {frozen} settlements, subsidy {} yuan frozen; {adjusted} adjustments to earlier months, {} yuan",
+        format_yuan(frozen_sum),
+        format_yuan(adjusted_sum)
+    );
+    if !plan.also_closed.is_empty() {
+        let months: Vec<String> = plan.also_closed.iter().map(Period::to_string).collect();
+        eprintln!("close: closed with it at nothing (no lines): {}", months.join(", "));
+    }
+    if let Some(reason) = &plan.early_reason {
+        eprintln!("close: {period} closed before it ended; reason recorded: {reason}");
+    }
+}
