@@ -319,7 +319,7 @@ run_round() {
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); broker: $BROKER_MODE ($BROKERS); malformed share: $MALFORMED; aggregate flags: ${AGG_FLAGS[*]:-defaults}"
 for n in "$@"; do
     data="$WORK/data-$n"
-    "$BIN" platform-sim --records "$n" --malformed-share "$MALFORMED" --write-files "$data" --write-only 2>/dev/null
+    "$BIN" platform-sim --records "$n" --malformed-share "$MALFORMED" --write-files "$data" --write-only --force 2>/dev/null
     port=$(free_port)
     "$BIN" platform-sim --listen "127.0.0.1:$port" --data-dir "$data" 2>"$WORK/sim.log" &
     SIM_PID=$!

@@ -111,7 +111,7 @@ for n in "$SMALL" "$LARGE"; do
     [ -s "$data/records.jsonl" ] || SUBSIDY_PLATFORM_TOKEN=bench "$BIN" platform-sim --records "$n" --write-files "$data" --write-only 2>/dev/null
     lines=$(wc -l <"$data/records.jsonl")
     timed "$OUT/recompute-$n.time" "$BIN" recompute --records "$data/records.jsonl" --entities "$data/entities.json" \
-        --centers "$data/centers.json" --out "$OUT/settlements-$n.csv" --exclusions "$OUT/exclusions-$n.jsonl" 2>"$OUT/recompute-$n.log"
+        --centers "$data/centers.json" --out "$OUT/settlements-$n.csv" --exclusions "$OUT/exclusions-$n.jsonl" --force 2>"$OUT/recompute-$n.log"
     read -r r_wall r_rss <"$OUT/recompute-$n.time"
     timed "$OUT/bare-$n.time" "$BARE" "$data/records.jsonl" >"$OUT/bare-$n.log"
     read -r b_wall _ <"$OUT/bare-$n.time"

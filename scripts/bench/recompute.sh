@@ -46,7 +46,7 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b/1048576}'; }
 run() {
     /usr/bin/time -v -o "$WORK/time.txt" "$BIN" recompute --records "$1" \
         --entities "$DATA/entities.json" --centers "$DATA/centers.json" \
-        --out "$WORK/settlements.csv" --exclusions "$WORK/exclusions.jsonl" 2>"$WORK/stderr.txt"
+        --out "$WORK/settlements.csv" --exclusions "$WORK/exclusions.jsonl" --force 2>"$WORK/stderr.txt"
     local wall rss lines cpu
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$WORK/time.txt" | awk -F: '{s=0; for (i=1;i<=NF;i++) s=s*60+$i; print s}')
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/time.txt")

@@ -44,7 +44,7 @@ impl Checkpoints {
 
     /// The latest checkpoint of collector `id`, if any.
     pub async fn load(&self, id: &str, timeout: Duration) -> Result<Option<Checkpoint>, BusError> {
-        let reader = TopicReader::open(&self.brokers, &self.topic, timeout)?;
+        let reader = TopicReader::connect(&self.brokers, &self.topic, timeout).await?;
         let mut latest: Option<Vec<u8>> = None;
         reader
             .catch_up(timeout, |m| {

@@ -39,7 +39,18 @@ impl std::fmt::Debug for TopicReader {
 }
 
 impl TopicReader {
-    /// Assigns every partition of `topic` from the beginning.
+    /// Assigns every partition of `topic` from the beginning, on a blocking thread:
+    /// reading the topic's metadata waits on the broker (up to `timeout`), which must not
+    /// hold up an async runtime's worker.
+    pub async fn connect(brokers: &str, topic: &str, timeout: Duration) -> Result<TopicReader, BusError> {
+        let (owned, topic) = (brokers.to_string(), topic.to_string());
+        tokio::task::spawn_blocking(move || TopicReader::open(&owned, &topic, timeout))
+            .await
+            .map_err(|e| BusError::Unreachable { brokers: brokers.to_string(), detail: format!("the metadata request did not finish: {e}") })?
+    }
+
+    /// Assigns every partition of `topic` from the beginning. Blocks up to `timeout` on the
+    /// broker: from async code use [`TopicReader::connect`].
     pub fn open(brokers: &str, topic: &str, timeout: Duration) -> Result<TopicReader, BusError> {
         let consumer: StreamConsumer<QuietEof> = client_config(brokers)
             .set("group.id", "subsidy-meter-reader")
@@ -95,5 +106,37 @@ impl TopicReader {
             Ok(Err(e)) => Err(e.into()),
             Err(_) => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    /// Reading metadata from a broker that does not answer takes the whole timeout; on a
+    /// one-thread runtime, other tasks keep running meanwhile.
+    #[test]
+    fn connecting_leaves_the_runtime_free() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let ticks = Arc::new(AtomicU64::new(0));
+        let counted = ticks.clone();
+        let during = runtime.block_on(async move {
+            let ticker = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            tokio::task::yield_now().await;
+            let opened = TopicReader::connect("127.0.0.1:1", "nowhere", Duration::from_secs(2)).await;
+            let during = ticks.load(Ordering::Relaxed);
+            ticker.abort();
+            assert!(opened.is_err(), "no broker listens on port 1");
+            during
+        });
+        assert!(during > 0, "the runtime's only thread was held while the metadata request waited");
     }
 }

@@ -207,6 +207,9 @@ pub struct RecomputeArgs {
     /// Where to write the registry's data-quality findings, one JSON object per line.
     #[arg(long)]
     pub findings: Option<PathBuf>,
+    /// Replace output files that already exist (without it, an existing file is an error).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Where Kafka is and what the topics are called (shared by `collect`, `aggregate` and `demo`).
@@ -316,6 +319,9 @@ pub struct PlatformSimArgs {
     /// Write the files and exit without serving.
     #[arg(long, requires = "write_files")]
     pub write_only: bool,
+    /// Replace output files that already exist (without it, an existing file is an error).
+    #[arg(long)]
+    pub force: bool,
     /// Seed of the generated province.
     #[arg(long, default_value_t = 2025)]
     pub seed: u64,
@@ -509,6 +515,9 @@ pub struct ExportArgs {
     /// Where to write the settlement CSV (the format of `recompute`).
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace output files that already exist (without it, an existing file is an error).
+    #[arg(long)]
+    pub force: bool,
     /// Only this month (YYYY-MM).
     #[arg(long)]
     pub period: Option<String>,
@@ -526,6 +535,9 @@ pub struct StatementsArgs {
     /// Where to write the statements CSV.
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace output files that already exist (without it, an existing file is an error).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `demo` flags.
@@ -556,6 +568,9 @@ pub struct DemoArgs {
     /// Write the data the simulator serves to this directory (for `recompute`).
     #[arg(long)]
     pub write_files: Option<PathBuf>,
+    /// Replace output files that already exist (without it, an existing file is an error).
+    #[arg(long)]
+    pub force: bool,
     /// Exit once the simulated data is settled (scripts, tests).
     #[arg(long)]
     pub exit_after_settle: bool,

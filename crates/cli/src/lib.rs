@@ -4,6 +4,8 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod output;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod terminal;

@@ -38,7 +38,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", subsidy_meter::terminal::safe(&format!("{e:#}")));
             std::process::ExitCode::from(2)
         }
     }

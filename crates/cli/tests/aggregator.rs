@@ -99,3 +99,93 @@ async fn two_members_share_the_topic_and_one_dies() {
     assert_same(&export(&db, dir.path()), &expected, "after a member died");
     store.drop_database().await.unwrap();
 }
+
+/// The value of one sample (`name{labels}`) on a `/metrics` page, 0 when absent.
+fn sample(page: &str, name_and_labels: &str) -> f64 {
+    page.lines().find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok()).unwrap_or(0.0)
+}
+
+/// A registry tombstone (the entity's key with no payload) removes the entity: its lines
+/// are re-settled as `unknown_entity`, the store's registry no longer lists it, and the
+/// aggregator's `/metrics` agree with the store. A registry message that is not JSON is
+/// refused and counted by its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_tombstone_removes_the_entity_and_holds_its_lines() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    use subsidy_core::{CreditCode, ReasonClass, ReasonCode};
+    require_broker().await;
+    let prefix = unique("tomb");
+    let name = |t: &str| format!("{prefix}.{t}");
+    let topics = subsidy_bus::Topics { records: name("records"), entities: name("entities"), centers: name("centers"), dead_letter: name("dead-letter"), checkpoints: name("checkpoints") };
+    let bus = subsidy_bus::BusConfig { brokers: brokers(), topics, record_partitions: 8 };
+    subsidy_bus::ensure_topics(&bus.brokers, &bus.topic_specs(), Duration::from_secs(30)).await.unwrap();
+    let producer: FutureProducer = subsidy_bus::client_config(&bus.brokers).create().unwrap();
+    let send = |topic: String, key: Option<String>, payload: Option<String>| {
+        let producer = producer.clone();
+        async move {
+            let mut record = FutureRecord::<String, String>::to(&topic);
+            if let Some(k) = &key {
+                record = record.key(k);
+            }
+            if let Some(p) = &payload {
+                record = record.payload(p);
+            }
+            producer.send(record, Duration::from_secs(30)).await.map_err(|(e, _)| e).unwrap();
+        }
+    };
+    let golden = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden");
+    let read_array = |f: &str| -> Vec<serde_json::Value> { serde_json::from_str(&std::fs::read_to_string(golden.join(f)).unwrap()).unwrap() };
+    for e in read_array("entities.json") {
+        send(bus.topics.entities.clone(), Some(e["credit_code"].as_str().unwrap().to_string()), Some(e.to_string())).await;
+    }
+    for c in read_array("centers.json") {
+        send(bus.topics.centers.clone(), Some(c["center_id"].as_str().unwrap().to_string()), Some(c.to_string())).await;
+    }
+    send(bus.topics.entities.clone(), Some("91340100MA0000001K".into()), Some("{not json".into())).await;
+    let records = std::fs::read_to_string(golden.join("records.jsonl")).unwrap();
+    for line in records.lines().filter(|l| !l.trim().is_empty()) {
+        let key = serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v["record_id"].as_str().map(str::to_string));
+        send(bus.topics.records.clone(), key, Some(line.to_string())).await;
+    }
+
+    let store = TestStore::clickhouse("agg_tomb");
+    let ledger = store.open().await;
+    let addr = free_addr();
+    let member = spawn_aggregate_on(&prefix, &store, &unique("tomb"), &["--batch-linger-ms", "50", "--metrics-addr", &addr]);
+    let code = CreditCode::parse("91340100MA0000001K").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let produced = records.lines().filter(|l| !l.trim().is_empty()).count() as f64;
+    let lines = loop {
+        let lines = ledger.entity_lines(&code, None).await.unwrap_or_default();
+        let consumed = scrape_metric(&addr, "subsidy_aggregator_messages_consumed_total").await;
+        if consumed >= produced && !lines.is_empty() && ledger.registry().await.is_ok_and(|r| r.registry().entity(&code).is_some()) {
+            break lines;
+        }
+        assert!(std::time::Instant::now() < deadline, "the records were not settled in 120 s ({consumed} of {produced} consumed): {lines:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(lines.iter().any(|l| l.reason.is_none()), "the entity has eligible lines before its tombstone: {lines:?}");
+    let page = scrape(&addr).await;
+    assert_eq!(sample(&page, r#"subsidy_aggregator_registry_refused_total{reason="malformed",source="entities"}"#), 1.0, "{page}");
+    assert_eq!(sample(&page, r#"subsidy_aggregator_registry_removed_total{source="entities"}"#), 0.0);
+
+    send(bus.topics.entities.clone(), Some(code.as_str().to_string()), None).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let now = ledger.entity_lines(&code, None).await.unwrap_or_default();
+        if now.len() == lines.len() && now.iter().all(|l| l.reason == Some(ReasonCode::UnknownEntity)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the tombstone did not re-settle the entity's lines in 120 s: {now:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(ledger.registry().await.unwrap().registry().entity(&code).is_none(), "the store's registry still lists the removed entity");
+    let held_in_store: u64 = ledger.line_sums().await.unwrap().iter().filter(|s| s.reason.is_some_and(|r| r.class() == ReasonClass::Held)).map(|s| s.records).sum();
+    assert!(held_in_store >= lines.len() as u64);
+    let page = scrape(&addr).await;
+    assert_eq!(sample(&page, r#"subsidy_aggregator_registry_removed_total{source="entities"}"#), 1.0, "{page}");
+    assert_eq!(sample(&page, "subsidy_aggregator_held_lines") as u64, held_in_store, "the store and /metrics disagree on the held lines");
+    assert!(sample(&page, "subsidy_aggregator_lines_resettled_total") >= lines.len() as f64);
+    member.kill();
+    store.drop().await;
+}

@@ -176,3 +176,30 @@ fn every_variable_the_docs_name_is_read_by_the_binary() {
     let missing: Vec<&String> = named.iter().filter(|n| !sources.contains(&format!("\"{n}\""))).collect();
     assert!(missing.is_empty(), "named in the docs but read nowhere: {missing:?}");
 }
+
+/// Registry text with terminal control sequences (an escape that clears the screen, a
+/// bidirectional override) reaches stderr escaped, never raw.
+#[test]
+fn registry_text_is_escaped_on_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut entities: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(golden("entities.json")).unwrap()).unwrap();
+    entities[0]["city"] = serde_json::Value::from("\u{1b}[2J\u{1b}]0;owned\u{7}\u{202e}阜阳");
+    let hostile = dir.path().join("entities.json");
+    std::fs::write(&hostile, serde_json::to_string(&entities).unwrap()).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_subsidy-meter"))
+        .args(["recompute", "--records"])
+        .arg(golden("records.jsonl"))
+        .arg("--entities")
+        .arg(&hostile)
+        .arg("--centers")
+        .arg(golden("centers.json"))
+        .arg("--out")
+        .arg(dir.path().join("s.csv"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "recompute failed: {}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8(o.stderr).unwrap();
+    assert!(stderr.contains("city_disagrees_with_code"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}') && !stderr.contains('\u{7}') && !stderr.contains('\u{202e}'), "raw control characters reach the terminal: {stderr:?}");
+    assert!(stderr.contains("\\u{1b}[2J\\u{1b}]0;owned\\u{7}\\u{202e}阜阳"), "{stderr}");
+}

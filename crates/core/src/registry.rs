@@ -294,6 +294,34 @@ impl Registry {
         affected
     }
 
+    /// Removes an entity (the platform withdrew it); returns the lines it may re-settle: its
+    /// own (they become `unknown_entity`) and, when it had a related-party group, those on
+    /// the centers it owns. Removing an entity the registry does not hold changes nothing.
+    pub fn remove_entity(&mut self, code: &CreditCode) -> Affected {
+        let mut affected = Affected::default();
+        let Some(before) = self.entities.remove(code) else { return affected };
+        affected.users.insert(before.credit_code);
+        if before.related_group.is_some() {
+            affected.centers.extend(self.owned.get(code).into_iter().flatten().cloned());
+        }
+        affected
+    }
+
+    /// Removes a compute center; returns the lines it may re-settle (those run on it, which
+    /// become `unknown_center`). Removing a center the registry does not hold changes nothing.
+    pub fn remove_center(&mut self, id: &str) -> Affected {
+        let mut affected = Affected::default();
+        let Some(before) = self.centers.remove(id) else { return affected };
+        if let Some(set) = self.owned.get_mut(&before.owner_credit_code) {
+            set.remove(id);
+            if set.is_empty() {
+                self.owned.remove(&before.owner_credit_code);
+            }
+        }
+        affected.centers.insert(before.center_id);
+        affected
+    }
+
     /// Looks up an entity.
     pub fn entity(&self, code: &CreditCode) -> Option<&Entity> {
         self.entities.get(code)
@@ -420,6 +448,33 @@ mod tests {
         assert!(r.upsert_entity(Entity { name: "other".into(), ..e.clone() }).is_empty());
         let a = r.upsert_entity(parse(&entity_json(owner.as_str(), "n", "阜阳市", Some("G"))));
         assert!(a.users.contains(&owner) && a.centers.contains("C1"), "city and group changed: {a:?}");
+    }
+
+    #[test]
+    fn removals_say_which_lines_they_affect_and_leave_the_entry_unknown() {
+        let owner = CreditCode::complete("91340100MA0000001").unwrap();
+        let user = CreditCode::complete("91340100MA0000002").unwrap();
+        let parse = |s: &str| parse_entity(&serde_json::from_str(s).unwrap()).unwrap();
+        let mut r = Registry::new();
+        r.upsert_entity(parse(&entity_json(owner.as_str(), "owner", "合肥市", Some("G"))));
+        r.upsert_entity(parse(&entity_json(user.as_str(), "user", "合肥市", None)));
+        let center = ComputeCenter { center_id: "C1".into(), name: "c".into(), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into() };
+        r.upsert_center(center.clone());
+
+        let a = r.remove_entity(&user);
+        assert_eq!((a.users.iter().collect::<Vec<_>>(), a.centers.len()), (vec![&user], 0), "a user without a group: its own lines");
+        assert!(r.entity(&user).is_none());
+        assert!(r.remove_entity(&user).is_empty(), "removing it again changes nothing");
+        let a = r.remove_entity(&owner);
+        assert!(a.users.contains(&owner) && a.centers.contains("C1"), "an owner with a group: its own lines and its centers' lines: {a:?}");
+
+        let a = r.remove_center("C1");
+        assert!(a.users.is_empty() && a.centers.contains("C1"), "{a:?}");
+        assert!(r.center("C1").is_none());
+        assert!(r.remove_center("C1").is_empty());
+        // The same entries given again count as new.
+        assert!(r.upsert_center(center).centers.contains("C1"));
+        assert!(r.upsert_entity(parse(&entity_json(user.as_str(), "user", "合肥市", None))).users.contains(&user));
     }
 
     #[test]

@@ -121,6 +121,10 @@ pub struct AggregatorMetrics {
     pub partitions_owned: IntGauge,
     /// Registry entries whose registration their credit code contradicts, by issue.
     pub registry_findings: IntGaugeVec,
+    /// Registry messages refused (they change nothing), by registry topic and reason code.
+    pub registry_refused: IntCounterVec,
+    /// Registry entries removed by a tombstone, by registry topic.
+    pub registry_removed: IntCounterVec,
     /// Where the standing line of each record id came from: `new` (never seen),
     /// `recent` (kept in memory) or `store` (looked up).
     pub standing_lookups: IntCounterVec,
@@ -146,6 +150,8 @@ impl AggregatorMetrics {
             held_lines: gauge(r, "subsidy_aggregator_held_lines", "Lines in the owned partitions waiting for an unknown entity or center."),
             partitions_owned: gauge(r, "subsidy_aggregator_partitions_owned", "Records-topic partitions this member owns."),
             registry_findings: gauge_vec(r, "subsidy_aggregator_registry_findings", "Registry entries whose registration their credit code contradicts, by issue.", &["issue"]),
+            registry_refused: counter_vec(r, "subsidy_aggregator_registry_refused_total", "Registry messages refused (they change nothing), by registry topic and reason code.", &["source", "reason"]),
+            registry_removed: counter_vec(r, "subsidy_aggregator_registry_removed_total", "Registry entries removed by a tombstone (a key with no payload), by registry topic.", &["source"]),
         }
     }
 }

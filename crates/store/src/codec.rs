@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use subsidy_core::{CreditCode, EntityKind, Fingerprint, PaymentStatus, Period, ReasonCode, StatementKind};
 
 fn corrupt(what: &str, text: impl std::fmt::Debug) -> StoreError {
-    StoreError::Corrupt(format!("bad {what} {text:?} in store"))
+    StoreError::corrupt(format!("bad {what} {text:?} in store"))
 }
 
 /// A stored credit code.
@@ -69,7 +69,7 @@ pub(crate) fn epoch() -> NaiveDate {
 
 /// A date as days since 1970-01-01 (ClickHouse `Date`), or `Rejected` when out of its range.
 pub(crate) fn days(date: NaiveDate) -> StoreResult<u16> {
-    u16::try_from((date - epoch()).num_days()).map_err(|_| StoreError::Rejected(format!("date {date} does not fit a Date column")))
+    u16::try_from((date - epoch()).num_days()).map_err(|_| StoreError::rejected(format!("date {date} does not fit a Date column")))
 }
 
 /// The inverse of [`days`].

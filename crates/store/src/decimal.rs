@@ -26,24 +26,24 @@ pub(crate) fn from_scaled_i128(mantissa: i128, scale: u32) -> Option<Decimal> {
 
 /// A yuan amount as a `Decimal(18,4)` mantissa, or `Rejected` naming the field.
 pub(crate) fn yuan_to_i64(value: Decimal, field: &str) -> StoreResult<i64> {
-    subsidy_core::money::to_scaled_i64(value).ok_or_else(|| StoreError::Rejected(format!("{field} {value} does not fit Decimal(18,4)")))
+    subsidy_core::money::to_scaled_i64(value).ok_or_else(|| StoreError::rejected(format!("{field} {value} does not fit Decimal(18,4)")))
 }
 
 /// A ratio (rate, uplift) as a `Decimal(9,4)` mantissa, or `Rejected` naming the field.
 pub(crate) fn ratio_to_i32(value: Decimal, field: &str) -> StoreResult<i32> {
     subsidy_core::money::to_scaled_i64(value)
         .and_then(|v| i32::try_from(v).ok())
-        .ok_or_else(|| StoreError::Rejected(format!("{field} {value} does not fit Decimal(9,4)")))
+        .ok_or_else(|| StoreError::rejected(format!("{field} {value} does not fit Decimal(9,4)")))
 }
 
 /// An exact amount as a `Decimal(38,10)` mantissa, or `Rejected` naming the field.
 pub(crate) fn exact_to_i128(value: Decimal, field: &str) -> StoreResult<i128> {
-    to_scaled_i128(value, EXACT_SCALE).ok_or_else(|| StoreError::Rejected(format!("{field} {value} has more than {EXACT_SCALE} decimals")))
+    to_scaled_i128(value, EXACT_SCALE).ok_or_else(|| StoreError::rejected(format!("{field} {value} has more than {EXACT_SCALE} decimals")))
 }
 
 /// A `Decimal(38,s)` mantissa read back, or `Corrupt` naming the field.
 pub(crate) fn exact_from_i128(mantissa: i128, scale: u32, field: &str) -> StoreResult<Decimal> {
-    from_scaled_i128(mantissa, scale).ok_or_else(|| StoreError::Corrupt(format!("{field} {mantissa}e-{scale} does not fit a decimal")))
+    from_scaled_i128(mantissa, scale).ok_or_else(|| StoreError::corrupt(format!("{field} {mantissa}e-{scale} does not fit a decimal")))
 }
 
 /// Yuan as returned by every store: two decimals when that is exact, else as stored.

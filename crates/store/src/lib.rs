@@ -15,6 +15,7 @@ pub mod clickhouse;
 pub mod closing;
 mod codec;
 mod decimal;
+mod error;
 pub mod rows;
 pub mod settled;
 pub mod sqlite;
@@ -22,48 +23,12 @@ pub mod sqlite;
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use closing::{parse_positions, positions_text, CloseFence, CloseRecord};
 pub use self::sqlite::SqliteStore;
+pub use error::{StoreCause, StoreError, StoreResult};
 pub use rows::*;
 pub use settled::{settle_lines, settle_sums, settlements};
 
 use async_trait::async_trait;
 use subsidy_core::{Affected, CreditCode, Period, Statement};
-
-/// What can go wrong talking to a store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The store cannot be reached or dropped the connection: retry later.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    /// The store answered with an error to this request.
-    #[error("store refused the request: {0}")]
-    Rejected(String),
-    /// Data in the store does not decode into the expected rows.
-    #[error("store returned data that does not decode: {0}")]
-    Corrupt(String),
-    /// The operation is not allowed in the current state (e.g. closing a closed month).
-    #[error("{0}")]
-    Conflict(String),
-}
-
-impl StoreError {
-    /// Whether retrying the same request later may succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
-    }
-
-    /// A short, fixed label for metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            StoreError::Unavailable(_) => "unavailable",
-            StoreError::Rejected(_) => "rejected",
-            StoreError::Corrupt(_) => "corrupt",
-            StoreError::Conflict(_) => "conflict",
-        }
-    }
-}
-
-/// Result of store operations.
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Migration ids of the retired layout (ledgers keyed by user, settlements kept per
 /// member); a database holding one is refused rather than silently mixed.
@@ -71,7 +36,7 @@ pub(crate) const RETIRED_MIGRATIONS: &[&str] = &["0002_settlements"];
 
 /// The refusal for a database in the retired layout.
 pub(crate) fn retired_layout(id: &str) -> StoreError {
-    StoreError::Rejected(format!(
+    StoreError::rejected(format!(
         "this database holds the retired ledger layout (migration {id}): ledgers are now keyed by record id and \
          settled from their lines. Point the pipeline at a new database and aggregate the records topic from the start"
     ))

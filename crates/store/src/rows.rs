@@ -249,6 +249,19 @@ impl RegistryRows {
         RegistryRows { version, entities, centers }
     }
 
+    /// The registry as last written, from every stored row and its version: each table's
+    /// rows of its highest version. A registry is written whole at each version, so an
+    /// entry a tombstone removed, absent from the newer rows, is left out. (A table whose
+    /// every entry was removed writes no rows, and keeps showing its last ones.)
+    pub fn latest(entities: Vec<(Entity, u64)>, centers: Vec<(ComputeCenter, u64)>) -> RegistryRows {
+        fn newest<T>(rows: Vec<(T, u64)>) -> (u64, Vec<T>) {
+            let top = rows.iter().map(|r| r.1).max().unwrap_or(0);
+            (top, rows.into_iter().filter(|r| r.1 == top).map(|r| r.0).collect())
+        }
+        let ((ev, entities), (cv, centers)) = (newest(entities), newest(centers));
+        RegistryRows { version: ev.max(cv), entities, centers }
+    }
+
     /// The registry these rows describe.
     pub fn registry(&self) -> Registry {
         let mut registry = Registry::new();

@@ -42,9 +42,9 @@ fn sum_eligible(lines: &[LineRow]) -> StoreResult<Vec<LineSum>> {
             contribution: rust_decimal::Decimal::ZERO,
         });
         s.records += 1;
-        s.paid_amount = s.paid_amount.checked_add(l.paid_amount).ok_or_else(|| StoreError::Rejected("paid sum overflows".into()))?;
-        s.base = s.base.checked_add(l.base).ok_or_else(|| StoreError::Rejected("base sum overflows".into()))?;
-        s.contribution = s.contribution.checked_add(l.contribution).ok_or_else(|| StoreError::Rejected("contribution sum overflows".into()))?;
+        s.paid_amount = s.paid_amount.checked_add(l.paid_amount).ok_or_else(|| StoreError::rejected("paid sum overflows"))?;
+        s.base = s.base.checked_add(l.base).ok_or_else(|| StoreError::rejected("base sum overflows"))?;
+        s.contribution = s.contribution.checked_add(l.contribution).ok_or_else(|| StoreError::rejected("contribution sum overflows"))?;
     }
     Ok(sums.into_values().collect())
 }

@@ -89,7 +89,7 @@ pub async fn accruals(args: &AccrualsArgs) -> Result<()> {
     let range = period.map(|p| format!("?from={p}&to={p}")).unwrap_or_default();
     let view: AccrualsView = read(&args.from, &format!("/v1/entities/{code}/accruals{range}"), async |s| Ok(subsidy_api::views::accruals::accruals(&s.book(), &code, period, period))).await?;
     if args.from.json {
-        println!("{}", serde_json::to_string_pretty(&view)?);
+        println!("{}", crate::terminal::safe_json(&serde_json::to_string_pretty(&view)?));
         return Ok(());
     }
     print!("{}", crate::commands::api_tables::accruals(&view));
@@ -139,7 +139,7 @@ pub async fn ledger(args: &LedgerArgs) -> Result<()> {
         let lines: Vec<_> = pages.iter().flat_map(|p| &p.lines).collect();
         let first = &pages[0];
         let out = serde_json::json!({"credit_code": first.credit_code, "period": first.period, "status": first.status, "subsidy": first.subsidy, "total_lines": first.total_lines, "lines": lines});
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", crate::terminal::safe_json(&serde_json::to_string_pretty(&out)?));
         return Ok(());
     }
     print!("{}", crate::commands::api_tables::ledger(&pages));

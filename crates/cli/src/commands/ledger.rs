@@ -2,7 +2,7 @@
 
 use crate::cli::{ExportArgs, MigrateArgs, StatementsArgs};
 use crate::config::load_policy;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use subsidy_core::close::statements_csv;
 use subsidy_core::report::settlements_csv;
 use subsidy_core::Period;
@@ -42,7 +42,7 @@ pub async fn export(args: &ExportArgs) -> Result<()> {
     let period = args.period.as_deref().map(|p| Period::parse(p).ok_or_else(|| anyhow!("--period {p:?} is not a YYYY-MM month"))).transpose()?;
     let mut settled = settlements(store.as_ref(), &policy).await.map_err(|e| anyhow!("cannot read the ledger: {e}"))?;
     settled.retain(|s| period.is_none_or(|p| s.period == p));
-    std::fs::write(&args.out, settlements_csv(&settled)).with_context(|| format!("cannot write {}", args.out.display()))?;
+    crate::output::write_whole(&args.out, args.force, settlements_csv(&settled).as_bytes())?;
     eprintln!("export: {} settlements to {}", settled.len(), args.out.display());
     Ok(())
 }
@@ -51,7 +51,7 @@ pub async fn export(args: &ExportArgs) -> Result<()> {
 pub async fn statements(args: &StatementsArgs) -> Result<()> {
     let store = crate::store::open(&args.store).await?;
     let lines = store.statements().await.map_err(|e| anyhow!("cannot read statements: {e}"))?;
-    std::fs::write(&args.out, statements_csv(&lines)).with_context(|| format!("cannot write {}", args.out.display()))?;
+    crate::output::write_whole(&args.out, args.force, statements_csv(&lines).as_bytes())?;
     eprintln!("statements: {} lines to {}", lines.len(), args.out.display());
     Ok(())
 }

@@ -53,8 +53,7 @@ pub fn sim_config(args: &PlatformSimArgs) -> SimConfig {
 pub async fn run(args: &PlatformSimArgs) -> Result<()> {
     let data = dataset(args)?;
     if let Some(dir) = &args.write_files {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        data.write_files(dir).with_context(|| format!("cannot write the data set to {}", dir.display()))?;
+        crate::output::write_dataset(&data, dir, args.force)?;
         eprintln!("platform-sim: wrote {} record lines, {} entities, {} centers to {}", data.records.len(), data.entities.len(), data.centers.len(), dir.display());
         if args.write_only {
             return Ok(());

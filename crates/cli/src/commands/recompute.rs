@@ -15,8 +15,10 @@ use crate::config::{load_policy, load_registry};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use crate::output::Output;
+use crate::terminal::safe;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use subsidy_core::registry::Finding;
 use subsidy_core::report::settlements_csv;
 use subsidy_core::{money::format_yuan, Decision, Ingested, Ledger, ReasonCode, UsageRecord};
@@ -47,19 +49,17 @@ impl<'a> Exclusion<'a> {
     }
 }
 
-/// An optional JSON-lines output file.
-struct JsonLines(Option<BufWriter<File>>);
+/// An optional JSON-lines output file, written whole.
+struct JsonLines(Option<Output>);
 
 impl JsonLines {
-    fn create(path: Option<&std::path::Path>) -> Result<JsonLines> {
-        Ok(JsonLines(match path {
-            Some(p) => Some(BufWriter::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
-            None => None,
-        }))
+    fn create(path: Option<&std::path::Path>, force: bool) -> Result<JsonLines> {
+        Ok(JsonLines(path.map(|p| Output::create(p, force)).transpose()?))
     }
 
     fn write(&mut self, item: &impl Serialize) -> Result<()> {
-        if let Some(w) = &mut self.0 {
+        if let Some(out) = &mut self.0 {
+            let w = out.writer();
             serde_json::to_writer(&mut *w, item)?;
             w.write_all(b"\n")?;
         }
@@ -67,10 +67,7 @@ impl JsonLines {
     }
 
     fn finish(self) -> Result<()> {
-        if let Some(mut w) = self.0 {
-            w.flush().context("cannot write an output file")?;
-        }
-        Ok(())
+        self.0.map_or(Ok(()), Output::commit)
     }
 }
 
@@ -94,12 +91,12 @@ pub fn run(args: &RecomputeArgs) -> Result<()> {
     let loaded = load_registry(&args.entities, &args.centers)?;
     let registry = &loaded.registry;
     let file = File::open(&args.records).with_context(|| format!("cannot read records file {}", args.records.display()))?;
-    let mut exclusions = JsonLines::create(args.exclusions.as_deref())?;
-    let mut findings = JsonLines::create(args.findings.as_deref())?;
+    let mut out = Output::create(&args.out, args.force)?;
+    let mut exclusions = JsonLines::create(args.exclusions.as_deref(), args.force)?;
+    let mut findings = JsonLines::create(args.findings.as_deref(), args.force)?;
     for f in &loaded.findings {
         findings.write(&FindingLine { issue: f.issue.as_str(), key: &f.key, detail: &f.detail })?;
     }
-    findings.finish()?;
     let mut ledger = Ledger::new(&policy);
     let mut rejected: BTreeMap<ReasonCode, u64> = BTreeMap::new();
     let mut blank = 0u64;
@@ -121,9 +118,11 @@ pub fn run(args: &RecomputeArgs) -> Result<()> {
     for e in ledger.excluded() {
         exclusions.write(&Exclusion::of(e.position, e.record_id, e.revision, e.reason))?;
     }
-    exclusions.finish()?;
     let settlements = ledger.settle();
-    std::fs::write(&args.out, settlements_csv(&settlements)).with_context(|| format!("cannot write {}", args.out.display()))?;
+    out.writer().write_all(settlements_csv(&settlements).as_bytes()).with_context(|| format!("cannot write {}", args.out.display()))?;
+    findings.finish()?;
+    exclusions.finish()?;
+    out.commit()?;
     summarise(&ledger, &settlements, &rejected, line_no, blank, loaded.refused, &loaded.findings);
     Ok(())
 }
@@ -150,6 +149,6 @@ fn summarise(ledger: &Ledger<'_>, settlements: &[subsidy_core::Settlement], reje
         let _ = writeln!(err, "  {:<24} {:>10}", "refused registry items", refused);
     }
     for f in findings {
-        let _ = writeln!(err, "  registry {}: {} {}", f.issue.as_str(), f.key, f.detail);
+        let _ = writeln!(err, "  registry {}: {} {}", f.issue.as_str(), safe(&f.key), safe(&f.detail));
     }
 }

@@ -159,7 +159,7 @@ pub fn spawn_collect(prefix: &str, platform_url: &str, token: &str, extra: &[&st
 /// Every message of a topic: (key, payload, headers as a map).
 pub async fn read_topic(topic: &str) -> Vec<(Option<Vec<u8>>, Vec<u8>, HashMap<String, String>)> {
     use rdkafka::message::Message;
-    let reader = TopicReader::open(&brokers(), topic, Duration::from_secs(10)).expect("open reader");
+    let reader = TopicReader::connect(&brokers(), topic, Duration::from_secs(10)).await.expect("open reader");
     let mut out = Vec::new();
     reader
         .catch_up(Duration::from_secs(60), |m| {

@@ -152,6 +152,14 @@ pub fn group_consumer(brokers: &str, group: &str, topic: &str, timings: GroupTim
     Ok((Arc::new(consumer), generation))
 }
 
+/// The number of partitions of `topic`. The metadata request waits on the broker (up to
+/// `timeout`), so it runs on a blocking thread, never on a runtime worker.
+pub async fn partition_count(consumer: Arc<GroupConsumer>, topic: &str, timeout: Duration) -> PipelineResult<usize> {
+    let topic = topic.to_string();
+    let counted = tokio::task::spawn_blocking(move || consumer.fetch_metadata(Some(&topic), timeout).map(|md| md.topics().iter().map(|t| t.partitions().len()).sum::<usize>()));
+    counted.await.map_err(|e| PipelineError::Internal(format!("the metadata request did not finish: {e}")))?.map_err(PipelineError::kafka("reading the records topic's metadata"))
+}
+
 /// A message taken from the records topic.
 #[derive(Debug, Clone)]
 pub struct Incoming {
@@ -264,4 +272,55 @@ pub fn spawn_lag_probe(
         }
     });
     Ok((view, thread))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    /// Runs `f` on a one-thread runtime beside a ticking task; how often the task ticked
+    /// while `f` ran (0 when `f` held the runtime's only thread).
+    fn ticks_during<F: std::future::Future>(f: impl FnOnce() -> F) -> (F::Output, u64) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let outcome = runtime.block_on(async {
+            let ticks = Arc::new(AtomicU64::new(0));
+            let counted = ticks.clone();
+            let ticker = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            tokio::task::yield_now().await;
+            let out = f().await;
+            let during = ticks.load(Ordering::Relaxed);
+            ticker.abort();
+            (out, during)
+        });
+        runtime.shutdown_background();
+        outcome
+    }
+
+    fn unreachable_member() -> Arc<GroupConsumer> {
+        let timings = GroupTimings { session_timeout: Duration::from_secs(6), max_poll_interval: Duration::from_secs(10), fetch_wait: Duration::from_millis(100) };
+        group_consumer("127.0.0.1:1", "g", "records", timings, Arc::new(WriteGate::default())).unwrap().0
+    }
+
+    /// The metadata request waits for a broker that does not answer; the runtime keeps running meanwhile.
+    #[test]
+    fn reading_the_partition_count_leaves_the_runtime_free() {
+        let (counted, ticks) = ticks_during(|| partition_count(unreachable_member(), "records", Duration::from_secs(2)));
+        assert!(counted.is_err(), "no broker listens on port 1");
+        assert!(ticks > 0, "the runtime's only thread was held while the metadata request waited");
+    }
+
+    /// The synchronous commit waits for a broker that does not answer; the runtime keeps running meanwhile.
+    #[test]
+    fn committing_offsets_leaves_the_runtime_free() {
+        let member = unreachable_member();
+        let (_, ticks) = ticks_during(|| async { tokio::time::timeout(Duration::from_secs(3), super::super::write::commit_offsets(member, "records", &BTreeMap::from([(0, 5)]))).await });
+        assert!(ticks > 0, "the runtime's only thread was held while the commit waited");
+    }
 }

@@ -122,8 +122,7 @@ impl Aggregator {
         tailers.into_iter().for_each(|t| background.task(t));
         let gate = Arc::new(WriteGate::default());
         let (consumer, generation) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.config.timings, gate.clone())?;
-        let md = consumer.fetch_metadata(Some(&topics.records), Duration::from_secs(30)).map_err(PipelineError::kafka("reading the records topic's metadata"))?;
-        let partitions = md.topics().iter().map(|t| t.partitions().len()).sum::<usize>();
+        let partitions = consumer::partition_count(consumer.clone(), &topics.records, Duration::from_secs(30)).await?;
         let (group_view, probe) = consumer::spawn_lag_probe(&self.bus.brokers, &self.config.group, &topics.records, partitions, self.metrics.clone(), internal.clone())?;
         background.thread(probe);
         let (events, poller) = consumer::spawn_poller(consumer.clone(), generation, self.config.limits.rows, internal.clone());

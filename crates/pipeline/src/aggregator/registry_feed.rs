@@ -5,6 +5,10 @@
 //! Positions are data (the next offset to read per registry topic partition),
 //! so they mean the same on every member: they version the lines classified
 //! against them and mark how far each records partition is re-settled.
+//!
+//! A message is an entry (key and JSON payload) or a tombstone (a key with no
+//! payload), which removes the entry the key names. A message that is neither
+//! is refused with a reason code, counted, and changes nothing but the position.
 
 use crate::error::{PipelineError, PipelineResult};
 use crate::metrics::AggregatorMetrics;
@@ -14,7 +18,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use subsidy_bus::TopicReader;
 use subsidy_core::registry::{parse_center, parse_entity, Issue};
-use subsidy_core::{Affected, Registry};
+use subsidy_core::{Affected, CreditCode, ReasonCode, Registry, Rejection};
 use tokio_util::sync::CancellationToken;
 
 /// Which registry topic a message came from (the name used in positions).
@@ -27,12 +31,63 @@ pub enum Source {
 }
 
 impl Source {
-    fn as_str(self) -> &'static str {
+    /// The name used in positions and as a metric label.
+    pub fn as_str(self) -> &'static str {
         match self {
             Source::Entities => "entities",
             Source::Centers => "centers",
         }
     }
+}
+
+/// Why a registry message was refused. The same message is refused again on every
+/// reading, so retrying never helps.
+#[derive(Debug, thiserror::Error)]
+pub enum RefusedMessage {
+    /// The payload is not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// The payload is not a valid entity or center.
+    #[error("{0}")]
+    Invalid(#[source] Rejection),
+    /// A tombstone whose key names no entity or center.
+    #[error("a tombstone whose key {key:?} names no {what}")]
+    BadKey {
+        /// The key, as text (lossy).
+        key: String,
+        /// `entity` or `center`.
+        what: &'static str,
+        /// The reason code.
+        reason: ReasonCode,
+    },
+}
+
+impl RefusedMessage {
+    /// The reason code (a metric label): `malformed`, `missing_field`, `invalid_field` or `invalid_credit_code`.
+    pub fn reason(&self) -> ReasonCode {
+        match self {
+            RefusedMessage::NotJson(_) => ReasonCode::Malformed,
+            RefusedMessage::Invalid(r) => r.reason,
+            RefusedMessage::BadKey { reason, .. } => *reason,
+        }
+    }
+
+    /// Whether reading the message again could help: never, the message does not change.
+    pub fn is_retryable(&self) -> bool {
+        false
+    }
+}
+
+/// The reason codes a refused registry message can have (the metric's label values).
+pub const REFUSAL_REASONS: [ReasonCode; 4] = [ReasonCode::Malformed, ReasonCode::MissingField, ReasonCode::InvalidField, ReasonCode::InvalidCreditCode];
+
+/// What one registry message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// An entry was added or replaced.
+    Upserted,
+    /// A tombstone removed the entry (or named one the registry did not hold).
+    Removed,
 }
 
 /// How far the registry topics have been read: the next offset per topic partition.
@@ -89,19 +144,40 @@ pub struct RegistryView {
 }
 
 impl RegistryView {
-    /// Applies one registry message; a message that does not parse changes nothing but the position.
-    pub fn apply(&mut self, source: Source, partition: i32, offset: i64, payload: &[u8]) -> Result<(), String> {
-        let key = RegistryPosition::key(source, partition);
-        self.position.0.insert(key.clone(), offset + 1);
-        let value: serde_json::Value = serde_json::from_slice(payload).map_err(|e| format!("not JSON: {e}"))?;
-        let affected = match source {
-            Source::Entities => self.registry.upsert_entity(parse_entity(&value).map_err(|r| r.to_string())?),
-            Source::Centers => self.registry.upsert_center(parse_center(&value).map_err(|r| r.to_string())?),
+    /// Applies one registry message: an entry, or a tombstone (`payload` absent) that removes
+    /// the entry `key` names. A refused message changes nothing but the position.
+    pub fn apply(&mut self, source: Source, partition: i32, offset: i64, key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<Applied, RefusedMessage> {
+        let at = RegistryPosition::key(source, partition);
+        self.position.0.insert(at.clone(), offset + 1);
+        let (affected, applied) = match payload {
+            Some(bytes) => (self.upsert(source, bytes)?, Applied::Upserted),
+            None => (self.remove(source, key.unwrap_or_default())?, Applied::Removed),
         };
         if !affected.is_empty() {
-            self.log.push(Change { key, offset, affected });
+            self.log.push(Change { key: at, offset, affected });
         }
-        Ok(())
+        Ok(applied)
+    }
+
+    fn upsert(&mut self, source: Source, payload: &[u8]) -> Result<Affected, RefusedMessage> {
+        let value: serde_json::Value = serde_json::from_slice(payload).map_err(RefusedMessage::NotJson)?;
+        Ok(match source {
+            Source::Entities => self.registry.upsert_entity(parse_entity(&value).map_err(RefusedMessage::Invalid)?),
+            Source::Centers => self.registry.upsert_center(parse_center(&value).map_err(RefusedMessage::Invalid)?),
+        })
+    }
+
+    /// A tombstone: the key is the entry's credit code or center id, as the collector produces it.
+    fn remove(&mut self, source: Source, key: &[u8]) -> Result<Affected, RefusedMessage> {
+        let text = std::str::from_utf8(key).ok().filter(|k| !k.is_empty());
+        let bad = |what, reason| RefusedMessage::BadKey { key: String::from_utf8_lossy(key).chars().take(64).collect(), what, reason };
+        Ok(match source {
+            Source::Entities => {
+                let code = text.and_then(CreditCode::parse).ok_or_else(|| bad("entity", ReasonCode::InvalidCreditCode))?;
+                self.registry.remove_entity(&code)
+            }
+            Source::Centers => self.registry.remove_center(text.ok_or_else(|| bad("center", ReasonCode::InvalidField))?),
+        })
     }
 
     /// Where the registry is.
@@ -133,9 +209,27 @@ fn write(shared: &SharedRegistry) -> std::sync::RwLockWriteGuard<'_, RegistryVie
     shared.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn apply(shared: &SharedRegistry, source: Source, m: &rdkafka::message::BorrowedMessage<'_>) {
-    if let Err(why) = write(shared).apply(source, m.partition(), m.offset(), m.payload().unwrap_or_default()) {
-        tracing::warn!(source = source.as_str(), offset = m.offset(), "registry message refused: {why}");
+fn apply(shared: &SharedRegistry, metrics: &AggregatorMetrics, source: Source, m: &rdkafka::message::BorrowedMessage<'_>) {
+    match write(shared).apply(source, m.partition(), m.offset(), m.key(), m.payload()) {
+        Ok(Applied::Upserted) => {}
+        Ok(Applied::Removed) => {
+            metrics.registry_removed.with_label_values(&[source.as_str()]).inc();
+            tracing::info!(source = source.as_str(), offset = m.offset(), "registry entry removed by a tombstone");
+        }
+        Err(why) => {
+            metrics.registry_refused.with_label_values(&[source.as_str(), why.reason().as_str()]).inc();
+            tracing::warn!(source = source.as_str(), offset = m.offset(), reason = why.reason().as_str(), "registry message refused: {why}");
+        }
+    }
+}
+
+/// Shows every refusal reason of both topics at zero until one happens.
+fn init_refusals(metrics: &AggregatorMetrics) {
+    for source in [Source::Entities, Source::Centers] {
+        metrics.registry_removed.with_label_values(&[source.as_str()]);
+        for reason in REFUSAL_REASONS {
+            metrics.registry_refused.with_label_values(&[source.as_str(), reason.as_str()]);
+        }
     }
 }
 
@@ -159,10 +253,11 @@ pub async fn start(
 ) -> PipelineResult<(SharedRegistry, Vec<tokio::task::JoinHandle<()>>)> {
     let shared = SharedRegistry::default();
     let timeout = Duration::from_secs(60);
-    let open = |topic| TopicReader::open(brokers, topic, timeout).map_err(PipelineError::bus("opening a registry topic"));
-    let readers = [(open(entities)?, Source::Entities), (open(centers)?, Source::Centers)];
+    let open = |topic| async move { TopicReader::connect(brokers, topic, timeout).await.map_err(PipelineError::bus("opening a registry topic")) };
+    let readers = [(open(entities).await?, Source::Entities), (open(centers).await?, Source::Centers)];
+    init_refusals(&metrics);
     for (reader, source) in &readers {
-        reader.catch_up(timeout, |m| apply(&shared, *source, m)).await.map_err(PipelineError::bus("reading the registry"))?;
+        reader.catch_up(timeout, |m| apply(&shared, &metrics, *source, m)).await.map_err(PipelineError::bus("reading the registry"))?;
     }
     publish_findings(&shared, &metrics);
     {
@@ -177,7 +272,7 @@ pub async fn start(
             while !shutdown.is_cancelled() {
                 match reader.next(Duration::from_millis(500)).await {
                     Ok(Some(m)) => {
-                        apply(&shared, source, &m);
+                        apply(&shared, &metrics, source, &m);
                         unpublished = true;
                     }
                     Ok(None) if unpublished => {
@@ -205,22 +300,66 @@ mod tests {
         serde_json::json!({"credit_code": code, "name": "n", "kind": "enterprise", "province": "安徽省", "city": city, "related_group": null}).to_string().into_bytes()
     }
 
+    fn apply(v: &mut RegistryView, source: Source, offset: i64, payload: &[u8]) -> Result<Applied, RefusedMessage> {
+        v.apply(source, 0, offset, Some(b"key"), Some(payload))
+    }
+
     #[test]
     fn positions_round_trip_and_changes_are_read_since_a_mark() {
         let code = subsidy_core::CreditCode::complete("91340100MA0000001").unwrap();
         let mut v = RegistryView::default();
-        v.apply(Source::Entities, 0, 0, &entity(code.as_str(), "合肥市")).unwrap();
+        apply(&mut v, Source::Entities, 0, &entity(code.as_str(), "合肥市")).unwrap();
         let mark = v.position().clone();
         assert_eq!(RegistryPosition::decode(&mark.encode()), Some(mark.clone()));
         assert_eq!(mark.total(), 1);
         assert!(v.since(Some(&mark)).is_empty());
         // The same entry again changes no line; a new city does.
-        v.apply(Source::Entities, 0, 1, &entity(code.as_str(), "合肥")).unwrap();
+        apply(&mut v, Source::Entities, 1, &entity(code.as_str(), "合肥")).unwrap();
         assert!(v.since(Some(&mark)).is_empty());
-        v.apply(Source::Entities, 0, 2, &entity(code.as_str(), "阜阳市")).unwrap();
+        apply(&mut v, Source::Entities, 2, &entity(code.as_str(), "阜阳市")).unwrap();
         assert!(v.since(Some(&mark)).users.contains(&code));
         assert!(v.since(None).users.contains(&code), "no mark: everything since the beginning");
-        assert!(v.apply(Source::Centers, 0, 0, b"{").is_err());
+        assert!(apply(&mut v, Source::Centers, 0, b"{").is_err());
         assert_eq!(v.position().total(), 4, "a refused message still moves the position");
+    }
+
+    /// Refusals are typed, keep their cause and carry the reason code the metric counts.
+    #[test]
+    fn refused_messages_say_why_with_a_reason_code() {
+        use std::error::Error as _;
+        let mut v = RegistryView::default();
+        let not_json = apply(&mut v, Source::Entities, 0, b"{").unwrap_err();
+        assert_eq!(not_json.reason(), ReasonCode::Malformed);
+        assert!(not_json.source().is_some_and(|s| s.is::<serde_json::Error>()), "the parser's error is kept");
+        let missing = apply(&mut v, Source::Entities, 1, br#"{"name":"x"}"#).unwrap_err();
+        assert_eq!(missing.reason(), ReasonCode::MissingField);
+        assert!(missing.source().is_some_and(|s| s.is::<Rejection>()));
+        let bad_code = apply(&mut v, Source::Entities, 2, &entity("XXXXXXXXXXXXXXXXXX", "合肥市")).unwrap_err();
+        assert_eq!(bad_code.reason(), ReasonCode::InvalidCreditCode);
+        let bad_key = v.apply(Source::Entities, 0, 3, Some(b"not a code"), None).unwrap_err();
+        assert_eq!(bad_key.reason(), ReasonCode::InvalidCreditCode);
+        assert_eq!(v.apply(Source::Centers, 0, 0, None, None).unwrap_err().reason(), ReasonCode::InvalidField);
+        assert!([not_json, missing, bad_code, bad_key].iter().all(|e| !e.is_retryable() && REFUSAL_REASONS.contains(&e.reason())));
+        assert_eq!(v.position().total(), 4 + 1, "refused messages still move the position");
+    }
+
+    /// A tombstone removes the entry its key names and logs the lines that change.
+    #[test]
+    fn a_tombstone_removes_the_entry_and_logs_its_lines() {
+        let code = subsidy_core::CreditCode::complete("91340100MA0000001").unwrap();
+        let mut v = RegistryView::default();
+        apply(&mut v, Source::Entities, 0, &entity(code.as_str(), "合肥市")).unwrap();
+        let center = serde_json::json!({"center_id": "C1", "name": "c", "owner_credit_code": code.as_str(), "province": "安徽省", "city": "合肥市"}).to_string();
+        apply(&mut v, Source::Centers, 0, center.as_bytes()).unwrap();
+        let mark = v.position().clone();
+        assert_eq!(v.apply(Source::Entities, 0, 1, Some(code.as_str().as_bytes()), None).unwrap(), Applied::Removed);
+        assert!(v.registry.entity(&code).is_none(), "the entity is gone");
+        assert!(v.since(Some(&mark)).users.contains(&code), "its lines are re-settled");
+        assert_eq!(v.apply(Source::Centers, 0, 1, Some(b"C1"), None).unwrap(), Applied::Removed);
+        assert!(v.registry.center("C1").is_none());
+        assert!(v.since(Some(&mark)).centers.contains("C1"));
+        let after = v.position().clone();
+        assert_eq!(v.apply(Source::Centers, 0, 2, Some(b"C1"), None).unwrap(), Applied::Removed, "a tombstone for an absent entry is no refusal");
+        assert!(v.since(Some(&after)).is_empty(), "and changes no line");
     }
 }

@@ -143,7 +143,7 @@ impl Writer {
         in_flight.0 = Some(tokio::spawn(async move {
             let _guard = guard;
             w.write(&batch, &shutdown).await?;
-            w.commit(&batch.commit);
+            w.commit(&batch.commit).await;
             Ok(())
         }));
         Ok(())
@@ -195,19 +195,29 @@ impl Writer {
         m.last_write_age.set(0);
     }
 
-    fn commit(&self, commit: &BTreeMap<i32, i64>) {
+    /// Commits the batch's offsets, now that the store has it. A failed commit is only
+    /// logged: the batch comes again and is written again harmlessly.
+    async fn commit(&self, commit: &BTreeMap<i32, i64>) {
         if commit.is_empty() {
             return;
         }
-        let mut tpl = TopicPartitionList::new();
-        for (p, o) in commit {
-            if let Err(e) = tpl.add_partition_offset(&self.records_topic, *p, Offset::Offset(*o)) {
-                tracing::warn!(error = %e, partition = p, "cannot name an offset to commit");
-                return;
-            }
-        }
-        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
+        if let Err(e) = commit_offsets(self.consumer.clone(), &self.records_topic, commit).await {
             tracing::warn!(error = %e, "offset commit failed; the batch will be replayed harmlessly");
         }
     }
+}
+
+/// Commits the next offset per partition of `topic` and waits for the broker's answer. The
+/// synchronous commit blocks on the broker, so it runs on a blocking thread, never on a
+/// runtime worker; the caller still waits for it, so offsets are committed only after the
+/// store acknowledged the batch, and in batch order.
+pub(crate) async fn commit_offsets(consumer: Arc<GroupConsumer>, topic: &str, commit: &BTreeMap<i32, i64>) -> PipelineResult<()> {
+    let mut tpl = TopicPartitionList::new();
+    for (p, o) in commit {
+        tpl.add_partition_offset(topic, *p, Offset::Offset(*o)).map_err(PipelineError::kafka("naming an offset to commit"))?;
+    }
+    tokio::task::spawn_blocking(move || consumer.commit(&tpl, CommitMode::Sync))
+        .await
+        .map_err(|e| PipelineError::Internal(format!("the offset commit did not finish: {e}")))?
+        .map_err(PipelineError::kafka("committing offsets"))
 }

@@ -9,6 +9,41 @@
 //! by-user index are exact); rejections by bus position; the small tables
 //! live on the first shard.
 
+/// A migration statement that has no cluster form. The statements are built in, so
+/// retrying never helps: it is a defect of the migration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    /// A statement of a kind the cluster form does not cover.
+    #[error("no cluster form for the statement {0:?}")]
+    Unsupported(String),
+    /// A part the statement needs is missing.
+    #[error("{table}: no {part}")]
+    Missing {
+        /// The table.
+        table: String,
+        /// What is missing (`ENGINE`, `AS SELECT`, `FROM`).
+        part: &'static str,
+    },
+    /// The table's engine has no replicated form.
+    #[error("{table}: engine {engine} has no replicated form")]
+    NotReplicable {
+        /// The table.
+        table: String,
+        /// Its engine.
+        engine: String,
+    },
+    /// No table name, or one that is not a plain identifier.
+    #[error("table name {0:?} is not a plain identifier")]
+    TableName(String),
+}
+
+impl ClusterError {
+    /// Whether retrying can help: never.
+    pub fn is_retryable(&self) -> bool {
+        false
+    }
+}
+
 /// A cluster named in the servers' `remote_servers`, and the ledger database on it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cluster<'a> {
@@ -29,7 +64,7 @@ fn sharding_key(table: &str) -> &'static str {
 
 impl Cluster<'_> {
     /// The statements that apply `statement` (one statement of a migration file) to the cluster.
-    pub(crate) fn rewrite(&self, statement: &str) -> Result<Vec<String>, String> {
+    pub(crate) fn rewrite(&self, statement: &str) -> Result<Vec<String>, ClusterError> {
         let s = statement.trim();
         if let Some(rest) = s.strip_prefix("CREATE TABLE IF NOT EXISTS ") {
             return self.table(rest);
@@ -40,13 +75,13 @@ impl Cluster<'_> {
         if let Some((table, _)) = super::schema::added_column(s) {
             return Ok(self.add_column(table, s));
         }
-        Err(format!("no cluster form for the statement {:?}", s.lines().next().unwrap_or_default()))
+        Err(ClusterError::Unsupported(s.lines().next().unwrap_or_default().to_string()))
     }
 
     /// `NAME (columns) ENGINE = E[(args)] ORDER BY …`.
-    fn table(&self, rest: &str) -> Result<Vec<String>, String> {
+    fn table(&self, rest: &str) -> Result<Vec<String>, ClusterError> {
         let (name, body) = split_name(rest)?;
-        let (columns, engine_onwards) = body.split_once("ENGINE = ").ok_or_else(|| format!("{name}: no ENGINE"))?;
+        let (columns, engine_onwards) = body.split_once("ENGINE = ").ok_or_else(|| missing(name, "ENGINE"))?;
         let (engine, tail) = self.replicated(name, engine_onwards)?;
         let db = self.database;
         let local = format!("CREATE TABLE IF NOT EXISTS {db}.{name}_local ON CLUSTER {c} {columns}ENGINE = {engine}{tail}", c = self.name);
@@ -54,14 +89,14 @@ impl Cluster<'_> {
     }
 
     /// `NAME ENGINE = E[(args)] ORDER BY … [POPULATE] AS SELECT … FROM source`.
-    fn view(&self, rest: &str) -> Result<Vec<String>, String> {
+    fn view(&self, rest: &str) -> Result<Vec<String>, ClusterError> {
         let (name, body) = split_name(rest)?;
-        let engine_onwards = body.trim_start().strip_prefix("ENGINE = ").ok_or_else(|| format!("{name}: no ENGINE"))?;
+        let engine_onwards = body.trim_start().strip_prefix("ENGINE = ").ok_or_else(|| missing(name, "ENGINE"))?;
         let (engine, tail) = self.replicated(name, engine_onwards)?;
-        let (order, select) = tail.split_once("AS SELECT ").ok_or_else(|| format!("{name}: no AS SELECT"))?;
+        let (order, select) = tail.split_once("AS SELECT ").ok_or_else(|| missing(name, "AS SELECT"))?;
         // A new cluster has nothing to populate from, and a replicated POPULATE would run on every replica.
         let order = order.replace("POPULATE", "");
-        let (columns, source) = select.rsplit_once(" FROM ").ok_or_else(|| format!("{name}: no FROM"))?;
+        let (columns, source) = select.rsplit_once(" FROM ").ok_or_else(|| missing(name, "FROM"))?;
         let db = self.database;
         let local = format!(
             "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{name}_local ON CLUSTER {c} ENGINE = {engine}{order}AS SELECT {columns} FROM {db}.{source}_local",
@@ -84,7 +119,7 @@ impl Cluster<'_> {
     }
 
     /// `Replicated<engine>(path, replica[, args])` and what follows the engine.
-    fn replicated<'s>(&self, table: &str, engine_onwards: &'s str) -> Result<(String, &'s str), String> {
+    fn replicated<'s>(&self, table: &str, engine_onwards: &'s str) -> Result<(String, &'s str), ClusterError> {
         let end = engine_onwards.find(char::is_whitespace).unwrap_or(engine_onwards.len());
         let (engine, tail) = engine_onwards.split_at(end);
         let (kind, args) = match engine.split_once('(') {
@@ -92,7 +127,7 @@ impl Cluster<'_> {
             None => (engine, String::new()),
         };
         if !kind.ends_with("MergeTree") {
-            return Err(format!("{table}: engine {engine} has no replicated form"));
+            return Err(ClusterError::NotReplicable { table: table.to_string(), engine: engine.to_string() });
         }
         let path = format!("/clickhouse/tables/{{shard}}/{}/{table}_local", self.database);
         Ok((format!("Replicated{kind}('{path}', '{{replica}}'{args})"), tail))
@@ -104,12 +139,16 @@ impl Cluster<'_> {
     }
 }
 
+fn missing(table: &str, part: &'static str) -> ClusterError {
+    ClusterError::Missing { table: table.to_string(), part }
+}
+
 /// The table name at the start of `rest` and what follows it.
-fn split_name(rest: &str) -> Result<(&str, &str), String> {
-    let end = rest.find(|c: char| c.is_whitespace() || c == '(').ok_or_else(|| format!("no table name in {rest:?}"))?;
+fn split_name(rest: &str) -> Result<(&str, &str), ClusterError> {
+    let end = rest.find(|c: char| c.is_whitespace() || c == '(').ok_or_else(|| ClusterError::TableName(rest.chars().take(64).collect()))?;
     let (name, body) = rest.split_at(end);
     if !super::config::is_plain_identifier(name) {
-        return Err(format!("table name {name:?} is not a plain identifier"));
+        return Err(ClusterError::TableName(name.to_string()));
     }
     Ok((name, body))
 }
@@ -168,7 +207,10 @@ mod tests {
                 assert!(got.iter().all(|s| s.contains(" ON CLUSTER subsidy")), "{id}: {got:?}");
             }
         }
-        assert!(C.rewrite("DROP TABLE x").is_err());
-        assert!(C.rewrite("CREATE TABLE IF NOT EXISTS x (a String) ENGINE = Log").is_err());
+        assert_eq!(C.rewrite("DROP TABLE x"), Err(ClusterError::Unsupported("DROP TABLE x".into())));
+        let log = C.rewrite("CREATE TABLE IF NOT EXISTS x (a String) ENGINE = Log").unwrap_err();
+        assert_eq!(log, ClusterError::NotReplicable { table: "x".into(), engine: "Log".into() });
+        assert_eq!(C.rewrite("CREATE TABLE IF NOT EXISTS x (a String) ORDER BY a"), Err(ClusterError::Missing { table: "x".into(), part: "ENGINE" }));
+        assert!(!log.is_retryable());
     }
 }

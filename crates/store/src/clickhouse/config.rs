@@ -41,17 +41,38 @@ impl ClickHouseConfig {
     }
 
     /// Checks the settings without touching the network.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return Err(format!("clickhouse url {:?} must start with http:// or https://", self.url));
+            return Err(ConfigError::Url(self.url.clone()));
         }
         if !is_plain_identifier(&self.database) {
-            return Err(format!("clickhouse database {:?} must be letters, digits and '_' only", self.database));
+            return Err(ConfigError::Database(self.database.clone()));
         }
         if self.user.is_empty() {
-            return Err("clickhouse user must not be empty".to_string());
+            return Err(ConfigError::EmptyUser);
         }
         Ok(())
+    }
+}
+
+/// ClickHouse settings that cannot work. Fixing the settings is the only remedy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The URL is not HTTP(S).
+    #[error("clickhouse url {0:?} must start with http:// or https://")]
+    Url(String),
+    /// The database name is not a plain identifier (it is spliced into DDL).
+    #[error("clickhouse database {0:?} must be letters, digits and '_' only")]
+    Database(String),
+    /// No user.
+    #[error("clickhouse user must not be empty")]
+    EmptyUser,
+}
+
+impl ConfigError {
+    /// Whether retrying can help: never, the settings must change.
+    pub fn is_retryable(&self) -> bool {
+        false
     }
 }
 
@@ -85,7 +106,10 @@ mod tests {
         assert!(ok.clone().with_database("x; DROP").validate().is_err());
         assert!(ok.clone().with_database("").validate().is_err());
         assert!(ok.clone().with_database("1abc").validate().is_err());
-        assert!(ClickHouseConfig::new("127.0.0.1:8123").validate().is_err());
+        assert_eq!(ClickHouseConfig::new("127.0.0.1:8123").validate(), Err(ConfigError::Url("127.0.0.1:8123".into())));
+        assert_eq!(ok.clone().with_database("x; DROP").validate(), Err(ConfigError::Database("x; DROP".into())));
+        let e = ClickHouseConfig { user: String::new(), ..ok.clone() }.validate().unwrap_err();
+        assert_eq!((e.to_string().as_str(), e.is_retryable()), ("clickhouse user must not be empty", false));
     }
 
     #[test]

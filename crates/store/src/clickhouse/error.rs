@@ -1,6 +1,6 @@
 //! The one place that decides what a ClickHouse failure means: retry or not.
 
-use crate::StoreError;
+use crate::{StoreCause, StoreError};
 use ::clickhouse::error::Error;
 
 /// Server error codes that clear up on their own (overload, timeouts, replica trouble).
@@ -25,34 +25,40 @@ const TRANSIENT_CODES: &[u32] = &[
 /// Maps a client error to a store error: network trouble, timeouts, gateway
 /// errors and transient server codes are `Unavailable` (retryable); other
 /// server answers are `Rejected`; undecodable data is `Corrupt`.
+/// The client's error is kept as the source.
 pub(crate) fn map_error(err: Error) -> StoreError {
-    match err {
-        Error::Network(e) => StoreError::Unavailable(format!("clickhouse: {e}")),
-        Error::TimedOut => StoreError::Unavailable("clickhouse: timed out".to_string()),
-        Error::BadResponse(reason) => classify_response(reason),
-        e @ (Error::NotEnoughData
-        | Error::DataFormat(_)
-        | Error::InvalidUtf8Encoding(_)
-        | Error::InvalidTagEncoding(_)
-        | Error::Decompression(_)
-        | Error::RowNotFound
-        | Error::Custom(_)) => StoreError::Corrupt(format!("clickhouse: {e}")),
-        e => StoreError::Rejected(format!("clickhouse: {e}")),
+    let message = match &err {
+        Error::Network(e) => format!("clickhouse: {e}"),
+        Error::TimedOut => "clickhouse: timed out".to_string(),
+        Error::BadResponse(reason) => format!("clickhouse: {}", first_line(reason)),
+        e => format!("clickhouse: {e}"),
+    };
+    let kind = match &err {
+        Error::Network(_) | Error::TimedOut => Kind::Unavailable,
+        Error::BadResponse(reason) if is_transient(reason) => Kind::Unavailable,
+        Error::NotEnoughData | Error::DataFormat(_) | Error::InvalidUtf8Encoding(_) | Error::InvalidTagEncoding(_) | Error::Decompression(_) | Error::RowNotFound | Error::Custom(_) => Kind::Corrupt,
+        _ => Kind::Rejected,
+    };
+    let cause = Some(StoreCause::ClickHouse(err));
+    match kind {
+        Kind::Unavailable => StoreError::Unavailable { message, cause },
+        Kind::Rejected => StoreError::Rejected { message, cause },
+        Kind::Corrupt => StoreError::Corrupt { message, cause },
     }
 }
 
-/// Classifies an error response by its `Code: N` or HTTP status line.
-fn classify_response(reason: String) -> StoreError {
-    let transient = match server_code(&reason) {
+enum Kind {
+    Unavailable,
+    Rejected,
+    Corrupt,
+}
+
+/// Whether an error response clears up on its own, by its `Code: N` or HTTP status line.
+fn is_transient(reason: &str) -> bool {
+    match server_code(reason) {
         Some(code) => TRANSIENT_CODES.contains(&code),
         // No server code: a bare status line, e.g. from a proxy.
         None => reason.starts_with("502") || reason.starts_with("503") || reason.starts_with("504"),
-    };
-    let message = format!("clickhouse: {}", first_line(&reason));
-    if transient {
-        StoreError::Unavailable(message)
-    } else {
-        StoreError::Rejected(message)
     }
 }
 
@@ -84,6 +90,20 @@ mod tests {
         assert!(!map_error(Error::BadResponse("400 Bad Request".into())).is_retryable());
         assert!(map_error(Error::TimedOut).is_retryable());
         assert_eq!(map_error(Error::NotEnoughData).kind(), "corrupt");
+    }
+
+    /// The client's error stays reachable as the source; the message and the retry decision are as before.
+    #[test]
+    fn keeps_the_client_error_as_the_source() {
+        use std::error::Error as _;
+        let e = map_error(Error::TimedOut);
+        assert_eq!(e.to_string(), "store unavailable: clickhouse: timed out");
+        assert!(e.is_retryable());
+        let source = e.source().expect("a source");
+        assert!(matches!(source.downcast_ref::<StoreCause>(), Some(StoreCause::ClickHouse(Error::TimedOut))), "{source:?}");
+        let e = map_error(Error::BadResponse("Code: 62, e.displayText() = DB::Exception: Syntax error\nquery text".into()));
+        assert_eq!(e.to_string(), "store refused the request: clickhouse: Code: 62, e.displayText() = DB::Exception: Syntax error");
+        assert!(matches!(e.source().and_then(|s| s.downcast_ref::<StoreCause>()), Some(StoreCause::ClickHouse(Error::BadResponse(_)))));
     }
 
     #[test]

@@ -16,7 +16,8 @@ mod rows;
 mod schema;
 mod write;
 
-pub use config::ClickHouseConfig;
+pub use cluster::ClusterError;
+pub use config::{ClickHouseConfig, ConfigError};
 
 use crate::{BusPosition, CloseFence, CloseRecord, LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
 use ::clickhouse::{Client, Compression};
@@ -48,7 +49,7 @@ impl ClickHouseStore {
     /// Builds the store without any IO: the first query opens the connection.
     /// Invalid settings are `Rejected`.
     pub fn new(config: &ClickHouseConfig) -> StoreResult<ClickHouseStore> {
-        config.validate().map_err(StoreError::Rejected)?;
+        config.validate().map_err(|e| StoreError::Rejected { message: e.to_string(), cause: Some(e.into()) })?;
         let mut base = Client::default()
             .with_url(config.url.as_str())
             .with_user(config.user.as_str())
@@ -122,7 +123,7 @@ fn plain_cluster_name(name: &str) -> StoreResult<&str> {
     if config::is_plain_identifier(name) {
         Ok(name)
     } else {
-        Err(StoreError::Rejected(format!("cluster name {name:?} must be letters, digits and '_' only")))
+        Err(StoreError::rejected(format!("cluster name {name:?} must be letters, digits and '_' only")))
     }
 }
 
@@ -130,7 +131,7 @@ fn plain_cluster_name(name: &str) -> StoreResult<&str> {
 async fn deadline<T>(fut: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
     tokio::time::timeout(QUERY_TIMEOUT, fut)
         .await
-        .map_err(|_| StoreError::Unavailable(format!("clickhouse: no answer within {QUERY_TIMEOUT:?}")))?
+        .map_err(|_| StoreError::unavailable(format!("clickhouse: no answer within {QUERY_TIMEOUT:?}")))?
 }
 
 #[async_trait]

@@ -188,7 +188,7 @@ pub(super) async fn closures(client: &Client) -> StoreResult<Vec<Closure>> {
 }
 
 pub(super) fn from_secs(secs: u32) -> StoreResult<DateTime<Utc>> {
-    DateTime::from_timestamp(i64::from(secs), 0).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp {secs} in store")))
+    DateTime::from_timestamp(i64::from(secs), 0).ok_or_else(|| StoreError::corrupt(format!("bad timestamp {secs} in store")))
 }
 
 pub(super) async fn statements(client: &Client) -> StoreResult<Vec<Statement>> {
@@ -251,12 +251,9 @@ pub(super) async fn registry(client: &Client) -> StoreResult<RegistryRows> {
         .fetch_all()
         .await
         .map_err(map_error)?;
-    let version = entities.iter().map(|e| e.version).chain(centers.iter().map(|c| c.version)).max().unwrap_or(0);
-    Ok(RegistryRows {
-        version,
-        entities: entities.into_iter().map(EntityRow::decode).collect::<StoreResult<_>>()?,
-        centers: centers.into_iter().map(CenterRow::decode).collect::<StoreResult<_>>()?,
-    })
+    let entities = entities.into_iter().map(|e| (e.version, e.decode())).map(|(v, e)| e.map(|e| (e, v))).collect::<StoreResult<_>>()?;
+    let centers = centers.into_iter().map(|c| (c.version, c.decode())).map(|(v, c)| c.map(|c| (c, v))).collect::<StoreResult<_>>()?;
+    Ok(RegistryRows::latest(entities, centers))
 }
 
 pub(super) async fn month_sums(client: &Client, month: Period) -> StoreResult<Vec<MonthSum>> {

@@ -45,7 +45,7 @@ impl Target<'_> {
     fn statements_for(&self, statement: &str) -> StoreResult<Vec<String>> {
         match self {
             Target::Server => Ok(vec![statement.to_string()]),
-            Target::Cluster(c) => c.rewrite(statement).map_err(StoreError::Rejected),
+            Target::Cluster(c) => c.rewrite(statement).map_err(|e| StoreError::Rejected { message: e.to_string(), cause: Some(e.into()) }),
         }
     }
 
@@ -83,7 +83,7 @@ pub(crate) async fn migrate(admin: &Client, client: &Client, database: &str, tar
     }
     let pending: Vec<&(&str, &str)> = MIGRATIONS.iter().filter(|(id, _)| !applied.iter().any(|a| a == id)).collect();
     if !pending.is_empty() && matches!(target, Target::Server) && on_a_cluster(client).await? {
-        return Err(StoreError::Rejected(format!(
+        return Err(StoreError::rejected(format!(
             "database {database} was created on a cluster: apply the pending migrations with `migrate --cluster NAME`"
         )));
     }

@@ -50,7 +50,7 @@ impl SqliteStore {
         if path != Path::new(":memory:") {
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(codec::map_error)?;
             if !mode.eq_ignore_ascii_case("wal") {
-                return Err(StoreError::Unavailable(format!("sqlite: cannot switch {} to WAL (got {mode})", path.display())));
+                return Err(StoreError::unavailable(format!("sqlite: cannot switch {} to WAL (got {mode})", path.display())));
             }
             conn.pragma_update(None, "synchronous", "NORMAL").map_err(codec::map_error)?;
         }
@@ -75,7 +75,7 @@ impl SqliteStore {
             f(&mut guard)
         })
         .await
-        .map_err(|e| StoreError::Rejected(format!("sqlite: task failed: {e}")))?
+        .map_err(|e| StoreError::Rejected { message: format!("sqlite: task failed: {e}"), cause: Some(e.into()) })?
     }
 }
 

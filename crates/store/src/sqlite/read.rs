@@ -43,7 +43,7 @@ fn line(row: &Row<'_>) -> StoreResult<LineRow> {
         conflict: get(row, 3)?,
         user_credit_code: credit_code(&text(row, 4)?)?,
         center_id: get(row, 5)?,
-        usage_date: NaiveDate::parse_from_str(&date, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("usage_date {date:?} in store: {e}")))?,
+        usage_date: NaiveDate::parse_from_str(&date, "%Y-%m-%d").map_err(|e| StoreError::Corrupt { message: format!("usage_date {date:?} in store: {e}"), cause: Some(e.into()) })?,
         payment_status: payment_status(&text(row, 7)?)?,
         paid_amount: yuan(decimal(&text(row, 8)?, "paid_amount")?),
         period: period(u32_of(get(row, 9)?, "period")?)?,
@@ -81,7 +81,7 @@ fn placeholders(first: usize, n: usize) -> String {
 }
 
 fn add(a: Decimal, b: Decimal, what: &str) -> StoreResult<Decimal> {
-    a.checked_add(b).ok_or_else(|| StoreError::Rejected(format!("{what} sum overflows")))
+    a.checked_add(b).ok_or_else(|| StoreError::rejected(format!("{what} sum overflows")))
 }
 
 pub(super) fn record_ids(conn: &Connection, partitions: &[i32]) -> StoreResult<Vec<String>> {
@@ -265,8 +265,7 @@ pub(super) fn registry(conn: &mut Connection) -> StoreResult<RegistryRows> {
         };
         Ok((center, u64_of(get(row, 5)?, "version")?))
     })?;
-    let version = entities.iter().map(|e| e.1).chain(centers.iter().map(|c| c.1)).max().unwrap_or(0);
-    Ok(RegistryRows { version, entities: entities.into_iter().map(|e| e.0).collect(), centers: centers.into_iter().map(|c| c.0).collect() })
+    Ok(RegistryRows::latest(entities, centers))
 }
 
 type MonthKey = (String, String, String, String, String);

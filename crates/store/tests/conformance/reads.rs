@@ -49,6 +49,11 @@ pub async fn the_registry_of_the_highest_position_stands(store: &dyn LedgerStore
     }
     assert_eq!(store.registry().await.unwrap(), new);
     assert_eq!(store.registry().await.unwrap().registry().entity(&code(1)).map(|e| e.city.as_str()), Some("宿州市"));
+    // An entity and a center removed (by a tombstone) are absent from the next registry written: gone.
+    let removed = RegistryRows { version: 12, entities: vec![entity(2, "阜阳市", Some("g"))], centers: vec![center("c2", 2)] };
+    store.write_batch(&WriteBatch { registry: Some(removed.clone()), ..WriteBatch::default() }).await.unwrap();
+    assert_eq!(store.registry().await.unwrap(), removed);
+    assert!(store.registry().await.unwrap().registry().entity(&code(1)).is_none());
 }
 
 pub async fn settlements_of_one_user(store: &dyn LedgerStore) {

@@ -75,13 +75,13 @@ pub async fn unstorable_rows_write_nothing(store: &dyn LedgerStore) {
     let good = line("ok", 1, u, "2025-09", pos(0, 1), "1.00", "0.36");
     let bad = line("bad", 1, u, "2025-09", pos(0, 2), "1.00", "0.00000000001");
     match store.write_batch(&batch_of(vec![good, bad])).await {
-        Err(StoreError::Rejected(msg)) => assert!(msg.contains("contribution"), "{msg}"),
+        Err(StoreError::Rejected { message: msg, .. }) => assert!(msg.contains("contribution"), "{msg}"),
         other => panic!("a contribution with 11 decimals must be Rejected, got {other:?}"),
     }
     assert!(store.lines_of(&ids(&["ok", "bad"])).await.unwrap().is_empty(), "nothing of a rejected batch is written");
     let bad_statement = statement(u, "2025-09", "2025-09", StatementKind::Settled, "1.00", "0.36001");
     match store.commit_close(&closure("2025-09", "y"), &[bad_statement]).await {
-        Err(StoreError::Rejected(msg)) => assert!(msg.contains("subsidy"), "{msg}"),
+        Err(StoreError::Rejected { message: msg, .. }) => assert!(msg.contains("subsidy"), "{msg}"),
         other => panic!("a subsidy with 5 decimals must be Rejected, got {other:?}"),
     }
     assert!(store.closures().await.unwrap().is_empty(), "a refused close records no closure");

@@ -93,8 +93,7 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
     let gen = GenConfig { seed: args.seed, entities: args.entities, records: args.records, ..GenConfig::default() };
     let dataset = build_dataset(&gen).map_err(|e| anyhow!("cannot generate the province: {e}"))?;
     if let Some(dir) = &args.write_files {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        dataset.write_files(dir).with_context(|| format!("cannot write the data set to {}", dir.display()))?;
+        crate::output::write_dataset(&dataset, dir, args.force)?;
     }
     let entities = dataset.entities.clone();
     let record_bytes: usize = dataset.records.iter().map(|r| r.len()).sum();

@@ -1,6 +1,7 @@
 //! The demo's closing table: settled months with their entities, eligible
 //! spend, subsidy and excluded self-built spend, and rejects by reason.
 
+use crate::terminal::safe;
 use anyhow::{anyhow, Result};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -53,7 +54,7 @@ pub async fn print(store: &dyn LedgerStore, policy: &PolicySet, entities: &[Cred
     if !rejects.is_empty() {
         println!("\nlines the aggregator could not read as records, by reason:");
         for (reason, n) in rejects {
-            println!("  {reason:<24} {n:>8}");
+            println!("  {:<24} {n:>8}", safe(&reason));
         }
     }
     Ok(())
