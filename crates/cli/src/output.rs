@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
 /// A file being written; it appears under its name only when [`Output::commit`] succeeds.
+#[derive(Debug)]
 pub struct Output {
     target: PathBuf,
     force: bool,

@@ -319,8 +319,7 @@ mod tests {
     /// The synchronous commit waits for a broker that does not answer; the runtime keeps running meanwhile.
     #[test]
     fn committing_offsets_leaves_the_runtime_free() {
-        let member = unreachable_member();
-        let (_, ticks) = ticks_during(|| async { tokio::time::timeout(Duration::from_secs(3), super::super::write::commit_offsets(member, "records", &BTreeMap::from([(0, 5)]))).await });
+        let (_, ticks) = ticks_during(|| async { tokio::time::timeout(Duration::from_secs(3), super::super::write::commit_offsets(unreachable_member(), "records", &BTreeMap::from([(0, 5)]))).await });
         assert!(ticks > 0, "the runtime's only thread was held while the commit waited");
     }
 }
