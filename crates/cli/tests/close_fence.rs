@@ -10,10 +10,8 @@
 mod support;
 
 use rand::Rng;
-use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::str::FromStr;
 use std::time::Duration;
 use subsidy_platform::generate::{generate, GenConfig};
 use subsidy_platform::server::{spawn, SimConfig, SimState};
@@ -103,29 +101,6 @@ impl Ledger {
 fn closes_topic() -> String {
     static TOPIC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TOPIC.get_or_init(|| unique("test.closes")).clone()
-}
-
-/// (credit code, month) → (eligible base, subsidy) of a `recompute` CSV.
-fn settled(csv: &str) -> BTreeMap<(String, String), (Decimal, Decimal)> {
-    csv.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            ((f[0].to_string(), f[1].to_string()), (Decimal::from_str(f[3]).unwrap(), Decimal::from_str(f[4]).unwrap()))
-        })
-        .collect()
-}
-
-/// (credit code, month) → Σ (eligible base, subsidy) fixed by a `statements` CSV.
-fn fixed(csv: &str) -> BTreeMap<(String, String), (Decimal, Decimal)> {
-    let mut out: BTreeMap<(String, String), (Decimal, Decimal)> = BTreeMap::new();
-    for l in csv.lines().skip(1) {
-        let f: Vec<&str> = l.split(',').collect();
-        let e = out.entry((f[0].to_string(), f[2].to_string())).or_default();
-        e.0 += Decimal::from_str(f[4]).unwrap();
-        e.1 += Decimal::from_str(f[5]).unwrap();
-    }
-    out
 }
 
 /// The close id a successful close printed.

@@ -15,10 +15,8 @@
 
 mod support;
 
-use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::str::FromStr;
 use std::time::Duration;
 use subsidy_platform::generate::{generate, GenConfig};
 use subsidy_platform::server::{spawn, Release, SimConfig, SimState};
@@ -78,29 +76,6 @@ fn spawn_member(prefix: &str, db: &str, group: &str, addr: &str) -> Proc {
 async fn collect_into(prefix: &str, url: &str) {
     let (p, u) = (prefix.to_string(), url.to_string());
     tokio::task::spawn_blocking(move || collect_all(&p, &u, TOKEN)).await.unwrap();
-}
-
-/// (credit code, month) → (eligible base, subsidy) of a `recompute`/`export` CSV.
-fn settled(csv: &str) -> BTreeMap<(String, String), (Decimal, Decimal)> {
-    csv.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            ((f[0].to_string(), f[1].to_string()), (Decimal::from_str(f[3]).unwrap(), Decimal::from_str(f[4]).unwrap()))
-        })
-        .collect()
-}
-
-/// (credit code, month) → Σ (eligible base, subsidy) fixed by a `statements` CSV.
-fn fixed(csv: &str) -> BTreeMap<(String, String), (Decimal, Decimal)> {
-    let mut out: BTreeMap<(String, String), (Decimal, Decimal)> = BTreeMap::new();
-    for l in csv.lines().skip(1) {
-        let f: Vec<&str> = l.split(',').collect();
-        let e = out.entry((f[0].to_string(), f[2].to_string())).or_default();
-        e.0 += Decimal::from_str(f[4]).unwrap();
-        e.1 += Decimal::from_str(f[5]).unwrap();
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

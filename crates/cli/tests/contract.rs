@@ -13,9 +13,7 @@
 
 mod support;
 
-use rust_decimal::Decimal;
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 use subsidy_platform::dataset::Dataset;
 use subsidy_platform::server::{spawn, Release, RunningSim, SimConfig, SimState};
@@ -45,30 +43,6 @@ fn without(data: &Dataset, held_back: &[&String]) -> Vec<String> {
         lines.remove(i);
     }
     lines
-}
-
-fn money(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
-}
-
-/// Per entity and month: (eligible base, subsidy) of a settlement CSV.
-fn settled(csv: &str) -> BTreeMap<(String, String), (Decimal, Decimal)> {
-    csv.lines().skip(1).map(|l| {
-        let f: Vec<&str> = l.split(',').collect();
-        ((f[0].to_string(), f[1].to_string()), (money(f[3]), money(f[4])))
-    }).collect()
-}
-
-/// Per entity and month: what the statement lines fixed (Σ base, Σ subsidy).
-fn fixed(csv: &str) -> BTreeMap<(String, String), (Decimal, Decimal)> {
-    let mut out: BTreeMap<(String, String), (Decimal, Decimal)> = BTreeMap::new();
-    for l in csv.lines().skip(1) {
-        let f: Vec<&str> = l.split(',').collect();
-        let t = out.entry((f[0].to_string(), f[2].to_string())).or_default();
-        t.0 += money(f[4]);
-        t.1 += money(f[5]);
-    }
-    out
 }
 
 /// One staged run: the simulator, the topics, the store and what was fixed so far.

@@ -149,7 +149,7 @@ pub fn overview(role: &Role, o: &Overview, months: &[Period], by_city_month: &BT
     page(&format!("{} 概览", o.period), &format!("Overview of {} ({})", o.period, o.scope), true, html! {
         nav.months { @for m in months { a href={ "/portal/overview?period=" (m) } { (m) } } }
         p #totals { (label("补贴合计", "Subsidy")) ": " strong { (o.totals.subsidy.as_deref().unwrap_or("0.00")) } " · "
-            (label("合格支出", "Eligible spend")) ": " (o.totals.eligible_base) " · " (label("皖北上浮部分", "皖北 uplift part")) ": " (o.uplift_contribution) }
+            (label("合格支出", "Eligible spend")) ": " (o.totals.eligible_base) " · " (label("上浮部分", "Uplift part")) ": " (o.uplift_contribution) }
         h2 { (label("按城市", "By city")) } (groups("by-city", label("城市", "City"), &o.by_city))
         h2 { (label("按主体类型", "By kind")) } (groups("by-kind", label("类型", "Kind"), &o.by_kind))
         h2 { (label("按算力中心", "By compute center")) } (groups("by-center", label("中心", "Center"), &o.by_center))

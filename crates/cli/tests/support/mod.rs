@@ -371,3 +371,31 @@ pub async fn scrape(addr: &str) -> String {
     .await
     .expect("curl task")
 }
+
+/// Money in a CSV field.
+fn money(s: &str) -> rust_decimal::Decimal {
+    s.parse().unwrap_or_else(|e| panic!("{s:?}: {e}"))
+}
+
+/// Per entity and month: (eligible base, subsidy) of a settlement CSV (`recompute`, `export`).
+pub fn settled(csv: &str) -> std::collections::BTreeMap<(String, String), (rust_decimal::Decimal, rust_decimal::Decimal)> {
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            ((f[0].to_string(), f[1].to_string()), (money(f[3]), money(f[4])))
+        })
+        .collect()
+}
+
+/// Per entity and month: what the statement lines fixed (Σ base, Σ subsidy).
+pub fn fixed(csv: &str) -> std::collections::BTreeMap<(String, String), (rust_decimal::Decimal, rust_decimal::Decimal)> {
+    let mut out: std::collections::BTreeMap<(String, String), (rust_decimal::Decimal, rust_decimal::Decimal)> = std::collections::BTreeMap::new();
+    for l in csv.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let t = out.entry((f[0].to_string(), f[2].to_string())).or_default();
+        t.0 += money(f[4]);
+        t.1 += money(f[5]);
+    }
+    out
+}

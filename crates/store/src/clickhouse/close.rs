@@ -54,7 +54,7 @@ pub(super) async fn staged_statements(client: &Client, close_id: &str) -> StoreR
 /// The closure rows of a close that won the log (`claim_offset` set), saying how many lines it staged.
 pub(super) async fn record_closures(client: &Client, record: &CloseRecord) -> StoreResult<()> {
     if record.claim_offset.is_none() {
-        return Err(StoreError::Rejected("a close on ClickHouse records its closure only after its claim stands in the log of closes".into()));
+        return Err(StoreError::rejected("a close on ClickHouse records its closure only after its claim stands in the log of closes"));
     }
     let lines: u64 = client.query("SELECT count() FROM statements FINAL WHERE close_id = ?").bind(record.close_id.as_str()).fetch_one().await.map_err(map_error)?;
     for p in &record.periods {
@@ -129,7 +129,7 @@ pub(super) async fn await_up_to_date(client: &Client, limit: Duration) -> StoreR
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(StoreError::Unavailable(format!(
+            return Err(StoreError::unavailable(format!(
                 "this replica is not up to date after {limit:?} ({}); a close reads only a replica that holds every acknowledged write: start its replication or close through another replica",
                 lagging.join(", ")
             )));

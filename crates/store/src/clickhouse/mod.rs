@@ -201,7 +201,7 @@ impl LedgerStore for ClickHouseStore {
     }
 
     async fn commit_record(&self, _record: &CloseRecord, _statements: &[Statement]) -> StoreResult<()> {
-        Err(StoreError::Rejected("ClickHouse has no transactions: a close stages its lines, wins the log of closes, then records its closures".into()))
+        Err(StoreError::rejected("ClickHouse has no transactions: a close stages its lines, wins the log of closes, then records its closures"))
     }
 
     async fn stage_statements(&self, close_id: &str, statements: &[Statement]) -> StoreResult<()> {

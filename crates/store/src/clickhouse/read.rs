@@ -210,7 +210,7 @@ pub(super) async fn statements(client: &Client) -> StoreResult<Vec<Statement>> {
         out.push(s);
     }
     if let Some(c) = closes.iter().find(|c| held.get(&c.close_id).copied().unwrap_or(0) < c.lines) {
-        return Err(StoreError::Unavailable(format!(
+        return Err(StoreError::unavailable(format!(
             "close {} wrote {} statement lines but this replica holds {}: it is lagging; read again or through another replica",
             c.close_id,
             c.lines,
