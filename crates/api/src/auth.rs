@@ -56,21 +56,90 @@ impl Role {
 #[derive(Debug, thiserror::Error)]
 pub enum TokenFileError {
     /// The file cannot be read.
-    #[error("cannot read the token file {path}: {detail}")]
+    #[error("cannot read the token file {path}: {source}")]
     Unreadable {
         /// The file.
         path: PathBuf,
         /// Why.
-        detail: String,
+        #[source]
+        source: std::io::Error,
     },
     /// The file is not a valid token file.
-    #[error("token file {path}: {detail}")]
+    #[error("token file {path}: {problem}")]
     Invalid {
         /// The file.
         path: PathBuf,
         /// What is wrong, naming the entry.
-        detail: String,
+        #[source]
+        problem: TokenTextError,
     },
+}
+
+impl TokenFileError {
+    /// Whether reading the file again may succeed without anyone changing it (a passing IO
+    /// fault); a file that does not parse stays wrong until it is edited.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, TokenFileError::Unreadable { source, .. } if matches!(source.kind(), std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut))
+    }
+}
+
+/// What is wrong with the text of a token file.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenTextError {
+    /// Not TOML of the token file's shape.
+    #[error("{0}")]
+    Syntax(#[source] toml::de::Error),
+    /// One `[[token]]` entry (numbered from 1) is wrong.
+    #[error("token {entry}: {problem}")]
+    Entry {
+        /// The entry's number, from 1.
+        entry: usize,
+        /// What is wrong with it.
+        #[source]
+        problem: EntryError,
+    },
+}
+
+/// What is wrong with one `[[token]]` entry.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    /// `sha256` is not 64 lowercase hex digits.
+    #[error("sha256 must be 64 lowercase hex digits")]
+    Hash,
+    /// `sha256` is the hash of the empty token.
+    #[error("sha256 is the hash of the empty token, which is never accepted")]
+    EmptyToken,
+    /// Another entry has the same `sha256`.
+    #[error("the same sha256 is given twice")]
+    Repeated,
+    /// The role and what it takes do not fit.
+    #[error(transparent)]
+    Role(#[from] RoleError),
+}
+
+/// Why a role cannot be made of a name, a credit code and a city.
+#[derive(Debug, thiserror::Error)]
+pub enum RoleError {
+    /// An entity's credit code is not a valid code.
+    #[error("credit_code {code:?}: {problem}")]
+    CreditCode {
+        /// The code as given.
+        code: String,
+        /// What is wrong with it.
+        #[source]
+        problem: subsidy_core::CodeError,
+    },
+    /// The role is given a credit code or city it does not take, or lacks the one it does.
+    #[error("role \"{role}\" takes {takes}")]
+    Parts {
+        /// The role.
+        role: &'static str,
+        /// What it takes, in words.
+        takes: &'static str,
+    },
+    /// No such role.
+    #[error("role {0:?} is not bureau, city or entity")]
+    Unknown(String),
 }
 
 #[derive(Deserialize)]
@@ -97,18 +166,13 @@ pub struct Tokens {
 
 impl Tokens {
     /// Parses a token file's text.
-    pub fn parse(text: &str) -> Result<Tokens, String> {
-        let wire: FileWire = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Tokens, TokenTextError> {
+        let wire: FileWire = toml::from_str(text).map_err(TokenTextError::Syntax)?;
         let mut by_hash = HashMap::new();
         for (i, e) in wire.token.into_iter().enumerate() {
-            let n = i + 1;
-            let hash = parse_hash(&e.sha256).ok_or_else(|| format!("token {n}: sha256 must be 64 lowercase hex digits"))?;
-            if hash == EMPTY_HASH {
-                return Err(format!("token {n}: sha256 is the hash of the empty token, which is never accepted"));
-            }
-            let role = parse_role(&e).map_err(|why| format!("token {n}: {why}"))?;
+            let (hash, role) = parse_entry(&e).map_err(|problem| TokenTextError::Entry { entry: i + 1, problem })?;
             if by_hash.insert(hash, role).is_some() {
-                return Err(format!("token {n}: the same sha256 is given twice"));
+                return Err(TokenTextError::Entry { entry: i + 1, problem: EntryError::Repeated });
             }
         }
         Ok(Tokens { by_hash })
@@ -116,8 +180,8 @@ impl Tokens {
 
     /// Reads and parses a token file.
     pub fn load(path: &Path) -> Result<Tokens, TokenFileError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TokenFileError::Unreadable { path: path.to_path_buf(), detail: e.to_string() })?;
-        Tokens::parse(&text).map_err(|detail| TokenFileError::Invalid { path: path.to_path_buf(), detail })
+        let text = std::fs::read_to_string(path).map_err(|source| TokenFileError::Unreadable { path: path.to_path_buf(), source })?;
+        Tokens::parse(&text).map_err(|problem| TokenFileError::Invalid { path: path.to_path_buf(), problem })
     }
 
     /// The role of a presented token, if it is one in force; an empty or blank token is
@@ -152,21 +216,26 @@ fn parse_hash(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-fn parse_role(e: &EntryWire) -> Result<Role, String> {
-    Role::from_parts(&e.role, e.credit_code.as_deref(), e.city.as_deref())
+/// One entry's hash and role.
+fn parse_entry(e: &EntryWire) -> Result<([u8; 32], Role), EntryError> {
+    let hash = parse_hash(&e.sha256).ok_or(EntryError::Hash)?;
+    if hash == EMPTY_HASH {
+        return Err(EntryError::EmptyToken);
+    }
+    Ok((hash, Role::from_parts(&e.role, e.credit_code.as_deref(), e.city.as_deref())?))
 }
 
 impl Role {
     /// The role named `role`, with the credit code (entity) or city (city) it takes.
-    pub fn from_parts(role: &str, credit_code: Option<&str>, city: Option<&str>) -> Result<Role, String> {
+    pub fn from_parts(role: &str, credit_code: Option<&str>, city: Option<&str>) -> Result<Role, RoleError> {
         match (role, credit_code, city) {
             ("bureau", None, None) => Ok(Role::Bureau),
             ("city", None, Some(city)) if !place::clean(city).is_empty() => Ok(Role::City(place::city(city))),
-            ("entity", Some(code), None) => CreditCode::check(code).map(Role::Entity).map_err(|e| format!("credit_code {code:?}: {e}")),
-            ("bureau", ..) => Err("role \"bureau\" takes neither credit_code nor city".into()),
-            ("city", ..) => Err("role \"city\" takes a city and no credit_code".into()),
-            ("entity", ..) => Err("role \"entity\" takes a credit_code and no city".into()),
-            (other, ..) => Err(format!("role {other:?} is not bureau, city or entity")),
+            ("entity", Some(code), None) => CreditCode::check(code).map(Role::Entity).map_err(|problem| RoleError::CreditCode { code: code.to_string(), problem }),
+            ("bureau", ..) => Err(RoleError::Parts { role: "bureau", takes: "neither credit_code nor city" }),
+            ("city", ..) => Err(RoleError::Parts { role: "city", takes: "a city and no credit_code" }),
+            ("entity", ..) => Err(RoleError::Parts { role: "entity", takes: "a credit_code and no city" }),
+            (other, ..) => Err(RoleError::Unknown(other.to_string())),
         }
     }
 }
@@ -237,6 +306,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refused_entry_names_itself_and_keeps_its_cause() {
+        let (_, good) = new_token(&Role::Bureau);
+        let bad = format!("[[token]]\nsha256 = \"{}\"\nrole = \"entity\"\ncredit_code = \"91340100MA00000010\"\n", "ab".repeat(32));
+        let err = Tokens::parse(&format!("{good}{bad}")).unwrap_err();
+        assert!(matches!(&err, TokenTextError::Entry { entry: 2, problem: EntryError::Role(RoleError::CreditCode { .. }) }), "{err:?}");
+        assert!(err.to_string().starts_with("token 2: credit_code \"91340100MA00000010\""), "{err}");
+        let mut chain = Vec::new();
+        let mut at: Option<&dyn std::error::Error> = Some(&err);
+        while let Some(e) = at {
+            chain.push(e.to_string());
+            at = e.source();
+        }
+        assert_eq!(chain.last().map(String::as_str), Some("fails the GB 32100-2015 check character"), "{chain:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let missing = Tokens::load(&dir.path().join("absent.toml")).unwrap_err();
+        assert!(matches!(&missing, TokenFileError::Unreadable { source, .. } if source.kind() == std::io::ErrorKind::NotFound), "{missing:?}");
+        assert!(!missing.is_retryable(), "a missing file stays missing until someone writes it");
+        let twice = Tokens::parse(&format!("{good}{good}")).unwrap_err();
+        assert!(matches!(twice, TokenTextError::Entry { entry: 2, problem: EntryError::Repeated }), "{twice:?}");
+        assert!(matches!(Tokens::parse("token = 3"), Err(TokenTextError::Syntax(_))));
+    }
+
+    #[test]
     fn new_tokens_parse_back_to_their_role() {
         let code = CreditCode::complete("91340100MA0000001").unwrap();
         for role in [Role::Bureau, Role::City("阜阳市".into()), Role::Entity(code)] {
@@ -263,6 +355,7 @@ mod tests {
             (format!("[[token]]\nsha256 = \"{}\"\nrole = \"bureau\"\n", hex::encode(hash(""))), "token 1: sha256 is the hash of the empty token"),
         ] {
             let err = Tokens::parse(&text).unwrap_err();
+            let err = err.to_string();
             assert!(err.contains(says), "{err:?} should say {says:?}");
         }
     }

@@ -76,6 +76,8 @@ impl fmt::Display for CodeError {
     }
 }
 
+impl std::error::Error for CodeError {}
+
 impl CreditCode {
     /// Parses and verifies a code. Lower-case letters are refused, as the standard uses capitals.
     pub fn parse(text: &str) -> Option<CreditCode> {

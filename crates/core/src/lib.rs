@@ -27,7 +27,7 @@ pub mod step;
 pub use accrual::{Accrual, AccrualKey, Accruals, Effect};
 pub use classify::{classify, Assessment};
 pub use close::{close_month, plan_close, standing_claims, statements_digest, CloseError, CloseInput, ClosePlan, CloseRequest, Statement, StatementKind};
-pub use credit_code::CreditCode;
+pub use credit_code::{CodeError, CreditCode};
 pub use fingerprint::Fingerprint;
 pub use ledger::{Displaced, Ingested, Ledger, LedgerTotals};
 pub use money::{round_down_to_fen, Money};

@@ -40,7 +40,7 @@ pub async fn serve(args: &ServeArgs) -> Result<()> {
 /// Prints a fresh token and its file entry.
 pub fn token(command: &TokenCommand) -> Result<()> {
     let TokenCommand::New(args) = command;
-    let role = Role::from_parts(&args.role, args.credit_code.as_deref(), args.city.as_deref()).map_err(|why| anyhow!("{why}"))?;
+    let role = Role::from_parts(&args.role, args.credit_code.as_deref(), args.city.as_deref())?;
     let (token, entry) = subsidy_api::new_token(&role);
     eprintln!("token (give it to its holder; it is not kept anywhere):");
     println!("{token}");
