@@ -188,6 +188,7 @@ fn a_thousand_distinct_pages_keep_serve_within_its_cache_budget() {
         assert_eq!(status, 400, "a cursor the server did not issue");
     }
     let after = rss(server.pid());
+    eprintln!("serve RSS {before} bytes before and {after} after {served} bytes of distinct pages and 1000 forged cursors (cache budget {budget})");
     assert!(served > 8 * budget, "the pages asked for ({served} bytes) are far more than the budget");
     let margin = 32 << 20;
     assert!(after < before + budget + margin, "serve grew from {before} to {after} bytes serving {served} bytes of distinct pages (budget {budget})");
