@@ -39,15 +39,11 @@ pub fn opt_month(parameter: &'static str, text: Option<&str>) -> ApiResult<Optio
     text.map(|t| month(parameter, t)).transpose()
 }
 
-/// A `from`–`to` range of months, either end open.
+/// A `from`–`to` range of months, either end open. A `to` before `from` is a range that
+/// holds no month (answered with none), not an error: each end is valid on its own, and
+/// the document can state only what each parameter is on its own.
 pub fn months(from: Option<&str>, to: Option<&str>) -> ApiResult<(Option<Period>, Option<Period>)> {
-    let (from, to) = (opt_month("from", from)?, opt_month("to", to)?);
-    if let (Some(f), Some(t)) = (from, to) {
-        if t < f {
-            return Err(ApiError::bad("to", format!("to ({t}) is before from ({f})")));
-        }
-    }
-    Ok((from, to))
+    Ok((opt_month("from", from)?, opt_month("to", to)?))
 }
 
 /// A unified social credit code.
@@ -89,7 +85,9 @@ mod tests {
             let e = month("period", bad).unwrap_err();
             assert!(matches!(e, ApiError::BadParameter { parameter: "period", .. }), "{bad:?}");
         }
-        assert!(matches!(months(Some("2025-09"), Some("2025-08")), Err(ApiError::BadParameter { parameter: "to", .. })));
+        let (from, to) = months(Some("2025-09"), Some("2025-08")).unwrap();
+        assert!(!crate::views::in_range(Period::parse("2025-08").unwrap(), from, to) && !crate::views::in_range(Period::parse("2025-09").unwrap(), from, to), "an inverted range holds no month");
+        assert!(matches!(months(Some("2025-09"), Some("2025-13")), Err(ApiError::BadParameter { parameter: "to", .. })));
     }
 
     #[test]

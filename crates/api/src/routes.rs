@@ -168,7 +168,7 @@ fn known(book: &Book, code: &CreditCode) -> ApiResult<()> {
 #[utoipa::path(get, path = "/v1/entities/{credit_code}/accruals", tag = "entities",
     params(("credit_code" = String, Path, example = "91340100000000001G", description = "Unified social credit code (18 characters, GB 32100-2015); its check character must match the first 17 (else 400 naming `credit_code`)"),
         ("from" = Option<String>, Query, description = "First month, YYYY-MM (year 0001–9999)"),
-        ("to" = Option<String>, Query, description = "Last month, YYYY-MM (year 0001–9999)")),
+        ("to" = Option<String>, Query, description = "Last month, YYYY-MM (year 0001–9999); a `to` before `from` selects no month")),
     responses((status = 200, body = AccrualsView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]

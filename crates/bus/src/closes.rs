@@ -2,7 +2,7 @@
 //! where every closer of a ClickHouse ledger appends a claim before it records
 //! its closure. The log's order decides which close of a month stands (the first
 //! standing claim of the month, see `subsidy_core::standing_claims`), never a
-//! clock. Claims are kept for good (no retention, no compaction): a later run
+//! clock. Claims are kept for a century (no compaction): a later run
 //! completes a winning claim whose closure was never recorded.
 
 use crate::config::client_config;
@@ -89,7 +89,7 @@ impl ClosesLog {
     }
 
     async fn read_once(&self, ledger: &str, through: Option<i64>, timeout: Duration) -> Result<Vec<(i64, Claim)>, BusError> {
-        let reader = TopicReader::open(&self.brokers, &self.topic, timeout)?;
+        let reader = TopicReader::connect(&self.brokers, &self.topic, timeout).await?;
         let mut out = Vec::new();
         let mut last = -1;
         reader
@@ -112,10 +112,17 @@ impl ClosesLog {
     }
 }
 
-/// Creates the log's topic when missing: one partition (one order), never deleted or compacted.
+/// How long the log keeps a claim: a century, in milliseconds. Not `-1` ("for ever" to
+/// Kafka): a broker that reads `-1` as a plain number of milliseconds deletes every claim at
+/// its next clean-up (the development broker does), and a century means the same on both.
+pub const RETENTION_MS: i64 = 100 * 365 * 24 * 60 * 60 * 1000;
+
+/// Creates the log's topic when missing: one partition (one order), never compacted, kept
+/// for [`RETENTION_MS`].
 async fn ensure_log_topic(brokers: &str, topic: &str, timeout: Duration) -> Result<(), BusError> {
     let admin: AdminClient<DefaultClientContext> = client_config(brokers).create()?;
-    let new = NewTopic::new(topic, 1, TopicReplication::Fixed(1)).set("retention.ms", "-1").set("cleanup.policy", "delete");
+    let retention = RETENTION_MS.to_string();
+    let new = NewTopic::new(topic, 1, TopicReplication::Fixed(1)).set("retention.ms", &retention).set("cleanup.policy", "delete");
     let results = admin.create_topics([&new], &AdminOptions::new().operation_timeout(Some(timeout))).await?;
     for r in results {
         match r {

@@ -147,7 +147,7 @@ fn a_thousand_distinct_pages_keep_serve_within_its_cache_budget() {
     let (bureau, entry) = new_token(&["--role", "bureau"]);
     let tokens = dir.path().join("tokens.toml");
     std::fs::write(&tokens, &entry).unwrap();
-    let budget: u64 = 2 << 20;
+    let budget: u64 = 1 << 20;
     let addr = free_addr();
     let base = format!("http://{addr}");
     let mut serve = meter();
