@@ -9,23 +9,17 @@ fn golden(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden").join(name)
 }
 
+/// `recompute` of `records` against `entities` and the golden centers, writing `out`; callers add the rest.
+fn recompute_cmd(records: &std::path::Path, entities: &std::path::Path, out: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_subsidy-meter"));
+    c.args(["recompute", "--records"]).arg(records).arg("--entities").arg(entities).arg("--centers").arg(golden("centers.json")).arg("--out").arg(out);
+    c
+}
+
 fn recompute_with(records: &std::path::Path, dir: &std::path::Path, extra: &[&std::ffi::OsStr]) -> (String, String, String) {
     let out = dir.join("s.csv");
     let excl = dir.join("x.jsonl");
-    let o = Command::new(env!("CARGO_BIN_EXE_subsidy-meter"))
-        .args(["recompute", "--records"])
-        .arg(records)
-        .arg("--entities")
-        .arg(golden("entities.json"))
-        .arg("--centers")
-        .arg(golden("centers.json"))
-        .arg("--out")
-        .arg(&out)
-        .arg("--exclusions")
-        .arg(&excl)
-        .args(extra)
-        .output()
-        .unwrap();
+    let o = recompute_cmd(records, &golden("entities.json"), &out).arg("--exclusions").arg(&excl).args(extra).output().unwrap();
     assert!(o.status.success(), "recompute failed: {}", String::from_utf8_lossy(&o.stderr));
     (std::fs::read_to_string(out).unwrap(), std::fs::read_to_string(excl).unwrap(), String::from_utf8(o.stderr).unwrap())
 }
@@ -119,34 +113,13 @@ fn reversed_input_gives_the_same_settlements() {
 #[test]
 fn unreadable_inputs_fail_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_subsidy-meter"))
-        .args(["recompute", "--records", "/nonexistent/r.jsonl"])
-        .arg("--entities")
-        .arg(golden("entities.json"))
-        .arg("--centers")
-        .arg(golden("centers.json"))
-        .arg("--out")
-        .arg(dir.path().join("s.csv"))
-        .output()
-        .unwrap();
+    let o = recompute_cmd(std::path::Path::new("/nonexistent/r.jsonl"), &golden("entities.json"), &dir.path().join("s.csv")).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read records file"));
 
     let bad_policy = dir.path().join("p.toml");
     std::fs::write(&bad_policy, "[[versions]]\nid = \"v1\"\n").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_subsidy-meter"))
-        .args(["recompute", "--records"])
-        .arg(golden("records.jsonl"))
-        .arg("--entities")
-        .arg(golden("entities.json"))
-        .arg("--centers")
-        .arg(golden("centers.json"))
-        .arg("--policy")
-        .arg(&bad_policy)
-        .arg("--out")
-        .arg(dir.path().join("s.csv"))
-        .output()
-        .unwrap();
+    let o = recompute_cmd(&golden("records.jsonl"), &golden("entities.json"), &dir.path().join("s.csv")).arg("--policy").arg(&bad_policy).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("missing field `effective_from`"), "{err}");
@@ -186,17 +159,7 @@ fn registry_text_is_escaped_on_the_terminal() {
     entities[0]["city"] = serde_json::Value::from("\u{1b}[2J\u{1b}]0;owned\u{7}\u{202e}阜阳");
     let hostile = dir.path().join("entities.json");
     std::fs::write(&hostile, serde_json::to_string(&entities).unwrap()).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_subsidy-meter"))
-        .args(["recompute", "--records"])
-        .arg(golden("records.jsonl"))
-        .arg("--entities")
-        .arg(&hostile)
-        .arg("--centers")
-        .arg(golden("centers.json"))
-        .arg("--out")
-        .arg(dir.path().join("s.csv"))
-        .output()
-        .unwrap();
+    let o = recompute_cmd(&golden("records.jsonl"), &hostile, &dir.path().join("s.csv")).output().unwrap();
     assert!(o.status.success(), "recompute failed: {}", String::from_utf8_lossy(&o.stderr));
     let stderr = String::from_utf8(o.stderr).unwrap();
     assert!(stderr.contains("city_disagrees_with_code"), "{stderr}");
