@@ -13,18 +13,7 @@ fn is_hazard(c: char) -> bool {
 
 /// `text` with every hazardous character written as `\u{..}`; borrowed when there is none.
 pub fn safe(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_hazard) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if is_hazard(c) {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+    escape_where(text, is_hazard, |c| format!("\\u{{{c:x}}}"))
 }
 
 /// JSON text (as `serde_json` writes it: control characters below U+0020 already escaped)
@@ -32,14 +21,19 @@ pub fn safe(text: &str) -> Cow<'_, str> {
 /// only inside strings — written as JSON `\uXXXX` escapes: the same JSON value, safe to print.
 pub fn safe_json(json: &str) -> Cow<'_, str> {
     // Below U+0020 there is only the layout's white space: serde escapes the rest in strings.
-    let hazard = |c: char| c >= ' ' && is_hazard(c);
-    if !json.chars().any(hazard) {
-        return Cow::Borrowed(json);
+    escape_where(json, |c| c >= ' ' && is_hazard(c), |c| format!("\\u{c:04x}"))
+}
+
+/// `text` with each character `hazard` picks replaced by `escape` of its code point;
+/// borrowed when there is none.
+fn escape_where(text: &str, hazard: impl Fn(char) -> bool, escape: impl Fn(u32) -> String) -> Cow<'_, str> {
+    if !text.chars().any(&hazard) {
+        return Cow::Borrowed(text);
     }
-    let mut out = String::with_capacity(json.len() + 8);
-    for c in json.chars() {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
         if hazard(c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            out.push_str(&escape(u32::from(c)));
         } else {
             out.push(c);
         }
