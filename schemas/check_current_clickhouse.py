@@ -68,7 +68,7 @@ def single(binary):
         run(cur, f"SELECT count() FROM {database}.`{t}`")
     version = run(cur, "SELECT version()")[0][0]
     expected = {"ledger_lines", "record_copies", "rejections", "resettle_marks", "period_closures", "statements",
-                "registry_entities", "registry_centers", "ledger_lines_by_user", "schema_migrations"}
+                "registry_entities", "registry_centers", "registry_entity_entries", "registry_center_entries", "ledger_lines_by_user", "schema_migrations"}
     missing = expected - set(tables)
     if missing:
         raise SystemExit(f"single-server form: tables missing on current ClickHouse: {sorted(missing)}")

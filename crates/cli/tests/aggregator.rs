@@ -192,3 +192,113 @@ async fn a_registry_tombstone_removes_the_entity_and_holds_its_lines() {
     member.kill();
     store.drop().await;
 }
+
+/// Sends keyed messages (a `None` payload is a tombstone) to the test's topics.
+struct Sender {
+    producer: rdkafka::producer::FutureProducer,
+}
+
+impl Sender {
+    async fn topics(prefix: &str) -> (Sender, subsidy_bus::Topics) {
+        let name = |t: &str| format!("{prefix}.{t}");
+        let topics = subsidy_bus::Topics { records: name("records"), entities: name("entities"), centers: name("centers"), dead_letter: name("dead-letter"), checkpoints: name("checkpoints") };
+        let bus = subsidy_bus::BusConfig { brokers: brokers(), topics: topics.clone(), record_partitions: 4 };
+        subsidy_bus::ensure_topics(&bus.brokers, &bus.topic_specs(), Duration::from_secs(30)).await.unwrap();
+        (Sender { producer: subsidy_bus::client_config(&bus.brokers).create().unwrap() }, topics)
+    }
+
+    async fn send(&self, topic: &str, key: &str, payload: &str) {
+        let record = rdkafka::producer::FutureRecord::<str, str>::to(topic).key(key).payload(payload);
+        self.producer.send(record, Duration::from_secs(30)).await.map_err(|(e, _)| e).unwrap();
+    }
+}
+
+/// Waits until the entity's lines are `want`: per record id, the uplift it stands at.
+async fn await_uplifts(ledger: &dyn LedgerStore, code: &subsidy_core::CreditCode, want: &[(&str, &str)]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let lines = ledger.entity_lines(code, None).await.unwrap_or_default();
+        let got: Vec<(String, String)> = lines.iter().map(|l| (l.record_id.clone(), l.uplift.normalize().to_string())).collect();
+        if got.len() == want.len() && got.iter().zip(want).all(|(g, w)| g.0 == w.0 && g.1 == w.1) && lines.iter().all(|l| l.reason.is_none()) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the lines did not reach {want:?} in 120 s: {lines:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The statement lines of a `statements` CSV as (payout month, month, kind, subsidy).
+fn statement_lines(csv: &str, code: &str) -> Vec<(String, String, String, String)> {
+    csv.lines().skip(1).map(|l| l.split(',').collect::<Vec<_>>()).filter(|f| f[0] == code).map(|f| (f[1].into(), f[2].into(), f[3].into(), f[5].into())).collect()
+}
+
+/// An entity re-registers in 阜阳市 from a day inside an open month, after earlier months
+/// closed: the closed months keep 20% with no adjustment, its usage from that day on gets
+/// 24%. Then a correction of its undated entry (no new day) moves every earlier day too:
+/// every month is re-settled and the closed ones get their differences as adjustments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_to_fuyang_pays_24_percent_from_its_day_and_a_correction_adjusts_every_month() {
+    require_broker().await;
+    let prefix = unique("asof");
+    let (sender, topics) = Sender::topics(&prefix).await;
+    let golden = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden");
+    let read_array = |f: &str| -> Vec<serde_json::Value> { serde_json::from_str(&std::fs::read_to_string(golden.join(f)).unwrap()).unwrap() };
+    let user = "91340100MA0000001K";
+    let entities = read_array("entities.json");
+    let undated = entities.iter().find(|e| e["credit_code"] == user).unwrap().clone();
+    assert_eq!(undated["city"], "合肥市");
+    for e in &entities {
+        sender.send(&topics.entities, e["credit_code"].as_str().unwrap(), &e.to_string()).await;
+    }
+    for c in read_array("centers.json") {
+        sender.send(&topics.centers, c["center_id"].as_str().unwrap(), &c.to_string()).await;
+    }
+    let record = |id: &str, end: &str| {
+        serde_json::json!({"record_id": id, "revision": 1, "user_credit_code": user, "center_id": "C1", "accelerator": "Ascend-910B", "cards": 8,
+            "card_hours": "10", "usage_start": "2025-09-01T00:00:00+08:00", "usage_end": end, "updated_at": "2025-12-01T00:00:00+08:00",
+            "unit_price": "100", "amount": "1000.00", "paid_amount": "1000.00", "payment_status": "paid", "currency": "CNY"})
+        .to_string()
+    };
+    for (id, end) in [("m1", "2025-09-10T12:00:00+08:00"), ("m2", "2025-10-05T12:00:00+08:00"), ("m3", "2025-11-05T12:00:00+08:00"), ("m4", "2025-11-20T12:00:00+08:00")] {
+        sender.send(&topics.records, id, &record(id, end)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = TestStore::sqlite(dir.path());
+    let ledger = store.open().await;
+    let member = spawn_aggregate_on(&prefix, &store, &unique("asof"), &["--batch-linger-ms", "50"]);
+    let code = subsidy_core::CreditCode::parse(user).unwrap();
+    await_uplifts(ledger.as_ref(), &code, &[("m1", "1"), ("m2", "1"), ("m3", "1"), ("m4", "1")]).await;
+    for month in ["2025-09", "2025-10"] {
+        let o = store.run(&["close", "--period", month]);
+        assert!(o.status.success(), "close {month}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    // The move: a dated entry, keyed by credit code and day, inside the open November.
+    let mut moved = undated.clone();
+    moved["city"] = "阜阳市".into();
+    moved["valid_from"] = "2025-11-15".into();
+    sender.send(&topics.entities, &format!("{user}@2025-11-15"), &moved.to_string()).await;
+    await_uplifts(ledger.as_ref(), &code, &[("m1", "1"), ("m2", "1"), ("m3", "1"), ("m4", "1.2")]).await;
+    let line = ledger.entity_lines(&code, None).await.unwrap().into_iter().find(|l| l.record_id == "m4").unwrap();
+    assert_eq!(line.entity_entry.map(|d| d.to_string()).as_deref(), Some("2025-11-15"), "the line names the entry it was judged by");
+    let o = store.run(&["close", "--period", "2025-11"]);
+    assert!(o.status.success(), "close 2025-11: {}", String::from_utf8_lossy(&o.stderr));
+    let s = |p: &str, f: &str, k: &str, v: &str| (p.to_string(), f.to_string(), k.to_string(), v.to_string());
+    let want = vec![s("2025-09", "2025-09", "settled", "200.00"), s("2025-10", "2025-10", "settled", "200.00"), s("2025-11", "2025-11", "settled", "440.00")];
+    assert_eq!(statement_lines(&store.statements(dir.path()), user), want, "months before the day keep 20%, with no adjustment");
+
+    // The correction: the undated entry again, now in 阜阳市; every day is 阜阳 from the start.
+    let mut corrected = undated.clone();
+    corrected["city"] = "阜阳市".into();
+    sender.send(&topics.entities, user, &corrected.to_string()).await;
+    await_uplifts(ledger.as_ref(), &code, &[("m1", "1.2"), ("m2", "1.2"), ("m3", "1.2"), ("m4", "1.2")]).await;
+    let o = store.run(&["close", "--period", "2025-12"]);
+    assert!(o.status.success(), "close 2025-12: {}", String::from_utf8_lossy(&o.stderr));
+    let mut want = want;
+    want.extend([s("2025-12", "2025-09", "adjustment", "40.00"), s("2025-12", "2025-10", "adjustment", "40.00"), s("2025-12", "2025-11", "adjustment", "40.00")]);
+    let mut got = statement_lines(&store.statements(dir.path()), user);
+    got.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    want.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert_eq!(got, want, "a correction re-settles every month and books the differences");
+    member.kill();
+}

@@ -128,7 +128,7 @@ async fn the_pipeline_runs_on_a_replicated_cluster_through_a_replica_outage() {
     assert_quiet("the aggregator stopped with SIGTERM", &log2);
 
     // Replica 2 catches up from the replication log.
-    for table in ["record_copies", "ledger_lines", ".inner.ledger_lines_by_user", "rejections", "resettle_marks", "registry_entities", "registry_centers"] {
+    for table in ["record_copies", "ledger_lines", ".inner.ledger_lines_by_user", "rejections", "resettle_marks", "registry_entities", "registry_centers", "registry_entity_entries", "registry_center_entries"] {
         query(2, &format!("SYSTEM SYNC REPLICA {db}.`{table}_local`"));
     }
     let expected = recompute(dir.path());

@@ -144,6 +144,11 @@ async fn an_entity_listed_twice_is_produced_as_the_later_one_in_every_poll() {
     let mut moved = first.clone();
     moved["city"] = serde_json::json!(if first["city"] == "阜阳市" { "合肥市" } else { "阜阳市" });
     generated.dataset.entities.push(moved.clone());
+    // The same key on a day is another entry, produced under its own key beside the undated one.
+    let mut dated = first.clone();
+    dated["city"] = serde_json::json!("宿州市");
+    dated["valid_from"] = serde_json::json!("2021-09-01");
+    generated.dataset.entities.push(dated.clone());
     let state = SimState::new(generated.dataset.clone(), SimConfig::new(TOKEN)).unwrap();
     let sim = spawn(state.clone()).await.unwrap();
     let prefix = unique("collector-repeat");
@@ -156,13 +161,12 @@ async fn an_entity_listed_twice_is_produced_as_the_later_one_in_every_poll() {
     assert!(done.status.success(), "{}", done.stderr);
     let polls = done.stderr.matches("lists this registry item more than once").count();
     assert!(polls >= 3, "expected a report per poll, found {polls}: {}", done.stderr);
-    let produced: Vec<serde_json::Value> = read_topic(&format!("{prefix}.entities"))
-        .await
-        .into_iter()
-        .filter(|(key, _, _)| key.as_deref() == Some(code.as_bytes()))
-        .map(|(_, payload, _)| serde_json::from_slice(&payload).unwrap())
-        .collect();
-    assert_eq!(produced, vec![moved], "the entity must be produced once, as the later item");
+    let topic = read_topic(&format!("{prefix}.entities")).await;
+    let under = |key: &str| -> Vec<serde_json::Value> {
+        topic.iter().filter(|(k, _, _)| k.as_deref() == Some(key.as_bytes())).map(|(_, payload, _)| serde_json::from_slice(payload).unwrap()).collect()
+    };
+    assert_eq!(under(&code), vec![moved], "the entity must be produced once, as the later item");
+    assert_eq!(under(&format!("{code}@2021-09-01")), vec![dated], "the dated entry is produced once, under its key and day");
 }
 
 /// `item` as the simulator's oversized fault serves it: its name padded past `bytes`.

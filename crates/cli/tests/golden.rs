@@ -166,3 +166,56 @@ fn registry_text_is_escaped_on_the_terminal() {
     assert!(!stderr.contains('\u{1b}') && !stderr.contains('\u{7}') && !stderr.contains('\u{202e}'), "raw control characters reach the terminal: {stderr:?}");
     assert!(stderr.contains("\\u{1b}[2J\\u{1b}]0;owned\\u{7}\\u{202e}阜阳"), "{stderr}");
 }
+
+/// `recompute` judges each record by the registry entries standing on its usage day: an
+/// entity that re-registers in 阜阳市 from 2025-10-15 gets 20% before that day and 24% from
+/// it; a center sold to that entity from 2025-11-01 makes its usage there self-built from then.
+#[test]
+fn recompute_judges_each_record_by_the_entries_of_its_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = "91340100MA0000001K";
+    let mut entities: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(golden("entities.json")).unwrap()).unwrap();
+    let mut moved = entities.iter().find(|e| e["credit_code"] == user).unwrap().clone();
+    assert_eq!(moved["city"], "合肥市");
+    moved["city"] = "阜阳市".into();
+    moved["valid_from"] = "2025-10-15".into();
+    entities.push(moved);
+    let mut centers: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(golden("centers.json")).unwrap()).unwrap();
+    let mut sold = centers.iter().find(|c| c["center_id"] == "C1").unwrap().clone();
+    assert_ne!(sold["owner_credit_code"], user);
+    sold["owner_credit_code"] = user.into();
+    sold["valid_from"] = "2025-11-01".into();
+    centers.push(sold);
+    let record = |id: &str, end: &str| {
+        serde_json::json!({"record_id": id, "revision": 1, "user_credit_code": user, "center_id": "C1", "accelerator": "Ascend-910B", "cards": 8,
+            "card_hours": "10", "usage_start": "2025-09-01T00:00:00+08:00", "usage_end": end, "updated_at": "2025-12-01T00:00:00+08:00",
+            "unit_price": "100", "amount": "1000.00", "paid_amount": "1000.00", "payment_status": "paid", "currency": "CNY"})
+        .to_string()
+    };
+    let records = [record("d1", "2025-09-30T12:00:00+08:00"), record("d2", "2025-10-14T23:59:59+08:00"), record("d3", "2025-10-15T00:00:00+08:00"), record("d4", "2025-11-02T12:00:00+08:00")];
+    let paths = [("entities.json", serde_json::to_string(&entities).unwrap()), ("centers.json", serde_json::to_string(&centers).unwrap()), ("records.jsonl", records.join("\n"))];
+    for (name, text) in &paths {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let (out, excl) = (dir.path().join("s.csv"), dir.path().join("x.jsonl"));
+    let o = Command::new(env!("CARGO_BIN_EXE_subsidy-meter"))
+        .args(["recompute", "--records"])
+        .arg(dir.path().join("records.jsonl"))
+        .arg("--entities")
+        .arg(dir.path().join("entities.json"))
+        .arg("--centers")
+        .arg(dir.path().join("centers.json"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--exclusions")
+        .arg(&excl)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "recompute failed: {}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out).unwrap();
+    // September at 20%; October: 1000 × 20% before the 15th plus 1000 × 24% from it.
+    assert!(csv.contains(&format!("{user},2025-09,1,1000.00,200.00\n")), "{csv}");
+    assert!(csv.contains(&format!("{user},2025-10,2,2000.00,440.00\n")), "{csv}");
+    assert!(!csv.contains(&format!("{user},2025-11")), "{csv}");
+    assert_eq!(line_reasons(&std::fs::read_to_string(excl).unwrap()), vec![(4, "self_built_self_used".to_string())]);
+}

@@ -10,6 +10,7 @@ use crate::reason::ReasonCode;
 use crate::record::PaymentStatus;
 use crate::registry::Registry;
 use crate::standing::Facts;
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 /// What the rules make of one record.
@@ -29,6 +30,10 @@ pub struct Assessment {
     pub contribution: Decimal,
     /// `None` when eligible; otherwise why not.
     pub reason: Option<ReasonCode>,
+    /// The day of the user's registry entry the record was judged by (`None`: undated, or no entry).
+    pub entity_entry: Option<NaiveDate>,
+    /// The day of the center's registry entry the record was judged by (`None`: undated, or no entry).
+    pub center_entry: Option<NaiveDate>,
 }
 
 impl Assessment {
@@ -38,9 +43,9 @@ impl Assessment {
     }
 }
 
-/// Classifies a record's facts. Checks run in a fixed order and the first that fails gives the reason:
-/// unknown entity, unknown center, policy window, entity kind, province, self-built, related party,
-/// then payment status.
+/// Classifies a record's facts against the registry entries standing on its usage day. Checks
+/// run in a fixed order and the first that fails gives the reason: unknown entity, unknown
+/// center, policy window, entity kind, province, self-built, related party, then payment status.
 pub fn classify(record: &Facts, registry: &Registry, policy: &PolicySet) -> Assessment {
     let date = record.usage_date;
     let period = Period::of_date(date);
@@ -52,6 +57,8 @@ pub fn classify(record: &Facts, registry: &Registry, policy: &PolicySet) -> Asse
         base: Decimal::ZERO,
         contribution: Decimal::ZERO,
         reason: None,
+        entity_entry: None,
+        center_entry: None,
     };
     let found = policy.version_for(date);
     if let Some((index, version)) = found {
@@ -62,8 +69,10 @@ pub fn classify(record: &Facts, registry: &Registry, policy: &PolicySet) -> Asse
         a.base = record.paid_amount;
     }
     let reason = 'check: {
-        let Some(user) = registry.entity(&record.user) else { break 'check Some(ReasonCode::UnknownEntity) };
-        let Some(center) = registry.center(&record.center_id) else { break 'check Some(ReasonCode::UnknownCenter) };
+        let Some(user) = registry.entity_on(&record.user, date) else { break 'check Some(ReasonCode::UnknownEntity) };
+        a.entity_entry = user.valid_from;
+        let Some(center) = registry.center_on(&record.center_id, date) else { break 'check Some(ReasonCode::UnknownCenter) };
+        a.center_entry = center.valid_from;
         let Some((_, version)) = found else { break 'check Some(ReasonCode::OutsidePolicyWindow) };
         a.uplift = version.uplift_for(&user.city);
         if !version.eligible_kinds.contains(&user.kind) {
@@ -76,7 +85,7 @@ pub fn classify(record: &Facts, registry: &Registry, policy: &PolicySet) -> Asse
             break 'check Some(ReasonCode::SelfBuiltSelfUsed);
         }
         if let Some(group) = &user.related_group {
-            let owner_group = registry.entity(&center.owner_credit_code).and_then(|o| o.related_group.as_ref());
+            let owner_group = registry.entity_on(&center.owner_credit_code, date).and_then(|o| o.related_group.as_ref());
             if owner_group == Some(group) {
                 break 'check Some(ReasonCode::RelatedParty);
             }

@@ -3,11 +3,19 @@
 //!
 //! Both arrive from the platform as JSON objects. Each item is checked on its
 //! own; a bad item is refused with a reason and the rest still load. Province
-//! and city names are kept in canonical form ([`crate::place`]). An entry
-//! given again replaces the earlier one, as an update would, in files and in
-//! the stream alike; every change says which ledger lines it may re-settle
-//! ([`Affected`]). What looks wrong but is not refused (a repeated entry, a
-//! city that disagrees with the credit code's division) is a [`Finding`].
+//! and city names are kept in canonical form ([`crate::place`]).
+//!
+//! An item may carry `valid_from`, the day (China Standard Time) it takes
+//! effect: the registry keeps every entry of a key, one per day, and a record
+//! is judged by the entries standing on its usage day ([`Registry::entity_on`],
+//! [`Registry::center_on`]). The earliest entry of a key also covers every day
+//! before it; an undated entry counts as the earliest. An item with the key and
+//! day of an earlier entry is a correction and replaces it, as an update
+//! would, in files and in the stream alike. Every change says which ledger
+//! lines it may re-settle ([`Affected`]); a dated change can alter only lines
+//! from its day on, since earlier days are judged by the entries before it.
+//! What looks wrong but is not refused (a repeated entry, a city that
+//! disagrees with the credit code's division) is a [`Finding`].
 
 use crate::credit_code::CreditCode;
 use crate::place;
@@ -15,8 +23,21 @@ use crate::reason::ReasonCode;
 use crate::record::Rejection;
 use crate::standing::Facts;
 use ahash::AHashMap;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Earliest `valid_from` accepted: entries before the policy's era are mistakes.
+pub const EARLIEST_VALID_FROM: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+/// Latest `valid_from` accepted (a day every ledger store can hold).
+pub const LATEST_VALID_FROM: NaiveDate = match NaiveDate::from_ymd_opt(2099, 12, 31) {
+    Some(d) => d,
+    None => NaiveDate::MAX,
+};
 
 /// What kind of organisation an entity is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -74,6 +95,9 @@ pub struct Entity {
     pub city: String,
     /// Entities sharing a group are related parties.
     pub related_group: Option<String>,
+    /// The day this entry takes effect; `None` for an undated entry (from the beginning).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<NaiveDate>,
 }
 
 impl Entity {
@@ -96,6 +120,9 @@ pub struct ComputeCenter {
     pub province: String,
     /// City where it stands, canonical.
     pub city: String,
+    /// The day this entry takes effect; `None` for an undated entry (from the beginning).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<NaiveDate>,
 }
 
 #[derive(Deserialize)]
@@ -106,6 +133,8 @@ struct EntityWire {
     province: String,
     city: String,
     related_group: Option<String>,
+    #[serde(default)]
+    valid_from: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +144,37 @@ struct CenterWire {
     owner_credit_code: String,
     province: String,
     city: String,
+    #[serde(default)]
+    valid_from: Option<String>,
+}
+
+/// Checks an item's `valid_from`: a day "YYYY-MM-DD" between [`EARLIEST_VALID_FROM`] and
+/// [`LATEST_VALID_FROM`]; absent or null for an undated entry.
+pub fn parse_valid_from(text: Option<&str>) -> Result<Option<NaiveDate>, Rejection> {
+    let Some(text) = text else { return Ok(None) };
+    let bad = |why: String| Rejection::new(ReasonCode::InvalidField, Some("valid_from"), why);
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad(format!("valid_from {:?} is not a day YYYY-MM-DD", text.chars().take(32).collect::<String>())))?;
+    if !(EARLIEST_VALID_FROM..=LATEST_VALID_FROM).contains(&day) {
+        return Err(bad(format!("valid_from {day} is outside {EARLIEST_VALID_FROM} … {LATEST_VALID_FROM}")));
+    }
+    Ok(Some(day))
+}
+
+/// The key of one registry entry as the bus and the stores carry it: the credit code or
+/// center id, then `@` and the day for a dated entry (`91340100MA0000001@2026-03-10`).
+pub fn entry_key(key: &str, valid_from: Option<NaiveDate>) -> String {
+    match valid_from {
+        Some(day) => format!("{key}@{day}"),
+        None => key.to_string(),
+    }
+}
+
+/// The inverse of [`entry_key`]: the key and the day; `None` when the day does not parse.
+pub fn split_entry_key(text: &str) -> Option<(&str, Option<NaiveDate>)> {
+    match text.rsplit_once('@') {
+        Some((key, day)) => Some((key, Some(NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?))),
+        None => Some((text, None)),
+    }
 }
 
 fn wire_error(e: serde_json::Error) -> Rejection {
@@ -137,7 +197,8 @@ pub fn parse_entity(value: &serde_json::Value) -> Result<Entity, Rejection> {
         return Err(Rejection::new(ReasonCode::InvalidField, None, "name, province and city must not be empty".into()));
     }
     let related_group = w.related_group.map(|g| place::clean(&g)).filter(|g| !g.is_empty());
-    Ok(Entity { credit_code, name: w.name, kind: w.kind, province, city, related_group })
+    let valid_from = parse_valid_from(w.valid_from.as_deref())?;
+    Ok(Entity { credit_code, name: w.name, kind: w.kind, province, city, related_group, valid_from })
 }
 
 /// Checks one compute-center object from the platform.
@@ -149,7 +210,8 @@ pub fn parse_center(value: &serde_json::Value) -> Result<ComputeCenter, Rejectio
     if w.center_id.is_empty() || w.center_id.len() > crate::record::MAX_ID_LEN || w.center_id.chars().any(char::is_control) {
         return Err(Rejection::new(ReasonCode::InvalidField, Some("center_id"), format!("center_id must be 1–{} bytes without control characters", crate::record::MAX_ID_LEN)));
     }
-    Ok(ComputeCenter { center_id: w.center_id, name: w.name, owner_credit_code: owner, province: place::province(&w.province), city: place::city(&w.city) })
+    let valid_from = parse_valid_from(w.valid_from.as_deref())?;
+    Ok(ComputeCenter { center_id: w.center_id, name: w.name, owner_credit_code: owner, province: place::province(&w.province), city: place::city(&w.city), valid_from })
 }
 
 /// An item of a registry file that was refused, with its position in the array.
@@ -247,12 +309,32 @@ pub struct LoadReport {
     pub repeated: Vec<Finding>,
 }
 
-/// The entities and centers known at a point in time.
+/// The entries of one key by the day each takes effect; the undated entry (`None`) sorts first.
+type Entries<T> = BTreeMap<Option<NaiveDate>, T>;
+
+/// The entry standing on `day`: the latest taking effect by then, else the earliest
+/// (which also covers every day before it).
+fn on<T>(entries: &Entries<T>, day: NaiveDate) -> Option<&T> {
+    entries.range(..=Some(day)).next_back().map(|(_, e)| e).or_else(|| entries.values().next())
+}
+
+/// The entry a new one at `from` takes over from: the one it corrects, else the one that
+/// stood on its day (for an undated entry, the earliest).
+fn prior<T>(entries: &Entries<T>, from: Option<NaiveDate>) -> Option<&T> {
+    match (entries.get(&from), from) {
+        (Some(e), _) => Some(e),
+        (None, Some(day)) => on(entries, day),
+        (None, None) => entries.values().next(),
+    }
+}
+
+/// The entities and centers, each with every entry it has had.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
-    entities: AHashMap<CreditCode, Entity>,
-    centers: AHashMap<Box<str>, ComputeCenter>,
-    /// Center ids by owner: the lines a change of the owner's group may re-settle.
+    entities: AHashMap<CreditCode, Entries<Entity>>,
+    centers: AHashMap<Box<str>, Entries<ComputeCenter>>,
+    /// Center ids by every owner any of their entries names: the lines a change of the
+    /// owner's group may re-settle.
     owned: AHashMap<CreditCode, BTreeSet<String>>,
 }
 
@@ -262,44 +344,50 @@ impl Registry {
         Registry::default()
     }
 
-    /// Adds or replaces an entity (a later entry wins); returns the lines it may re-settle.
+    /// Adds an entry, or replaces the one of its key and day (a correction); returns the
+    /// lines it may re-settle. A new entry (or one the rules read differently) touches the
+    /// entity's own lines; a new related-party group touches the lines on its centers.
     pub fn upsert_entity(&mut self, entity: Entity) -> Affected {
         let mut affected = Affected::default();
-        let before = self.entities.get(&entity.credit_code);
-        if before.is_none_or(|b| b.rules_differ(&entity)) {
+        let entries = self.entities.entry(entity.credit_code).or_default();
+        let is_new = !entries.contains_key(&entity.valid_from);
+        let before = prior(entries, entity.valid_from);
+        if is_new || before.is_none_or(|b| b.rules_differ(&entity)) {
             affected.users.insert(entity.credit_code);
         }
         // As a center owner only the group counts (related parties); an unknown owner has none.
         if before.and_then(|b| b.related_group.as_ref()) != entity.related_group.as_ref() {
             affected.centers.extend(self.owned.get(&entity.credit_code).into_iter().flatten().cloned());
         }
-        self.entities.insert(entity.credit_code, entity);
+        entries.insert(entity.valid_from, entity);
         affected
     }
 
-    /// Adds or replaces a compute center; returns the lines it may re-settle.
+    /// Adds a center entry, or replaces the one of its id and day; returns the lines it may
+    /// re-settle: the center's, when the entry is new or names another owner.
     pub fn upsert_center(&mut self, center: ComputeCenter) -> Affected {
         let mut affected = Affected::default();
-        let before = self.centers.get(center.center_id.as_str()).map(|c| c.owner_credit_code);
-        if before != Some(center.owner_credit_code) {
+        let entries = self.centers.entry(center.center_id.clone().into_boxed_str()).or_default();
+        let is_new = !entries.contains_key(&center.valid_from);
+        if is_new || prior(entries, center.valid_from).map(|c| c.owner_credit_code) != Some(center.owner_credit_code) {
             affected.centers.insert(center.center_id.clone());
         }
-        if let Some(old) = before {
-            if let Some(set) = self.owned.get_mut(&old) {
-                set.remove(&center.center_id);
-            }
-        }
-        self.owned.entry(center.owner_credit_code).or_default().insert(center.center_id.clone());
-        self.centers.insert(center.center_id.clone().into_boxed_str(), center);
+        entries.insert(center.valid_from, center.clone());
+        self.reindex_owners(&center.center_id);
         affected
     }
 
-    /// Removes an entity (the platform withdrew it); returns the lines it may re-settle: its
-    /// own (they become `unknown_entity`) and, when it had a related-party group, those on
-    /// the centers it owns. Removing an entity the registry does not hold changes nothing.
-    pub fn remove_entity(&mut self, code: &CreditCode) -> Affected {
+    /// Removes the entity entry of one day (`None`: the undated one), as a tombstone of its
+    /// [`entry_key`] does; returns the lines it may re-settle: the entity's own and, when the
+    /// entry had a related-party group, those on its centers. Removing an entry the registry
+    /// does not hold changes nothing.
+    pub fn remove_entity(&mut self, code: &CreditCode, valid_from: Option<NaiveDate>) -> Affected {
         let mut affected = Affected::default();
-        let Some(before) = self.entities.remove(code) else { return affected };
+        let Some(entries) = self.entities.get_mut(code) else { return affected };
+        let Some(before) = entries.remove(&valid_from) else { return affected };
+        if entries.is_empty() {
+            self.entities.remove(code);
+        }
         affected.users.insert(before.credit_code);
         if before.related_group.is_some() {
             affected.centers.extend(self.owned.get(code).into_iter().flatten().cloned());
@@ -307,71 +395,99 @@ impl Registry {
         affected
     }
 
-    /// Removes a compute center; returns the lines it may re-settle (those run on it, which
-    /// become `unknown_center`). Removing a center the registry does not hold changes nothing.
-    pub fn remove_center(&mut self, id: &str) -> Affected {
+    /// Removes the center entry of one day; returns the lines it may re-settle (those run on
+    /// the center). Removing an entry the registry does not hold changes nothing.
+    pub fn remove_center(&mut self, id: &str, valid_from: Option<NaiveDate>) -> Affected {
         let mut affected = Affected::default();
-        let Some(before) = self.centers.remove(id) else { return affected };
-        if let Some(set) = self.owned.get_mut(&before.owner_credit_code) {
-            set.remove(id);
-            if set.is_empty() {
-                self.owned.remove(&before.owner_credit_code);
-            }
+        let Some(entries) = self.centers.get_mut(id) else { return affected };
+        if entries.remove(&valid_from).is_none() {
+            return affected;
         }
-        affected.centers.insert(before.center_id);
+        if entries.is_empty() {
+            self.centers.remove(id);
+        }
+        self.reindex_owners(id);
+        affected.centers.insert(id.to_string());
         affected
     }
 
-    /// Looks up an entity.
+    /// Brings the owner index up to date for one center: it is listed under every owner one
+    /// of its entries names, and no other.
+    fn reindex_owners(&mut self, id: &str) {
+        let owners: BTreeSet<CreditCode> = self.centers.get(id).into_iter().flat_map(|e| e.values()).map(|c| c.owner_credit_code).collect();
+        for (owner, ids) in self.owned.iter_mut() {
+            if !owners.contains(owner) {
+                ids.remove(id);
+            }
+        }
+        self.owned.retain(|_, ids| !ids.is_empty());
+        for owner in owners {
+            self.owned.entry(owner).or_default().insert(id.to_string());
+        }
+    }
+
+    /// The entity entry standing on `day`.
+    pub fn entity_on(&self, code: &CreditCode, day: NaiveDate) -> Option<&Entity> {
+        self.entities.get(code).and_then(|e| on(e, day))
+    }
+
+    /// The center entry standing on `day`.
+    pub fn center_on(&self, id: &str, day: NaiveDate) -> Option<&ComputeCenter> {
+        self.centers.get(id).and_then(|e| on(e, day))
+    }
+
+    /// An entity's latest entry: its registration as the platform gives it now.
     pub fn entity(&self, code: &CreditCode) -> Option<&Entity> {
-        self.entities.get(code)
+        self.entities.get(code).and_then(|e| e.values().next_back())
     }
 
-    /// Looks up a center.
+    /// A center's latest entry.
     pub fn center(&self, id: &str) -> Option<&ComputeCenter> {
-        self.centers.get(id)
+        self.centers.get(id).and_then(|e| e.values().next_back())
     }
 
-    /// Number of entities.
+    /// Number of entities (keys, not entries).
     pub fn entity_count(&self) -> usize {
         self.entities.len()
     }
 
-    /// Number of centers.
+    /// Number of centers (keys, not entries).
     pub fn center_count(&self) -> usize {
         self.centers.len()
     }
 
-    /// Every entity, in credit-code order.
+    /// Every entity entry, in credit-code order, then by day (undated first).
     pub fn entities_sorted(&self) -> Vec<&Entity> {
-        let mut v: Vec<_> = self.entities.values().collect();
-        v.sort_by_key(|e| e.credit_code);
+        let mut v: Vec<_> = self.entities.values().flat_map(|e| e.values()).collect();
+        v.sort_by_key(|e| (e.credit_code, e.valid_from));
         v
     }
 
-    /// Every center, in id order.
+    /// Every center entry, in id order, then by day.
     pub fn centers_sorted(&self) -> Vec<&ComputeCenter> {
-        let mut v: Vec<_> = self.centers.values().collect();
-        v.sort_by(|a, b| a.center_id.cmp(&b.center_id));
+        let mut v: Vec<_> = self.centers.values().flat_map(|e| e.values()).collect();
+        v.sort_by(|a, b| (&a.center_id, a.valid_from).cmp(&(&b.center_id, b.valid_from)));
         v
     }
 
-    /// Entities whose registration their credit code contradicts, in credit-code order.
+    /// Entities whose latest registration their credit code contradicts, in credit-code order.
     pub fn findings(&self) -> Vec<Finding> {
-        self.entities_sorted().into_iter().filter_map(check_entity).collect()
+        let mut latest: Vec<&Entity> = self.entities.values().filter_map(|e| e.values().next_back()).collect();
+        latest.sort_by_key(|e| e.credit_code);
+        latest.into_iter().filter_map(check_entity).collect()
     }
 
-    /// Loads a JSON array of entities. Refused items are listed; an entity given again
-    /// replaces the earlier one and is reported.
+    /// Loads a JSON array of entities. Refused items are listed; an entry given again (same
+    /// credit code and `valid_from`) replaces the earlier one and is reported.
     pub fn load_entities(&mut self, json: &str) -> Result<LoadReport, serde_json::Error> {
-        self.load(json, parse_entity, |e| e.credit_code.to_string(), |r, e| {
+        self.load(json, parse_entity, |e| entry_key(e.credit_code.as_str(), e.valid_from), |r, e| {
             r.upsert_entity(e);
         })
     }
 
     /// Loads a JSON array of compute centers; as [`Registry::load_entities`].
     pub fn load_centers(&mut self, json: &str) -> Result<LoadReport, serde_json::Error> {
-        self.load(json, parse_center, |c| c.center_id.clone(), |r, c| {
+        self.load(json, parse_center, |c| entry_key(&c.center_id, c.valid_from), |r, c| {
             r.upsert_center(c);
         })
     }
@@ -439,7 +555,7 @@ mod tests {
         let owner = CreditCode::complete("91340100MA0000001").unwrap();
         let parse = |s: &str| parse_entity(&serde_json::from_str(s).unwrap()).unwrap();
         let mut r = Registry::new();
-        let center = ComputeCenter { center_id: "C1".into(), name: "c".into(), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into() };
+        let center = ComputeCenter { center_id: "C1".into(), name: "c".into(), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into(), valid_from: None };
         assert_eq!(r.upsert_center(center.clone()).centers.len(), 1, "a new center");
         assert!(r.upsert_center(ComputeCenter { name: "renamed".into(), ..center.clone() }).is_empty(), "a new name changes no line");
         let e = parse(&entity_json(owner.as_str(), "n", "合肥市", None));
@@ -458,20 +574,20 @@ mod tests {
         let mut r = Registry::new();
         r.upsert_entity(parse(&entity_json(owner.as_str(), "owner", "合肥市", Some("G"))));
         r.upsert_entity(parse(&entity_json(user.as_str(), "user", "合肥市", None)));
-        let center = ComputeCenter { center_id: "C1".into(), name: "c".into(), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into() };
+        let center = ComputeCenter { center_id: "C1".into(), name: "c".into(), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into(), valid_from: None };
         r.upsert_center(center.clone());
 
-        let a = r.remove_entity(&user);
+        let a = r.remove_entity(&user, None);
         assert_eq!((a.users.iter().collect::<Vec<_>>(), a.centers.len()), (vec![&user], 0), "a user without a group: its own lines");
         assert!(r.entity(&user).is_none());
-        assert!(r.remove_entity(&user).is_empty(), "removing it again changes nothing");
-        let a = r.remove_entity(&owner);
+        assert!(r.remove_entity(&user, None).is_empty(), "removing it again changes nothing");
+        let a = r.remove_entity(&owner, None);
         assert!(a.users.contains(&owner) && a.centers.contains("C1"), "an owner with a group: its own lines and its centers' lines: {a:?}");
 
-        let a = r.remove_center("C1");
+        let a = r.remove_center("C1", None);
         assert!(a.users.is_empty() && a.centers.contains("C1"), "{a:?}");
         assert!(r.center("C1").is_none());
-        assert!(r.remove_center("C1").is_empty());
+        assert!(r.remove_center("C1", None).is_empty());
         // The same entries given again count as new.
         assert!(r.upsert_center(center).centers.contains("C1"));
         assert!(r.upsert_entity(parse(&entity_json(user.as_str(), "user", "合肥市", None))).users.contains(&user));
@@ -490,5 +606,81 @@ mod tests {
         let provincial = CreditCode::complete("12340000485000001").unwrap();
         r.load_entities(&format!("[{}]", entity_json(provincial.as_str(), "n", "宿州市", None))).unwrap();
         assert_eq!(r.findings().len(), 1);
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn dated(json: &str, from: &str) -> serde_json::Value {
+        let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v["valid_from"] = from.into();
+        v
+    }
+
+    #[test]
+    fn a_record_is_judged_by_the_entry_standing_on_its_day() {
+        let code = CreditCode::complete("91340100MA0000001").unwrap();
+        let mut r = Registry::new();
+        r.upsert_entity(parse_entity(&dated(&entity_json(code.as_str(), "n", "合肥市", None), "2025-01-01")).unwrap());
+        let a = r.upsert_entity(parse_entity(&dated(&entity_json(code.as_str(), "n", "阜阳市", None), "2026-03-10")).unwrap());
+        assert!(a.users.contains(&code), "a dated move re-settles the entity's lines (those before its day do not change)");
+        let city_of = |r: &Registry, d: &str| r.entity_on(&code, day(d)).map(|e| e.city.clone());
+        assert_eq!(city_of(&r, "2024-06-01").as_deref(), Some("合肥市"), "the earliest entry covers the days before it");
+        assert_eq!(city_of(&r, "2026-03-09").as_deref(), Some("合肥市"));
+        assert_eq!(city_of(&r, "2026-03-10").as_deref(), Some("阜阳市"));
+        assert_eq!(r.entity(&code).map(|e| e.city.as_str()), Some("阜阳市"), "the latest entry is the registration now");
+        assert_eq!((r.entity_count(), r.entities_sorted().len()), (1, 2), "one entity, two entries");
+        // A correction of the earlier entry (same key and day) replaces it.
+        let a = r.upsert_entity(parse_entity(&dated(&entity_json(code.as_str(), "n", "六安市", None), "2025-01-01")).unwrap());
+        assert!(a.users.contains(&code));
+        assert_eq!(city_of(&r, "2026-03-09").as_deref(), Some("六安市"));
+        assert_eq!(r.entities_sorted().len(), 2);
+        // The same correction again changes nothing.
+        assert!(r.upsert_entity(parse_entity(&dated(&entity_json(code.as_str(), "n", "六安市", None), "2025-01-01")).unwrap()).is_empty());
+        // Removing the later entry leaves the earlier one standing on every day.
+        assert!(r.remove_entity(&code, Some(day("2026-03-10"))).users.contains(&code));
+        assert_eq!(city_of(&r, "2026-12-01").as_deref(), Some("六安市"));
+    }
+
+    #[test]
+    fn a_center_sold_on_a_day_changes_owner_from_that_day() {
+        let (seller, buyer) = (CreditCode::complete("91340100MA0000001").unwrap(), CreditCode::complete("91340100MA0000002").unwrap());
+        let center = |owner: CreditCode, from: Option<&str>| ComputeCenter { center_id: "C1".into(), name: "c".into(), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into(), valid_from: from.map(day) };
+        let mut r = Registry::new();
+        r.upsert_center(center(seller, None));
+        let a = r.upsert_center(center(buyer, Some("2026-05-01")));
+        assert!(a.centers.contains("C1"));
+        assert_eq!(r.center_on("C1", day("2026-04-30")).map(|c| c.owner_credit_code), Some(seller));
+        assert_eq!(r.center_on("C1", day("2026-05-01")).map(|c| c.owner_credit_code), Some(buyer));
+        // Both owners' group changes reach the center's lines.
+        let a = r.upsert_entity(parse_entity(&serde_json::from_str(&entity_json(seller.as_str(), "s", "合肥市", Some("G"))).unwrap()).unwrap());
+        assert!(a.centers.contains("C1"));
+        let a = r.upsert_entity(parse_entity(&serde_json::from_str(&entity_json(buyer.as_str(), "b", "合肥市", Some("H"))).unwrap()).unwrap());
+        assert!(a.centers.contains("C1"));
+        // Once the sale's entry is withdrawn, the buyer owns nothing.
+        r.remove_center("C1", Some(day("2026-05-01")));
+        let a = r.upsert_entity(parse_entity(&serde_json::from_str(&entity_json(buyer.as_str(), "b", "合肥市", Some("K"))).unwrap()).unwrap());
+        assert!(a.centers.is_empty(), "{a:?}");
+    }
+
+    #[test]
+    fn valid_from_is_a_day_within_bounds_and_keys_name_it() {
+        let json = entity_json("91340100MA2MTN5C3", "n", "合肥市", None).replace("91340100MA2MTN5C3", CreditCode::complete("91340100MA2MTN5C3").unwrap().as_str());
+        for bad in ["2026-02-30", "10 March", "1999-12-31", "2100-01-01"] {
+            let e = parse_entity(&dated(&json, bad)).unwrap_err();
+            assert_eq!((e.reason, e.field), (ReasonCode::InvalidField, Some("valid_from")), "{bad}");
+        }
+        let e = parse_entity(&dated(&json, "2026-03-10")).unwrap();
+        assert_eq!(e.valid_from, Some(day("2026-03-10")));
+        let key = entry_key(e.credit_code.as_str(), e.valid_from);
+        assert_eq!(split_entry_key(&key), Some((e.credit_code.as_str(), e.valid_from)));
+        assert_eq!(split_entry_key("C1"), Some(("C1", None)));
+        assert_eq!(split_entry_key("C1@never"), None);
+        // Two entries of one key on different days are not repeats; the same day is.
+        let mut r = Registry::new();
+        let text = format!("[{}, {}, {}]", dated(&json, "2026-03-10"), dated(&json, "2026-04-10"), dated(&json, "2026-04-10"));
+        let report = r.load_entities(&text).unwrap();
+        assert_eq!((r.entities_sorted().len(), report.repeated.len()), (2, 1));
     }
 }

@@ -1,8 +1,9 @@
 //! Settlement: from exact accruals to the subsidy of each entity and month.
 //!
-//! One optional cap per entity and calendar year limits the year's total,
-//! whichever policy versions the year's usage fell under; it is consumed in
-//! month order. Then each month's figure is rounded down to the fen, once.
+//! Each month's exact figure is rounded down to the fen, once. One optional
+//! cap per entity and calendar year then limits the year's total, whichever
+//! policy versions the year's usage fell under: it is spent in month order on
+//! those floored figures, so a capped year pays exactly min(cap, Σ floored).
 //! [`uplift_part`] says how much of a set of lines' contributions an uplift
 //! accounts for, rounded the same way.
 
@@ -26,7 +27,7 @@ pub struct Settlement {
     pub eligible_base: Money,
     /// Σ base × rate × uplift, exact, before any cap.
     pub uncapped: Decimal,
-    /// The subsidy: capped, then rounded down to the fen.
+    /// The subsidy: rounded down to the fen, then capped.
     pub subsidy: Money,
 }
 
@@ -35,31 +36,37 @@ pub fn settle(accruals: &Accruals, policy: &PolicySet) -> Vec<Settlement> {
     let mut entries: Vec<(AccrualKey, &Accrual)> = accruals.iter().map(|(k, a)| (*k, a)).collect();
     entries.sort_by_key(|(k, _)| *k);
     let mut out = Vec::with_capacity(entries.len());
-    // Uncapped contributions of the current entity and year so far, for the cap.
-    let mut year_so_far = Decimal::ZERO;
+    // What the current entity's year has paid so far, floored month by month.
+    let mut year_paid = Decimal::ZERO;
     let mut current: Option<(CreditCode, i32)> = None;
     for (key, accrual) in entries {
         let year = (key.user, key.period.year());
         if current != Some(year) {
-            year_so_far = Decimal::ZERO;
+            year_paid = Decimal::ZERO;
             current = Some(year);
         }
-        let uncapped = accrual.contribution;
-        let payable = match policy.annual_cap(key.period.year()) {
-            Some(cap) => (year_so_far + uncapped).min(cap) - year_so_far.min(cap),
-            None => uncapped,
-        };
-        year_so_far += uncapped;
+        let floored = round_down_to_fen(accrual.contribution.max(Decimal::ZERO));
+        let subsidy = within_cap(floored, year_paid, policy.annual_cap(key.period.year()));
+        year_paid += subsidy;
         out.push(Settlement {
             credit_code: key.user,
             period: key.period,
             eligible_records: accrual.eligible_records,
             eligible_base: accrual.eligible_base,
-            uncapped,
-            subsidy: round_down_to_fen(payable.max(Decimal::ZERO)),
+            uncapped: accrual.contribution,
+            subsidy,
         });
     }
     out
+}
+
+/// The part of a month's floored figure a cap leaves, once the year has paid `paid`
+/// (whole fen, so the result stays whole fen).
+fn within_cap(floored: Money, paid: Money, cap: Option<Money>) -> Money {
+    match cap {
+        Some(cap) => round_down_to_fen(floored.min((cap - paid).max(Decimal::ZERO))),
+        None => floored,
+    }
 }
 
 impl Settlement {
@@ -128,6 +135,8 @@ mod tests {
         let key = AccrualKey { user, period: Period::new(2026, 1).unwrap() };
         accruals.insert(key, &Accrual { eligible_records: 1, eligible_base: d("1"), contribution: d("70") });
         let subsidies: Vec<String> = settle(&accruals, &policy).iter().map(|s| s.subsidy.to_string()).collect();
-        assert_eq!(subsidies, ["60.00", "30.00", "9.99", "70.00"]);
+        // Each month floored first (30.005 → 30.00), then the cap spent in month order:
+        // the year pays exactly the cap.
+        assert_eq!(subsidies, ["60.00", "30.00", "10.00", "70.00"]);
     }
 }

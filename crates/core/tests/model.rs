@@ -4,7 +4,9 @@
 //!
 //! A random history — records with revisions that change amount, status,
 //! user, center and month; same-revision conflicts; duplicates; registry
-//! entries added, changed and repeated; months closed — is streamed in a
+//! entries added, changed and repeated, dated entries (moves, center sales)
+//! and corrections of them; months closed; with and without a cap — is
+//! streamed in a
 //! random order through simulated aggregator members that own partitions of
 //! the records, move partitions between them, look up what stands in a shared
 //! store, write lines with their versions, and re-settle lines when the
@@ -86,13 +88,22 @@ fn entity(rng: &mut Rng, i: usize) -> Entity {
         province: province.into(),
         city: city.into(),
         related_group: [None, Some("G1"), Some("G2")][rng.below(3)].map(str::to_string),
+        valid_from: valid_from(rng),
     }
+}
+
+/// Half the entries undated, the rest taking effect on one of three days that fall between
+/// the usage ends of [`ENDS`]; an entry of a key and day given again is a correction.
+fn valid_from(rng: &mut Rng) -> Option<chrono::NaiveDate> {
+    let days = ["2025-08-08", "2025-09-01", "2025-10-01"];
+    rng.chance(50).then(|| chrono::NaiveDate::parse_from_str(days[rng.below(days.len())], "%Y-%m-%d").unwrap())
 }
 
 fn center(rng: &mut Rng, id: &str) -> ComputeCenter {
     // Owners among the users (self-built, related parties) and one never registered.
     let owner = code(rng.below(7));
-    ComputeCenter { center_id: id.into(), name: id.into(), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into() }
+    // A dated entry naming another owner is a sale from that day.
+    ComputeCenter { center_id: id.into(), name: id.into(), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into(), valid_from: valid_from(rng) }
 }
 
 /// Minutes after 2023-09-01 CST of usage ends around the months that matter:
@@ -408,6 +419,21 @@ fn check(seed: u64, policy: &PolicySet) {
     let expected = ledger.settle();
     assert_eq!(sim.settlements(), expected, "seed {seed}: streamed settlements differ from recompute");
     assert_fixed_equals(&sim.statements, &sim.closed, &expected);
+    assert_years_within_cap(&expected, policy);
+}
+
+/// No capped year pays other than min(cap, Σ of its months each floored to the fen).
+fn assert_years_within_cap(settlements: &[Settlement], policy: &PolicySet) {
+    let mut years: BTreeMap<(CreditCode, i32), (Decimal, Decimal)> = BTreeMap::new();
+    for s in settlements {
+        let year = years.entry((s.credit_code, s.period.year())).or_default();
+        year.0 += subsidy_core::round_down_to_fen(s.uncapped);
+        year.1 += s.subsidy;
+    }
+    for ((user, year), (floored, paid)) in years {
+        let want = policy.annual_cap(year).map_or(floored, |cap| floored.min(cap));
+        assert_eq!(paid, want, "{user} {year}: paid {paid}, floored sum {floored}");
+    }
 }
 
 proptest! {
@@ -453,11 +479,14 @@ fn histories_exercise_every_case() {
         if sim.moved > 0 {
             seen.insert("moved to another user or month");
         }
+        if sim.lines.values().any(|s| s.line.assessment.entity_entry.is_some() || s.line.assessment.center_entry.is_some()) {
+            seen.insert("judged by a dated entry");
+        }
         if sim.settlements().iter().map(|s| s.credit_code).collect::<BTreeSet<_>>().len() > 2 {
             seen.insert("several users");
         }
     }
-    for want in ["first", "replaces", "duplicate", "superseded", "conflict", "conflict line", "adjustment", "held at the end", "re-settled", "moved to another user or month", "several users"] {
+    for want in ["first", "replaces", "duplicate", "superseded", "conflict", "conflict line", "adjustment", "held at the end", "re-settled", "moved to another user or month", "several users", "judged by a dated entry"] {
         assert!(seen.contains(want), "no history had {want}: {seen:?}");
     }
 }

@@ -92,20 +92,28 @@ proptest! {
     }
 
     #[test]
-    fn caps_are_never_exceeded(specs in prop::collection::vec(spec(), 1..120), cap_yuan in 1i64..200_000) {
+    fn a_capped_year_pays_the_cap_or_its_floored_sum(specs in prop::collection::vec(spec(), 1..120), cap_fen in 1i64..20_000_000) {
         let (registry, codes, centers) = common::registry(30);
+        let cap = Decimal::new(cap_fen, 2);
         let mut policy = PolicySet::builtin();
-        for v in &mut policy.versions { v.annual_cap_yuan = Some(Decimal::from(cap_yuan)); }
+        for v in &mut policy.versions { v.annual_cap_yuan = Some(cap); }
         let records = build(&specs, &codes, &centers);
-        let settlements = settle(&records, &policy, &registry);
-        let mut per_year = std::collections::HashMap::new();
-        for s in &settlements {
-            prop_assert!(s.subsidy >= Decimal::ZERO && s.subsidy <= round_down_to_fen(s.uncapped));
-            *per_year.entry((s.credit_code, s.period.year())).or_insert(Decimal::ZERO) += s.subsidy;
+        // Settlements come sorted by entity then month, so each year's months are in order.
+        let mut years: std::collections::BTreeMap<_, Vec<_>> = std::collections::BTreeMap::new();
+        for s in settle(&records, &policy, &registry) {
+            years.entry((s.credit_code, s.period.year())).or_default().push(s);
         }
-        // One cap per entity and calendar year, whichever versions the year's usage fell under.
-        for total in per_year.values() {
-            prop_assert!(*total <= Decimal::from(cap_yuan));
+        for months in years.values() {
+            let floored: Decimal = months.iter().map(|s| round_down_to_fen(s.uncapped)).sum();
+            let paid: Decimal = months.iter().map(|s| s.subsidy).sum();
+            // Exactly min(cap, Σ each month floored), not a fen less.
+            prop_assert_eq!(paid, floored.min(cap), "{:?}", months);
+            // Spent in month order: a month paid short of its floor leaves nothing for later ones.
+            let short = months.iter().position(|s| s.subsidy < round_down_to_fen(s.uncapped));
+            if let Some(i) = short {
+                prop_assert!(months[i + 1..].iter().all(|s| s.subsidy.is_zero()), "{:?}", months);
+            }
+            prop_assert!(months.iter().all(|s| s.subsidy >= Decimal::ZERO && s.subsidy.scale() == 2));
         }
     }
 }

@@ -19,8 +19,10 @@ fn registry(d: &Dataset) -> Registry {
     assert!(report.refused.is_empty() && report.repeated.is_empty(), "{report:?}");
     let report = r.load_centers(&serde_json::to_string(&d.centers).unwrap()).unwrap();
     assert!(report.refused.is_empty() && report.repeated.is_empty(), "{report:?}");
-    // The generator registers entities where their credit codes say they are.
-    assert!(r.findings().is_empty(), "{:?}", r.findings());
+    // The generator registers entities where their credit codes say they are; only those
+    // that moved on a day are reported, as their code names the city they left.
+    let moved: HashSet<String> = r.entities_sorted().iter().filter(|e| e.valid_from.is_some()).map(|e| e.credit_code.to_string()).collect();
+    assert!(r.findings().iter().all(|f| moved.contains(&f.key)), "{:?}", r.findings());
     r
 }
 
@@ -46,7 +48,9 @@ fn registry_is_valid_and_realistic() {
     let r = registry(&g.dataset);
     assert_eq!(r.entity_count(), 300);
     assert_eq!(r.center_count(), 20);
-    let entities = r.entities_sorted();
+    // The undated entries: each entity's first registration (dated moves follow, tested below).
+    let entities: Vec<_> = r.entities_sorted().into_iter().filter(|e| e.valid_from.is_none()).collect();
+    assert_eq!(entities.len(), 300);
     let cities: HashSet<&str> = entities.iter().filter(|e| e.province == "安徽省").map(|e| e.city.as_str()).collect();
     assert_eq!(cities.len(), ANHUI.len(), "every Anhui city has entities");
     let outside = entities.iter().filter(|e| e.province != "安徽省").count();
@@ -174,4 +178,30 @@ fn million_records_in_seconds() {
     let bytes: usize = g.dataset.records.iter().map(String::len).sum();
     eprintln!("1M records, {} MB of text, in {took:?}: {:?}", bytes >> 20, g.summary());
     assert!(took.as_secs() < 10);
+}
+
+/// Some entities re-register in 阜阳市 and some centers are sold, each from a day inside the
+/// generated months; the rest of the data set is the same as without them.
+#[test]
+fn dated_moves_and_sales_fall_inside_the_months() {
+    let g = generate(&config()).unwrap();
+    let r = registry(&g.dataset);
+    let moves: Vec<_> = r.entities_sorted().into_iter().filter(|e| e.valid_from.is_some()).collect();
+    let sales: Vec<_> = r.centers_sorted().into_iter().filter(|c| c.valid_from.is_some()).collect();
+    assert!(!moves.is_empty() && !sales.is_empty(), "{} moves, {} sales", moves.len(), sales.len());
+    let (first, last) = (chrono::NaiveDate::from_ymd_opt(2025, 6, 2).unwrap(), chrono::NaiveDate::from_ymd_opt(2025, 11, 28).unwrap());
+    for m in &moves {
+        let day = m.valid_from.unwrap();
+        assert!((first..=last).contains(&day), "{m:?}");
+        assert_eq!(m.city, "阜阳市");
+        let before = r.entity_on(&m.credit_code, day.pred_opt().unwrap()).unwrap();
+        assert_ne!(before.city, "阜阳市", "a move changes the city: {before:?}");
+    }
+    for c in &sales {
+        let day = c.valid_from.unwrap();
+        assert!((first..=last).contains(&day), "{c:?}");
+        let before = r.center_on(&c.center_id, day.pred_opt().unwrap()).unwrap();
+        assert_ne!(before.owner_credit_code, c.owner_credit_code, "a sale changes the owner");
+        assert!(r.entity(&c.owner_credit_code).is_some(), "the buyer is registered");
+    }
 }

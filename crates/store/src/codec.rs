@@ -37,6 +37,19 @@ pub(crate) fn line_reason_text(reason: Option<ReasonCode>) -> &'static str {
     reason.map_or("", ReasonCode::as_str)
 }
 
+/// The storage form of a registry entry's day: `''` for an undated entry (or none).
+pub(crate) fn entry_day_text(day: Option<NaiveDate>) -> String {
+    day.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
+}
+
+/// A stored registry entry's day: `''` is the undated entry's.
+pub(crate) fn entry_day(text: &str) -> StoreResult<Option<NaiveDate>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map(Some).map_err(|_| corrupt("registry entry day", text))
+}
+
 /// A stored fingerprint (32 hex digits).
 pub(crate) fn fingerprint(text: &str) -> StoreResult<Fingerprint> {
     Fingerprint::parse_hex(text).ok_or_else(|| corrupt("fingerprint", text))

@@ -73,6 +73,10 @@ pub struct LineRow {
     pub position: BusPosition,
     /// Highest stands (see [`subsidy_core::line_version`]).
     pub version: u64,
+    /// The day of the user's registry entry the line was judged by (`None`: undated, or none).
+    pub entity_entry: Option<NaiveDate>,
+    /// The day of the center's registry entry the line was judged by.
+    pub center_entry: Option<NaiveDate>,
 }
 
 impl LineRow {
@@ -99,6 +103,8 @@ impl LineRow {
             reason: a.reason,
             position,
             version,
+            entity_entry: a.entity_entry,
+            center_entry: a.center_entry,
         }
     }
 
@@ -138,6 +144,8 @@ impl LineRow {
                 base: self.base,
                 contribution: self.contribution,
                 reason: self.reason,
+                entity_entry: self.entity_entry,
+                center_entry: self.center_entry,
             },
         }
     }
@@ -235,9 +243,9 @@ pub struct Closure {
 pub struct RegistryRows {
     /// The registry position (summed over its partitions) these rows were read at.
     pub version: u64,
-    /// Every entity, by credit code.
+    /// Every entity entry, by credit code then day.
     pub entities: Vec<Entity>,
-    /// Every center, by id.
+    /// Every center entry, by id then day.
     pub centers: Vec<ComputeCenter>,
 }
 

@@ -2,7 +2,7 @@
 //! with what it was, how it was settled and why, enough to explain each yuan
 //! back to the raw record.
 
-use super::{yuan, MonthStatus};
+use super::{entry_name, yuan, MonthStatus};
 use crate::error::ApiResult;
 use crate::cursor::Scope;
 use crate::state::ApiState;
@@ -75,6 +75,10 @@ pub struct LedgerLine {
     pub reason: Option<String>,
     /// The reason in plain words.
     pub explanation: Option<String>,
+    /// The user's registry entry the line was judged by: its `valid_from` day, or `undated`.
+    pub entity_entry: String,
+    /// The center's registry entry the line was judged by: its `valid_from` day, or `undated`.
+    pub center_entry: String,
 }
 
 /// A page of the lines of `code` in `period`, after the record id `cursor` (taken from a
@@ -122,12 +126,13 @@ async fn representing_records<'a>(state: &ApiState, lines: &'a [LineRow]) -> Api
 }
 
 fn explain(l: &LineRow, record: Option<&UsageRecord>, settled: Option<&Settlement>, registry: &Registry, policy: &PolicySet) -> LedgerLine {
-    let city = registry.entity(&l.user_credit_code).map(|e| e.city.as_str()).unwrap_or_default();
+    // The entries standing on the usage day: those the line was judged by.
+    let city = registry.entity_on(&l.user_credit_code, l.usage_date).map(|e| e.city.as_str()).unwrap_or_default();
     LedgerLine {
         record_id: l.record_id.clone(),
         revision: l.revision,
         center_id: l.center_id.clone(),
-        center_name: registry.center(&l.center_id).map(|c| c.name.clone()),
+        center_name: registry.center_on(&l.center_id, l.usage_date).map(|c| c.name.clone()),
         accelerator: l.accelerator.clone(),
         cards: record.map(|r| r.cards),
         card_hours: record.map(|r| r.card_hours.normalize().to_string()),
@@ -144,5 +149,7 @@ fn explain(l: &LineRow, record: Option<&UsageRecord>, settled: Option<&Settlemen
         eligible: l.reason.is_none(),
         reason: l.reason.map(|r| r.as_str().to_string()),
         explanation: l.reason.map(|r| r.explain().to_string()),
+        entity_entry: entry_name(l.entity_entry),
+        center_entry: entry_name(l.center_entry),
     }
 }

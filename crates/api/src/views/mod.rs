@@ -19,6 +19,11 @@ pub(crate) fn yuan(d: Decimal) -> String {
     format_yuan(d)
 }
 
+/// A registry entry as the API names it: its `valid_from` day, or `undated`.
+pub(crate) fn entry_name(day: Option<chrono::NaiveDate>) -> String {
+    day.map_or_else(|| "undated".to_string(), |d| d.to_string())
+}
+
 /// Whether a month is still moving or fixed for payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -50,6 +50,10 @@ pub struct StandingLine {
     pub contribution: String,
     /// Policy version applied.
     pub policy_version: Option<String>,
+    /// The user's registry entry the line was judged by: its `valid_from` day, or `undated`.
+    pub entity_entry: String,
+    /// The center's registry entry the line was judged by: its `valid_from` day, or `undated`.
+    pub center_entry: String,
 }
 
 /// One copy as received.
@@ -130,5 +134,7 @@ fn standing(l: &LineRow) -> StandingLine {
         base: yuan(l.base),
         contribution: l.contribution.normalize().to_string(),
         policy_version: (!l.policy_version.is_empty()).then(|| l.policy_version.clone()),
+        entity_entry: super::entry_name(l.entity_entry),
+        center_entry: super::entry_name(l.center_entry),
     }
 }

@@ -41,11 +41,11 @@ pub fn stranger() -> CreditCode {
 }
 
 fn entity(code: CreditCode, name: &str, kind: EntityKind, city: &str) -> Entity {
-    Entity { credit_code: code, name: name.into(), kind, province: "安徽省".into(), city: city.into(), related_group: None }
+    Entity { credit_code: code, name: name.into(), kind, province: "安徽省".into(), city: city.into(), related_group: None, valid_from: None }
 }
 
 fn center(id: &str, owner: CreditCode) -> ComputeCenter {
-    ComputeCenter { center_id: id.into(), name: format!("中心 {id}"), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into() }
+    ComputeCenter { center_id: id.into(), name: format!("中心 {id}"), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into(), valid_from: None }
 }
 
 pub fn registry_rows() -> RegistryRows {

@@ -30,6 +30,7 @@ pub fn registry(n: usize) -> (Registry, Vec<CreditCode>, Vec<String>) {
             province: province.into(),
             city: city.into(),
             related_group: (i % 7 == 3 || i % 7 == 4).then(|| format!("G{}", i / 7)),
+            valid_from: None,
         });
         codes.push(code);
     }
@@ -37,7 +38,7 @@ pub fn registry(n: usize) -> (Registry, Vec<CreditCode>, Vec<String>) {
     for c in 0..8 {
         let owner = codes[(c * 7 + 4) % n];
         let id = format!("C{c}");
-        r.upsert_center(ComputeCenter { center_id: id.clone(), name: id.clone(), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into() });
+        r.upsert_center(ComputeCenter { center_id: id.clone(), name: id.clone(), owner_credit_code: owner, province: "安徽省".into(), city: "合肥市".into(), valid_from: None });
         centers.push(id);
     }
     (r, codes, centers)

@@ -149,6 +149,8 @@ mod tests {
             reason: None,
             position: BusPosition { partition: 0, offset: 7 },
             version: u64::from(revision) << 32,
+            entity_entry: None,
+            center_entry: None,
         }
     }
 

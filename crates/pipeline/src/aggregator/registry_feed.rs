@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use subsidy_bus::TopicReader;
-use subsidy_core::registry::{parse_center, parse_entity, Issue};
+use subsidy_core::registry::{parse_center, parse_entity, split_entry_key, Issue};
 use subsidy_core::{Affected, CreditCode, ReasonCode, Registry, Rejection};
 use tokio_util::sync::CancellationToken;
 
@@ -167,16 +167,20 @@ impl RegistryView {
         })
     }
 
-    /// A tombstone: the key is the entry's credit code or center id, as the collector produces it.
+    /// A tombstone: the key is the entry's key as the collector produces it ([`subsidy_core::registry::entry_key`]:
+    /// the credit code or center id, with `@` and the day for a dated entry).
     fn remove(&mut self, source: Source, key: &[u8]) -> Result<Affected, RefusedMessage> {
-        let text = std::str::from_utf8(key).ok().filter(|k| !k.is_empty());
+        let entry = std::str::from_utf8(key).ok().filter(|k| !k.is_empty()).and_then(split_entry_key);
         let bad = |what, reason| RefusedMessage::BadKey { key: String::from_utf8_lossy(key).chars().take(64).collect(), what, reason };
         Ok(match source {
             Source::Entities => {
-                let code = text.and_then(CreditCode::parse).ok_or_else(|| bad("entity", ReasonCode::InvalidCreditCode))?;
-                self.registry.remove_entity(&code)
+                let (code, day) = entry.and_then(|(k, day)| Some((CreditCode::parse(k)?, day))).ok_or_else(|| bad("entity", ReasonCode::InvalidCreditCode))?;
+                self.registry.remove_entity(&code, day)
             }
-            Source::Centers => self.registry.remove_center(text.ok_or_else(|| bad("center", ReasonCode::InvalidField))?),
+            Source::Centers => {
+                let (id, day) = entry.filter(|(k, _)| !k.is_empty()).ok_or_else(|| bad("center", ReasonCode::InvalidField))?;
+                self.registry.remove_center(id, day)
+            }
         })
     }
 
@@ -361,5 +365,24 @@ mod tests {
         let after = v.position().clone();
         assert_eq!(v.apply(Source::Centers, 0, 2, Some(b"C1"), None).unwrap(), Applied::Removed, "a tombstone for an absent entry is no refusal");
         assert!(v.since(Some(&after)).is_empty(), "and changes no line");
+    }
+
+    /// A dated entry's tombstone names its day, and removes that entry only.
+    #[test]
+    fn a_dated_tombstone_removes_that_day_only() {
+        let code = subsidy_core::CreditCode::complete("91340100MA0000001").unwrap();
+        let mut v = RegistryView::default();
+        apply(&mut v, Source::Entities, 0, &entity(code.as_str(), "合肥市")).unwrap();
+        let mut moved: serde_json::Value = serde_json::from_slice(&entity(code.as_str(), "阜阳市")).unwrap();
+        moved["valid_from"] = "2026-03-10".into();
+        apply(&mut v, Source::Entities, 1, moved.to_string().as_bytes()).unwrap();
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(v.registry.entity_on(&code, day("2026-03-09")).map(|e| e.city.as_str()), Some("合肥市"));
+        assert_eq!(v.registry.entity_on(&code, day("2026-03-10")).map(|e| e.city.as_str()), Some("阜阳市"));
+        let key = format!("{}@2026-03-10", code.as_str());
+        assert_eq!(v.apply(Source::Entities, 0, 2, Some(key.as_bytes()), None).unwrap(), Applied::Removed);
+        assert_eq!(v.registry.entity_on(&code, day("2026-03-10")).map(|e| e.city.as_str()), Some("合肥市"), "the undated entry stands again");
+        let bad = format!("{}@2026-13-40", code.as_str());
+        assert_eq!(v.apply(Source::Entities, 0, 3, Some(bad.as_bytes()), None).unwrap_err().reason(), ReasonCode::InvalidCreditCode);
     }
 }

@@ -3,14 +3,18 @@
 //! an item longer than a line may be (`oversized`) among them, so that no
 //! item can make a poll fail.
 //!
-//! An item the list gives twice is reported and the later one stands, as an
-//! update would and as the file loaders do: each poll produces one value per
-//! key, so the stream never flips between the two.
+//! Each item is keyed by its entry key: the credit code or center id, with
+//! the day for an item carrying `valid_from`
+//! ([`subsidy_core::registry::entry_key`]), so the compacted topics keep
+//! every dated entry of a key. An item the list gives twice (same key and
+//! day) is reported and the later one stands, as an update would and as the
+//! file loaders do: each poll produces one value per entry key, so the
+//! stream never flips between the two.
 
 use super::Collector;
 use crate::error::{PipelineError, PipelineResult};
 use subsidy_core::record::MAX_LINE_BYTES;
-use subsidy_core::registry::{parse_center, parse_entity};
+use subsidy_core::registry::{entry_key, parse_center, parse_entity};
 use subsidy_core::{ReasonCode, Rejection};
 
 /// Fetches both registries and produces what changed.
@@ -27,7 +31,7 @@ pub(super) async fn poll(c: &Collector) -> PipelineResult<()> {
     for e in &entities {
         let bytes = e.to_string().into_bytes();
         match within_size("entity", &bytes).and_then(|()| parse_entity(e)) {
-            Ok(ent) => good_entities.push((ent.credit_code.as_str().to_string(), bytes)),
+            Ok(ent) => good_entities.push((entry_key(ent.credit_code.as_str(), ent.valid_from), bytes)),
             Err(r) => c.sink.dead_letter(&bytes, r.reason, r.field, &r.detail, metrics).await?,
         }
     }
@@ -35,7 +39,7 @@ pub(super) async fn poll(c: &Collector) -> PipelineResult<()> {
     for item in &centers {
         let bytes = item.to_string().into_bytes();
         match within_size("center", &bytes).and_then(|()| parse_center(item)) {
-            Ok(center) => good_centers.push((center.center_id.clone(), bytes)),
+            Ok(center) => good_centers.push((entry_key(&center.center_id, center.valid_from), bytes)),
             Err(r) => c.sink.dead_letter(&bytes, r.reason, r.field, &r.detail, metrics).await?,
         }
     }

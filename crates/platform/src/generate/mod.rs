@@ -8,6 +8,7 @@
 
 pub mod clock;
 mod config;
+mod dated;
 mod kinds;
 mod line;
 mod malformed;
@@ -41,7 +42,9 @@ impl Generated {
 /// Generates the data set of `config`.
 ///
 /// The registry comes from the seed alone (ChaCha8 stream 0) and the records
-/// from stream 1, so changing the record count keeps the same entities.
+/// from stream 1, so changing the record count keeps the same entities. Dated
+/// registry changes (moves to 阜阳市, center sales) come from stream 2 and are
+/// listed after the entries they change.
 pub fn generate(config: &GenConfig) -> Result<Generated, GenConfigError> {
     config.validate()?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -49,7 +52,13 @@ pub fn generate(config: &GenConfig) -> Result<Generated, GenConfigError> {
     let mut record_rng = ChaCha8Rng::seed_from_u64(config.seed);
     record_rng.set_stream(1);
     let (records, kinds) = stream::generate(&province, config, record_rng);
-    let dataset = Dataset { entities: province.entities_json(), centers: province.centers_json(), records };
+    let (mut entities, mut centers) = (province.entities_json(), province.centers_json());
+    let mut dated_rng = ChaCha8Rng::seed_from_u64(config.seed);
+    dated_rng.set_stream(2);
+    let (moves, sales) = dated::changes(&province, &entities, &centers, config.months, &mut dated_rng);
+    entities.extend(moves);
+    centers.extend(sales);
+    let dataset = Dataset { entities, centers, records };
     Ok(Generated { dataset, kinds })
 }
 

@@ -242,12 +242,12 @@ pub(super) async fn copies_of(client: &Client, record_ids: &[String]) -> StoreRe
 
 pub(super) async fn registry(client: &Client) -> StoreResult<RegistryRows> {
     let entities: Vec<EntityRow> = client
-        .query("SELECT credit_code, name, kind, province, city, related_group, version FROM registry_entities FINAL ORDER BY credit_code")
+        .query("SELECT credit_code, valid_from, name, kind, province, city, related_group, version FROM registry_entity_entries FINAL ORDER BY credit_code, valid_from")
         .fetch_all()
         .await
         .map_err(map_error)?;
     let centers: Vec<CenterRow> = client
-        .query("SELECT center_id, name, owner_credit_code, province, city, version FROM registry_centers FINAL ORDER BY center_id")
+        .query("SELECT center_id, valid_from, name, owner_credit_code, province, city, version FROM registry_center_entries FINAL ORDER BY center_id, valid_from")
         .fetch_all()
         .await
         .map_err(map_error)?;

@@ -5,7 +5,7 @@
 //! old server lacks `RowBinaryWithNamesAndTypes`), so a mismatch shows up as
 //! a decode error, which the conformance suite would catch.
 
-use crate::codec::{credit_code, date_of_days, days, entity_kind, fingerprint, line_reason, line_reason_text, payment_status, period, statement_kind};
+use crate::codec::{credit_code, date_of_days, days, entity_kind, entry_day, entry_day_text, fingerprint, line_reason, line_reason_text, payment_status, period, statement_kind};
 use crate::decimal::{exact_from_i128, exact_to_i128, ratio, ratio_to_i32, yuan, yuan_to_i64, EXACT_SCALE};
 use crate::{LineSum, BusPosition, CopyRow, LineRow, MonthSum, RejectionRow, ResettleMark, StoreResult};
 use ::clickhouse::Row;
@@ -64,10 +64,12 @@ impl CopyIn {
     }
 }
 
-/// A row of `registry_entities`; `related_group` is `''` for none.
+/// A row of `registry_entity_entries`; `related_group` is `''` for none, `valid_from` `''`
+/// for an undated entry.
 #[derive(Debug, Row, Serialize, Deserialize)]
 pub(super) struct EntityRow {
     credit_code: String,
+    valid_from: String,
     name: String,
     kind: String,
     province: String,
@@ -80,6 +82,7 @@ impl EntityRow {
     pub(super) fn encode(e: &Entity, version: u64) -> Self {
         EntityRow {
             credit_code: e.credit_code.to_string(),
+            valid_from: entry_day_text(e.valid_from),
             name: e.name.clone(),
             kind: e.kind.as_str().to_string(),
             province: e.province.clone(),
@@ -97,14 +100,16 @@ impl EntityRow {
             province: self.province,
             city: self.city,
             related_group: (!self.related_group.is_empty()).then_some(self.related_group),
+            valid_from: entry_day(&self.valid_from)?,
         })
     }
 }
 
-/// A row of `registry_centers`.
+/// A row of `registry_center_entries`.
 #[derive(Debug, Row, Serialize, Deserialize)]
 pub(super) struct CenterRow {
     center_id: String,
+    valid_from: String,
     name: String,
     owner_credit_code: String,
     province: String,
@@ -116,6 +121,7 @@ impl CenterRow {
     pub(super) fn encode(c: &ComputeCenter, version: u64) -> Self {
         CenterRow {
             center_id: c.center_id.clone(),
+            valid_from: entry_day_text(c.valid_from),
             name: c.name.clone(),
             owner_credit_code: c.owner_credit_code.to_string(),
             province: c.province.clone(),
@@ -131,13 +137,14 @@ impl CenterRow {
             owner_credit_code: credit_code(&self.owner_credit_code)?,
             province: self.province,
             city: self.city,
+            valid_from: entry_day(&self.valid_from)?,
         })
     }
 }
 
 /// The columns of `ledger_lines`, in order.
 pub(super) const LINE_COLUMNS: &str = "record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, \
-     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator";
+     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator, entity_entry, center_entry";
 
 #[derive(Debug, Row, Serialize)]
 pub(super) struct LineOut<'a> {
@@ -161,6 +168,8 @@ pub(super) struct LineOut<'a> {
     kafka_offset: i64,
     version: u64,
     accelerator: &'a str,
+    entity_entry: String,
+    center_entry: String,
 }
 
 impl<'a> LineOut<'a> {
@@ -186,6 +195,8 @@ impl<'a> LineOut<'a> {
             kafka_offset: l.position.offset,
             version: l.version,
             accelerator: &l.accelerator,
+            entity_entry: entry_day_text(l.entity_entry),
+            center_entry: entry_day_text(l.center_entry),
         })
     }
 }
@@ -212,6 +223,8 @@ pub(super) struct LineIn {
     kafka_offset: i64,
     version: u64,
     accelerator: String,
+    entity_entry: String,
+    center_entry: String,
 }
 
 impl LineIn {
@@ -236,6 +249,8 @@ impl LineIn {
             policy_version: self.policy_version,
             version: self.version,
             accelerator: self.accelerator,
+            entity_entry: entry_day(&self.entity_entry)?,
+            center_entry: entry_day(&self.center_entry)?,
         })
     }
 }

@@ -47,8 +47,8 @@ pub(super) async fn write_batch(client: &Client, batch: &WriteBatch) -> StoreRes
         insert_rows::<CopyOut<'_>>(client, "record_copies", &copies),
         insert_rows::<LineOut<'_>>(client, "ledger_lines", &lines),
         insert_rows::<RejectionOut<'_>>(client, "rejections", &rejections),
-        insert_rows::<EntityRow>(client, "registry_entities", &entities),
-        insert_rows::<CenterRow>(client, "registry_centers", &centers),
+        insert_rows::<EntityRow>(client, "registry_entity_entries", &entities),
+        insert_rows::<CenterRow>(client, "registry_center_entries", &centers),
     )?;
     insert_rows::<MarkRow>(client, "resettle_marks", &marks).await
 }

@@ -2,7 +2,7 @@
 //! are plain selects; sums are taken in Rust over exact decimals.
 
 use super::codec::{decimal, map_error, parse_closure_time, u32_of, u64_of};
-use crate::codec::{credit_code, entity_kind, fingerprint, line_reason, payment_status, period, statement_kind};
+use crate::codec::{credit_code, entity_kind, entry_day, fingerprint, line_reason, payment_status, period, statement_kind};
 use crate::decimal::{exact, ratio, yuan};
 use crate::{LineSum, BusPosition, Closure, CopyRow, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult};
 use chrono::NaiveDate;
@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use subsidy_core::{Affected, ComputeCenter, CreditCode, Entity, Period, ReasonClass, ReasonCode, Statement};
 
 const LINE_SELECT: &str = "SELECT record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, \
-     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator \
+     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator, entity_entry, center_entry \
      FROM ledger_lines";
 
 /// Collects the rows of a prepared query through a decoder.
@@ -56,6 +56,8 @@ fn line(row: &Row<'_>) -> StoreResult<LineRow> {
         position: BusPosition { partition: get(row, 16)?, offset: get(row, 17)? },
         version: u64_of(get(row, 18)?, "version")?,
         accelerator: get(row, 19)?,
+        entity_entry: entry_day(&text(row, 20)?)?,
+        center_entry: entry_day(&text(row, 21)?)?,
     })
 }
 
@@ -240,7 +242,7 @@ pub(super) fn copies_of(conn: &Connection, record_ids: &[String]) -> StoreResult
 pub(super) fn registry(conn: &mut Connection) -> StoreResult<RegistryRows> {
     let entities = collect(
         conn,
-        "SELECT credit_code, name, kind, province, city, related_group, version FROM registry_entities ORDER BY credit_code",
+        "SELECT credit_code, name, kind, province, city, related_group, version, valid_from FROM registry_entity_entries ORDER BY credit_code, valid_from",
         &[],
         |row| {
             let group = text(row, 5)?;
@@ -251,17 +253,20 @@ pub(super) fn registry(conn: &mut Connection) -> StoreResult<RegistryRows> {
                 province: get(row, 3)?,
                 city: get(row, 4)?,
                 related_group: (!group.is_empty()).then_some(group),
+                valid_from: entry_day(&text(row, 7)?)?,
             };
             Ok((entity, u64_of(get(row, 6)?, "version")?))
         },
     )?;
-    let centers = collect(conn, "SELECT center_id, name, owner_credit_code, province, city, version FROM registry_centers ORDER BY center_id", &[], |row| {
+    let sql = "SELECT center_id, name, owner_credit_code, province, city, version, valid_from FROM registry_center_entries ORDER BY center_id, valid_from";
+    let centers = collect(conn, sql, &[], |row| {
         let center = ComputeCenter {
             center_id: get(row, 0)?,
             name: get(row, 1)?,
             owner_credit_code: credit_code(&text(row, 2)?)?,
             province: get(row, 3)?,
             city: get(row, 4)?,
+            valid_from: entry_day(&text(row, 6)?)?,
         };
         Ok((center, u64_of(get(row, 5)?, "version")?))
     })?;

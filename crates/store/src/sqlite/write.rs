@@ -6,7 +6,7 @@
 //! both stores accept and refuse the same rows.
 
 use super::codec::{closure_time, i64_of, map_error};
-use crate::codec::{days, line_reason_text};
+use crate::codec::{days, entry_day_text, line_reason_text};
 use crate::decimal::{exact_to_i128, ratio_to_i32, yuan_to_i64};
 use crate::{Closure, RegistryRows, StoreError, StoreResult, WriteBatch};
 use rusqlite::{params, Connection, Transaction};
@@ -60,11 +60,13 @@ const LINE_COLUMNS: &[&str] = &[
     "kafka_offset",
     "version",
     "accelerator",
+    "entity_entry",
+    "center_entry",
 ];
 const REJECTION_COLUMNS: &[&str] = &["kafka_partition", "kafka_offset", "record_id", "revision", "reason", "field", "detail", "raw"];
 const MARK_COLUMNS: &[&str] = &["kafka_partition", "registry", "position"];
-const ENTITY_COLUMNS: &[&str] = &["credit_code", "name", "kind", "province", "city", "related_group", "version"];
-const CENTER_COLUMNS: &[&str] = &["center_id", "name", "owner_credit_code", "province", "city", "version"];
+const ENTITY_COLUMNS: &[&str] = &["credit_code", "valid_from", "name", "kind", "province", "city", "related_group", "version"];
+const CENTER_COLUMNS: &[&str] = &["center_id", "valid_from", "name", "owner_credit_code", "province", "city", "version"];
 const STATEMENT_COLUMNS: &[&str] = &["close_id", "credit_code", "payout_period", "for_period", "kind", "eligible_base", "subsidy"];
 
 /// Writes one batch in one transaction.
@@ -123,6 +125,8 @@ fn write_lines(tx: &Transaction<'_>, batch: &WriteBatch) -> StoreResult<()> {
             l.position.offset,
             i64_of(l.version, "version")?,
             l.accelerator,
+            entry_day_text(l.entity_entry),
+            entry_day_text(l.center_entry),
         ])
         .map_err(map_error)?;
     }
@@ -149,14 +153,16 @@ fn write_others(tx: &Transaction<'_>, batch: &WriteBatch) -> StoreResult<()> {
 
 fn write_registry(tx: &Transaction<'_>, registry: &RegistryRows) -> StoreResult<()> {
     let version = i64_of(registry.version, "registry version")?;
-    let mut st = tx.prepare_cached(&upsert("registry_entities", ENTITY_COLUMNS, &["credit_code"], Some("version"))).map_err(map_error)?;
+    let mut st = tx.prepare_cached(&upsert("registry_entity_entries", ENTITY_COLUMNS, &["credit_code", "valid_from"], Some("version"))).map_err(map_error)?;
     for e in &registry.entities {
         let group = e.related_group.as_deref().unwrap_or("");
-        st.execute(params![e.credit_code.as_str(), e.name, e.kind.as_str(), e.province, e.city, group, version]).map_err(map_error)?;
+        let day = entry_day_text(e.valid_from);
+        st.execute(params![e.credit_code.as_str(), day, e.name, e.kind.as_str(), e.province, e.city, group, version]).map_err(map_error)?;
     }
-    let mut st = tx.prepare_cached(&upsert("registry_centers", CENTER_COLUMNS, &["center_id"], Some("version"))).map_err(map_error)?;
+    let mut st = tx.prepare_cached(&upsert("registry_center_entries", CENTER_COLUMNS, &["center_id", "valid_from"], Some("version"))).map_err(map_error)?;
     for c in &registry.centers {
-        st.execute(params![c.center_id, c.name, c.owner_credit_code.as_str(), c.province, c.city, version]).map_err(map_error)?;
+        let day = entry_day_text(c.valid_from);
+        st.execute(params![c.center_id, day, c.name, c.owner_credit_code.as_str(), c.province, c.city, version]).map_err(map_error)?;
     }
     Ok(())
 }

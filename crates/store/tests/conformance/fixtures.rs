@@ -60,6 +60,9 @@ pub fn line(id: &str, revision: u32, user: CreditCode, period: &str, position: B
         reason: None,
         position,
         version: u64::from(revision) << 32,
+        // One dated entry and one undated, so both forms round-trip through the store.
+        entity_entry: NaiveDate::from_ymd_opt(2025, 8, 11),
+        center_entry: None,
     }
 }
 

@@ -31,11 +31,12 @@ fn entity(n: u32, city: &str, group: Option<&str>) -> Entity {
         province: "安徽省".into(),
         city: city.into(),
         related_group: group.map(str::to_string),
+        valid_from: None,
     }
 }
 
 fn center(id: &str, owner: u32) -> ComputeCenter {
-    ComputeCenter { center_id: id.into(), name: format!("中心 {id}"), owner_credit_code: code(owner), province: "安徽省".into(), city: "合肥市".into() }
+    ComputeCenter { center_id: id.into(), name: format!("中心 {id}"), owner_credit_code: code(owner), province: "安徽省".into(), city: "合肥市".into(), valid_from: None }
 }
 
 pub async fn the_registry_of_the_highest_position_stands(store: &dyn LedgerStore) {
