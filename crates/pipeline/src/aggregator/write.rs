@@ -193,19 +193,19 @@ impl Writer {
     /// The store refused `write` for good: writes it again in halves until the refused units
     /// are single records (or single rejection rows), then the tail (marks, registry).
     /// Returns the refused units with the store's error for each; fails as a whole when the
-    /// store refused every unit alone.
+    /// store refused too many to be refusing particular records.
     async fn isolate_refused(&self, write: &WriteBatch, first: StoreError, shutdown: &CancellationToken) -> PipelineResult<Vec<(Unit, StoreError)>> {
         tracing::warn!(error = %first, rows = write.len(), "the store refused the batch; writing it in parts to isolate what it refuses");
         let mut plan = Bisect::new(units(write));
         while let Some(part) = plan.next_part() {
             match self.attempt(&batch_of(&part), shutdown).await? {
-                Ok(()) => plan.written(&part),
+                Ok(()) => {}
                 Err(e) => plan.refused(part, e),
             }
         }
         let refused = match plan.finish() {
             Isolated::Refused(refused) => refused,
-            Isolated::Everything(source) => return Err(PipelineError::Store { what: "writing the ledger batch (every record of it refused alone)", source }),
+            Isolated::Everything(source) => return Err(PipelineError::Store { what: "writing the ledger batch (most of its records refused alone)", source }),
         };
         let tail = tail_of(write);
         if !tail.is_empty() {
