@@ -125,6 +125,14 @@ case("exact-duplicate", ["eligible", "duplicate"], "the same copy twice", text(b
 i = next(n)
 case("older-revision-after-newer", ["eligible", "superseded"], "revision 1 arrives after revision 2",
      text(base(i, revision=2, amount="1500.00", paid_amount="1500.00")), text(base(i)))
+# Values a ledger store cannot hold: refused when decoded, so they never reach a store.
+i = next(n); case("usage-end-1960", ["out_of_range"], "before 1970, the first day a ledger holds", text(base(i, usage_start="1960-01-01T08:00:00+08:00", usage_end="1960-01-01T18:00:00+08:00")))
+i = next(n); case("usage-end-2200", ["out_of_range"], "after 2105, the last year a ledger holds", text(base(i, usage_end="2200-01-01T00:00:00+08:00")))
+i = next(n); case("usage-end-9999", ["out_of_range"], "the year 9999", text(base(i, usage_end="9999-12-31T23:59:59+08:00")))
+i = next(n); case("usage-start-1969", ["out_of_range"], "one second before 1970-01-01T00:00:00Z", text(base(i, usage_start="1969-12-31T23:59:59Z")))
+i = next(n); case("usage-end-last-second", ["outside_policy_window"], "2105-12-31T23:59:59+08:00 is the last instant a ledger holds: kept, under no policy version", text(base(i, usage_end="2105-12-31T23:59:59+08:00")))
+i = next(n); case("amount-beyond-ledger", ["invalid_amount"], "one fen more than the 10^12 yuan a ledger holds for one record", text(base(i, amount="1000000000000.01", paid_amount="1.00")))
+i = next(n); case("paid-beyond-ledger", ["invalid_amount"], "a 14-digit paid amount", text(base(i, amount="1000.00", paid_amount="10000000000000.00")))
 
 
 def main():

@@ -10,10 +10,15 @@ pub const MAX_DEAD_LETTER_VALUE_BYTES: usize = 64 * 1024;
 /// Most bytes of the `detail` header; a longer detail is cut at a character boundary and marked.
 pub const MAX_DETAIL_BYTES: usize = 1024;
 
+/// The `reason` of a dead letter whose rows the ledger store refused for a reason a retry
+/// cannot mend (the `detail` gives the store's words). Not a reason code of the rules: the
+/// record may be valid, and nothing was decided about it.
+pub const STORE_REFUSED: &str = "store_refused";
+
 /// Why a message went to the dead-letter topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter<'a> {
-    /// Reason code (`subsidy_core::ReasonCode::as_str`).
+    /// Reason code (`subsidy_core::ReasonCode::as_str`), or [`STORE_REFUSED`].
     pub reason: &'a str,
     /// Offending field, when one is to blame.
     pub field: Option<&'a str>,

@@ -19,7 +19,7 @@ pub use admin::{check_reachable, ensure_topics, TopicSpec};
 pub use checkpoint::{Checkpoint, Checkpoints};
 pub use closes::{Claim, ClosesLog, CLOSES_TOPIC};
 pub use config::{client_config, BusConfig, Topics};
-pub use dead_letter::{dead_letter_headers, dead_letter_value, header_str, DeadLetter, MAX_DEAD_LETTER_VALUE_BYTES, MAX_DETAIL_BYTES};
+pub use dead_letter::{dead_letter_headers, dead_letter_value, header_str, DeadLetter, MAX_DEAD_LETTER_VALUE_BYTES, MAX_DETAIL_BYTES, STORE_REFUSED};
 pub use error::BusError;
 pub use producer::{idempotent_producer, MAX_MESSAGE_BYTES};
 pub use reader::TopicReader;

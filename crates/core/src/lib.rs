@@ -7,6 +7,7 @@
 //! the embedded demo) settles through these functions and nothing else.
 
 pub mod accrual;
+pub mod bounds;
 pub mod classify;
 pub mod close;
 pub mod credit_code;

@@ -59,9 +59,10 @@ reason_codes! {
     Oversized => "oversized", Rejected, "The line is longer than 65,536 bytes (a record is a few hundred).";
     MissingField => "missing_field", Rejected, "A required field is absent or null.";
     InvalidField => "invalid_field", Rejected, "A field has the wrong type or an impossible value.";
-    InvalidAmount => "invalid_amount", Rejected, "`amount` or `paid_amount` is not a non-negative decimal with at most two decimals, paid exceeds the amount, or `unit_price` is not a non-negative decimal.";
+    InvalidAmount => "invalid_amount", Rejected, "`amount` or `paid_amount` is not a non-negative decimal with at most two decimals, is more than the 1,000,000,000,000 yuan a ledger holds for one record, paid exceeds the amount, or `unit_price` is not a non-negative decimal.";
     UnsupportedCurrency => "unsupported_currency", Rejected, "The currency is not CNY.";
     InvalidTimeRange => "invalid_time_range", Rejected, "`usage_end` is before `usage_start`.";
+    OutOfRange => "out_of_range", Rejected, "`usage_start` or `usage_end` lies outside what every ledger store can hold: before 1970-01-01T00:00:00Z or after 2105-12-31 (China Standard Time).";
     InvalidCreditCode => "invalid_credit_code", Rejected, "The unified social credit code fails the GB 32100-2015 check character, or names no authority, type or division of the standard.";
     RevisionConflict => "revision_conflict", Excluded, "Two copies of the same record and revision differ in content; excluded until a higher revision arrives.";
     UnknownEntity => "unknown_entity", Held, "The user is not in the entity registry yet.";

@@ -4,8 +4,9 @@
 //! Good lines take one borrowed serde pass; only a line that fails it is
 //! parsed again, loosely, to say exactly which field is missing or ill-typed.
 
+use crate::bounds::usage_time_out_of_range;
 use crate::credit_code::CreditCode;
-use crate::money::{parse_quantity, parse_yuan, DecimalError, Money};
+use crate::money::{parse_quantity, parse_yuan, DecimalError, Money, MAX_AMOUNT_YUAN};
 use crate::reason::ReasonCode;
 use chrono::{DateTime, FixedOffset};
 use rust_decimal::Decimal;
@@ -203,12 +204,21 @@ fn timestamp(field: &'static str, text: &str) -> Result<DateTime<FixedOffset>, R
     DateTime::parse_from_rfc3339(text).map_err(|e| invalid(field, format!("`{field}` {text:?} is not an RFC 3339 time with offset: {e}")))
 }
 
+/// A usage time the ledger can hold, or `out_of_range` naming the field and the bound.
+fn usage_time(field: &'static str, text: &str) -> Result<DateTime<FixedOffset>, Rejection> {
+    let t = timestamp(field, text)?;
+    match usage_time_out_of_range(field, &t) {
+        Some(why) => Err(Rejection::new(ReasonCode::OutOfRange, Some(field), why)),
+        None => Ok(t),
+    }
+}
+
 fn amount(field: &'static str, text: &str) -> Result<Money, Rejection> {
     parse_yuan(text).map_err(|e| {
         let why = match e {
-            DecimalError::Syntax => "is not a non-negative plain decimal",
-            DecimalError::TooManyDecimals => "has more than two decimals",
-            DecimalError::TooLarge => "is too large",
+            DecimalError::Syntax => "is not a non-negative plain decimal".to_string(),
+            DecimalError::TooManyDecimals => "has more than two decimals".to_string(),
+            DecimalError::TooLarge => format!("is more than {MAX_AMOUNT_YUAN} yuan, the most a ledger holds for one record"),
         };
         Rejection::new(ReasonCode::InvalidAmount, Some(field), format!("`{field}` {text:?} {why}"))
     })
@@ -250,8 +260,8 @@ pub fn parse_record(line: &[u8]) -> Result<UsageRecord, Rejection> {
         return Err(invalid("cards", "`cards` must be at least 1".into()));
     }
     let card_hours = parse_quantity(&w.card_hours).map_err(|e| invalid("card_hours", format!("`card_hours` {:?} {}", w.card_hours, quantity_error(e))))?;
-    let usage_start = timestamp("usage_start", &w.usage_start)?;
-    let usage_end = timestamp("usage_end", &w.usage_end)?;
+    let usage_start = usage_time("usage_start", &w.usage_start)?;
+    let usage_end = usage_time("usage_end", &w.usage_end)?;
     let updated_at = timestamp("updated_at", &w.updated_at)?;
     if usage_end < usage_start {
         return Err(Rejection::new(
@@ -336,6 +346,51 @@ pub(crate) mod tests {
         let r = parse_record(v.to_string().as_bytes()).unwrap();
         assert_eq!(r.unit_price, Decimal::from(18));
         assert_eq!(r.paid_amount.to_string(), "806.25");
+    }
+
+    #[test]
+    fn usage_times_a_ledger_cannot_hold_are_out_of_range() {
+        use serde_json::json;
+        for field in ["usage_start", "usage_end"] {
+            // Just inside: the first and last instants a ledger holds (start ≤ end kept).
+            for (start, end) in [("1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z"), ("2105-12-31T23:59:59+08:00", "2105-12-31T23:59:59+08:00")] {
+                let mut v = good_line();
+                v["usage_start"] = json!(start);
+                v["usage_end"] = json!(end);
+                assert!(parse_record(v.to_string().as_bytes()).is_ok(), "{start} … {end}");
+            }
+            // Just outside, and far outside: 1960, 2200, 9999.
+            for t in ["1969-12-31T23:59:59Z", "1970-01-01T07:59:59+08:00", "2106-01-01T00:00:00+08:00", "1960-06-01T00:00:00+08:00", "2200-01-01T00:00:00+08:00", "9999-12-31T23:59:59+08:00"] {
+                let r = reject(|m| {
+                    m.insert(field.into(), json!(t));
+                });
+                assert_eq!((r.reason, r.field), (ReasonCode::OutOfRange, Some(field)), "{field} {t}: {r}");
+                let bound = if t < "2000" { "1970-01-01T00:00:00Z" } else { "2105-12-31T23:59:59+08:00" };
+                assert!(r.detail.contains(field) && r.detail.contains(bound), "{}", r.detail);
+            }
+        }
+    }
+
+    #[test]
+    fn amounts_beyond_what_a_ledger_holds_are_refused() {
+        use crate::money::MAX_AMOUNT_YUAN;
+        use serde_json::json;
+        let largest = format!("{MAX_AMOUNT_YUAN}.00");
+        let mut v = good_line();
+        v["amount"] = json!(largest);
+        v["paid_amount"] = json!(largest);
+        let r = parse_record(v.to_string().as_bytes()).unwrap();
+        assert_eq!(r.paid_amount, Decimal::from(MAX_AMOUNT_YUAN));
+        for field in ["amount", "paid_amount"] {
+            for beyond in [format!("{MAX_AMOUNT_YUAN}.01"), "100000000000000.00".to_string(), "99999999999999999999999999.00".to_string()] {
+                let r = reject(|m| {
+                    m.insert("amount".into(), json!(largest));
+                    m.insert(field.into(), json!(beyond));
+                });
+                assert_eq!((r.reason, r.field), (ReasonCode::InvalidAmount, Some(field)), "{field} {beyond}");
+                assert!(r.detail.contains(&MAX_AMOUNT_YUAN.to_string()), "{}", r.detail);
+            }
+        }
     }
 
     #[test]

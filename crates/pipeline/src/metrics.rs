@@ -109,6 +109,8 @@ pub struct AggregatorMetrics {
     pub write_seconds: Histogram,
     /// Store errors, by kind.
     pub store_errors: IntCounterVec,
+    /// Records (or refused lines) the store refused for good, dead-lettered instead, by the store's error kind.
+    pub store_refused: IntCounterVec,
     /// Consumer lag per partition.
     pub consumer_lag: IntGaugeVec,
     /// Unix time of the last successful write.
@@ -144,6 +146,7 @@ impl AggregatorMetrics {
             rows_written: counter_vec(r, "subsidy_aggregator_rows_written_total", "Rows written to the ledger store, by table.", &["table"]),
             write_seconds: histogram(r, "subsidy_aggregator_store_write_duration_seconds", "Ledger store write latency per batch."),
             store_errors: counter_vec(r, "subsidy_aggregator_store_errors_total", "Ledger store errors, by kind.", &["kind"]),
+            store_refused: counter_vec(r, "subsidy_aggregator_store_refused_total", "Records (or refused lines) the ledger store refused for a reason a retry cannot mend, sent to the dead-letter topic instead of stopping the batch, by the store's error kind.", &["reason"]),
             consumer_lag: gauge_vec(r, "subsidy_aggregator_consumer_lag_messages", "Messages behind the high watermark, per partition.", &["partition"]),
             last_write_timestamp: gauge(r, "subsidy_aggregator_last_write_timestamp_seconds", "Unix time of the last successful ledger write."),
             last_write_age: gauge(r, "subsidy_aggregator_last_write_age_seconds", "Seconds since the last successful ledger write."),

@@ -108,4 +108,15 @@ mod tests {
         assert_eq!(date_of_days(days(d).unwrap()), d);
         assert!(days(NaiveDate::from_ymd_opt(2200, 1, 1).unwrap()).is_err());
     }
+
+    /// Every usage time the core accepts at decode has a day the `Date` column holds.
+    #[test]
+    fn the_cores_usage_bounds_fit_a_date_column() {
+        use subsidy_core::bounds::{EARLIEST_USAGE_SECONDS, LATEST_USAGE_SECONDS};
+        for secs in [EARLIEST_USAGE_SECONDS, LATEST_USAGE_SECONDS] {
+            let t = chrono::DateTime::from_timestamp(secs, 0).unwrap().fixed_offset();
+            let day = subsidy_core::period::cst_date(&t);
+            assert_eq!(date_of_days(days(day).unwrap()), day);
+        }
+    }
 }

@@ -91,6 +91,18 @@ mod tests {
         assert!(ratio_to_i32(d("1000000"), "rate").is_err());
     }
 
+    /// The bounds the core checks records against at decode fit these columns.
+    #[test]
+    fn the_largest_amount_and_contribution_of_a_record_fit_the_columns() {
+        use subsidy_core::bounds::MAX_LINE_CONTRIBUTION_YUAN;
+        use subsidy_core::money::MAX_AMOUNT_YUAN;
+        let paid = yuan_to_i64(Decimal::from(MAX_AMOUNT_YUAN), "paid_amount").unwrap();
+        assert!(i128::from(paid) < 10i128.pow(18), "Decimal(18,4) holds {paid}e-4");
+        let contribution = exact_to_i128(Decimal::from(MAX_LINE_CONTRIBUTION_YUAN), "contribution").unwrap();
+        assert!(contribution < 10i128.pow(38), "Decimal(38,10) holds {contribution}e-10");
+        assert_eq!(exact_from_i128(contribution, EXACT_SCALE, "contribution").unwrap(), Decimal::from(MAX_LINE_CONTRIBUTION_YUAN));
+    }
+
     #[test]
     fn normalises_the_same_way_everywhere() {
         assert_eq!(yuan(d("12.3400")).to_string(), "12.34");

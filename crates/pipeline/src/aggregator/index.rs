@@ -113,6 +113,12 @@ impl StandingIndex {
         }
     }
 
+    /// Forgets what stands for `id` in memory: its line never reached the store, so the
+    /// store is asked next time (the filter keeps the id, which costs only that lookup).
+    pub fn forget(&mut self, id: &str) {
+        self.recent.pop(id);
+    }
+
     /// Notes lines read from the store: each stands for its record.
     pub fn remember<'a>(&mut self, lines: impl IntoIterator<Item = &'a LineRow>) {
         for l in lines {

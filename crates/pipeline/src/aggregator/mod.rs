@@ -19,6 +19,7 @@ mod index;
 mod background;
 mod registry_feed;
 mod resettle;
+mod split;
 mod watchdog;
 mod write;
 
@@ -136,6 +137,7 @@ impl Aggregator {
             metrics: self.metrics.clone(),
             consumer: consumer.clone(),
             gate,
+            refused_ids: Arc::default(),
         };
         let mut l = Loop::new(self, writer, consumer, registry, group_view, partitions, shutdown);
         l.run(events).await
@@ -333,6 +335,20 @@ impl<'a> Loop<'a> {
         Ok(())
     }
 
+    /// Forgets what memory holds for records whose rows the store refused (they were
+    /// dead-lettered): what stands for them is what the store has. A batch settled while
+    /// the refusing write was still in flight may have used the forgotten line.
+    fn forget_refused(&mut self) {
+        let ids = std::mem::take(&mut *self.writer.refused_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        for id in &ids {
+            self.index.forget(id);
+            self.held.remove(id);
+        }
+        if !ids.is_empty() {
+            self.agg.metrics.held_lines.set(self.held.len() as i64);
+        }
+    }
+
     /// Notes which of the lines about to be written wait for the registry.
     fn note_held(&mut self, lines: &[subsidy_store::LineRow]) {
         for l in lines {
@@ -351,6 +367,7 @@ impl<'a> Loop<'a> {
         if messages.is_empty() {
             return Ok(());
         }
+        self.forget_refused();
         let mut commit: BTreeMap<i32, i64> = BTreeMap::new();
         for m in &messages {
             let next = commit.entry(m.position.partition).or_insert(0);

@@ -1,20 +1,24 @@
 //! Writing a batch, off the loop: its rows (marks last), then the dead
-//! letters are acknowledged, then the batch's offsets are committed. One
+//! letters are acknowledged, then the batch's offsets are committed. A batch
+//! the store refuses for good is split until the refused records are isolated
+//! ([`super::split`]); they are dead-lettered and the rest is written. One
 //! batch is written while the loop reads and prepares the next; a revocation
 //! waits for it (see [`WriteGate`]), so partitions never change hands while a
 //! batch of theirs is on its way to the store.
 
 use super::consumer::{GroupConsumer, WriteGate};
+use super::split::{batch_of, tail_of, units, Bisect, Isolated, Unit};
 use crate::error::{PipelineError, PipelineResult};
 use crate::metrics::AggregatorMetrics;
 use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use subsidy_bus::{dead_letter_headers, BusError, DeadLetter};
+use subsidy_bus::{dead_letter_headers, dead_letter_value, BusError, DeadLetter, STORE_REFUSED};
 use subsidy_core::{Decision, ReasonCode, Rejection};
 use subsidy_store::{LedgerStore, StoreError, WriteBatch};
 use tokio::task::JoinHandle;
@@ -102,6 +106,9 @@ pub struct Writer {
     pub consumer: Arc<GroupConsumer>,
     /// Held while a batch is being written.
     pub gate: Arc<WriteGate>,
+    /// Ids of records whose rows the store refused and that were dead-lettered: the
+    /// loop forgets what it kept in memory for them.
+    pub refused_ids: Arc<Mutex<Vec<String>>>,
 }
 
 /// The batch being written, if any: at most one at a time.
@@ -153,31 +160,105 @@ impl Writer {
         let started = Instant::now();
         let mut dead = Vec::with_capacity(batch.dead_letters.len());
         for (payload, rej) in &batch.dead_letters {
-            let headers = dead_letter_headers(&DeadLetter { reason: rej.reason.as_str(), field: rej.field, detail: &rej.detail, stage: "aggregator" });
-            let record = FutureRecord::<[u8], [u8]>::to(&self.dead_letter_topic).payload(payload.as_slice()).headers(headers);
-            dead.push(self.producer.send(record, Duration::from_secs(60)));
+            dead.push(self.send_dead_letter(payload, &DeadLetter { reason: rej.reason.as_str(), field: rej.field, detail: &rej.detail, stage: "aggregator" }));
         }
-        let (store, write) = (&self.store, &batch.write);
-        retrying(&self.metrics, "writing the ledger batch", shutdown, || store.write_batch(write)).await?;
+        let refused = match self.attempt(&batch.write, shutdown).await? {
+            Ok(()) => Vec::new(),
+            Err(e) => self.isolate_refused(&batch.write, e, shutdown).await?,
+        };
         for d in dead {
             d.await.map_err(|(e, _)| PipelineError::Bus { what: "sending a dead letter", source: BusError::Kafka(e) })?;
         }
-        self.count(batch, started.elapsed());
+        self.dead_letter_refused(&refused).await?;
+        self.count(batch, &refused, started.elapsed());
         Ok(())
     }
 
-    fn count(&self, batch: &Outgoing, took: Duration) {
+    fn send_dead_letter<'s>(&'s self, payload: &'s [u8], d: &DeadLetter<'_>) -> impl Future<Output = OwnedDeliveryResult> + 's {
+        let record = FutureRecord::<[u8], [u8]>::to(&self.dead_letter_topic).payload(payload).headers(dead_letter_headers(d));
+        self.producer.send(record, Duration::from_secs(60))
+    }
+
+    /// Writes `write`, retrying while the store is unavailable: `Ok(Err(_))` when the store
+    /// refused it for a reason a retry cannot mend.
+    async fn attempt(&self, write: &WriteBatch, shutdown: &CancellationToken) -> PipelineResult<Result<(), StoreError>> {
+        let store = &self.store;
+        match retrying(&self.metrics, "writing the ledger batch", shutdown, || store.write_batch(write)).await {
+            Ok(()) => Ok(Ok(())),
+            Err(PipelineError::Store { source, .. }) => Ok(Err(source)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The store refused `write` for good: writes it again in halves until the refused units
+    /// are single records (or single rejection rows), then the tail (marks, registry).
+    /// Returns the refused units with the store's error for each; fails as a whole when the
+    /// store refused too many to be refusing particular records.
+    async fn isolate_refused(&self, write: &WriteBatch, first: StoreError, shutdown: &CancellationToken) -> PipelineResult<Vec<(Unit, StoreError)>> {
+        tracing::warn!(error = %first, rows = write.len(), "the store refused the batch; writing it in parts to isolate what it refuses");
+        let mut plan = Bisect::new(units(write));
+        while let Some(part) = plan.next_part() {
+            match self.attempt(&batch_of(&part), shutdown).await? {
+                Ok(()) => {}
+                Err(e) => plan.refused(part, e),
+            }
+        }
+        let refused = match plan.finish() {
+            Isolated::Refused(refused) => refused,
+            Isolated::Everything(source) => return Err(PipelineError::Store { what: "writing the ledger batch (most of its records refused alone)", source }),
+        };
+        let tail = tail_of(write);
+        if !tail.is_empty() {
+            self.attempt(&tail, shutdown).await?.map_err(|source| PipelineError::Store { what: "writing the re-settlement marks and registry", source })?;
+        }
+        Ok(refused)
+    }
+
+    /// Sends every refused unit's rows to the dead-letter topic with the store's words, counts
+    /// them, and hands their record ids to the loop.
+    async fn dead_letter_refused(&self, refused: &[(Unit, StoreError)]) -> PipelineResult<()> {
+        let items: Vec<(Vec<u8>, String)> = refused.iter().flat_map(|(unit, error)| refused_items(unit, error)).collect();
+        let mut sends = Vec::with_capacity(items.len());
+        for (payload, detail) in &items {
+            sends.push(self.send_dead_letter(dead_letter_value(payload), &DeadLetter { reason: STORE_REFUSED, field: None, detail, stage: "aggregator" }));
+        }
+        for (unit, error) in refused {
+            tracing::warn!(record_id = unit.record_id().unwrap_or(""), error = %error, "the store refused a record's rows; sent to the dead-letter topic");
+            self.metrics.store_refused.with_label_values(&[error.kind()]).inc();
+        }
+        for s in sends {
+            s.await.map_err(|(e, _)| PipelineError::Bus { what: "sending a dead letter", source: BusError::Kafka(e) })?;
+        }
+        let ids = refused.iter().filter_map(|(u, _)| u.record_id().map(str::to_string));
+        self.refused_ids.lock().unwrap_or_else(PoisonError::into_inner).extend(ids);
+        Ok(())
+    }
+
+    /// Counts what the batch wrote: its rows but those of `refused` units, which the store refused.
+    fn count(&self, batch: &Outgoing, refused: &[(Unit, StoreError)], took: Duration) {
         let m = &self.metrics;
         m.write_seconds.observe(took.as_secs_f64());
         m.batches_written.inc();
         let w = &batch.write;
-        for (table, n) in [("record_copies", w.copies.len()), ("ledger_lines", w.lines.len()), ("rejections", w.rejections.len()), ("resettle_marks", w.marks.len())] {
+        let (mut copies, mut lines, mut rejections) = (w.copies.len(), w.lines.len(), w.rejections.len());
+        let mut refused_ids: HashSet<&str> = HashSet::new();
+        for (unit, _) in refused {
+            match unit {
+                Unit::Record { record_id, copies: c, line } => {
+                    copies -= c.len();
+                    lines -= usize::from(line.is_some());
+                    refused_ids.insert(record_id);
+                }
+                Unit::Rejection(_) => rejections -= 1,
+            }
+        }
+        for (table, n) in [("record_copies", copies), ("ledger_lines", lines), ("rejections", rejections), ("resettle_marks", w.marks.len())] {
             if n > 0 {
                 m.rows_written.with_label_values(&[table]).inc_by(n as u64);
             }
         }
         let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
-        for l in &w.lines {
+        for l in w.lines.iter().filter(|l| !refused_ids.contains(l.record_id.as_str())) {
             *outcomes.entry(l.reason.map_or("eligible", ReasonCode::as_str)).or_default() += 1;
         }
         for (outcome, n) in outcomes {
@@ -204,6 +285,21 @@ impl Writer {
         if let Err(e) = commit_offsets(self.consumer.clone(), &self.records_topic, commit).await {
             tracing::warn!(error = %e, "offset commit failed; the batch will be replayed harmlessly");
         }
+    }
+}
+
+/// What a refused unit leaves in the dead-letter topic: each copy's bytes, a re-settled line's
+/// record id, or a rejection's bytes; each with the store's words.
+fn refused_items(unit: &Unit, error: &StoreError) -> Vec<(Vec<u8>, String)> {
+    match unit {
+        Unit::Record { record_id, copies, line } => {
+            let mut items: Vec<(Vec<u8>, String)> = copies.iter().map(|c| (c.raw.clone().into_bytes(), format!("record {record_id}: {error}"))).collect();
+            if items.is_empty() && line.is_some() {
+                items.push((record_id.clone().into_bytes(), format!("the re-settled ledger line of record {record_id}: {error}")));
+            }
+            items
+        }
+        Unit::Rejection(r) => vec![(r.raw.clone().into_bytes(), format!("the rejection row ({}) of this line: {error}", r.reason))],
     }
 }
 

@@ -13,7 +13,8 @@ pub enum MalformedKind {
     MissingField,
     /// A field has the wrong JSON type.
     WrongType,
-    /// An amount or price that is negative, has three decimals, has a thousands separator, or paid exceeds billed.
+    /// An amount or price that is negative, has three decimals, has a thousands separator, is
+    /// more than a ledger holds for one record, or paid exceeds billed.
     BadAmount,
     /// A credit code failing the GB 32100-2015 check.
     BadCreditCode,
@@ -21,6 +22,8 @@ pub enum MalformedKind {
     Currency,
     /// `usage_end` before `usage_start`.
     EndBeforeStart,
+    /// A usage time no ledger store can hold (the years 1960, 2200, 9999).
+    OutOfRange,
     /// A valid record whose user is in no registry.
     UnknownEntity,
     /// A valid record on a center in no registry.
@@ -29,7 +32,7 @@ pub enum MalformedKind {
 
 impl MalformedKind {
     /// Every kind with its relative frequency.
-    pub const WEIGHTED: [(MalformedKind, u32); 9] = [
+    pub const WEIGHTED: [(MalformedKind, u32); 10] = [
         (MalformedKind::BrokenJson, 25),
         (MalformedKind::MissingField, 15),
         (MalformedKind::WrongType, 10),
@@ -37,6 +40,7 @@ impl MalformedKind {
         (MalformedKind::BadCreditCode, 10),
         (MalformedKind::Currency, 8),
         (MalformedKind::EndBeforeStart, 7),
+        (MalformedKind::OutOfRange, 5),
         (MalformedKind::UnknownEntity, 5),
         (MalformedKind::UnknownCenter, 5),
     ];
@@ -51,6 +55,7 @@ impl MalformedKind {
             MalformedKind::BadCreditCode => ReasonCode::InvalidCreditCode,
             MalformedKind::Currency => ReasonCode::UnsupportedCurrency,
             MalformedKind::EndBeforeStart => ReasonCode::InvalidTimeRange,
+            MalformedKind::OutOfRange => ReasonCode::OutOfRange,
             MalformedKind::UnknownEntity => ReasonCode::UnknownEntity,
             MalformedKind::UnknownCenter => ReasonCode::UnknownCenter,
         }

@@ -67,10 +67,11 @@ pub fn render(kind: MalformedKind, rec: &Rec<'_>, rng: &mut ChaCha8Rng, codes: &
         }),
         MalformedKind::BadAmount => mutate(&line, |m| {
             let amount = text_of(m, "amount");
-            match rng.random_range(0..4u8) {
+            match rng.random_range(0..5u8) {
                 0 => set(m, "amount", format!("{amount}5")),
                 1 => set(m, "amount", format!("-{amount}")),
                 2 => set(m, "paid_amount", format!("{}.{:02}", (rec.amount_fen + 100) / 100, (rec.amount_fen + 100) % 100)),
+                3 => set(m, "amount", "1000000000000.01"),
                 _ => set(m, "unit_price", "12,5"),
             }
         }),
@@ -83,6 +84,14 @@ pub fn render(kind: MalformedKind, rec: &Rec<'_>, rng: &mut ChaCha8Rng, codes: &
             let (start, end) = (text_of(m, "usage_start"), text_of(m, "usage_end"));
             set(m, "usage_start", end);
             set(m, "usage_end", start);
+        }),
+        MalformedKind::OutOfRange => mutate(&line, |m| {
+            let field = if rng.random_bool(0.5) { "usage_start" } else { "usage_end" };
+            let year = ["1960", "2200", "9999"][rng.random_range(0..3usize)];
+            let time = text_of(m, field);
+            // The same wall-clock time and offset in another year (the date stays valid: no 29 February there).
+            let moved = format!("{year}{}", time.get(4..).unwrap_or_default()).replace("-02-29", "-02-28");
+            set(m, field, moved);
         }),
         MalformedKind::UnknownEntity => {
             let place = ANHUI[rng.random_range(0..ANHUI.len())];
