@@ -30,6 +30,8 @@ pub struct LedgerPage {
     pub lines: Vec<LedgerLine>,
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,
+    /// SHA-256 of the policy document the month's subsidy is computed under (the ledger's in force).
+    pub policy_document: String,
 }
 
 /// One ledger line, explained.
@@ -75,6 +77,9 @@ pub struct LedgerLine {
     pub reason: Option<String>,
     /// The reason in plain words.
     pub explanation: Option<String>,
+    /// SHA-256 of the policy document the line was settled under ("" for a line settled
+    /// before the ledger recorded documents).
+    pub policy_document: String,
 }
 
 /// A page of the lines of `code` in `period`, after the record id `cursor` (taken from a
@@ -93,7 +98,7 @@ pub async fn page(state: &ApiState, code: &CreditCode, period: Period, cursor: O
     let closed = book.closed.contains(&period);
     let records = representing_records(state, &lines).await?;
     let registry = &book.registry;
-    let lines = lines.iter().map(|l| explain(l, records.get(&(l.record_id.as_str(), l.position)), settled.as_ref(), registry, &state.policy)).collect();
+    let lines = lines.iter().map(|l| explain(l, records.get(&(l.record_id.as_str(), l.position)), settled.as_ref(), registry, &book.policy.set)).collect();
     Ok(LedgerPage {
         credit_code: code.to_string(),
         period: period.to_string(),
@@ -102,6 +107,7 @@ pub async fn page(state: &ApiState, code: &CreditCode, period: Period, cursor: O
         total_lines,
         lines,
         next_cursor,
+        policy_document: book.policy.hash.clone(),
     })
 }
 
@@ -144,5 +150,6 @@ fn explain(l: &LineRow, record: Option<&UsageRecord>, settled: Option<&Settlemen
         eligible: l.reason.is_none(),
         reason: l.reason.map(|r| r.as_str().to_string()),
         explanation: l.reason.map(|r| r.explain().to_string()),
+        policy_document: l.policy_hash.clone(),
     }
 }

@@ -60,6 +60,7 @@ const LINE_COLUMNS: &[&str] = &[
     "kafka_offset",
     "version",
     "accelerator",
+    "policy_hash",
 ];
 const REJECTION_COLUMNS: &[&str] = &["kafka_partition", "kafka_offset", "record_id", "revision", "reason", "field", "detail", "raw"];
 const MARK_COLUMNS: &[&str] = &["kafka_partition", "registry", "position"];
@@ -123,6 +124,7 @@ fn write_lines(tx: &Transaction<'_>, batch: &WriteBatch) -> StoreResult<()> {
             l.position.offset,
             i64_of(l.version, "version")?,
             l.accelerator,
+            l.policy_hash,
         ])
         .map_err(map_error)?;
     }
@@ -170,8 +172,11 @@ pub(super) fn commit_close(conn: &mut Connection, closure: &Closure, statements:
         return Err(StoreError::Conflict(format!("{} is already closed", closure.period)));
     }
     insert_statements(&tx, &closure.close_id, statements)?;
-    tx.execute("INSERT INTO period_closures (period, close_id, closed_at) VALUES (?1, ?2, ?3)", params![yyyymm, closure.close_id, closure_time(closure.closed_at)])
-        .map_err(map_error)?;
+    tx.execute(
+        "INSERT INTO period_closures (period, close_id, closed_at, policy_hash) VALUES (?1, ?2, ?3, ?4)",
+        params![yyyymm, closure.close_id, closure_time(closure.closed_at), closure.policy_hash],
+    )
+    .map_err(map_error)?;
     tx.commit().map_err(map_error)?;
     tracing::info!(period = %closure.period, close_id = %closure.close_id, lines = statements.len(), "closed period");
     Ok(())
