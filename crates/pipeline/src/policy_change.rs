@@ -65,7 +65,7 @@ fn settle_page(page: &[LineRow], document: &PolicyDocument, registry: &Registry,
         let version = line.standing.version(position).max(row.version);
         let new = LineRow::new(&row.record_id, &line, document, row.position, version);
         done.rewritten += 1;
-        if figures(&new) != figures(row) {
+        if !same_figures(&new, row) {
             done.changed += 1;
         }
         out.push(new);
@@ -73,9 +73,9 @@ fn settle_page(page: &[LineRow], document: &PolicyDocument, registry: &Registry,
     out
 }
 
-/// What a line counts for, beside the document it names.
-fn figures(row: &LineRow) -> impl PartialEq + '_ {
-    (&row.policy_version, row.rate, row.uplift, row.base, row.contribution, row.reason, row.period, row.user_credit_code)
+/// Whether two rows of a line count for the same, whatever documents they name.
+fn same_figures(a: &LineRow, b: &LineRow) -> bool {
+    (&a.policy_version, a.rate, a.uplift, a.base, a.contribution, a.reason, a.period) == (&b.policy_version, b.rate, b.uplift, b.base, b.contribution, b.reason, b.period)
 }
 
 #[cfg(test)]
@@ -85,32 +85,46 @@ mod tests {
     use subsidy_store::SqliteStore;
 
     const POLICY: &str = include_str!("../../../deploy/policy/default.toml");
-
-    fn record(id: &str, user: &str, paid: &str) -> String {
-        format!(
-            r#"{{"record_id":"{id}","revision":1,"user_credit_code":"{user}","center_id":"C1","accelerator":"A100","usage_start":"2025-09-10T01:00:00+08:00","usage_end":"2025-09-10T03:00:00+08:00","gpu_hours":"2","paid_amount":"{paid}","payment_status":"paid","updated_at":"2025-09-10T04:00:00+08:00"}}"#
-        )
-    }
+    const RECORDS: &str = include_str!("../../../tests/golden/records.jsonl");
+    const ENTITIES: &str = include_str!("../../../tests/golden/entities.json");
+    const CENTERS: &str = include_str!("../../../tests/golden/centers.json");
 
     #[tokio::test]
     async fn every_line_is_rewritten_under_the_new_document_and_changed_figures_are_counted() {
         let store = SqliteStore::open_in_memory().unwrap();
         store.migrate().await.unwrap();
-        let registry = Registry::new();
+        let mut registry = Registry::new();
+        registry.load_entities(ENTITIES).unwrap();
+        registry.load_centers(CENTERS).unwrap();
         let old = PolicyDocument::from_toml(POLICY).unwrap();
         let mut rows = Vec::new();
-        for (i, paid) in ["100.00", "250.50", "7.00"].iter().enumerate() {
-            let text = record(&format!("r{i}"), "91340100MA2TEST00X", paid);
+        for (i, text) in RECORDS.lines().take(4).enumerate() {
             let r = subsidy_core::parse_record(text.as_bytes()).unwrap();
             let standing = subsidy_core::Standing::of(&r, subsidy_core::Fingerprint::of(&r));
             let line = Line::settle(standing, &registry, &old.set);
-            rows.push(LineRow::new(&r.record_id, &line, &old, subsidy_store::BusPosition { partition: 0, offset: i as i64 }, line.standing.version(0)));
+            // The last line was classified further on in the registry than the re-settlement reads.
+            let at = if i == 3 { 9 } else { 2 };
+            rows.push(LineRow::new(&r.record_id, &line, &old, subsidy_store::BusPosition { partition: 0, offset: i as i64 }, line.standing.version(at)));
         }
+        assert!(rows[..3].iter().any(|r| r.reason.is_none()), "some lines pay, so a new rate changes what they pay");
+        // A line under a version carries its rate, paid or not: a new rate changes it.
+        let covered = rows[..3].iter().filter(|r| !r.rate.is_zero()).count() as u64;
         store.write_batch(&WriteBatch { lines: rows, ..WriteBatch::default() }).await.unwrap();
         let new = PolicyDocument::from_toml(&POLICY.replace("rate = \"0.20\"", "rate = \"0.25\"")).unwrap();
-        let done = resettle_under(&store, &new, &registry, 0, None).await.unwrap();
-        assert_eq!(done.rewritten, 3);
+        let done = resettle_under(&store, &new, &registry, 5, None).await.unwrap();
+        assert_eq!(done, Resettled { rewritten: 3, changed: covered, behind: 1, behind_position: 9 });
+        let left = store.lines_not_under(&new.hash, None, "", 10).await.unwrap();
+        assert_eq!(left.len(), 1, "only the line classified further on is left");
+        let again = resettle_under(&store, &new, &registry, 9, None).await.unwrap();
+        assert_eq!((again.rewritten, again.behind), (1, 0));
         assert!(store.lines_not_under(&new.hash, None, "", 10).await.unwrap().is_empty());
-        assert_eq!(resettle_under(&store, &new, &registry, 0, None).await.unwrap(), Resettled::default(), "a second run has nothing left");
+        assert_eq!(resettle_under(&store, &new, &registry, 9, None).await.unwrap(), Resettled::default(), "a third run has nothing left");
+        for l in store.lines_of(&["r1".to_string(), "r2".to_string(), "r3".to_string()]).await.unwrap() {
+            assert!(l.version >= subsidy_core::line_version(l.revision, l.conflict, 5), "{l:?}");
+            assert_eq!(l.policy_hash, new.hash);
+            if l.reason.is_none() {
+                assert_eq!(l.rate, rust_decimal::Decimal::new(25, 2));
+            }
+        }
     }
 }

@@ -342,7 +342,6 @@ impl MonthSumIn {
             contribution: exact_from_i128(self.contribution, EXACT_SCALE, "contribution")?,
             center_id: self.center_id,
             accelerator: self.accelerator,
-            policy_hash: self.policy_hash,
         })
     }
 }

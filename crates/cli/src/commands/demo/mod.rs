@@ -178,7 +178,7 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
     }
     println!("\nserving until Ctrl-C: the simulator, collector and aggregator keep running.");
     let live_collector = collector(&bus, &sim.base_url(), cm, false)?;
-    let live_aggregator = aggregator(&bus, store.clone(), am, None)?;
+    let live_aggregator = aggregator(&bus, store.clone(), policy, am, None)?;
     let (c, a) = tokio::join!(live_collector.run(shutdown.clone()), live_aggregator.run(shutdown.clone()));
     c?;
     a?;
