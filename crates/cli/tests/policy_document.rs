@@ -22,8 +22,6 @@ use subsidy_core::{parse_record, Fingerprint, Ledger, PolicyDocument, Registry};
 use subsidy_store::{BusPosition, LedgerStore, LineRow, RegistryRows, SqliteStore, WriteBatch};
 use support::*;
 
-const MONTHS: [&str; 6] = ["2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12"];
-
 fn golden(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden").join(name)
 }
@@ -103,6 +101,11 @@ impl Book {
     fn close(&self, month: &str) -> String {
         String::from_utf8_lossy(&self.ok(&["close", "--period", month]).stderr).into_owned()
     }
+
+    /// Every month with ledger lines, oldest first (months close in order).
+    async fn months(&self) -> Vec<String> {
+        self.store().months_with_lines().await.unwrap().iter().map(ToString::to_string).collect()
+    }
 }
 
 /// `recompute` of the golden set under a policy file.
@@ -149,10 +152,11 @@ async fn a_ledger_settled_under_a_capped_policy_is_closed_under_it_whatever_the_
     let (book, document) = Book::filled(&capped).await;
     let builtin = PolicyDocument::builtin();
     let default = default_policy().display().to_string();
+    let months = book.months().await;
     // Another policy, as a flag or in the environment: refused, naming both documents and the way to change it.
     for o in [
-        book.run(&["close", "--period", MONTHS[0], "--policy", &default]),
-        book.command(&["close", "--period", MONTHS[0]]).env("SUBSIDY_POLICY", &default).output().unwrap(),
+        book.run(&["close", "--period", &months[0], "--policy", &default]),
+        book.command(&["close", "--period", &months[0]]).env("SUBSIDY_POLICY", &default).output().unwrap(),
         book.run(&["aggregate", "--policy", &default, "--kafka-brokers", "127.0.0.1:9", "--metrics-addr", "127.0.0.1:0"]),
         book.run(&["export", "--out", "/dev/null", "--force", "--policy", &default]),
     ] {
@@ -160,8 +164,8 @@ async fn a_ledger_settled_under_a_capped_policy_is_closed_under_it_whatever_the_
     }
     assert!(book.store().closures().await.unwrap().is_empty(), "a refused close closes nothing");
     // The capped file itself is accepted; none at all means the ledger's.
-    book.ok(&["close", "--period", MONTHS[0], "--policy", &capped.display().to_string()]);
-    for m in &MONTHS[1..] {
+    book.ok(&["close", "--period", &months[0], "--policy", &capped.display().to_string()]);
+    for m in &months[1..] {
         let said = book.close(m);
         assert!(said.contains(&document.hash), "the close names the document it computed under: {said}");
     }
@@ -189,7 +193,11 @@ impl Book {
 async fn policy_apply_resettles_open_months_and_the_next_close_adjusts_the_closed_ones() {
     let default = default_policy();
     let (book, first) = Book::filled(&default).await;
-    for m in &MONTHS[..3] {
+    let months = book.months().await;
+    // Closed: every month through 2025-09; the next close is the month after.
+    let through = months.iter().position(|m| m == "2025-09").unwrap() + 1;
+    let (closed, next) = (&months[..through], &months[through]);
+    for m in closed {
         book.close(m);
     }
     let before = book.statements_csv();
@@ -207,12 +215,11 @@ async fn policy_apply_resettles_open_months_and_the_next_close_adjusts_the_close
     assert_eq!(book.statements_csv(), before, "closed months keep their frozen figures");
     assert!(book.store().lines_not_under(&second.hash, None, "", 1).await.unwrap().is_empty(), "every line names the new document");
     // The old document is refused now, by every command.
-    refused(&book.run(&["close", "--period", MONTHS[3], "--policy", &default.display().to_string()]), &[first.short(), second.short()]);
+    refused(&book.run(&["close", "--period", next, "--policy", &default.display().to_string()]), &[first.short(), second.short()]);
 
-    book.close(MONTHS[3]);
+    book.close(next);
     let after = book.statements_csv();
-    let closed: Vec<String> = MONTHS[..4].iter().map(ToString::to_string).collect();
-    let want: BTreeMap<_, _> = settled(&new).into_iter().filter(|((_, m), _)| closed.contains(m)).collect();
+    let want: BTreeMap<_, _> = settled(&new).into_iter().filter(|((_, m), _)| closed.contains(m) || m == next).collect();
     assert_eq!(fixed(&after), want, "frozen + adjustments is the settlement under the new document");
     let (old, new) = (settled(&old), settled(&new));
     let mut adjustments = 0;
@@ -220,15 +227,15 @@ async fn policy_apply_resettles_open_months_and_the_next_close_adjusts_the_close
         let f: Vec<&str> = l.split(',').collect();
         let key = (f[0].to_string(), f[2].to_string());
         let subsidy: Decimal = f[5].parse().unwrap();
-        assert_eq!(f[1], MONTHS[3], "booked by the next close");
+        assert_eq!(f[1], next, "booked by the next close");
         assert_eq!(subsidy, new[&key].1 - old[&key].1, "{key:?}: the adjustment is the difference");
         assert_eq!(f[6], second.hash, "an adjustment names the document it was computed under");
         adjustments += 1;
     }
-    let differ = old.iter().filter(|(k, v)| MONTHS[..3].contains(&k.1.as_str()) && new[*k].1 != v.1).count();
+    let differ = old.iter().filter(|(k, v)| closed.contains(&k.1) && new[*k].1 != v.1).count();
     assert!(differ > 0 && adjustments == differ, "{adjustments} adjustments for {differ} changed closed months");
     for l in after.lines().skip(1).filter(|l| l.contains(",settled,")) {
-        let want = if MONTHS[..3].iter().any(|m| l.contains(&format!(",{m},{m},"))) { &first.hash } else { &second.hash };
+        let want = if closed.iter().any(|m| l.contains(&format!(",{m},{m},"))) { &first.hash } else { &second.hash };
         assert!(l.ends_with(want.as_str()), "{l}");
     }
     let shown = String::from_utf8_lossy(&book.ok(&["policy", "show"]).stdout).into_owned();
@@ -274,7 +281,7 @@ async fn policy_applies_started_at_once_never_share_a_sequence() {
     book.ok(&["policy", "apply", &file.display().to_string()]);
     assert!(book.store().lines_not_under(&last.hash, None, "", 1).await.unwrap().is_empty());
     assert_eq!(book.csv("export"), recompute(file, book.dir.path()));
-    book.close(MONTHS[0]);
+    book.close(&book.months().await[0]);
 }
 
 /// The real `aggregate`, through the broker: aggregated with the capped policy, closed with none
@@ -296,11 +303,12 @@ async fn aggregate_with_a_capped_policy_then_close_without_it() {
     Proc::start("aggregate", aggregate).finish();
     let document = PolicyDocument::from_toml(&std::fs::read_to_string(&capped).unwrap()).unwrap();
     let default = default_policy().display().to_string();
-    let o = meter().args(["close", "--period", MONTHS[0]]).args(store.flags()).env("SUBSIDY_POLICY", &default).output().unwrap();
+    let months: Vec<String> = store.open().await.months_with_lines().await.unwrap().iter().map(ToString::to_string).collect();
+    let o = meter().args(["close", "--period", &months[0]]).args(store.flags()).env("SUBSIDY_POLICY", &default).output().unwrap();
     refused(&o, &[document.short(), "policy apply"]);
     let o = meter().arg("aggregate").args(topic_args(&prefix)).args(store.flags()).args(["--policy", &default, "--metrics-addr", "127.0.0.1:0"]).output().unwrap();
     refused(&o, &[document.short(), "policy apply"]);
-    for m in MONTHS {
+    for m in &months {
         let o = meter().args(["close", "--period", m]).args(store.flags()).env_remove("SUBSIDY_POLICY").output().unwrap();
         assert!(o.status.success(), "close {m}: {}", String::from_utf8_lossy(&o.stderr));
     }
