@@ -256,6 +256,13 @@ mod tests {
         let all: Vec<Statement> = first.iter().chain(&second).cloned().collect();
         assert_eq!(fixed(&all).get(&(e, p("2025-09"))).map(|t| t.1.to_string()), Some("120.00".into()));
         assert!(statements_csv(&all).contains(",2025-10,2025-09,adjustment,249.45,59.87\n"));
+        // Each line names the document of the close of its payout month.
+        let documents = BTreeMap::from([(p("2025-09"), "aaa".to_string()), (p("2025-10"), "bbb".to_string())]);
+        let csv = statements_csv_documented(&all, &documents);
+        assert!(csv.starts_with(&format!("{STATEMENTS_CSV_HEADER},policy_document\n")));
+        assert!(csv.contains(",2025-09,2025-09,settled,250.55,60.13,aaa\n"), "{csv}");
+        assert!(csv.contains(",2025-10,2025-09,adjustment,249.45,59.87,bbb\n"), "{csv}");
+        assert_eq!(csv.lines().count(), statements_csv(&all).lines().count(), "one row per line");
     }
 
     #[test]

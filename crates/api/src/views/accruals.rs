@@ -16,6 +16,7 @@ pub struct AccrualsView {
     /// Its months with lines or statements, oldest first.
     pub months: Vec<MonthAccrual>,
     /// SHA-256 of the policy document the subsidies are computed under (the ledger's in force).
+    #[serde(default)]
     pub policy_document: String,
 }
 

@@ -31,6 +31,7 @@ pub struct LedgerPage {
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,
     /// SHA-256 of the policy document the month's subsidy is computed under (the ledger's in force).
+    #[serde(default)]
     pub policy_document: String,
 }
 
@@ -79,6 +80,7 @@ pub struct LedgerLine {
     pub explanation: Option<String>,
     /// SHA-256 of the policy document the line was settled under ("" for a line settled
     /// before the ledger recorded documents).
+    #[serde(default)]
     pub policy_document: String,
 }
 
