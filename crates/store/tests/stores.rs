@@ -138,5 +138,5 @@ async fn an_add_column_already_applied_is_skipped_when_its_migration_runs_again(
         .unwrap();
     let outcome = store.migrate().await;
     store.drop_database().await.unwrap();
-    assert_eq!(outcome.unwrap(), vec!["0005_line_accelerator".to_string(), "0006_close_fence".to_string()]);
+    assert_eq!(outcome.unwrap(), vec!["0005_line_accelerator".to_string(), "0006_close_fence".to_string(), "0007_policy_document".to_string()]);
 }
