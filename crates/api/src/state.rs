@@ -22,8 +22,8 @@ use lru::LruCache;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use subsidy_core::{CreditCode, Period, PolicySet, Registry, Settlement, Statement};
-use subsidy_store::{settle_sums, LedgerStore, StoreResult};
+use subsidy_core::{CreditCode, Period, PolicyDocument, PolicySet, Registry, Settlement, Statement};
+use subsidy_store::{settle_sums, LedgerStore, StoreError, StoreResult};
 use tokio_util::sync::CancellationToken;
 
 /// How often the store's generation is read.
@@ -48,6 +48,9 @@ pub struct Book {
     pub months: BTreeSet<Period>,
     /// Closed months.
     pub closed: BTreeSet<Period>,
+    /// The policy document the figures are computed under: the ledger's in force (the
+    /// server's given policy for a ledger that records none).
+    pub policy: Arc<PolicyDocument>,
 }
 
 /// One entity's months in the book.
@@ -63,10 +66,11 @@ pub struct EntityBook {
 
 impl Book {
     /// Reads the book of the store as it stands, labelled with `generation`.
-    pub async fn read(store: &dyn LedgerStore, policy: &PolicySet, generation: String) -> StoreResult<Book> {
+    pub async fn read(store: &dyn LedgerStore, fallback: &PolicySet, generation: String) -> StoreResult<Book> {
+        let policy = Arc::new(document_in_force(store, fallback).await?);
         let registry = store.registry().await?.registry();
         let sums = store.line_sums().await?;
-        let settlements = settle_sums(&sums, policy);
+        let settlements = settle_sums(&sums, &policy.set);
         let statements = store.statements().await?;
         let closed = store.closures().await?.into_iter().map(|c| c.period).collect();
         let months = sums.iter().map(|s| s.period).collect();
@@ -83,7 +87,7 @@ impl Book {
         for e in entities.values_mut() {
             e.statements.sort_by_key(|s| (s.payout_period, s.for_period, s.kind));
         }
-        Ok(Book { generation: Some(generation), registry: Arc::new(registry), settlements, entities, months, closed })
+        Ok(Book { generation: Some(generation), registry: Arc::new(registry), settlements, entities, months, closed, policy })
     }
 
     /// Months with standing lines that are not closed, oldest first.
@@ -94,6 +98,14 @@ impl Book {
     /// Whether the registry or the ledger knows the entity.
     pub fn knows(&self, code: &CreditCode) -> bool {
         self.registry.entity(code).is_some() || self.entities.contains_key(code)
+    }
+}
+
+/// The ledger's policy document in force, or `fallback`'s when it records none.
+async fn document_in_force(store: &dyn LedgerStore, fallback: &PolicySet) -> StoreResult<PolicyDocument> {
+    match store.policy_documents().await?.last() {
+        Some(top) => top.document().map_err(|e| StoreError::corrupt(format!("the ledger's policy document {}: {e}", top.sequence))),
+        None => PolicyDocument::of(fallback).map_err(|e| StoreError::rejected(format!("the server's policy: {e}"))),
     }
 }
 
@@ -230,7 +242,7 @@ pub fn spawn_refresh(state: ApiState, stop: CancellationToken) {
 pub struct ApiState {
     /// The ledger store.
     pub store: Arc<dyn LedgerStore>,
-    /// The policy versions the ledger was settled under.
+    /// The policy for a ledger that records no document (the book reads the ledger's).
     pub policy: Arc<PolicySet>,
     /// The tokens in force.
     pub tokens: TokenStore,

@@ -39,6 +39,10 @@ pub struct Claim {
     pub early_reason: Option<String>,
     /// When the claim was made (RFC 3339; for people, nothing is ordered by it).
     pub claimed_at: String,
+    /// Hash of the policy document the close computed under ("" in claims made before
+    /// ledgers recorded documents).
+    #[serde(default)]
+    pub policy_hash: String,
 }
 
 /// The log of closes on one topic.
@@ -119,7 +123,7 @@ pub const RETENTION_MS: i64 = 100 * 365 * 24 * 60 * 60 * 1000;
 
 /// Creates the log's topic when missing: one partition (one order), never compacted, kept
 /// for [`RETENTION_MS`].
-async fn ensure_log_topic(brokers: &str, topic: &str, timeout: Duration) -> Result<(), BusError> {
+pub(crate) async fn ensure_log_topic(brokers: &str, topic: &str, timeout: Duration) -> Result<(), BusError> {
     let admin: AdminClient<DefaultClientContext> = client_config(brokers).create()?;
     let retention = RETENTION_MS.to_string();
     let new = NewTopic::new(topic, 1, TopicReplication::Fixed(1)).set("retention.ms", &retention).set("cleanup.policy", "delete");

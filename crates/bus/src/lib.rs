@@ -12,6 +12,7 @@ pub mod closes;
 pub mod config;
 pub mod dead_letter;
 pub mod error;
+pub mod policy_log;
 pub mod producer;
 pub mod reader;
 
@@ -21,5 +22,6 @@ pub use closes::{Claim, ClosesLog, CLOSES_TOPIC};
 pub use config::{client_config, BusConfig, Topics};
 pub use dead_letter::{dead_letter_headers, dead_letter_value, header_str, DeadLetter, MAX_DEAD_LETTER_VALUE_BYTES, MAX_DETAIL_BYTES, STORE_REFUSED};
 pub use error::BusError;
+pub use policy_log::{standing_policy_claim, PolicyClaim, PolicyLog};
 pub use producer::{idempotent_producer, MAX_MESSAGE_BYTES};
 pub use reader::TopicReader;

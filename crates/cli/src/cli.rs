@@ -39,6 +39,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The ledger's policy document: show the one in force, or apply a new one.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// An entity's months: accrued, fixed for payment, excluded and why.
     Accruals(AccrualsArgs),
     /// Every line of one month of an entity, explained.
@@ -57,7 +60,8 @@ pub struct ServeArgs {
     /// The token file (TOML of `[[token]]` entries holding SHA-256 hashes); re-read on SIGHUP.
     #[arg(long, env = "SUBSIDY_API_TOKENS")]
     pub tokens: PathBuf,
-    /// Policy versions (TOML); the built-in default is RULES.md.
+    /// Policy versions (TOML): must be the ledger's policy document, which is used without it
+    /// and followed when it changes (the built-in RULES.md for a ledger that holds none).
     #[arg(long, env = "SUBSIDY_POLICY")]
     pub policy: Option<PathBuf>,
     /// Mark the portal's session cookie `Secure`: set it when browsers reach the server over
@@ -117,6 +121,52 @@ impl ServeLimitArgs {
     }
 }
 
+/// `policy` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Record a policy file as the ledger's document in force and re-settle every line under
+    /// it; closed months keep their figures and the next close books the changes as adjustments.
+    Apply(PolicyApplyArgs),
+    /// Print the ledger's policy document in force: sequence, hash, when and how it was applied, its text.
+    Show(PolicyShowArgs),
+}
+
+/// `policy apply` flags.
+#[derive(Debug, Args)]
+pub struct PolicyApplyArgs {
+    /// The policy file (TOML, the format of deploy/policy/default.toml).
+    pub file: PathBuf,
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The log of closes, which fences policy changes of a ClickHouse ledger.
+    #[command(flatten)]
+    pub log: ClosesLogArgs,
+}
+
+/// `policy show` flags.
+#[derive(Debug, Args)]
+pub struct PolicyShowArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// List every document the ledger recorded, oldest first, instead of the text of the one in force.
+    #[arg(long)]
+    pub history: bool,
+}
+
+/// The log of closes (one partition, kept for good): it fences the closes and the policy
+/// changes of a ClickHouse ledger.
+#[derive(Debug, Clone, Args)]
+pub struct ClosesLogArgs {
+    /// Bootstrap servers of the log of closes.
+    #[arg(long, env = "SUBSIDY_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub kafka_brokers: String,
+    /// The log of closes.
+    #[arg(long, env = "SUBSIDY_TOPIC_CLOSES", default_value = subsidy_bus::CLOSES_TOPIC)]
+    pub topic_closes: String,
+}
+
 /// `token` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
@@ -147,7 +197,8 @@ pub struct ReadFrom {
     /// The store, when no API is given.
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Policy versions (TOML), when reading the store; the built-in default is RULES.md.
+    /// Policy versions (TOML), when reading the store: must be the ledger's policy document,
+    /// which is used without it (the built-in RULES.md for a ledger that holds none).
     #[arg(long, env = "SUBSIDY_POLICY")]
     pub policy: Option<PathBuf>,
     /// Print JSON (the API's body) instead of a table.
@@ -438,9 +489,15 @@ pub struct AggregateArgs {
     /// Consumer group.
     #[arg(long, env = "SUBSIDY_AGGREGATOR_GROUP", default_value = "subsidy-aggregator")]
     pub group: String,
-    /// Policy versions (TOML); the built-in default is RULES.md.
+    /// Policy versions (TOML). Only for a ledger that holds no policy document yet, which
+    /// records it (the built-in RULES.md without it); otherwise it must be the ledger's
+    /// document, which is used without it. Change it with `policy apply`.
     #[arg(long, env = "SUBSIDY_POLICY")]
     pub policy: Option<PathBuf>,
+    /// The log of closes: on a ClickHouse ledger, recording its first policy document is
+    /// fenced by it (the Kafka brokers are `--kafka-brokers`).
+    #[arg(long, env = "SUBSIDY_TOPIC_CLOSES", default_value = subsidy_bus::CLOSES_TOPIC)]
+    pub topic_closes: String,
     /// Most messages per batch. ClickHouse wants large inserts: each becomes a part that
     /// background merges rewrite, so small batches cost it far more work per row.
     #[arg(long, env = "SUBSIDY_BATCH_ROWS", default_value_t = 50_000)]
@@ -485,7 +542,8 @@ pub struct CloseArgs {
     /// no lines close with it, at nothing.
     #[arg(long)]
     pub period: String,
-    /// Policy versions (TOML); the built-in default is RULES.md.
+    /// Policy versions (TOML). A close computes under the ledger's policy document; a file
+    /// naming another document is refused (change it with `policy apply`).
     #[arg(long, env = "SUBSIDY_POLICY")]
     pub policy: Option<PathBuf>,
     /// Close a month that has not ended in China Standard Time (needs --reason).
@@ -521,7 +579,8 @@ pub struct ExportArgs {
     /// Only this month (YYYY-MM).
     #[arg(long)]
     pub period: Option<String>,
-    /// Policy versions (TOML); the built-in default is RULES.md.
+    /// Policy versions (TOML): must be the ledger's policy document, which is used without it
+    /// (the built-in RULES.md for a ledger that holds none).
     #[arg(long, env = "SUBSIDY_POLICY")]
     pub policy: Option<PathBuf>,
 }

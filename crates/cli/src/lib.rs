@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod ledger_policy;
 pub mod output;
 pub mod shutdown;
 pub mod store;

@@ -1,7 +1,7 @@
 //! `subsidy-meter`: parses the command line and hands over to a command module.
 
 use clap::Parser;
-use subsidy_meter::cli::{Cli, Command};
+use subsidy_meter::cli::{Cli, Command, PolicyCommand};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -21,6 +21,8 @@ fn run_async(command: Command) -> anyhow::Result<()> {
             Command::Demo(args) => subsidy_meter::commands::demo::run(&args).await,
             Command::Serve(args) => subsidy_meter::commands::api::serve(&args).await,
             Command::Token(command) => subsidy_meter::commands::api::token(&command),
+            Command::Policy(PolicyCommand::Apply(args)) => subsidy_meter::commands::policy::apply(&args).await,
+            Command::Policy(PolicyCommand::Show(args)) => subsidy_meter::commands::policy::show(&args).await,
             Command::Accruals(args) => subsidy_meter::commands::api::accruals(&args).await,
             Command::Ledger(args) => subsidy_meter::commands::api::ledger(&args).await,
             Command::Recompute(args) => subsidy_meter::commands::recompute::run(&args),

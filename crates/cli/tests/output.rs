@@ -39,7 +39,7 @@ fn ledger_with_statements(dir: &Path, n: u32) -> PathBuf {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         store.migrate().await.unwrap();
-        store.commit_close(&Closure { period, close_id: "2025-09-test".into(), closed_at: chrono::Utc::now() }, &lines).await.unwrap();
+        store.commit_close(&Closure { period, close_id: "2025-09-test".into(), closed_at: chrono::Utc::now(), policy_hash: String::new() }, &lines).await.unwrap();
     });
     path
 }

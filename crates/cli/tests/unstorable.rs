@@ -101,7 +101,7 @@ impl Bus {
             store,
             producer: subsidy_bus::idempotent_producer(&self.config.brokers).unwrap(),
             bus: self.config.clone(),
-            policy: subsidy_core::PolicySet::builtin(),
+            policy: subsidy_core::PolicyDocument::of(&subsidy_core::PolicySet::builtin()).unwrap(),
             metrics: metrics.clone(),
             config: AggregatorConfig {
                 group: group.to_string(),
@@ -279,7 +279,7 @@ async fn a_store_refusing_every_record_stops_the_run_and_dead_letters_nothing() 
         store: ledger.clone(),
         producer: subsidy_bus::idempotent_producer(&bus.config.brokers).unwrap(),
         bus: bus.config.clone(),
-        policy: subsidy_core::PolicySet::builtin(),
+        policy: subsidy_core::PolicyDocument::of(&subsidy_core::PolicySet::builtin()).unwrap(),
         metrics: metrics(),
         config: AggregatorConfig { group: "all".into(), exit_when_idle: Some(Duration::from_secs(1)), ..AggregatorConfig::default() },
     };

@@ -198,6 +198,32 @@ pub fn statements_csv(statements: &[Statement]) -> String {
     out
 }
 
+/// The statements CSV with one more column, `policy_document`: the hash of the policy
+/// document each line was computed under, that of the close of its payout month
+/// (`documents`, by month; "" for a close made before documents were recorded).
+pub fn statements_csv_documented(statements: &[Statement], documents: &BTreeMap<Period, String>) -> String {
+    let mut rows: Vec<&Statement> = statements.iter().collect();
+    rows.sort_by_key(|s| (s.credit_code, s.payout_period, s.for_period, s.kind.as_str()));
+    let mut out = String::with_capacity(128 * (rows.len() + 1));
+    out.push_str(STATEMENTS_CSV_HEADER);
+    out.push_str(",policy_document\n");
+    for s in rows {
+        let document = documents.get(&s.payout_period).map_or("", String::as_str);
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{document}",
+            s.credit_code,
+            s.payout_period,
+            s.for_period,
+            s.kind.as_str(),
+            format_yuan(s.eligible_base),
+            format_yuan(s.subsidy)
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -230,6 +256,13 @@ mod tests {
         let all: Vec<Statement> = first.iter().chain(&second).cloned().collect();
         assert_eq!(fixed(&all).get(&(e, p("2025-09"))).map(|t| t.1.to_string()), Some("120.00".into()));
         assert!(statements_csv(&all).contains(",2025-10,2025-09,adjustment,249.45,59.87\n"));
+        // Each line names the document of the close of its payout month.
+        let documents = BTreeMap::from([(p("2025-09"), "aaa".to_string()), (p("2025-10"), "bbb".to_string())]);
+        let csv = statements_csv_documented(&all, &documents);
+        assert!(csv.starts_with(&format!("{STATEMENTS_CSV_HEADER},policy_document\n")));
+        assert!(csv.contains(",2025-09,2025-09,settled,250.55,60.13,aaa\n"), "{csv}");
+        assert!(csv.contains(",2025-10,2025-09,adjustment,249.45,59.87,bbb\n"), "{csv}");
+        assert_eq!(csv.lines().count(), statements_csv(&all).lines().count(), "one row per line");
     }
 
     #[test]

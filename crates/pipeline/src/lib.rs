@@ -7,5 +7,6 @@ pub mod collector;
 pub mod error;
 pub mod metrics;
 pub mod metrics_http;
+pub mod policy_change;
 
 pub use error::{PipelineError, PipelineResult};

@@ -40,6 +40,8 @@ pub struct CloseRecord {
     pub early_reason: Option<String>,
     /// The offset of its winning claim in the log of closes (`None`: fenced by the store).
     pub claim_offset: Option<i64>,
+    /// Hash of the policy document its figures were computed under.
+    pub policy_hash: String,
 }
 
 /// `partition:offset,…`, the way closure rows keep positions.

@@ -25,7 +25,7 @@ pub use closing::{parse_positions, positions_text, CloseFence, CloseRecord};
 pub use self::sqlite::SqliteStore;
 pub use error::{StoreCause, StoreError, StoreResult};
 pub use rows::*;
-pub use settled::{settle_lines, settle_sums, settlements};
+pub use settled::{lines_under_other_documents, settle_lines, settle_sums, settlements};
 
 use async_trait::async_trait;
 use subsidy_core::{Affected, CreditCode, Period, Statement};
@@ -141,4 +141,19 @@ pub trait LedgerStore: Send + Sync {
 
     /// The registry as last written (empty before the first write).
     async fn registry(&self) -> StoreResult<RegistryRows>;
+
+    /// Every policy document the ledger recorded, by sequence: the last is in force.
+    async fn policy_documents(&self) -> StoreResult<Vec<PolicyRecord>>;
+
+    /// Records a policy document. Where the fence ([`close_fence`](LedgerStore::close_fence))
+    /// is `Transaction`, one transaction that records it only as the next document (its
+    /// sequence one past the highest; the same record again changes nothing) and is
+    /// otherwise a `Conflict` naming the one in force. Where it is `Log`, only the applier
+    /// whose claim stands in the log (or a run completing that claim) may call it.
+    async fn record_policy(&self, record: &PolicyRecord) -> StoreResult<()>;
+
+    /// Up to `limit` standing lines not settled under the policy document `hash`, of the
+    /// given records partitions (every one when `None`), with record ids after `after`,
+    /// sorted by record id: what a change of policy re-settles, page by page.
+    async fn lines_not_under(&self, hash: &str, partitions: Option<&[i32]>, after: &str, limit: usize) -> StoreResult<Vec<LineRow>>;
 }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use subsidy_core::{Assessment, ComputeCenter, CreditCode, Entity, Facts, Fingerprint, Line, LineRank, PaymentStatus, Period, PolicySet, ReasonCode, Registry, Standing};
+use subsidy_core::{Assessment, ComputeCenter, CreditCode, Entity, Facts, Fingerprint, Line, LineRank, PaymentStatus, Period, PolicyDocument, PolicySet, ReasonCode, Registry, Standing};
 
 /// Where a message came from on the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,6 +73,9 @@ pub struct LineRow {
     pub position: BusPosition,
     /// Highest stands (see [`subsidy_core::line_version`]).
     pub version: u64,
+    /// Hash of the policy document the line was settled under ("" for a line written
+    /// before the ledger recorded documents).
+    pub policy_hash: String,
     /// The day of the user's registry entry the line was judged by (`None`: undated, or none).
     pub entity_entry: Option<NaiveDate>,
     /// The day of the center's registry entry the line was judged by.
@@ -80,8 +83,8 @@ pub struct LineRow {
 }
 
 impl LineRow {
-    /// The row of a core line.
-    pub fn new(record_id: &str, line: &Line, policy: &PolicySet, position: BusPosition, version: u64) -> LineRow {
+    /// The row of a core line settled under the policy document `policy`.
+    pub fn new(record_id: &str, line: &Line, policy: &PolicyDocument, position: BusPosition, version: u64) -> LineRow {
         let (s, a) = (&line.standing, &line.assessment);
         LineRow {
             record_id: record_id.to_string(),
@@ -95,7 +98,7 @@ impl LineRow {
             paid_amount: s.facts.paid_amount,
             accelerator: s.facts.accelerator.clone(),
             period: a.period,
-            policy_version: a.version.and_then(|v| policy.version(usize::from(v))).map(|v| v.id.clone()).unwrap_or_default(),
+            policy_version: a.version.and_then(|v| policy.set.version(usize::from(v))).map(|v| v.id.clone()).unwrap_or_default(),
             rate: a.rate,
             uplift: a.uplift,
             base: a.base,
@@ -103,6 +106,7 @@ impl LineRow {
             reason: a.reason,
             position,
             version,
+            policy_hash: policy.hash.clone(),
             entity_entry: a.entity_entry,
             center_entry: a.center_entry,
         }
@@ -199,6 +203,10 @@ pub struct LineSum {
     pub base: Decimal,
     /// Σ contribution, exact.
     pub contribution: Decimal,
+    /// The policy document the lines were settled under: sums are kept apart by document,
+    /// so a reader sees, in the same read as the figures, whether every line stands under
+    /// the document in force.
+    pub policy_hash: String,
 }
 
 /// Sums of the standing lines of one month sharing user, center, accelerator, reason and
@@ -235,6 +243,37 @@ pub struct Closure {
     pub close_id: String,
     /// When it was closed (for people; nothing is ordered by it).
     pub closed_at: DateTime<Utc>,
+    /// Hash of the policy document its figures were computed under ("" for a close made
+    /// before the ledger recorded documents).
+    pub policy_hash: String,
+}
+
+/// One policy document the ledger recorded. The one in force is the one of the highest
+/// sequence: decided by the data, never by a clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRecord {
+    /// 1 for the first document, each change one more.
+    pub sequence: u64,
+    /// SHA-256 of `text` ([`PolicyDocument::hash`]).
+    pub hash: String,
+    /// The canonical TOML ([`PolicyDocument::text`]).
+    pub text: String,
+    /// When it was recorded (for people; nothing is ordered by it).
+    pub applied_at: DateTime<Utc>,
+    /// Who or what recorded it, e.g. "policy apply rates-2026.toml" or "aggregate (first document)".
+    pub note: String,
+}
+
+impl PolicyRecord {
+    /// The record of `document` at `sequence`.
+    pub fn of(document: &PolicyDocument, sequence: u64, applied_at: DateTime<Utc>, note: &str) -> PolicyRecord {
+        PolicyRecord { sequence, hash: document.hash.clone(), text: document.text.clone(), applied_at, note: note.to_string() }
+    }
+
+    /// The document, checked against its hash.
+    pub fn document(&self) -> Result<PolicyDocument, subsidy_core::PolicyError> {
+        PolicyDocument::stored(&self.text, &self.hash)
+    }
 }
 
 /// The registry as read up to one registry position, written whole: the rows of the

@@ -30,9 +30,9 @@ pub fn settle_sums(sums: &[LineSum], policy: &PolicySet) -> Vec<Settlement> {
 /// Sums eligible lines per user and month: the eligible part of what `line_sums`
 /// returns, for a store that has the lines in hand.
 fn sum_eligible(lines: &[LineRow]) -> StoreResult<Vec<LineSum>> {
-    let mut sums: BTreeMap<(CreditCode, Period), LineSum> = BTreeMap::new();
+    let mut sums: BTreeMap<(CreditCode, Period, &str), LineSum> = BTreeMap::new();
     for l in lines.iter().filter(|l| l.reason.is_none()) {
-        let s = sums.entry((l.user_credit_code, l.period)).or_insert_with(|| LineSum {
+        let s = sums.entry((l.user_credit_code, l.period, l.policy_hash.as_str())).or_insert_with(|| LineSum {
             user_credit_code: l.user_credit_code,
             period: l.period,
             reason: None,
@@ -40,6 +40,7 @@ fn sum_eligible(lines: &[LineRow]) -> StoreResult<Vec<LineSum>> {
             paid_amount: rust_decimal::Decimal::ZERO,
             base: rust_decimal::Decimal::ZERO,
             contribution: rust_decimal::Decimal::ZERO,
+            policy_hash: l.policy_hash.clone(),
         });
         s.records += 1;
         s.paid_amount = s.paid_amount.checked_add(l.paid_amount).ok_or_else(|| StoreError::rejected("paid sum overflows"))?;
@@ -47,4 +48,15 @@ fn sum_eligible(lines: &[LineRow]) -> StoreResult<Vec<LineSum>> {
         s.contribution = s.contribution.checked_add(l.contribution).ok_or_else(|| StoreError::rejected("contribution sum overflows"))?;
     }
     Ok(sums.into_values().collect())
+}
+
+/// How many of the lines summed in `sums` stand settled under a policy document other than
+/// `hash`, by that document's hash ("" for lines settled before the ledger recorded
+/// documents); empty when every line stands under `hash`.
+pub fn lines_under_other_documents<'a>(sums: &'a [LineSum], hash: &str) -> BTreeMap<&'a str, u64> {
+    let mut other: BTreeMap<&str, u64> = BTreeMap::new();
+    for s in sums.iter().filter(|s| s.policy_hash != hash) {
+        *other.entry(s.policy_hash.as_str()).or_default() += s.records;
+    }
+    other
 }

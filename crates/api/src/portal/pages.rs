@@ -41,7 +41,7 @@ pub fn entity(role: &Role, view: &AccrualsView) -> Markup {
     let max = view.months.iter().filter_map(|m| Decimal::from_str(&m.subsidy).ok()).max().unwrap_or_default();
     page(&title, &e.credit_code, true, html! {
         @if !matches!(role, Role::Entity(_)) { (back(role)) }
-        p { (label("城市", "City")) ": " (e.city.as_deref().unwrap_or("-")) " · " (label("类型", "Kind")) ": " (e.kind.as_deref().unwrap_or("-")) }
+        p { (label("城市", "City")) ": " (e.city.as_deref().unwrap_or("-")) " · " (label("类型", "Kind")) ": " (e.kind.as_deref().unwrap_or("-")) " · " (label("政策文件", "Policy document")) " " code { (subsidy_core::document::short(&view.policy_document)) } }
         h2 { (label("月度补贴", "Subsidy by month")) }
         div.scroll { table.chart #months {
             thead { tr { th { (label("月份", "Month")) } th { (label("状态", "Status")) } th.num { (label("合格记录", "Eligible")) } th.num { (label("合格支出", "Eligible spend")) } th.num { (label("补贴", "Subsidy")) } th.num { (label("已确定", "Fixed")) } th { (label("图", "Chart")) } } }
@@ -70,7 +70,7 @@ pub fn entity(role: &Role, view: &AccrualsView) -> Markup {
 /// One month's lines.
 pub fn ledger(role: &Role, p: &LedgerPage) -> Markup {
     page(&format!("{} 明细", p.period), &format!("Ledger of {}", p.period), true, html! {
-        p { a href={ "/portal/entities/" (p.credit_code) } { (p.credit_code) } " · " (status(p.status)) " · " (label("补贴", "Subsidy")) ": " strong { (p.subsidy) } " · " (p.total_lines) " " (label("条记录", "lines")) }
+        p { a href={ "/portal/entities/" (p.credit_code) } { (p.credit_code) } " · " (status(p.status)) " · " (label("补贴", "Subsidy")) ": " strong { (p.subsidy) } " · " (p.total_lines) " " (label("条记录", "lines")) " · " (label("政策文件", "Policy document")) " " code { (subsidy_core::document::short(&p.policy_document)) } }
         div.scroll { table #ledger {
             thead { tr {
                 th { (label("记录", "Record")) } th { (label("算力中心", "Center")) } th { (label("加速卡", "Accelerator")) } th.num { (label("卡时", "Card-hours")) }

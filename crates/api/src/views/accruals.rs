@@ -15,6 +15,9 @@ pub struct AccrualsView {
     pub entity: EntityInfo,
     /// Its months with lines or statements, oldest first.
     pub months: Vec<MonthAccrual>,
+    /// SHA-256 of the policy document the subsidies are computed under (the ledger's in force).
+    #[serde(default)]
+    pub policy_document: String,
 }
 
 /// One month of an entity.
@@ -73,7 +76,7 @@ pub fn accruals(book: &Book, code: &CreditCode, from: Option<Period>, to: Option
         .filter(|p| in_range(*p, from, to))
         .collect();
     let months = months.into_iter().map(|p| month(p, of, book.closed.contains(&p))).collect();
-    AccrualsView { entity: EntityInfo::of(code, &book.registry), months }
+    AccrualsView { entity: EntityInfo::of(code, &book.registry), months, policy_document: book.policy.hash.clone() }
 }
 
 fn month(p: Period, of: &EntityBook, closed: bool) -> MonthAccrual {

@@ -30,6 +30,9 @@ pub struct LedgerPage {
     pub lines: Vec<LedgerLine>,
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,
+    /// SHA-256 of the policy document the month's subsidy is computed under (the ledger's in force).
+    #[serde(default)]
+    pub policy_document: String,
 }
 
 /// One ledger line, explained.
@@ -75,6 +78,10 @@ pub struct LedgerLine {
     pub reason: Option<String>,
     /// The reason in plain words.
     pub explanation: Option<String>,
+    /// SHA-256 of the policy document the line was settled under ("" for a line settled
+    /// before the ledger recorded documents).
+    #[serde(default)]
+    pub policy_document: String,
     /// The user's registry entry the line was judged by: its `valid_from` day, or `undated`.
     pub entity_entry: String,
     /// The center's registry entry the line was judged by: its `valid_from` day, or `undated`.
@@ -97,7 +104,7 @@ pub async fn page(state: &ApiState, code: &CreditCode, period: Period, cursor: O
     let closed = book.closed.contains(&period);
     let records = representing_records(state, &lines).await?;
     let registry = &book.registry;
-    let lines = lines.iter().map(|l| explain(l, records.get(&(l.record_id.as_str(), l.position)), settled.as_ref(), registry, &state.policy)).collect();
+    let lines = lines.iter().map(|l| explain(l, records.get(&(l.record_id.as_str(), l.position)), settled.as_ref(), registry, &book.policy.set)).collect();
     Ok(LedgerPage {
         credit_code: code.to_string(),
         period: period.to_string(),
@@ -106,6 +113,7 @@ pub async fn page(state: &ApiState, code: &CreditCode, period: Period, cursor: O
         total_lines,
         lines,
         next_cursor,
+        policy_document: book.policy.hash.clone(),
     })
 }
 
@@ -149,6 +157,7 @@ fn explain(l: &LineRow, record: Option<&UsageRecord>, settled: Option<&Settlemen
         eligible: l.reason.is_none(),
         reason: l.reason.map(|r| r.as_str().to_string()),
         explanation: l.reason.map(|r| r.explain().to_string()),
+        policy_document: l.policy_hash.clone(),
         entity_entry: entry_name(l.entity_entry),
         center_entry: entry_name(l.center_entry),
     }

@@ -96,7 +96,7 @@ async fn history(state: &ApiState, record_id: &str) -> ApiResult<(RecordHistory,
     let (lines, copies) = tokio::try_join!(state.store.lines_of(&ids), state.store.copies_of(&ids))?;
     let line = lines.into_iter().next();
     let registry = state.registry();
-    let copies = replay(&copies, &registry, &state.policy);
+    let copies = replay(&copies, &registry, &state.book().policy.set);
     let history = RecordHistory { record_id: record_id.to_string(), standing: line.as_ref().map(standing), copies };
     Ok((history, line.map(|l| l.user_credit_code)))
 }

@@ -88,7 +88,7 @@ pub fn settle_copies(copies: &[(String, BusPosition)], known: &HashMap<String, L
         let standing: Option<Standing> = lines.get(&r.record_id).or_else(|| known.get(&r.record_id)).map(LineRow::standing);
         let s = step(standing.as_ref(), &r, fp, registry, policy);
         if let Some(line) = s.line {
-            let row = LineRow::new(&r.record_id, &line, policy, *position, line.standing.version(7));
+            let row = LineRow::new(&r.record_id, &line, &subsidy_core::PolicyDocument::of(policy).unwrap(), *position, line.standing.version(7));
             lines.insert(r.record_id.clone(), row);
         }
         batch.copies.push(CopyRow { record_id: r.record_id.clone(), position: *position, revision: r.revision, fingerprint: fp, raw: raw.clone() });
@@ -108,7 +108,7 @@ async fn close(store: &dyn LedgerStore, policy: &PolicySet, month: &str) {
     let booked = store.statements().await.unwrap();
     let settled = settlements(store, policy).await.unwrap();
     let lines = close_month(period, CloseInput { settlements: &settled, booked: &booked, closed: &closed, months_with_lines: &months }).unwrap();
-    let closure = Closure { period, close_id: format!("{month}-test"), closed_at: chrono::Utc::now() };
+    let closure = Closure { period, close_id: format!("{month}-test"), closed_at: chrono::Utc::now(), policy_hash: String::new() };
     store.commit_close(&closure, &lines).await.unwrap();
 }
 

@@ -1,7 +1,6 @@
 //! `aggregate`: the aggregator process — Kafka to settled ledgers, with `/metrics`.
 
 use crate::cli::AggregateArgs;
-use crate::config::load_policy;
 use anyhow::{anyhow, Result};
 use std::time::Duration;
 use subsidy_bus::{check_reachable, ensure_topics, idempotent_producer};
@@ -10,11 +9,14 @@ use subsidy_pipeline::metrics::AggregatorMetrics;
 
 /// Runs `aggregate` until Ctrl-C (or idle with `--exit-when-idle-secs`).
 pub async fn run(args: &AggregateArgs) -> Result<()> {
-    let policy = load_policy(args.policy.as_deref())?;
     let store = crate::store::open(&args.store).await?;
     let bus = args.kafka.bus();
-    check_reachable(&bus.brokers, Duration::from_secs(10)).await?;
     store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
+    let fence = crate::commands::policy::fence(&args.store, &bus.brokers, &args.topic_closes);
+    let in_force = crate::ledger_policy::for_writing(store.as_ref(), args.policy.as_deref(), fence.as_ref(), "aggregate (the ledger's first document)").await?;
+    tracing::info!(document = %in_force.document.hash, sequence = in_force.sequence, "settling under the ledger's policy document");
+    let policy = in_force.document;
+    check_reachable(&bus.brokers, Duration::from_secs(10)).await?;
     ensure_topics(&bus.brokers, &bus.topic_specs(), Duration::from_secs(30)).await?;
 
     let registry = prometheus::Registry::new();

@@ -2,7 +2,6 @@
 //! commands that print what it answers, from a running API or the store.
 
 use crate::cli::{AccrualsArgs, LedgerArgs, ReadFrom, ServeArgs, TokenCommand};
-use crate::config::load_policy;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::de::DeserializeOwned;
 use subsidy_api::cursor::Scope;
@@ -15,7 +14,6 @@ use subsidy_api::{ApiMetrics, ApiState, Role, TokenStore};
 /// comes while the store and the book are read asks for a re-read, never ends the process.
 pub async fn serve(args: &ServeArgs) -> Result<()> {
     let hangups = subsidy_api::Hangups::watch().context("cannot watch for SIGHUP")?;
-    let policy = load_policy(args.policy.as_deref())?;
     let mut limits = args.limits.limits().context("serve's limits")?;
     if let Ok(text) = std::env::var("SUBSIDY_API_CURSOR_KEY") {
         limits.cursor_key = Some(subsidy_api::cursor::Cursors::parse_key(&text).ok_or_else(|| anyhow!("SUBSIDY_API_CURSOR_KEY must be 64 hex digits (32 random bytes)"))?);
@@ -23,6 +21,8 @@ pub async fn serve(args: &ServeArgs) -> Result<()> {
     let tokens = TokenStore::open(&args.tokens)?;
     let store = crate::store::open(&args.store).await?;
     store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
+    // The ledger's document (the book follows later changes); the given one only for a ledger that holds none.
+    let policy = crate::ledger_policy::for_reading(store.as_ref(), args.policy.as_deref()).await?.0.set;
     let registry = prometheus::Registry::new();
     let metrics = ApiMetrics::new(&registry)?;
     let state = ApiState::open_with(store, policy, tokens, metrics, limits).await.map_err(|e| anyhow!("cannot read the registry: {e}"))?.with_secure_cookie(args.cookie_secure);
@@ -66,7 +66,8 @@ where
 async fn local_state(from: &ReadFrom) -> Result<ApiState> {
     let store = crate::store::open(&from.store).await?;
     let metrics = ApiMetrics::new(&prometheus::Registry::new())?;
-    ApiState::open(store, load_policy(from.policy.as_deref())?, TokenStore::empty(), metrics).await.map_err(|e| anyhow!("cannot read the registry: {e}"))
+    let policy = crate::ledger_policy::for_reading(store.as_ref(), from.policy.as_deref()).await?.0.set;
+    ApiState::open(store, policy, TokenStore::empty(), metrics).await.map_err(|e| anyhow!("cannot read the registry: {e}"))
 }
 
 async fn fetch<T: DeserializeOwned>(base: &str, path: &str) -> Result<T> {

@@ -51,6 +51,9 @@ pub fn accruals(view: &AccrualsView) -> String {
             out.push_str(&format!("  {} excluded {} × {} ({} yuan): {}\n", safe(&m.period), x.records, safe(&x.reason), safe(&x.spend), safe(&x.explanation)));
         }
     }
+    if !view.policy_document.is_empty() {
+        out.push_str(&format!("computed under policy document {}\n", safe(&view.policy_document)));
+    }
     out
 }
 

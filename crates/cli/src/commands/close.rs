@@ -8,14 +8,15 @@
 //! (the first standing claim of a month wins) and then the closure rows.
 
 use crate::cli::CloseArgs;
-use crate::config::load_policy;
 use anyhow::{anyhow, bail, Result};
 use rust_decimal::Decimal;
 use std::time::Duration;
 use subsidy_bus::{Claim, ClosesLog};
 use subsidy_core::money::format_yuan;
 use subsidy_core::{plan_close, standing_claims, statements_digest, CloseError, CloseInput, ClosePlan, CloseRequest, Period, StatementKind};
-use subsidy_store::{parse_positions, positions_text, settlements, BusPosition, CloseFence, CloseRecord, LedgerStore};
+use subsidy_core::document::short;
+use subsidy_core::PolicyDocument;
+use subsidy_store::{lines_under_other_documents, parse_positions, positions_text, settle_sums, BusPosition, CloseFence, CloseRecord, LedgerStore};
 
 /// Longest wait for the log of closes to answer or be read to its end.
 const LOG_TIMEOUT: Duration = Duration::from_secs(60);
@@ -31,7 +32,8 @@ pub async fn close(args: &CloseArgs) -> Result<()> {
     };
     let store = crate::store::open(&args.store).await?;
     store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
-    let ask = Ask { period, early_reason: early_reason.as_deref(), policy: load_policy(args.policy.as_deref())?, wait: Duration::from_secs(args.replica_wait) };
+    let (policy, sequence) = crate::ledger_policy::for_reading(store.as_ref(), args.policy.as_deref()).await.map_err(|e| anyhow!("cannot close {period}: {e:#}"))?;
+    let ask = Ask { period, early_reason: early_reason.as_deref(), policy, sequence, wait: Duration::from_secs(args.replica_wait) };
     let (close_id, plan) = match store.close_fence() {
         CloseFence::Transaction => close_in_store(store.as_ref(), &ask).await?,
         CloseFence::Log => {
@@ -46,6 +48,7 @@ pub async fn close(args: &CloseArgs) -> Result<()> {
         }
     };
     report(&close_id, &plan);
+    eprintln!("close: computed under policy document {}{}", ask.policy.hash, ask.sequence.map_or_else(|| " (the ledger records none)".to_string(), |s| format!(" (sequence {s})")));
     Ok(())
 }
 
@@ -53,7 +56,10 @@ pub async fn close(args: &CloseArgs) -> Result<()> {
 struct Ask<'a> {
     period: Period,
     early_reason: Option<&'a str>,
-    policy: subsidy_core::PolicySet,
+    /// The ledger's policy document in force (the given or built-in one on a ledger that holds none).
+    policy: PolicyDocument,
+    /// Its sequence; `None` when the ledger holds no document.
+    sequence: Option<u64>,
     wait: Duration,
 }
 
@@ -79,7 +85,10 @@ async fn plan(store: &dyn LedgerStore, ask: &Ask<'_>) -> Result<(ClosePlan, Vec<
     let closed: Vec<Period> = closures.iter().map(|c| c.period).collect();
     let months = store.months_with_lines().await.map_err(read)?;
     let booked = store.statements().await.map_err(read)?;
-    let settled = settlements(store, &ask.policy).await.map_err(read)?;
+    // The sums say, in the same read as the figures, which document each line stands under.
+    let sums = store.line_sums().await.map_err(read)?;
+    refuse_mixed(period, &sums, ask)?;
+    let settled = settle_sums(&sums, &ask.policy.set);
     let input = CloseInput { settlements: &settled, booked: &booked, closed: &closed, months_with_lines: &months };
     let request = CloseRequest { period, now: chrono::Utc::now().fixed_offset(), early_reason: ask.early_reason };
     match plan_close(request, input) {
@@ -92,11 +101,45 @@ async fn plan(store: &dyn LedgerStore, ask: &Ask<'_>) -> Result<(ClosePlan, Vec<
     }
 }
 
+/// Refuses to close from lines that do not all stand under the document in force: the figures
+/// would mix two policies (a change being applied, or a ledger that never recorded its policy).
+fn refuse_mixed(period: Period, sums: &[subsidy_store::LineSum], ask: &Ask<'_>) -> Result<()> {
+    let Some(sequence) = ask.sequence else {
+        if sums.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "cannot close {period}: this ledger records no policy document, so nothing says which policy its lines were settled under; \
+             record it with `subsidy-meter policy apply FILE` (it re-settles every line under it), then close"
+        );
+    };
+    let other = lines_under_other_documents(sums, &ask.policy.hash);
+    if other.is_empty() {
+        return Ok(());
+    }
+    let lines: u64 = other.values().sum();
+    let which: Vec<String> = other.iter().map(|(hash, n)| format!("{n} under {}", short(hash))).collect();
+    bail!(
+        "cannot close {period}: {lines} lines stand settled under another policy document than the one in force ({}, sequence {sequence}): {}; \
+         a running aggregator re-settles them once it sees the change, or run `subsidy-meter policy apply` with the document in force; then close again",
+        ask.policy.short(),
+        which.join(", ")
+    )
+}
+
 /// SQLite: the plan and its closure rows in one transaction; a month closed meanwhile is refused by the store.
 async fn close_in_store(store: &dyn LedgerStore, ask: &Ask<'_>) -> Result<(String, ClosePlan)> {
     let (plan, seen) = plan(store, ask).await?;
     let close_id = new_close_id(ask.period);
-    let record = CloseRecord { close_id: close_id.clone(), periods: plan.periods(), closed_at: chrono::Utc::now(), seen, early_reason: plan.early_reason.clone(), claim_offset: None };
+    let record = CloseRecord {
+        close_id: close_id.clone(),
+        periods: plan.periods(),
+        closed_at: chrono::Utc::now(),
+        seen,
+        early_reason: plan.early_reason.clone(),
+        claim_offset: None,
+        policy_hash: ask.policy.hash.clone(),
+    };
     store.commit_record(&record, &plan.statements).await.map_err(|e| anyhow!("cannot close {}: {e}", ask.period))?;
     Ok((close_id, plan))
 }
@@ -127,6 +170,7 @@ async fn close_through_log(store: &dyn LedgerStore, log: &ClosesLog, ledger: &st
         seen: positions_text(&seen),
         early_reason: plan.early_reason.clone(),
         claimed_at: chrono::Utc::now().to_rfc3339(),
+        policy_hash: ask.policy.hash.clone(),
     };
     let own = log.append(&claim).await.map_err(|e| anyhow!("cannot close {period}: cannot append to the log of closes: {e}"))?;
     let claims = log.claims(ledger, Some(own), LOG_TIMEOUT).await.map_err(logged)?;
@@ -171,7 +215,15 @@ async fn complete(store: &dyn LedgerStore, claim: &Claim, offset: i64) -> Result
 fn record_of(claim: &Claim, offset: i64) -> Result<CloseRecord> {
     let closed_at = chrono::DateTime::parse_from_rfc3339(&claim.claimed_at).map_err(|e| anyhow!("claim of close {} has a bad time: {e}", claim.close_id))?.to_utc();
     let seen = parse_positions(&claim.seen).ok_or_else(|| anyhow!("claim of close {} has bad positions {:?}", claim.close_id, claim.seen))?;
-    Ok(CloseRecord { close_id: claim.close_id.clone(), periods: claim_periods(claim), closed_at, seen, early_reason: claim.early_reason.clone(), claim_offset: Some(offset) })
+    Ok(CloseRecord {
+        close_id: claim.close_id.clone(),
+        periods: claim_periods(claim),
+        closed_at,
+        seen,
+        early_reason: claim.early_reason.clone(),
+        claim_offset: Some(offset),
+        policy_hash: claim.policy_hash.clone(),
+    })
 }
 
 fn report(close_id: &str, plan: &ClosePlan) {

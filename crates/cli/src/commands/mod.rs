@@ -8,4 +8,5 @@ pub mod collect;
 pub mod demo;
 pub mod ledger;
 pub mod platform_sim;
+pub mod policy;
 pub mod recompute;

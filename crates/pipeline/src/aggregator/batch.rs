@@ -8,7 +8,7 @@ use super::index::{Kept, StandingIndex};
 use ahash::AHashMap;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use subsidy_core::{parse_record, step, Decision, Fingerprint, PolicySet, ReasonCode, Registry, Rejection, UsageRecord};
+use subsidy_core::{parse_record, step, Decision, Fingerprint, PolicyDocument, ReasonCode, Registry, Rejection, UsageRecord};
 use subsidy_store::{BusPosition, CopyRow, LineRow, RejectionRow, WriteBatch};
 
 /// When a batch is full or due.
@@ -123,7 +123,7 @@ fn text(bytes: Vec<u8>) -> String {
 /// for a first copy; the caller has brought in from the store every other line of the
 /// batch's ids), updating it as lines change, classifying with `registry` at
 /// `registry_position`. Of several lines of one record in a batch only the last is written.
-pub fn settle(parsed: Vec<Parsed>, standing: &mut StandingIndex, registry: &Registry, registry_position: u64, policy: &PolicySet) -> Settled {
+pub fn settle(parsed: Vec<Parsed>, standing: &mut StandingIndex, registry: &Registry, registry_position: u64, policy: &PolicyDocument) -> Settled {
     let mut out = Settled::default();
     out.write.copies.reserve(parsed.len());
     let mut lines: AHashMap<String, LineRow> = AHashMap::with_capacity(parsed.len());
@@ -138,7 +138,7 @@ pub fn settle(parsed: Vec<Parsed>, standing: &mut StandingIndex, registry: &Regi
             }
         };
         let current = standing.get(&record.record_id);
-        let step = step(current.map(|k| &k.standing), &record, fingerprint, registry, policy);
+        let step = step(current.map(|k| &k.standing), &record, fingerprint, registry, &policy.set);
         // The copy a new line stands on: this one, unless a conflict kept the earlier representative.
         let kept_position = current.filter(|k| step.line.as_ref().is_some_and(|l| l.standing.fingerprint == k.standing.fingerprint)).map(|k| k.position);
         *out.decisions.entry(step.decision).or_default() += 1;
@@ -178,7 +178,7 @@ mod tests {
         let parsed = parse_all(msgs);
         assert_eq!(record_ids(&parsed).collect::<Vec<_>>(), ["a", "a", "a"]);
         let mut standing = StandingIndex::default();
-        let out = settle(parsed, &mut standing, &Registry::new(), 5, &PolicySet::builtin());
+        let out = settle(parsed, &mut standing, &Registry::new(), 5, &PolicyDocument::builtin());
         assert_eq!(out.write.copies.len(), 3);
         assert_eq!(out.write.lines.len(), 1);
         let line = &out.write.lines[0];

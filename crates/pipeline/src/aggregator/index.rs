@@ -155,6 +155,7 @@ mod tests {
             reason: None,
             position: BusPosition { partition: 0, offset: 7 },
             version: u64::from(revision) << 32,
+            policy_hash: String::new(),
             entity_entry: None,
             center_entry: None,
         }

@@ -12,6 +12,15 @@
 //! A batch is written (rows, then dead letters acknowledged, then offsets
 //! committed) while the next is read; a crash replays it harmlessly, as a
 //! copy already standing is a duplicate and every line carries a version.
+//!
+//! Lines are settled under the policy document the member was started with,
+//! which the ledger holds in force. At every re-settlement interval the member
+//! reads the ledger's document in force; when `policy apply` recorded another,
+//! it finishes the write in flight, takes the new document and re-settles every
+//! line of its partitions not under it ([`crate::policy_change`]); it does the
+//! same for its partitions when it takes them over. A batch settled under the
+//! old document just before the change is re-settled at that next check, and
+//! `close` refuses to close while any line stands under another document.
 
 mod batch;
 mod consumer;
@@ -37,7 +46,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use subsidy_bus::BusConfig;
-use subsidy_core::PolicySet;
+use subsidy_core::PolicyDocument;
 use subsidy_store::LedgerStore;
 use tokio_util::sync::CancellationToken;
 use write::{retrying, Backoff, InFlight, Outgoing, Writer};
@@ -89,8 +98,8 @@ pub struct Aggregator {
     pub store: Arc<dyn LedgerStore>,
     /// Kafka.
     pub bus: BusConfig,
-    /// The rules.
-    pub policy: PolicySet,
+    /// The policy document the ledger holds in force (the member follows later changes).
+    pub policy: PolicyDocument,
     /// Counters.
     pub metrics: AggregatorMetrics,
     /// Settings.
@@ -186,6 +195,9 @@ struct Loop<'a> {
     /// Registry position every owned partition is re-settled up to.
     resettled_at: RegistryPosition,
     last_round: Instant,
+    /// The policy document lines are settled under, and when the ledger's was last read.
+    policy: PolicyDocument,
+    last_policy_check: Instant,
     last_message: Instant,
     watchdog: watchdog::Watchdog,
     report: AggregatorReport,
@@ -213,6 +225,8 @@ impl<'a> Loop<'a> {
             received_at_tick: 0,
             resettled_at: RegistryPosition::default(),
             last_round: Instant::now(),
+            policy: agg.policy.clone(),
+            last_policy_check: Instant::now(),
             last_message: Instant::now(),
             watchdog: watchdog::Watchdog::new(t.session_timeout * 2, t.max_poll_interval + t.session_timeout, Instant::now()),
             report: AggregatorReport::default(),
@@ -269,6 +283,9 @@ impl<'a> Loop<'a> {
         if self.last_round.elapsed() >= self.agg.config.resettle_every && !self.owned.is_empty() {
             self.round().await?;
         }
+        if self.last_policy_check.elapsed() >= self.agg.config.resettle_every {
+            self.follow_policy().await?;
+        }
         if self.agg.config.rejoin_stalled {
             self.watch_for_orphans()?;
         }
@@ -306,7 +323,54 @@ impl<'a> Loop<'a> {
         self.held = retrying(&agg.metrics, "reading held records", shutdown, || agg.store.held_ids(&owned)).await?.into_iter().collect();
         agg.metrics.held_lines.set(self.held.len() as i64);
         let marks = retrying(&agg.metrics, "reading re-settlement marks", shutdown, || resettle::load_marks(agg.store.as_ref(), &owned)).await?;
-        self.resettle(marks).await
+        self.resettle(marks).await?;
+        self.follow_policy().await?;
+        self.resettle_under_policy().await
+    }
+
+    /// Takes the ledger's policy document in force when it is not the one lines are settled
+    /// under here, and re-settles the owned partitions under it.
+    async fn follow_policy(&mut self) -> PipelineResult<()> {
+        self.last_policy_check = Instant::now();
+        let agg = self.agg;
+        let documents = retrying(&agg.metrics, "reading the policy document in force", &self.shutdown, || agg.store.policy_documents()).await?;
+        let Some(top) = documents.last().filter(|d| d.hash != self.policy.hash) else { return Ok(()) };
+        let document = top.document().map_err(|e| PipelineError::Store {
+            what: "reading the policy document in force",
+            source: subsidy_store::StoreError::corrupt(format!("policy document {}: {e}", top.sequence)),
+        })?;
+        tracing::info!(sequence = top.sequence, document = document.short(), previous = self.policy.short(), "the policy document in force changed; re-settling under it");
+        self.in_flight.wait().await?;
+        self.policy = document;
+        self.resettle_under_policy().await
+    }
+
+    /// Re-settles every line of the owned partitions not settled under the document in force
+    /// here; lines a previous owner classified further on in the registry wait for the feed.
+    async fn resettle_under_policy(&mut self) -> PipelineResult<()> {
+        let owned: Vec<i32> = self.owned.iter().copied().collect();
+        if owned.is_empty() {
+            return Ok(());
+        }
+        let agg = self.agg;
+        loop {
+            let (registry, position) = {
+                let view = registry_feed::read(&self.registry);
+                (view.registry.clone(), view.position().total())
+            };
+            let policy = &self.policy;
+            let done = retrying(&agg.metrics, "re-settling lines under the policy document", &self.shutdown, || {
+                crate::policy_change::resettle_under(agg.store.as_ref(), policy, &registry, position, Some(&owned))
+            })
+            .await?;
+            if done.rewritten > 0 {
+                tracing::info!(lines = done.rewritten, changed = done.changed, document = self.policy.short(), "re-settled under the policy document");
+            }
+            if done.behind == 0 {
+                return Ok(());
+            }
+            self.await_registry(done.behind_position).await?;
+        }
     }
 
     /// Re-settles the owned partitions after registry changes, at most every `resettle_every`.
@@ -323,7 +387,8 @@ impl<'a> Loop<'a> {
     async fn resettle(&mut self, marks: resettle::Marks) -> PipelineResult<()> {
         let upto = registry_feed::read(&self.registry).position().clone();
         let (agg, registry) = (self.agg, &self.registry);
-        let batch = retrying(&agg.metrics, "re-settling lines after registry changes", &self.shutdown, || resettle::resettle(agg.store.as_ref(), registry, &marks, &agg.policy)).await?;
+        let policy = &self.policy;
+        let batch = retrying(&agg.metrics, "re-settling lines after registry changes", &self.shutdown, || resettle::resettle(agg.store.as_ref(), registry, &marks, policy)).await?;
         self.note_held(&batch.lines);
         let resettled = batch.lines.len() as u64;
         if resettled > 0 {
@@ -379,7 +444,7 @@ impl<'a> Loop<'a> {
         self.await_registry(classified_at).await?;
         let settled = {
             let view = registry_feed::read(&self.registry);
-            settle(parsed, &mut self.index, &view.registry, view.position().total(), &self.agg.policy)
+            settle(parsed, &mut self.index, &view.registry, view.position().total(), &self.policy)
         };
         self.note_held(&settled.write.lines);
         self.report.consumed += consumed as u64;

@@ -11,7 +11,7 @@
 
 use super::registry_feed::{read, RegistryPosition, SharedRegistry};
 use std::collections::BTreeMap;
-use subsidy_core::PolicySet;
+use subsidy_core::PolicyDocument;
 use subsidy_store::{LedgerStore, LineRow, RegistryRows, ResettleMark, StoreResult, WriteBatch};
 
 /// Where each of some partitions is re-settled up to (`None`: never marked).
@@ -34,7 +34,7 @@ pub async fn load_marks(store: &dyn LedgerStore, partitions: &[i32]) -> StoreRes
 
 /// Re-settles the lines of the marked partitions that registry changes since each mark
 /// may affect; returns the changed lines and the new marks, to be written together.
-pub async fn resettle(store: &dyn LedgerStore, registry: &SharedRegistry, marks: &Marks, policy: &PolicySet) -> StoreResult<WriteBatch> {
+pub async fn resettle(store: &dyn LedgerStore, registry: &SharedRegistry, marks: &Marks, policy: &PolicyDocument) -> StoreResult<WriteBatch> {
     // Partitions with the same mark need the same changes: one query per distinct mark.
     let mut groups: BTreeMap<String, (Option<&RegistryPosition>, Vec<i32>)> = BTreeMap::new();
     for (p, mark) in marks {
@@ -55,7 +55,7 @@ pub async fn resettle(store: &dyn LedgerStore, registry: &SharedRegistry, marks:
         let view = read(registry);
         let position = view.position().total();
         for row in lines {
-            if let Some(line) = row.line(policy).resettle(&view.registry, policy) {
+            if let Some(line) = row.line(&policy.set).resettle(&view.registry, &policy.set) {
                 rows.push(LineRow::new(&row.record_id, &line, policy, row.position, line.standing.version(position)));
             }
         }

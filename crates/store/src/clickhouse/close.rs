@@ -30,7 +30,15 @@ pub(super) async fn commit_close(client: &Client, closure: &Closure, statements:
         return Err(StoreError::Conflict(format!("{} is already closed", closure.period)));
     }
     stage_statements(client, &closure.close_id, statements).await?;
-    let record = CloseRecord { close_id: closure.close_id.clone(), periods: vec![closure.period], closed_at: closure.closed_at, seen: Vec::new(), early_reason: None, claim_offset: None };
+    let record = CloseRecord {
+        close_id: closure.close_id.clone(),
+        periods: vec![closure.period],
+        closed_at: closure.closed_at,
+        seen: Vec::new(),
+        early_reason: None,
+        claim_offset: None,
+        policy_hash: closure.policy_hash.clone(),
+    };
     write_closures(client, &record, statements.len() as u64).await?;
     tracing::info!(period = %closure.period, close_id = %closure.close_id, lines = statements.len(), "closed period");
     Ok(())
@@ -80,6 +88,7 @@ async fn write_closures(client: &Client, record: &CloseRecord, lines: u64) -> St
             early_reason: record.early_reason.clone().unwrap_or_default(),
             claim_offset: record.claim_offset.unwrap_or(-1),
             lines,
+            policy_hash: record.policy_hash.clone(),
         })
         .collect();
     insert_rows::<ClosureOut>(client, "period_closures", &rows).await

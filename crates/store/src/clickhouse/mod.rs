@@ -11,6 +11,7 @@ mod close;
 mod cluster;
 mod config;
 mod error;
+mod policy;
 mod read;
 mod rows;
 mod schema;
@@ -19,7 +20,7 @@ mod write;
 pub use cluster::ClusterError;
 pub use config::{ClickHouseConfig, ConfigError};
 
-use crate::{BusPosition, CloseFence, CloseRecord, LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
+use crate::{BusPosition, CloseFence, CloseRecord, LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, PolicyRecord, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
 use ::clickhouse::{Client, Compression};
 use async_trait::async_trait;
 use std::future::Future;
@@ -238,5 +239,17 @@ impl LedgerStore for ClickHouseStore {
 
     async fn registry(&self) -> StoreResult<RegistryRows> {
         deadline(read::registry(&self.client)).await
+    }
+
+    async fn policy_documents(&self) -> StoreResult<Vec<PolicyRecord>> {
+        deadline(policy::policy_documents(&self.client)).await
+    }
+
+    async fn record_policy(&self, record: &PolicyRecord) -> StoreResult<()> {
+        deadline(policy::record_policy(&self.client, record)).await
+    }
+
+    async fn lines_not_under(&self, hash: &str, partitions: Option<&[i32]>, after: &str, limit: usize) -> StoreResult<Vec<LineRow>> {
+        deadline(policy::lines_not_under(&self.client, hash, partitions, after, limit)).await
     }
 }

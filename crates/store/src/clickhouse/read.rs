@@ -10,7 +10,7 @@
 //! does not limit it, and the primary key is still used.
 
 use super::error::map_error;
-use super::rows::{LineSumIn, CenterRow, MonthSumIn, ClosureRow, CloseLinesIn, CopyIn, EntityRow, LineIn, MarkRow, StatementOfCloseIn, LINE_COLUMNS, STATEMENT_COLUMNS};
+use super::rows::{LineSumIn, CenterRow, MonthSumIn, ClosureIn, CloseLinesIn, CopyIn, EntityRow, LineIn, MarkRow, StatementOfCloseIn, LINE_COLUMNS, STATEMENT_COLUMNS};
 use crate::codec::period;
 use crate::{LineSum, Closure, CopyRow, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult};
 use ::clickhouse::Client;
@@ -147,8 +147,8 @@ pub(super) async fn line_sums(client: &Client) -> StoreResult<Vec<LineSum>> {
     let rows: Vec<LineSumIn> = client
         .query(
             "SELECT user_credit_code, period, reason, count() AS records, sum(paid_amount) AS sum_paid, \
-             sum(base) AS sum_base, sum(contribution) AS sum_contribution \
-             FROM ledger_lines FINAL GROUP BY user_credit_code, period, reason ORDER BY user_credit_code, period, reason",
+             sum(base) AS sum_base, sum(contribution) AS sum_contribution, policy_hash \
+             FROM ledger_lines FINAL GROUP BY user_credit_code, period, reason, policy_hash ORDER BY user_credit_code, period, reason, policy_hash",
         )
         .fetch_all()
         .await
@@ -182,9 +182,9 @@ pub(super) async fn entity_lines(client: &Client, code: &CreditCode, month: Opti
 }
 
 pub(super) async fn closures(client: &Client) -> StoreResult<Vec<Closure>> {
-    let rows: Vec<ClosureRow> =
-        client.query("SELECT period, close_id, closed_at FROM period_closures FINAL ORDER BY period").fetch_all().await.map_err(map_error)?;
-    rows.into_iter().map(|r| Ok(Closure { period: period(r.period)?, close_id: r.close_id, closed_at: from_secs(r.closed_at)? })).collect()
+    let rows: Vec<ClosureIn> =
+        client.query("SELECT period, close_id, closed_at, policy_hash FROM period_closures FINAL ORDER BY period").fetch_all().await.map_err(map_error)?;
+    rows.into_iter().map(|r| Ok(Closure { period: period(r.period)?, close_id: r.close_id, closed_at: from_secs(r.closed_at)?, policy_hash: r.policy_hash })).collect()
 }
 
 pub(super) fn from_secs(secs: u32) -> StoreResult<DateTime<Utc>> {

@@ -144,7 +144,7 @@ impl CenterRow {
 
 /// The columns of `ledger_lines`, in order.
 pub(super) const LINE_COLUMNS: &str = "record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, \
-     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator, entity_entry, center_entry";
+     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator, policy_hash, entity_entry, center_entry";
 
 #[derive(Debug, Row, Serialize)]
 pub(super) struct LineOut<'a> {
@@ -168,6 +168,7 @@ pub(super) struct LineOut<'a> {
     kafka_offset: i64,
     version: u64,
     accelerator: &'a str,
+    policy_hash: &'a str,
     entity_entry: String,
     center_entry: String,
 }
@@ -195,6 +196,7 @@ impl<'a> LineOut<'a> {
             kafka_offset: l.position.offset,
             version: l.version,
             accelerator: &l.accelerator,
+            policy_hash: &l.policy_hash,
             entity_entry: entry_day_text(l.entity_entry),
             center_entry: entry_day_text(l.center_entry),
         })
@@ -223,6 +225,7 @@ pub(super) struct LineIn {
     kafka_offset: i64,
     version: u64,
     accelerator: String,
+    policy_hash: String,
     entity_entry: String,
     center_entry: String,
 }
@@ -249,6 +252,7 @@ impl LineIn {
             policy_version: self.policy_version,
             version: self.version,
             accelerator: self.accelerator,
+            policy_hash: self.policy_hash,
             entity_entry: entry_day(&self.entity_entry)?,
             center_entry: entry_day(&self.center_entry)?,
         })
@@ -309,6 +313,7 @@ pub(super) struct LineSumIn {
     paid_amount: i128,
     base: i128,
     contribution: i128,
+    policy_hash: String,
 }
 
 impl LineSumIn {
@@ -321,6 +326,7 @@ impl LineSumIn {
             paid_amount: yuan(exact_from_i128(self.paid_amount, 4, "paid_amount")?),
             base: yuan(exact_from_i128(self.base, 4, "base")?),
             contribution: exact_from_i128(self.contribution, EXACT_SCALE, "contribution")?,
+            policy_hash: self.policy_hash,
         })
     }
 }
@@ -362,7 +368,7 @@ pub(super) struct ClosureRow {
     pub(super) closed_at: u32,
 }
 
-/// A closure row as a close writes it (reads take the first three columns).
+/// A closure row as a close writes it.
 #[derive(Debug, Row, Serialize)]
 pub(super) struct ClosureOut {
     pub(super) period: u32,
@@ -372,6 +378,26 @@ pub(super) struct ClosureOut {
     pub(super) early_reason: String,
     pub(super) claim_offset: i64,
     pub(super) lines: u64,
+    pub(super) policy_hash: String,
+}
+
+/// A closure row as `closures` reads it.
+#[derive(Debug, Row, Deserialize)]
+pub(super) struct ClosureIn {
+    pub(super) period: u32,
+    pub(super) close_id: String,
+    pub(super) closed_at: u32,
+    pub(super) policy_hash: String,
+}
+
+/// A row of `policy_documents`.
+#[derive(Debug, Row, Serialize, Deserialize)]
+pub(super) struct PolicyRow {
+    pub(super) sequence: u64,
+    pub(super) hash: String,
+    pub(super) text: String,
+    pub(super) applied_at: u32,
+    pub(super) note: String,
 }
 
 /// A close's id and how many lines it wrote, as its closure rows say.

@@ -19,6 +19,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_lines_by_user", include_str!("../../../../schemas/clickhouse/0004_lines_by_user.sql")),
     ("0005_line_accelerator", include_str!("../../../../schemas/clickhouse/0005_line_accelerator.sql")),
     ("0006_close_fence", include_str!("../../../../schemas/clickhouse/0006_close_fence.sql")),
+    ("0007_policy_document", include_str!("../../../../schemas/clickhouse/0007_policy_document.sql")),
     ("0008_registry_as_of", include_str!("../../../../schemas/clickhouse/0008_registry_as_of.sql")),
 ];
 
@@ -168,7 +169,7 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(ids, sorted);
         let all: Vec<String> = MIGRATIONS.iter().flat_map(|(_, sql)| statements(sql)).collect();
-        assert_eq!(all.len(), 18);
+        assert_eq!(all.len(), 21);
         for s in &all {
             let creates = s.starts_with("CREATE TABLE IF NOT EXISTS") || s.starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS");
             assert!(creates || added_column(s).is_some(), "{s}");

@@ -74,9 +74,9 @@ fn insert_closures(tx: &rusqlite::Transaction<'_>, record: &CloseRecord) -> Stor
     let reason = record.early_reason.clone().unwrap_or_default();
     for p in &record.periods {
         tx.execute(
-            "INSERT INTO period_closures (period, close_id, closed_at, seen, early_reason, claim_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+            "INSERT INTO period_closures (period, close_id, closed_at, seen, early_reason, claim_offset, policy_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
              ON CONFLICT (period) DO NOTHING",
-            params![p.as_yyyymm(), record.close_id, closure_time(record.closed_at), seen, reason, record.claim_offset],
+            params![p.as_yyyymm(), record.close_id, closure_time(record.closed_at), seen, reason, record.claim_offset, record.policy_hash],
         )
         .map_err(map_error)?;
     }

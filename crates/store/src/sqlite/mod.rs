@@ -8,11 +8,12 @@
 
 mod close;
 mod codec;
+mod policy;
 mod read;
 mod schema;
 mod write;
 
-use crate::{BusPosition, CloseFence, CloseRecord, LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
+use crate::{BusPosition, CloseFence, CloseRecord, LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, PolicyRecord, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
 use async_trait::async_trait;
 use rusqlite::Connection;
 use std::path::Path;
@@ -205,5 +206,19 @@ impl LedgerStore for SqliteStore {
 
     async fn registry(&self) -> StoreResult<RegistryRows> {
         self.with_conn(read::registry).await
+    }
+
+    async fn policy_documents(&self) -> StoreResult<Vec<PolicyRecord>> {
+        self.with_conn(policy::policy_documents).await
+    }
+
+    async fn record_policy(&self, record: &PolicyRecord) -> StoreResult<()> {
+        let record = record.clone();
+        self.with_conn(move |c| policy::record_policy(c, &record)).await
+    }
+
+    async fn lines_not_under(&self, hash: &str, partitions: Option<&[i32]>, after: &str, limit: usize) -> StoreResult<Vec<LineRow>> {
+        let (hash, partitions, after) = (hash.to_string(), partitions.map(<[i32]>::to_vec), after.to_string());
+        self.with_conn(move |c| policy::lines_not_under(c, &hash, partitions.as_deref(), &after, limit)).await
     }
 }

@@ -11,12 +11,12 @@ use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashSet};
 use subsidy_core::{Affected, ComputeCenter, CreditCode, Entity, Period, ReasonClass, ReasonCode, Statement};
 
-const LINE_SELECT: &str = "SELECT record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, \
-     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator, entity_entry, center_entry \
+pub(super) const LINE_SELECT: &str = "SELECT record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, \
+     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator, policy_hash, entity_entry, center_entry \
      FROM ledger_lines";
 
 /// Collects the rows of a prepared query through a decoder.
-fn collect<T>(conn: &Connection, sql: &str, params: &[&dyn ToSql], decode: impl Fn(&Row<'_>) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+pub(super) fn collect<T>(conn: &Connection, sql: &str, params: &[&dyn ToSql], decode: impl Fn(&Row<'_>) -> StoreResult<T>) -> StoreResult<Vec<T>> {
     let mut st = conn.prepare_cached(sql).map_err(map_error)?;
     let mut rows = st.query(params).map_err(map_error)?;
     let mut out = Vec::new();
@@ -34,7 +34,7 @@ fn text(row: &Row<'_>, i: usize) -> StoreResult<String> {
     get::<String>(row, i)
 }
 
-fn line(row: &Row<'_>) -> StoreResult<LineRow> {
+pub(super) fn line(row: &Row<'_>) -> StoreResult<LineRow> {
     let date = text(row, 6)?;
     Ok(LineRow {
         record_id: get(row, 0)?,
@@ -56,8 +56,9 @@ fn line(row: &Row<'_>) -> StoreResult<LineRow> {
         position: BusPosition { partition: get(row, 16)?, offset: get(row, 17)? },
         version: u64_of(get(row, 18)?, "version")?,
         accelerator: get(row, 19)?,
-        entity_entry: entry_day(&text(row, 20)?)?,
-        center_entry: entry_day(&text(row, 21)?)?,
+        policy_hash: get(row, 20)?,
+        entity_entry: entry_day(&text(row, 21)?)?,
+        center_entry: entry_day(&text(row, 22)?)?,
     })
 }
 
@@ -78,7 +79,7 @@ pub(super) fn lines_of(conn: &Connection, record_ids: &[String]) -> StoreResult<
 }
 
 /// `?1, ?2, …` for an `IN` list of `n` values, numbered from `first`.
-fn placeholders(first: usize, n: usize) -> String {
+pub(super) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
 }
 
@@ -141,15 +142,15 @@ pub(super) fn marks(conn: &Connection, partitions: &[i32]) -> StoreResult<Vec<Re
     collect(conn, &sql, &params, |row| Ok(ResettleMark { partition: get(row, 0)?, registry: get(row, 1)?, position: u64_of(get(row, 2)?, "position")? }))
 }
 
-type SumKey = (String, u32, String);
+type SumKey = (String, u32, String, String);
 type Sums = (u64, Decimal, Decimal, Decimal);
 
 pub(super) fn line_sums(conn: &Connection) -> StoreResult<Vec<LineSum>> {
-    let mut st = conn.prepare_cached("SELECT user_credit_code, period, reason, paid_amount, base, contribution FROM ledger_lines").map_err(map_error)?;
+    let mut st = conn.prepare_cached("SELECT user_credit_code, period, reason, paid_amount, base, contribution, policy_hash FROM ledger_lines").map_err(map_error)?;
     let mut rows = st.query([]).map_err(map_error)?;
     let mut sums: BTreeMap<SumKey, Sums> = BTreeMap::new();
     while let Some(row) = rows.next().map_err(map_error)? {
-        let key = (text(row, 0)?, u32_of(get(row, 1)?, "period")?, text(row, 2)?);
+        let key = (text(row, 0)?, u32_of(get(row, 1)?, "period")?, text(row, 2)?, text(row, 6)?);
         let e = sums.entry(key).or_insert((0, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO));
         e.0 += 1;
         e.1 = add(e.1, decimal(&text(row, 3)?, "paid_amount")?, "paid_amount")?;
@@ -157,7 +158,7 @@ pub(super) fn line_sums(conn: &Connection) -> StoreResult<Vec<LineSum>> {
         e.3 = add(e.3, decimal(&text(row, 5)?, "contribution")?, "contribution")?;
     }
     sums.into_iter()
-        .map(|((user, p, reason), (records, paid, base, contribution))| {
+        .map(|((user, p, reason, policy_hash), (records, paid, base, contribution))| {
             Ok(LineSum {
                 user_credit_code: credit_code(&user)?,
                 period: period(p)?,
@@ -166,6 +167,7 @@ pub(super) fn line_sums(conn: &Connection) -> StoreResult<Vec<LineSum>> {
                 paid_amount: yuan(paid),
                 base: yuan(base),
                 contribution: exact(contribution),
+                policy_hash,
             })
         })
         .collect()
@@ -184,8 +186,13 @@ pub(super) fn entity_lines(conn: &Connection, code: &CreditCode, month: Option<P
 }
 
 pub(super) fn closures(conn: &mut Connection) -> StoreResult<Vec<Closure>> {
-    collect(conn, "SELECT period, close_id, closed_at FROM period_closures ORDER BY period", &[], |row| {
-        Ok(Closure { period: period(u32_of(get(row, 0)?, "period")?)?, close_id: get(row, 1)?, closed_at: parse_closure_time(&text(row, 2)?)? })
+    collect(conn, "SELECT period, close_id, closed_at, policy_hash FROM period_closures ORDER BY period", &[], |row| {
+        Ok(Closure {
+            period: period(u32_of(get(row, 0)?, "period")?)?,
+            close_id: get(row, 1)?,
+            closed_at: parse_closure_time(&text(row, 2)?)?,
+            policy_hash: get(row, 3)?,
+        })
     })
 }
 

@@ -13,6 +13,7 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_registry", include_str!("../../../../schemas/sqlite/0003_registry.sql")),
     ("0004_line_accelerator", include_str!("../../../../schemas/sqlite/0004_line_accelerator.sql")),
     ("0005_close_fence", include_str!("../../../../schemas/sqlite/0005_close_fence.sql")),
+    ("0007_policy_document", include_str!("../../../../schemas/sqlite/0007_policy_document.sql")),
     ("0008_registry_as_of", include_str!("../../../../schemas/sqlite/0008_registry_as_of.sql")),
 ];
 

@@ -60,6 +60,7 @@ const LINE_COLUMNS: &[&str] = &[
     "kafka_offset",
     "version",
     "accelerator",
+    "policy_hash",
     "entity_entry",
     "center_entry",
 ];
@@ -125,6 +126,7 @@ fn write_lines(tx: &Transaction<'_>, batch: &WriteBatch) -> StoreResult<()> {
             l.position.offset,
             i64_of(l.version, "version")?,
             l.accelerator,
+            l.policy_hash,
             entry_day_text(l.entity_entry),
             entry_day_text(l.center_entry),
         ])
@@ -176,8 +178,11 @@ pub(super) fn commit_close(conn: &mut Connection, closure: &Closure, statements:
         return Err(StoreError::Conflict(format!("{} is already closed", closure.period)));
     }
     insert_statements(&tx, &closure.close_id, statements)?;
-    tx.execute("INSERT INTO period_closures (period, close_id, closed_at) VALUES (?1, ?2, ?3)", params![yyyymm, closure.close_id, closure_time(closure.closed_at)])
-        .map_err(map_error)?;
+    tx.execute(
+        "INSERT INTO period_closures (period, close_id, closed_at, policy_hash) VALUES (?1, ?2, ?3, ?4)",
+        params![yyyymm, closure.close_id, closure_time(closure.closed_at), closure.policy_hash],
+    )
+    .map_err(map_error)?;
     tx.commit().map_err(map_error)?;
     tracing::info!(period = %closure.period, close_id = %closure.close_id, lines = statements.len(), "closed period");
     Ok(())

@@ -60,6 +60,7 @@ pub fn line(id: &str, revision: u32, user: CreditCode, period: &str, position: B
         reason: None,
         position,
         version: u64::from(revision) << 32,
+        policy_hash: "d0c".to_string(),
         // One dated entry and one undated, so both forms round-trip through the store.
         entity_entry: NaiveDate::from_ymd_opt(2025, 8, 11),
         center_entry: None,
@@ -106,7 +107,7 @@ pub fn statement(user: CreditCode, payout: &str, for_period: &str, kind: Stateme
 }
 
 pub fn closure(period: &str, close_id: &str) -> Closure {
-    Closure { period: month(period), close_id: close_id.to_string(), closed_at: utc("2025-10-01T08:00:00Z") }
+    Closure { period: month(period), close_id: close_id.to_string(), closed_at: utc("2025-10-01T08:00:00Z"), policy_hash: "d0c".to_string() }
 }
 
 pub fn ids(v: &[&str]) -> Vec<String> {

@@ -6,11 +6,13 @@
 
 pub mod fixtures;
 mod ledger;
+mod policy;
 mod reads;
 mod statements;
 
 pub use fixtures::{batch_of, code, line, pos};
 pub use ledger::*;
+pub use policy::*;
 pub use reads::*;
 pub use statements::*;
 
@@ -38,6 +40,8 @@ macro_rules! for_each_case {
             settlements_of_one_user,
             the_generation_moves_with_every_write,
             month_sums_group_one_month_by_center_accelerator_reason_and_uplift,
+            policy_documents_are_recorded_in_sequence,
+            lines_are_read_by_the_document_they_name,
         );
     };
 }

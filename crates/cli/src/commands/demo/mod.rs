@@ -10,7 +10,7 @@ use anyhow::{anyhow, Context, Result};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use subsidy_bus::{ensure_topics, idempotent_producer, BusConfig, Checkpoints, Topics};
-use subsidy_core::PolicySet;
+use subsidy_core::PolicyDocument;
 use subsidy_pipeline::aggregator::{Aggregator, AggregatorConfig, Limits};
 use subsidy_pipeline::collector::{Collector, CollectorConfig, RecordSink};
 use subsidy_pipeline::metrics::{AggregatorMetrics, CollectorMetrics};
@@ -55,12 +55,12 @@ fn collector(bus: &BusConfig, sim_url: &str, metrics: CollectorMetrics, exit_whe
     ))
 }
 
-fn aggregator(bus: &BusConfig, store: Arc<dyn LedgerStore>, metrics: AggregatorMetrics, exit_when_idle: Option<Duration>) -> Result<Aggregator> {
+fn aggregator(bus: &BusConfig, store: Arc<dyn LedgerStore>, policy: PolicyDocument, metrics: AggregatorMetrics, exit_when_idle: Option<Duration>) -> Result<Aggregator> {
     Ok(Aggregator {
         store,
         producer: idempotent_producer(&bus.brokers)?,
         bus: bus.clone(),
-        policy: PolicySet::builtin(),
+        policy,
         metrics,
         config: AggregatorConfig { exit_when_idle, limits: Limits { linger: Duration::from_millis(200), ..AggregatorConfig::default().limits }, ..AggregatorConfig::default() },
     })
@@ -125,6 +125,12 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
     }
     let (store, store_flags) = open_store(args).await?;
     store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
+    let fence = args.clickhouse_url.as_ref().map(|_| crate::ledger_policy::Fence {
+        brokers: bus.brokers.clone(),
+        topic: subsidy_bus::CLOSES_TOPIC.to_string(),
+        ledger: args.clickhouse_database.clone(),
+    });
+    let policy = crate::ledger_policy::for_writing(store.as_ref(), None, fence.as_ref(), "demo (the ledger's first document)").await?.document;
 
     let registry = prometheus::Registry::new();
     let cm = CollectorMetrics::register(&registry);
@@ -137,7 +143,7 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
     let ticker = CancellationToken::new();
     let progress = progress(cm.clone(), am.clone(), total, ticker.clone());
     let report = collector(&bus, &sim.base_url(), cm.clone(), true)?.run(shutdown.clone()).await?;
-    let settled = aggregator(&bus, store.clone(), am.clone(), Some(Duration::from_secs(1)))?.run(shutdown.clone()).await?;
+    let settled = aggregator(&bus, store.clone(), policy.clone(), am.clone(), Some(Duration::from_secs(1)))?.run(shutdown.clone()).await?;
     ticker.cancel();
     let _ = progress.await;
     if settled.consumed < report.produced {
@@ -160,7 +166,7 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
         .filter(|(_, n)| *n > 0)
         .collect();
     let codes: Vec<subsidy_core::CreditCode> = entities.iter().filter_map(|e| e.get("credit_code").and_then(|c| c.as_str()).and_then(subsidy_core::CreditCode::parse)).collect();
-    summary::print(store.as_ref(), &PolicySet::builtin(), &codes, &dead).await?;
+    summary::print(store.as_ref(), &policy.set, &codes, &dead).await?;
     println!("\nwhere to look next:");
     println!("  metrics      http://{metrics_addr}/metrics");
     println!("  settlements  subsidy-meter export {store_flags} --out settlements.csv");
@@ -172,7 +178,7 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
     }
     println!("\nserving until Ctrl-C: the simulator, collector and aggregator keep running.");
     let live_collector = collector(&bus, &sim.base_url(), cm, false)?;
-    let live_aggregator = aggregator(&bus, store.clone(), am, None)?;
+    let live_aggregator = aggregator(&bus, store.clone(), policy, am, None)?;
     let (c, a) = tokio::join!(live_collector.run(shutdown.clone()), live_aggregator.run(shutdown.clone()));
     c?;
     a?;
