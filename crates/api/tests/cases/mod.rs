@@ -61,6 +61,12 @@ pub async fn the_bureau_reads_every_endpoint(store: Arc<dyn LedgerStore>) {
     let decisions: Vec<&str> = rec["copies"].as_array().unwrap().iter().map(|c| c["decision"].as_str().unwrap()).collect();
     assert_eq!(decisions, ["first", "replaces"]);
     assert_eq!(rec["standing"]["revision"], 2);
+    // Each line names the registry entries it was judged by: those standing on its usage day.
+    assert_eq!((rec["standing"]["entity_entry"].as_str(), rec["standing"]["center_entry"].as_str()), (Some("undated"), Some("undated")));
+    let october = get(&api.router, &format!("/v1/entities/{a}/ledger?period=2025-10"), t, &[]).await.json();
+    let entries: Vec<(&str, &str)> = october["lines"].as_array().unwrap().iter().map(|l| (l["entity_entry"].as_str().unwrap(), l["center_entry"].as_str().unwrap())).collect();
+    assert_eq!(entries, [("2025-10-01", "undated"); 3], "{october}");
+    assert_eq!(get(&api.router, "/v1/records/r-a2", t, &[]).await.json()["standing"]["entity_entry"], "2025-10-01");
 
     let st = get(&api.router, &format!("/v1/entities/{a}/statements"), t, &[]).await.json();
     let kinds: Vec<(&str, &str, &str)> = st["statements"].as_array().unwrap().iter().map(|s| (s["payout_period"].as_str().unwrap(), s["kind"].as_str().unwrap(), money(&s["subsidy"]))).collect();

@@ -53,6 +53,8 @@ pub fn registry_rows() -> RegistryRows {
         version: 7,
         entities: vec![
             entity(a(), "合肥某大学", EntityKind::University, "合肥市"),
+            // A re-registration from 2025-10-01 that changes no rule: A's lines name the entry of their day.
+            Entity { valid_from: chrono::NaiveDate::from_ymd_opt(2025, 10, 1), ..entity(a(), "合肥某大学", EntityKind::University, "合肥市") },
             entity(b(), "阜阳某科技有限公司", EntityKind::Enterprise, "阜阳市"),
             entity(c(), "合肥自建算力公司", EntityKind::Enterprise, "合肥市"),
             entity(d(), "省算力调度平台运营公司", EntityKind::Enterprise, "合肥市"),
