@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod checkpoint;
+pub mod claim_log;
 pub mod closes;
 pub mod config;
 pub mod dead_letter;

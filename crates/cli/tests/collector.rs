@@ -203,9 +203,15 @@ async fn an_oversized_registry_item_is_dead_lettered_and_the_collector_keeps_pro
             .into_iter()
             .map(|(k, v, _)| (String::from_utf8(k.unwrap()).unwrap(), serde_json::from_slice(&v).unwrap()))
             .collect();
-        let listed: HashMap<&str, &serde_json::Value> = items.iter().map(|i| (i[key].as_str().unwrap(), i)).collect();
+        // Keyed as the collector keys them: a dated entry by its key and day.
+        let entry = |i: &serde_json::Value| match i["valid_from"].as_str() {
+            Some(day) => format!("{}@{day}", i[key].as_str().unwrap()),
+            None => i[key].as_str().unwrap().to_string(),
+        };
+        let listed: HashMap<String, &serde_json::Value> = items.iter().map(|i| (entry(i), i)).collect();
+        assert!(listed.keys().any(|k| k.contains('@')), "the data set lists dated {kind} entries");
         for (k, item) in listed {
-            assert_eq!(produced.get(k), Some(item), "{kind} {k} as the platform lists it");
+            assert_eq!(produced.get(&k), Some(item), "{kind} {k} as the platform lists it");
         }
         // The oversized copy is a dead letter in each run: its first 64 KiB, the reason `oversized`.
         let text = padded(&items[0], pad).to_string();

@@ -82,9 +82,12 @@ pub struct LedgerLine {
     /// before the ledger recorded documents).
     #[serde(default)]
     pub policy_document: String,
-    /// The user's registry entry the line was judged by: its `valid_from` day, or `undated`.
+    /// The user's registry entry the line was judged by: its `valid_from` day, or `undated`
+    /// (empty in answers of servers from before registry entries were dated).
+    #[serde(default)]
     pub entity_entry: String,
     /// The center's registry entry the line was judged by: its `valid_from` day, or `undated`.
+    #[serde(default)]
     pub center_entry: String,
 }
 

@@ -50,9 +50,12 @@ pub struct StandingLine {
     pub contribution: String,
     /// Policy version applied.
     pub policy_version: Option<String>,
-    /// The user's registry entry the line was judged by: its `valid_from` day, or `undated`.
+    /// The user's registry entry the line was judged by: its `valid_from` day, or `undated`
+    /// (empty in answers of servers from before registry entries were dated).
+    #[serde(default)]
     pub entity_entry: String,
     /// The center's registry entry the line was judged by: its `valid_from` day, or `undated`.
+    #[serde(default)]
     pub center_entry: String,
 }
 
