@@ -72,7 +72,7 @@ pub async fn ensure_topics(brokers: &str, specs: &[TopicSpec], timeout: Duration
 }
 
 /// The names of the topics the brokers know.
-async fn topic_names(brokers: &str, timeout: Duration) -> Result<std::collections::HashSet<String>, BusError> {
+pub(crate) async fn topic_names(brokers: &str, timeout: Duration) -> Result<std::collections::HashSet<String>, BusError> {
     let brokers_owned = brokers.to_string();
     let result = tokio::task::spawn_blocking(move || {
         let consumer: BaseConsumer = client_config(&brokers_owned).create()?;

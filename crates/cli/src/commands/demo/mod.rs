@@ -120,6 +120,8 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
             for spec in bus.topic_specs() {
                 m.create_topic(&spec.name, spec.partitions, 1).map_err(|e| anyhow!("cannot create topic {}: {e}", spec.name))?;
             }
+            // The log a ClickHouse ledger's first policy document is claimed in.
+            m.create_topic(subsidy_bus::CLOSES_TOPIC, 1, 1).map_err(|e| anyhow!("cannot create topic {}: {e}", subsidy_bus::CLOSES_TOPIC))?;
         }
         None => ensure_topics(&bus.brokers, &bus.topic_specs(), Duration::from_secs(30)).await?,
     }
