@@ -113,6 +113,16 @@ pub async fn record(store: &dyn LedgerStore, document: &PolicyDocument, sequence
     }
 }
 
+/// Another document's claim stands for `record`'s sequence: what to tell the operator.
+fn claimed_first(record: &PolicyRecord, offset: i64, winner: &PolicyClaim, topic: &str, then: &str) -> anyhow::Error {
+    anyhow!(
+        "policy document {} of this ledger was claimed first by document {} (offset {offset} of {topic}; {}); {then}",
+        record.sequence,
+        short(&winner.hash),
+        winner.note
+    )
+}
+
 /// ClickHouse: claim the sequence in the log, and write the row only if the claim stands.
 async fn record_through_log(store: &dyn LedgerStore, record: &PolicyRecord, fence: &Fence) -> Result<()> {
     let log = PolicyLog::open(&fence.brokers, &fence.topic, LOG_TIMEOUT).await.map_err(|e| anyhow!("cannot open the log of closes: {e}"))?;
@@ -120,13 +130,7 @@ async fn record_through_log(store: &dyn LedgerStore, record: &PolicyRecord, fenc
     let own = match standing_policy_claim(&claims, record.sequence) {
         // A claim of this sequence stands already: complete it if it is this document.
         Some((offset, c)) if c.hash == record.hash => *offset,
-        Some((offset, c)) => bail!(
-            "policy document {} of this ledger was claimed first by document {} (offset {offset} of {}; {}); apply it to complete it, or apply yours on top",
-            record.sequence,
-            short(&c.hash),
-            log.topic(),
-            c.note
-        ),
+        Some((offset, c)) => return Err(claimed_first(record, *offset, c, log.topic(), "apply it to complete it, or apply yours on top")),
         None => {
             let claim = PolicyClaim {
                 ledger: fence.ledger.clone(),
@@ -140,13 +144,7 @@ async fn record_through_log(store: &dyn LedgerStore, record: &PolicyRecord, fenc
             let claims = log.claims(&fence.ledger, Some(own), LOG_TIMEOUT).await.map_err(|e| anyhow!("cannot read the log of closes: {e}"))?;
             match standing_policy_claim(&claims, record.sequence) {
                 Some((offset, c)) if *offset == own || c.hash == record.hash => own,
-                Some((offset, c)) => bail!(
-                    "policy document {} of this ledger was claimed first by document {} (offset {offset} of {}; {}); this change is not recorded",
-                    record.sequence,
-                    short(&c.hash),
-                    log.topic(),
-                    c.note
-                ),
+                Some((offset, c)) => return Err(claimed_first(record, *offset, c, log.topic(), "this change is not recorded")),
                 None => bail!("the log of closes does not show this claim (offset {own}); run again"),
             }
         }
