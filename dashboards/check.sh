@@ -31,6 +31,8 @@
 #   CHECK_RECORDS       --records of the demo (default 20000)
 #   CHECK_METRICS_PORT  /metrics port of the demo (default: first free of 9464 9465 9466)
 #   SUBSIDY_PROM_PORT   Prometheus port (default 9090), as for deploy/dev/services.sh
+#   SUBSIDY_METER       a subsidy-meter binary already built (scripts/test.sh passes
+#                       the one its test build made); default: build it here
 #
 # Output: one line per query: ok / no data / no data (allowed) / error.
 # Exit status: 0 if every expression is ok or allowed to be empty, 1 if any
@@ -272,8 +274,14 @@ elif port_busy "$PORT"; then
 fi
 INSTANCE="127.0.0.1:$PORT"
 
-log "building subsidy-meter (release)"
-(cd "$REPO" && cargo build --release -q -p subsidy-meter) || die "cargo build failed"
+if [[ -n "${SUBSIDY_METER:-}" ]]; then
+    METER="$SUBSIDY_METER"
+    [[ -x "$METER" ]] || die "SUBSIDY_METER=$METER is not an executable"
+else
+    log "building subsidy-meter (release)"
+    (cd "$REPO" && cargo build --release -q -p subsidy-meter) || die "cargo build failed"
+    METER="$REPO/target/release/subsidy-meter"
+fi
 
 TMP="$(mktemp -d)"
 DEMO_PID=""
@@ -303,7 +311,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "starting the demo ($RECORDS records, ledger in ClickHouse database $CH_DB, /metrics on $INSTANCE)"
-(cd "$TMP" && exec "$REPO/target/release/subsidy-meter" demo --records "$RECORDS" \
+(cd "$TMP" && exec "$METER" demo --records "$RECORDS" \
     --metrics-addr "$INSTANCE" --clickhouse-url "$CH_HTTP" --clickhouse-database "$CH_DB" >"$TMP/demo.out" 2>"$TMP/demo.log") &
 DEMO_PID=$!
 
@@ -323,7 +331,7 @@ until [[ -s "$TMP/demo.out" ]]; do
     sleep 1
 done
 FIRST_MONTH="$(chq --query "SELECT concat(substring(toString(min(period)), 1, 4), '-', substring(toString(min(period)), 5, 2)) FROM $CH_DB.ledger_lines FINAL")"
-"$REPO/target/release/subsidy-meter" close --period "$FIRST_MONTH" --clickhouse-url "$CH_HTTP" --clickhouse-database "$CH_DB" >&2 ||
+"$METER" close --period "$FIRST_MONTH" --clickhouse-url "$CH_HTTP" --clickhouse-database "$CH_DB" >&2 ||
     die "cannot close $FIRST_MONTH"
 log "the demo settled in $((SECONDS - t0)) s; closed $FIRST_MONTH"
 
