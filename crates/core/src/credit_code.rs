@@ -149,6 +149,14 @@ impl serde::Serialize for CreditCode {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CreditCode {
+    /// A checked code: the same checks as [`CreditCode::check`].
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CreditCode, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        CreditCode::check(&text).map_err(|e| serde::de::Error::custom(format!("credit code {text:?} {e}")))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

@@ -97,6 +97,10 @@ fn canonical(set: &PolicySet) -> PolicySet {
             u.cities.dedup();
         }
     }
+    for b in &mut set.budgets {
+        b.canonicalise();
+    }
+    set.budgets.sort_by_key(|b| b.year);
     set
 }
 

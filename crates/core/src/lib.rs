@@ -8,6 +8,7 @@
 
 pub mod accrual;
 pub mod bounds;
+pub mod budget;
 pub mod classify;
 pub mod close;
 pub mod credit_code;
@@ -18,6 +19,7 @@ pub mod money;
 pub mod period;
 pub mod place;
 pub mod policy;
+pub mod programme;
 pub mod reason;
 pub mod record;
 pub mod registry;

@@ -5,6 +5,7 @@
 //! replaces it. Parsing ([`PolicySet::from_toml`]) and checking
 //! ([`PolicySet::validate`]) are pure; reading the file is the caller's job.
 
+use crate::budget::Budget;
 use crate::place;
 use crate::registry::EntityKind;
 use chrono::{Datelike, NaiveDate};
@@ -109,12 +110,15 @@ impl PolicyVersion {
     }
 }
 
-/// The policy file: a list of versions.
+/// The policy file: a list of versions, and the programme's yearly budgets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySet {
     /// The versions, in any order; they must not overlap.
     pub versions: Vec<PolicyVersion>,
+    /// One budget per calendar year at most; a year without one pays every approved claim.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<Budget>,
 }
 
 /// A policy file that cannot be used, naming what is wrong.
@@ -128,6 +132,16 @@ pub enum PolicyError {
     Invalid {
         /// The version's id (or its position).
         version: String,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A budget holds a value the programme cannot use.
+    #[error("budget of {year}: field `{field}` {problem}")]
+    InvalidBudget {
+        /// The budget's year.
+        year: i32,
         /// The field.
         field: &'static str,
         /// What is wrong.
@@ -176,6 +190,7 @@ impl PolicySet {
                     annual_cap_yuan: None,
                 },
             ],
+            budgets: Vec::new(),
         }
     }
 
@@ -189,8 +204,12 @@ impl PolicySet {
                 u.cities = u.cities.iter().map(|c| place::city(c)).collect();
             }
         }
+        for b in &mut set.budgets {
+            b.canonicalise();
+        }
         set.validate()?;
         set.versions.sort_by_key(|v| v.effective_from);
+        set.budgets.sort_by_key(|b| b.year);
         Ok(set)
     }
 
@@ -239,7 +258,24 @@ impl PolicySet {
                 }
             }
         }
+        self.validate_budgets()
+    }
+
+    fn validate_budgets(&self) -> Result<(), PolicyError> {
+        for (i, b) in self.budgets.iter().enumerate() {
+            if let Err((field, problem)) = b.check() {
+                return Err(PolicyError::InvalidBudget { year: b.year, field, problem });
+            }
+            if self.budgets[..i].iter().any(|o| o.year == b.year) {
+                return Err(PolicyError::InvalidBudget { year: b.year, field: "year", problem: "repeats another budget's year: one budget per year".into() });
+            }
+        }
         Ok(())
+    }
+
+    /// The budget of a calendar year, if the policy sets one.
+    pub fn budget(&self, year: i32) -> Option<&Budget> {
+        self.budgets.iter().find(|b| b.year == year)
     }
 
     /// The version covering a date, with its index in this set.
