@@ -4,8 +4,9 @@
 //! then reads the log from the start through its own claim. The log's order
 //! decides which claim stands, never a clock. Claims are kept for a century
 //! (no compaction), so a later run can complete a standing claim whose effect
-//! was never recorded. [`crate::closes`] and [`crate::policy_log`] are the two
-//! kinds of claim; both live in one topic under different keys.
+//! was never recorded. [`crate::closes`], [`crate::policy_log`] and
+//! [`crate::programme_log`] are the kinds of claim; all live in one topic under
+//! different keys.
 
 use crate::config::client_config;
 use crate::error::BusError;

@@ -1,5 +1,6 @@
 //! The Kafka adapter: topic names and creation, idempotent producers,
-//! consumers, collector checkpoints, dead-letter headers and the log of closes.
+//! consumers, collector checkpoints, dead-letter headers and the log of claims
+//! (closes, policy changes and programme steps).
 //!
 //! Delivery is at-least-once everywhere (the brokers in use do not support
 //! transactions): producers are idempotent, positions are stored only after
@@ -15,6 +16,7 @@ pub mod dead_letter;
 pub mod error;
 pub mod policy_log;
 pub mod producer;
+pub mod programme_log;
 pub mod reader;
 
 pub use admin::{check_reachable, ensure_topics, TopicSpec};
@@ -25,4 +27,5 @@ pub use dead_letter::{dead_letter_headers, dead_letter_value, header_str, DeadLe
 pub use error::BusError;
 pub use policy_log::{standing_policy_claim, PolicyClaim, PolicyLog};
 pub use producer::{idempotent_producer, MAX_MESSAGE_BYTES};
+pub use programme_log::{standing_steps, StepClaim, StepLogTopic};
 pub use reader::TopicReader;
