@@ -3,6 +3,9 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod programme;
+pub use programme::*;
+
 /// Meters Anhui's AI-compute subsidy: pulls usage from the scheduling platform,
 /// settles it under the policy in force, and keeps auditable ledgers.
 #[derive(Debug, Parser)]
@@ -46,6 +49,19 @@ pub enum Command {
     Accruals(AccrualsArgs),
     /// Every line of one month of an entity, explained.
     Ledger(LedgerArgs),
+    /// Claims of closed months: file, review, list, and close a year's claims.
+    #[command(subcommand)]
+    Claims(ClaimsCommand),
+    /// Payout batches of approved claims, and the finance bureau's CSV.
+    #[command(subcommand)]
+    Batches(BatchesCommand),
+    /// Audit findings: money an entity must give back.
+    #[command(subcommand)]
+    Findings(FindingsCommand),
+    /// What entities owe: claw-backs of later adjustments and findings, and what was recovered.
+    Receivables(ReceivablesArgs),
+    /// A year's budget: paid, approved, under review, claimable, accrued, headroom and forecast.
+    Budget(BudgetArgs),
 }
 
 /// `serve` flags.

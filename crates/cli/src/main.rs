@@ -1,7 +1,8 @@
 //! `subsidy-meter`: parses the command line and hands over to a command module.
 
 use clap::Parser;
-use subsidy_meter::cli::{Cli, Command, PolicyCommand};
+use subsidy_meter::cli::{BatchesCommand, ClaimsCommand, Cli, Command, FindingsCommand, PolicyCommand};
+use subsidy_meter::commands::programme;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -26,6 +27,17 @@ fn run_async(command: Command) -> anyhow::Result<()> {
             Command::Accruals(args) => subsidy_meter::commands::api::accruals(&args).await,
             Command::Ledger(args) => subsidy_meter::commands::api::ledger(&args).await,
             Command::Recompute(args) => subsidy_meter::commands::recompute::run(&args),
+            Command::Claims(ClaimsCommand::File(args)) => programme::claims::file(&args).await,
+            Command::Claims(ClaimsCommand::List(args)) => programme::claims::list(&args).await,
+            Command::Claims(ClaimsCommand::Show(args)) => programme::claims::show(&args).await,
+            Command::Claims(ClaimsCommand::Review(args)) => programme::claims::review(&args).await,
+            Command::Claims(ClaimsCommand::CloseYear(args)) => programme::claims::close_year(&args).await,
+            Command::Batches(BatchesCommand::Make(args)) => programme::batches::make(&args).await,
+            Command::Batches(BatchesCommand::List(args)) => programme::batches::list(&args).await,
+            Command::Batches(BatchesCommand::Show(args)) => programme::batches::show(&args).await,
+            Command::Findings(FindingsCommand::Add(args)) => programme::views::add_finding(&args).await,
+            Command::Receivables(args) => programme::views::receivables(&args).await,
+            Command::Budget(args) => programme::views::budget(&args).await,
         }
     })
 }

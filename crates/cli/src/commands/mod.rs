@@ -9,4 +9,5 @@ pub mod demo;
 pub mod ledger;
 pub mod platform_sim;
 pub mod policy;
+pub mod programme;
 pub mod recompute;
