@@ -403,6 +403,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_programme_example_is_the_builtin_rules_with_a_budget() {
+        let p = PolicySet::from_toml(include_str!("../../../deploy/policy/programme-example.toml")).unwrap();
+        assert_eq!(p.versions, PolicySet::builtin().versions);
+        let b = p.budget(2026).unwrap();
+        assert_eq!((b.amount_yuan, b.city_shares.len(), b.city_share("阜阳市")), (Decimal::from(50_000_000), 16, Decimal::new(5, 1)));
+    }
+
+    #[test]
     fn budgets_are_read_checked_and_canonical() {
         let base = PolicySet::builtin().to_toml().unwrap();
         let with = format!("{base}\n[[budgets]]\nyear = 2026\namount_yuan = \"50000000.00\"\nover_budget = \"pro_rata\"\ncity_shares = {{ \"阜阳\" = \"0.50\", \"合肥市\" = \"0.5\" }}\n");
