@@ -9,8 +9,7 @@ pub mod batches;
 pub mod claims;
 pub mod views;
 
-use crate::cli::ProgrammeRead;
-use crate::cli::ProgrammeWrite;
+use crate::cli::{ClosesLogArgs, ProgrammeRead, ProgrammeWrite, StoreArgs};
 use anyhow::{anyhow, bail, Result};
 use std::sync::Arc;
 use subsidy_core::programme::{Action, Event, Party};
@@ -57,18 +56,24 @@ impl Ledger {
             Some(text) => parse_party(text)?,
             None => party,
         };
-        let log = match self.store.close_fence() {
-            CloseFence::Transaction => None,
-            CloseFence::Log => {
-                let ledger = &write.read.store.clickhouse_database;
-                Some(ProgrammeLog::open(&write.log.kafka_brokers, &write.log.topic_closes, ledger).await.map_err(|e| anyhow!("cannot open the log of closes, which fences the programme's steps: {e}"))?)
-            }
-        };
+        let log = step_log(self.store.as_ref(), &write.read.store, &write.log).await?;
         let step = Step { party, label: label(write.label.as_deref()), at: chrono::Utc::now(), action };
-        match append_step(self.store.as_ref(), log.as_ref().map(|l| l as &dyn StepLog), &self.policy, step).await {
+        match append_step(self.store.as_ref(), log.as_deref(), &self.policy, step).await {
             Ok(event) => Ok(event),
             Err(AppendError::Refused(why)) => bail!("refused: {why}"),
             Err(AppendError::Store(e)) => bail!("the step is not recorded: {e}"),
+        }
+    }
+}
+
+/// The fence of the programme's steps for a store without transactions (ClickHouse): the
+/// programme's claims in the log of closes. `None` where the store's transaction fences them.
+pub async fn step_log(store: &dyn LedgerStore, flags: &StoreArgs, log: &ClosesLogArgs) -> Result<Option<Arc<dyn StepLog>>> {
+    match store.close_fence() {
+        CloseFence::Transaction => Ok(None),
+        CloseFence::Log => {
+            let opened = ProgrammeLog::open(&log.kafka_brokers, &log.topic_closes, &flags.clickhouse_database).await.map_err(|e| anyhow!("cannot open the log of closes, which fences the programme's steps: {e}"))?;
+            Ok(Some(Arc::new(opened)))
         }
     }
 }
