@@ -206,8 +206,11 @@ fn world(policy: PolicySet, ops: &[Op]) -> World {
     w
 }
 
+/// A batch row by content: entity, months, province part, city part, recovered, net paid.
+type RowContent = (CreditCode, Vec<Period>, Decimal, Decimal, Decimal, Decimal);
+
 /// Batches by content, independent of the ids the sequence gave claims and batches.
-fn batch_content(p: &Programme) -> Vec<Vec<(CreditCode, Vec<Period>, Decimal, Decimal, Decimal, Decimal)>> {
+fn batch_content(p: &Programme) -> Vec<Vec<RowContent>> {
     p.batches
         .iter()
         .map(|b| {
@@ -421,7 +424,7 @@ fn a_worked_year_matches_the_hand_computed_table() {
     let mut statements = vec![line(a, jan, jan, Settled, "100.00"), line(b, jan, jan, Settled, "300.00")];
     let at = Utc.timestamp_opt(1_770_000_000, 0).unwrap();
     let mut events: Vec<Event> = Vec::new();
-    let mut step = |statements: &[Statement], events: &mut Vec<Event>, party: Party, action: Action, through: Period| {
+    let step = |statements: &[Statement], events: &mut Vec<Event>, party: Party, action: Action, through: Period| {
         let mut p = Programme::replay(events, statements, &policy);
         let e = Event { sequence: events.len() as u64 + 1, party, label: "hand".into(), at, through: Some(through), action };
         p.apply(&e).unwrap();

@@ -94,16 +94,12 @@ pub struct ViewInput<'a> {
 
 /// The view of `year`; `city_of` says an entity's city as of a month.
 pub fn budget_view(year: i32, input: ViewInput<'_>, city_of: &dyn Fn(&CreditCode, Period) -> String) -> BudgetView {
-    let mut by_city: BTreeMap<String, Figures> = BTreeMap::new();
+    let mut tally = Tally::default();
     let mut by_version: BTreeMap<String, Figures> = BTreeMap::new();
-    let mut total = Figures::default();
-    let mut add = |city: String, f: &dyn Fn(&mut Figures)| {
-        f(&mut total);
-        f(by_city.entry(city).or_default());
-    };
-    claimed_figures(year, input.programme, &mut add);
-    unclaimed_figures(year, input, city_of, &mut add);
+    claimed_figures(year, input.programme, &mut tally);
+    unclaimed_figures(year, input, city_of, &mut tally);
     version_figures(year, input, &mut by_version);
+    let Tally { total, by_city } = tally;
     let last_month = input.settlements.iter().map(|s| s.period).chain(input.closed.iter().copied()).filter(|m| m.year() == year).max();
     let budget = input.policy.budget(year);
     let amount = budget.map(|b| b.amount_yuan);
@@ -120,19 +116,33 @@ pub fn budget_view(year: i32, input: ViewInput<'_>, city_of: &dyn Fn(&CreditCode
     }
 }
 
+/// The year's figures, in total and by city.
+#[derive(Default)]
+struct Tally {
+    total: Figures,
+    by_city: BTreeMap<String, Figures>,
+}
+
+impl Tally {
+    fn add(&mut self, city: String, f: impl Fn(&mut Figures)) {
+        f(&mut self.total);
+        f(self.by_city.entry(city).or_default());
+    }
+}
+
 /// Paid, approved and under review: from the claims.
-fn claimed_figures(year: i32, p: &Programme, add: &mut dyn FnMut(String, &dyn Fn(&mut Figures))) {
+fn claimed_figures(year: i32, p: &Programme, tally: &mut Tally) {
     for c in &p.claims {
         match c.status {
             Status::Paid | Status::Approved => {
                 let Some(part) = c.part(year) else { continue };
                 let money = part.granted.unwrap_or(part.asked);
                 let paid = c.status == Status::Paid;
-                add(c.city.clone(), &|f| if paid { f.paid += money } else { f.approved_unpaid += money });
+                tally.add(c.city.clone(), |f| if paid { f.paid += money } else { f.approved_unpaid += money });
             }
             Status::Filed | Status::CityApproved => {
                 let money: Money = p.statements_of(&c.credit_code).iter().filter(|s| s.for_period.year() == year && c.months.contains(&s.for_period)).map(|s| s.subsidy).sum();
-                add(c.city.clone(), &|f| f.under_review += money);
+                tally.add(c.city.clone(), |f| f.under_review += money);
             }
             Status::Rejected => {}
         }
@@ -141,7 +151,7 @@ fn claimed_figures(year: i32, p: &Programme, add: &mut dyn FnMut(String, &dyn Fn
 
 /// Claimable (statement lines no live claim holds and no approval took, and later positive
 /// adjustments not yet claimed) and accrued (open months).
-fn unclaimed_figures(year: i32, input: ViewInput<'_>, city_of: &dyn Fn(&CreditCode, Period) -> String, add: &mut dyn FnMut(String, &dyn Fn(&mut Figures))) {
+fn unclaimed_figures(year: i32, input: ViewInput<'_>, city_of: &dyn Fn(&CreditCode, Period) -> String, tally: &mut Tally) {
     let p = input.programme;
     let mut claimable: BTreeMap<(CreditCode, Period), Money> = BTreeMap::new();
     for code in p.entities() {
@@ -153,10 +163,10 @@ fn unclaimed_figures(year: i32, input: ViewInput<'_>, city_of: &dyn Fn(&CreditCo
         }
     }
     for ((code, month), money) in claimable {
-        add(city_of(&code, month), &|f| f.claimable += money);
+        tally.add(city_of(&code, month), |f| f.claimable += money);
     }
     for s in input.settlements.iter().filter(|s| s.period.year() == year && !input.closed.contains(&s.period)) {
-        add(city_of(&s.credit_code, s.period), &|f| f.accrued += s.subsidy);
+        tally.add(city_of(&s.credit_code, s.period), |f| f.accrued += s.subsidy);
     }
 }
 
