@@ -120,3 +120,17 @@ mod tests {
         }
     }
 }
+
+/// The stored form of a programme step: the event as JSON.
+pub(crate) fn encode_event(event: &subsidy_core::programme::Event) -> StoreResult<String> {
+    serde_json::to_string(event).map_err(|e| StoreError::rejected(format!("programme step {} cannot be encoded: {e}", event.sequence)))
+}
+
+/// A stored programme step, checked to be the step of its row's sequence.
+pub(crate) fn decode_event(sequence: u64, body: &str) -> StoreResult<subsidy_core::programme::Event> {
+    let event: subsidy_core::programme::Event = serde_json::from_str(body).map_err(|e| StoreError::corrupt(format!("programme step {sequence} in store does not decode: {e}")))?;
+    if event.sequence != sequence {
+        return Err(corrupt("programme step sequence", (sequence, event.sequence)));
+    }
+    Ok(event)
+}

@@ -13,6 +13,7 @@
 
 pub mod clickhouse;
 pub mod closing;
+pub mod programme;
 mod codec;
 mod decimal;
 mod error;
@@ -24,10 +25,12 @@ pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use closing::{parse_positions, positions_text, CloseFence, CloseRecord};
 pub use self::sqlite::SqliteStore;
 pub use error::{StoreCause, StoreError, StoreResult};
+pub use programme::{append_step, read_programme, AppendError, ProgrammeBook, Step, StepLog};
 pub use rows::*;
 pub use settled::{lines_under_other_documents, settle_lines, settle_sums, settlements};
 
 use async_trait::async_trait;
+use subsidy_core::programme::Event;
 use subsidy_core::{Affected, CreditCode, Period, Statement};
 
 /// Migration ids of the retired layout (ledgers keyed by user, settlements kept per
@@ -156,4 +159,15 @@ pub trait LedgerStore: Send + Sync {
     /// given records partitions (every one when `None`), with record ids after `after`,
     /// sorted by record id: what a change of policy re-settles, page by page.
     async fn lines_not_under(&self, hash: &str, partitions: Option<&[i32]>, after: &str, limit: usize) -> StoreResult<Vec<LineRow>>;
+
+    /// The programme's history, by sequence.
+    async fn programme_events(&self) -> StoreResult<Vec<Event>>;
+
+    /// Records a programme step. Where the fence ([`close_fence`](LedgerStore::close_fence))
+    /// is `Transaction`, one transaction that records it only as the next step (its sequence
+    /// one past the highest; the same event again changes nothing), otherwise a `Conflict`.
+    /// Where it is `Log`, only the writer whose claim on the sequence stands in the log (or a
+    /// run completing that claim) may call it; a row of the sequence holding another event
+    /// is a `Conflict`.
+    async fn record_event(&self, event: &Event) -> StoreResult<()>;
 }

@@ -81,7 +81,7 @@ async fn sqlite_file_uses_wal_and_persists() {
     let path = dir.path().join("ledger.db");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.migrate().await.unwrap().len(), 7);
+        assert_eq!(store.migrate().await.unwrap().len(), 8);
         let u = conformance::code(70);
         let l = conformance::line("persist", 1, u, "2025-09", conformance::pos(0, 1), "1.00", "0.36");
         store.write_batch(&conformance::batch_of(vec![l])).await.unwrap();
@@ -138,5 +138,59 @@ async fn an_add_column_already_applied_is_skipped_when_its_migration_runs_again(
         .unwrap();
     let outcome = store.migrate().await;
     store.drop_database().await.unwrap();
-    assert_eq!(outcome.unwrap(), vec!["0005_line_accelerator".to_string(), "0006_close_fence".to_string(), "0007_policy_document".to_string(), "0008_registry_as_of".to_string()]);
+    assert_eq!(outcome.unwrap(), vec!["0005_line_accelerator".to_string(), "0006_close_fence".to_string(), "0007_policy_document".to_string(), "0008_registry_as_of".to_string(), "0009_programme".to_string()]);
+}
+
+/// Several writers (each its own connection, as separate processes would be) append at
+/// once: steps that all fit all land, numbered without gaps; of several claims of one
+/// month exactly one lands and the others are refused naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_steps_on_sqlite_are_fenced_by_the_transaction() {
+    use subsidy_core::programme::{Action, Party};
+    use subsidy_core::{PolicySet, StatementKind};
+    use subsidy_store::{append_step, AppendError, Step};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let first = SqliteStore::open(&path).unwrap();
+    first.migrate().await.unwrap();
+    let users: Vec<_> = (0..6).map(|i| conformance::code(80 + i)).collect();
+    let lines: Vec<_> = users.iter().map(|u| conformance::fixtures::statement(*u, "2025-09", "2025-09", StatementKind::Settled, "10.00", "2.00")).collect();
+    first.commit_close(&conformance::fixtures::closure("2025-09", "close-a"), &lines).await.unwrap();
+    let claim = |u: subsidy_core::CreditCode| Step {
+        party: Party::Entity { credit_code: u },
+        label: format!("entity:{u}"),
+        at: conformance::fixtures::utc("2025-10-02T08:00:00Z"),
+        action: Action::Claim { credit_code: u, city: "合肥市".into(), months: vec![conformance::fixtures::month("2025-09")] },
+    };
+    let run = |steps: Vec<Step>| {
+        let path = path.clone();
+        async move {
+            let tasks: Vec<_> = steps
+                .into_iter()
+                .map(|step| {
+                    let store = SqliteStore::open(&path).unwrap();
+                    tokio::spawn(async move { append_step(&store, None, &PolicySet::builtin(), step).await })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        }
+    };
+    // Six entities claim their own month at once: all land, 1..=6.
+    let outcomes = run(users.iter().map(|u| claim(*u)).collect()).await;
+    let mut sequences: Vec<u64> = outcomes.iter().map(|o| o.as_ref().unwrap().sequence).collect();
+    sequences.sort_unstable();
+    assert_eq!(sequences, (1..=6).collect::<Vec<_>>());
+    // A second claim of the same month, five at once (bureau for the first entity): all refused.
+    let outcomes = run((0..5).map(|_| Step { party: Party::Bureau, ..claim(users[0]) }).collect()).await;
+    for o in outcomes {
+        match o {
+            Err(AppendError::Refused(e)) => assert!(e.to_string().contains("claimed already"), "{e}"),
+            other => panic!("a claimed month is refused, got {other:?}"),
+        }
+    }
+    assert_eq!(first.programme_events().await.unwrap().len(), 6);
 }

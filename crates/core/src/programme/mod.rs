@@ -137,6 +137,19 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// The action's name, as its JSON `action` tag: claim, review, batch, finding, close_year.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Action::Claim { .. } => "claim",
+            Action::Review { .. } => "review",
+            Action::Batch { .. } => "batch",
+            Action::Finding { .. } => "finding",
+            Action::CloseYear { .. } => "close_year",
+        }
+    }
+}
+
 /// A numbered step with who took it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {

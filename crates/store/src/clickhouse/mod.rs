@@ -12,6 +12,7 @@ mod cluster;
 mod config;
 mod error;
 mod policy;
+mod programme;
 mod read;
 mod rows;
 mod schema;
@@ -251,5 +252,13 @@ impl LedgerStore for ClickHouseStore {
 
     async fn lines_not_under(&self, hash: &str, partitions: Option<&[i32]>, after: &str, limit: usize) -> StoreResult<Vec<LineRow>> {
         deadline(policy::lines_not_under(&self.client, hash, partitions, after, limit)).await
+    }
+
+    async fn programme_events(&self) -> StoreResult<Vec<subsidy_core::programme::Event>> {
+        deadline(programme::programme_events(&self.client)).await
+    }
+
+    async fn record_event(&self, event: &subsidy_core::programme::Event) -> StoreResult<()> {
+        deadline(programme::record_event(&self.client, event)).await
     }
 }

@@ -476,3 +476,13 @@ impl StatementIn {
         })
     }
 }
+
+/// A row of `programme_events`: the event whole, as JSON, in `body`.
+#[derive(Debug, Row, Serialize, Deserialize)]
+pub(super) struct EventRow {
+    pub(super) sequence: u64,
+    pub(super) kind: String,
+    pub(super) label: String,
+    pub(super) at: u32,
+    pub(super) body: String,
+}

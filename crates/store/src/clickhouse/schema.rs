@@ -21,6 +21,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_close_fence", include_str!("../../../../schemas/clickhouse/0006_close_fence.sql")),
     ("0007_policy_document", include_str!("../../../../schemas/clickhouse/0007_policy_document.sql")),
     ("0008_registry_as_of", include_str!("../../../../schemas/clickhouse/0008_registry_as_of.sql")),
+    ("0009_programme", include_str!("../../../../schemas/clickhouse/0009_programme.sql")),
 ];
 
 /// The bookkeeping table itself, created before anything else.
@@ -169,7 +170,7 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(ids, sorted);
         let all: Vec<String> = MIGRATIONS.iter().flat_map(|(_, sql)| statements(sql)).collect();
-        assert_eq!(all.len(), 21);
+        assert_eq!(all.len(), 22);
         for s in &all {
             let creates = s.starts_with("CREATE TABLE IF NOT EXISTS") || s.starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS");
             assert!(creates || added_column(s).is_some(), "{s}");

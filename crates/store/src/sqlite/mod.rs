@@ -9,6 +9,7 @@
 mod close;
 mod codec;
 mod policy;
+mod programme;
 mod read;
 mod schema;
 mod write;
@@ -220,5 +221,14 @@ impl LedgerStore for SqliteStore {
     async fn lines_not_under(&self, hash: &str, partitions: Option<&[i32]>, after: &str, limit: usize) -> StoreResult<Vec<LineRow>> {
         let (hash, partitions, after) = (hash.to_string(), partitions.map(<[i32]>::to_vec), after.to_string());
         self.with_conn(move |c| policy::lines_not_under(c, &hash, partitions.as_deref(), &after, limit)).await
+    }
+
+    async fn programme_events(&self) -> StoreResult<Vec<subsidy_core::programme::Event>> {
+        self.with_conn(programme::programme_events).await
+    }
+
+    async fn record_event(&self, event: &subsidy_core::programme::Event) -> StoreResult<()> {
+        let event = event.clone();
+        self.with_conn(move |c| programme::record_event(c, &event)).await
     }
 }

@@ -7,12 +7,14 @@
 pub mod fixtures;
 mod ledger;
 mod policy;
+mod programme;
 mod reads;
 mod statements;
 
 pub use fixtures::{batch_of, code, line, pos};
 pub use ledger::*;
 pub use policy::*;
+pub use programme::*;
 pub use reads::*;
 pub use statements::*;
 
@@ -42,6 +44,8 @@ macro_rules! for_each_case {
             month_sums_group_one_month_by_center_accelerator_reason_and_uplift,
             policy_documents_are_recorded_in_sequence,
             lines_are_read_by_the_document_they_name,
+            programme_steps_are_recorded_in_sequence,
+            steps_are_checked_appended_and_folded,
         );
     };
 }

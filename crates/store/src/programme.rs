@@ -1,0 +1,156 @@
+//! Reading the programme from a ledger, and appending a step to it, fenced.
+//!
+//! [`read_programme`] folds the stored history with the statements of the
+//! closes ([`subsidy_core::programme::Programme::replay`]). It reads the
+//! closed months before the statements, so every statement line of a month
+//! up to the latest closed one is in what it folds.
+//!
+//! [`append_step`] is the one way a step is added, for the CLI and the API
+//! alike: read the programme, number the step one past the last, stamp it
+//! with the latest closed month, let the core check it, and record it
+//! through the fence. SQLite fences by its transaction (the next sequence
+//! only); ClickHouse through a [`StepLog`], a log where the first claim of a
+//! sequence stands. When another step took the number first, the step is
+//! read and checked again against the new state, so two operators acting at
+//! once both land when both still fit, and the second is refused with the
+//! core's reason when it no longer does.
+
+use crate::{LedgerStore, StoreError, StoreResult};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use subsidy_core::programme::{Action, Event, Party, Programme, ProgrammeError};
+use subsidy_core::{Period, PolicySet};
+
+/// How many times a step is numbered again after losing its number to another.
+pub const ATTEMPTS: usize = 8;
+
+/// Longest wait for a replica to hold every acknowledged write before a step is checked.
+const UP_TO_DATE: Duration = Duration::from_secs(30);
+
+/// A step as asked, before it is numbered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Who takes it.
+    pub party: Party,
+    /// The label of the token or operator (never a token).
+    pub label: String,
+    /// When (for people).
+    pub at: DateTime<Utc>,
+    /// What.
+    pub action: Action,
+}
+
+/// The fence of a store without transactions (ClickHouse): a log where each writer claims
+/// a sequence for its step and the first claim of a sequence stands.
+#[async_trait]
+pub trait StepLog: Send + Sync + std::fmt::Debug {
+    /// Claims `event.sequence` for `event`; returns the event whose claim stands for that
+    /// sequence (the first in the log), which is `event` when it won.
+    async fn claim(&self, event: &Event) -> StoreResult<Event>;
+
+    /// The standing event of every sequence above `after`, in order: claims that won but
+    /// whose rows a writer that stopped never recorded.
+    async fn standing_after(&self, after: u64) -> StoreResult<Vec<Event>>;
+}
+
+/// The programme as a ledger holds it.
+#[derive(Debug, Clone)]
+pub struct ProgrammeBook {
+    /// The folded state.
+    pub programme: Programme,
+    /// The history, by sequence.
+    pub events: Vec<Event>,
+    /// The latest closed month.
+    pub through: Option<Period>,
+    /// Every closed month.
+    pub closed: BTreeSet<Period>,
+}
+
+/// Why a step was not added.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The programme's rules refuse it; trying again changes nothing until the state does.
+    #[error(transparent)]
+    Refused(#[from] ProgrammeError),
+    /// The store (or the log) failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AppendError {
+    /// Whether trying again may succeed without anyone changing anything.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            AppendError::Refused(_) => false,
+            AppendError::Store(e) => e.is_retryable(),
+        }
+    }
+}
+
+/// The programme of a ledger, under `policy`'s budgets.
+pub async fn read_programme(store: &dyn LedgerStore, policy: &PolicySet) -> StoreResult<ProgrammeBook> {
+    // Closed months first: the statements read after include every line of each of them.
+    let closed: BTreeSet<Period> = store.closures().await?.into_iter().map(|c| c.period).collect();
+    let statements = store.statements().await?;
+    let events = store.programme_events().await?;
+    let programme = Programme::replay(&events, &statements, policy);
+    for (sequence, why) in &programme.skipped {
+        tracing::warn!(sequence, why = %why, "a stored programme step does not fit the steps before it and is not applied");
+    }
+    Ok(ProgrammeBook { programme, events, through: closed.iter().next_back().copied(), closed })
+}
+
+/// Adds `step` to the ledger's programme: numbered, checked by the core and recorded
+/// through the store's fence (`log` for a store without transactions). Returns the event
+/// as recorded.
+pub async fn append_step(store: &dyn LedgerStore, log: Option<&dyn StepLog>, policy: &PolicySet, step: Step) -> Result<Event, AppendError> {
+    for attempt in 0..ATTEMPTS {
+        if let Some(log) = log {
+            complete_standing(store, log).await?;
+        }
+        store.await_up_to_date(UP_TO_DATE).await?;
+        let book = read_programme(store, policy).await?;
+        let event = Event {
+            sequence: book.programme.last_sequence + 1,
+            party: step.party.clone(),
+            label: step.label.clone(),
+            at: step.at,
+            through: book.through,
+            action: step.action.clone(),
+        };
+        book.programme.check(&event)?;
+        if record(store, log, &event).await? {
+            return Ok(event);
+        }
+        tracing::debug!(attempt, sequence = event.sequence, "another step took the number first; checking again");
+    }
+    Err(StoreError::Conflict(format!("other steps took the next number {ATTEMPTS} times running; try again")).into())
+}
+
+/// Records `event` through the fence; `false` when another step holds its sequence.
+async fn record(store: &dyn LedgerStore, log: Option<&dyn StepLog>, event: &Event) -> StoreResult<bool> {
+    match log {
+        None => match store.record_event(event).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        },
+        Some(log) => {
+            let standing = log.claim(event).await?;
+            store.record_event(&standing).await?;
+            Ok(standing == *event)
+        }
+    }
+}
+
+/// Records the steps whose claims stand in the log but whose rows were never written.
+async fn complete_standing(store: &dyn LedgerStore, log: &dyn StepLog) -> StoreResult<()> {
+    let last = store.programme_events().await?.last().map_or(0, |e| e.sequence);
+    for event in log.standing_after(last).await? {
+        tracing::info!(sequence = event.sequence, "completing a programme step whose claim stands in the log");
+        store.record_event(&event).await?;
+    }
+    Ok(())
+}
