@@ -152,7 +152,7 @@ pub fn receivables(role: &Role, list: &[ReceivableView]) -> Markup {
 
 fn figures_row(name: &str, f: &FiguresView) -> Markup {
     html! { tr {
-        td { (name) } td.num { (money_text(&f.paid)) } td.num { (money_text(&f.approved_unpaid)) } td.num { (money_text(&f.under_review)) }
+        td { @if name == "province" { (label("全省", "province")) } @else { (name) } } td.num { (money_text(&f.paid)) } td.num { (money_text(&f.approved_unpaid)) } td.num { (money_text(&f.under_review)) }
         td.num { (money_text(&f.claimable)) } td.num { (money_text(&f.accrued)) } td.num { (money_text(&f.committed)) }
     } }
 }
