@@ -111,7 +111,7 @@ fn caller(state: &ApiState, headers: &HeaderMap) -> ApiResult<Principal> {
 /// Files a claim.
 #[utoipa::path(post, path = "/v1/claims", tag = "programme", request_body = ClaimRequest,
     responses((status = 201, body = StepAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn post_claim(State(state): State<ApiState>, headers: HeaderMap, got: Result<Json<ClaimRequest>, JsonRejection>) -> ApiResult<Response> {
     let who = caller(&state, &headers)?;
@@ -171,7 +171,7 @@ pub async fn get_claim(State(state): State<ApiState>, headers: HeaderMap, path: 
 #[utoipa::path(post, path = "/v1/claims/{claim_id}/review", tag = "programme", request_body = ReviewRequest,
     params(("claim_id" = String, Path, example = "C-1", description = "The claim, C-<number>")),
     responses((status = 200, body = StepAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn post_review(State(state): State<ApiState>, headers: HeaderMap, path: Result<Path<String>, PathRejection>, got: Result<Json<ReviewRequest>, JsonRejection>) -> ApiResult<Response> {
     let who = caller(&state, &headers)?;
@@ -184,7 +184,7 @@ pub async fn post_review(State(state): State<ApiState>, headers: HeaderMap, path
 /// Makes a payout batch of approved claims (bureau).
 #[utoipa::path(post, path = "/v1/batches", tag = "programme", request_body = BatchRequest,
     responses((status = 201, body = StepAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn post_batch(State(state): State<ApiState>, headers: HeaderMap, got: Result<Json<BatchRequest>, JsonRejection>) -> ApiResult<Response> {
     let who = caller(&state, &headers)?;
@@ -253,7 +253,7 @@ pub(crate) fn batch_csv_text(state: &ApiState, id: &str) -> ApiResult<String> {
 /// Enters an audit finding (bureau).
 #[utoipa::path(post, path = "/v1/findings", tag = "programme", request_body = FindingRequest,
     responses((status = 201, body = StepAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn post_finding(State(state): State<ApiState>, headers: HeaderMap, got: Result<Json<FindingRequest>, JsonRejection>) -> ApiResult<Response> {
     let who = caller(&state, &headers)?;

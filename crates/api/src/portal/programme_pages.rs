@@ -97,7 +97,10 @@ fn batch_table(b: &BatchView, csv: bool) -> Markup {
             } } }
         } }
         h3 { (label("按城市合计", "Totals by city")) }
-        div.scroll { table.totals { tbody { @for t in &b.city_totals { tr {
+        div.scroll { table.totals {
+            thead { tr { th { (label("城市", "City")) } th.num { (label("笔数", "Claims")) } th.num { (label("省级", "Province")) } th.num { (label("市级", "City part")) }
+                th.num { (label("核定", "Amount")) } th.num { (label("抵扣", "Recovered")) } th.num { (label("实拨", "Net paid")) } } }
+            tbody { @for t in &b.city_totals { tr {
             td { (t.city) } td.num { (t.claims) } td.num { (money_text(&t.province_part)) } td.num { (money_text(&t.city_part)) } td.num { (money_text(&t.amount)) } td.num { (money_text(&t.recovered)) } td.num { (money_text(&t.net_paid)) }
         } } } } }
     }
