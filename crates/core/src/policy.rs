@@ -401,4 +401,33 @@ mod tests {
         assert_eq!(p.annual_cap(2025), Some(Decimal::from(2_000_000)));
         assert_eq!(p.annual_cap(2030), None);
     }
+
+    #[test]
+    fn the_shipped_programme_example_is_the_builtin_rules_with_a_budget() {
+        let p = PolicySet::from_toml(include_str!("../../../deploy/policy/programme-example.toml")).unwrap();
+        assert_eq!(p.versions, PolicySet::builtin().versions);
+        let b = p.budget(2026).unwrap();
+        assert_eq!((b.amount_yuan, b.city_shares.len(), b.city_share("阜阳市")), (Decimal::from(50_000_000), 16, Decimal::new(5, 1)));
+    }
+
+    #[test]
+    fn budgets_are_read_checked_and_canonical() {
+        let base = PolicySet::builtin().to_toml().unwrap();
+        let with = format!("{base}\n[[budgets]]\nyear = 2026\namount_yuan = \"50000000.00\"\nover_budget = \"pro_rata\"\ncity_shares = {{ \"阜阳\" = \"0.50\", \"合肥市\" = \"0.5\" }}\n");
+        let p = PolicySet::from_toml(&with).unwrap();
+        let b = p.budget(2026).unwrap();
+        assert_eq!((b.over_budget, b.city_share("阜阳市"), b.city_share("宿州市")), (crate::budget::OverBudget::ProRata, Decimal::new(5, 1), Decimal::ZERO));
+        assert!(p.budget(2025).is_none());
+        // Written another way, the same budget is the same document; another amount is another.
+        let same = with.replace("50000000.00", "50000000").replace("\"0.50\"", "\"0.5\"");
+        assert_eq!(crate::PolicyDocument::from_toml(&same).unwrap().hash, crate::PolicyDocument::from_toml(&with).unwrap().hash);
+        assert_ne!(crate::PolicyDocument::from_toml(&with.replace("50000000.00", "50000001")).unwrap().hash, crate::PolicyDocument::from_toml(&with).unwrap().hash);
+        assert_ne!(crate::PolicyDocument::from_toml(&with).unwrap().hash, crate::PolicyDocument::builtin().hash, "a budget is part of the document");
+        for (from, to, field) in [("over_budget = \"pro_rata\"", "over_budget = \"lottery\"", "lottery"), ("year = 2026", "year = 1999", "`year`"), ("\"0.5\" }", "\"1.5\" }", "`city_shares`")] {
+            let e = PolicySet::from_toml(&with.replacen(from, to, 1)).unwrap_err();
+            assert!(e.to_string().contains(field), "{to}: {e}");
+        }
+        let twice = format!("{with}\n[[budgets]]\nyear = 2026\namount_yuan = \"1\"\nover_budget = \"first_come\"\n");
+        assert!(PolicySet::from_toml(&twice).unwrap_err().to_string().contains("one budget per year"));
+    }
 }

@@ -64,7 +64,7 @@ pub struct BatchState {
     pub made_by: String,
     /// When.
     pub made_at: DateTime<Utc>,
-    /// Its rows, in claim order.
+    /// Its rows, by entity, then the months of the claim.
     pub rows: Vec<BatchRow>,
     /// What it recovered, receivable by receivable, in order.
     pub recoveries: Vec<Recovery>,
@@ -110,7 +110,9 @@ impl BatchState {
 pub(super) fn make_batch(p: &Programme, event: &Event, payout_date: NaiveDate, claims: &[String]) -> BatchState {
     let id = batch_id(event.sequence);
     let mut ordered: Vec<&super::ClaimState> = claims.iter().filter_map(|c| p.claim(c)).collect();
-    ordered.sort_by_key(|c| c.sequence);
+    // By entity, then months (an entity's claims hold disjoint months): an order that does
+    // not depend on which of two claims was filed first, so neither does the netting.
+    ordered.sort_by(|a, b| (a.credit_code, &a.months).cmp(&(b.credit_code, &b.months)));
     let mut rows: Vec<BatchRow> = ordered.iter().map(|c| gross_row(&id, c)).collect();
     let mut recoveries = Vec::new();
     let mut codes: Vec<CreditCode> = rows.iter().map(|r| r.credit_code).collect();
@@ -146,7 +148,7 @@ fn gross_row(batch: &str, claim: &super::ClaimState) -> BatchRow {
 }
 
 /// Nets an entity's outstanding receivables (due, arisen by the batch's `through`, oldest
-/// first) against its rows, in claim order, never below zero; returns what it recovered.
+/// first) against its rows, in row order, never below zero; returns what it recovered.
 fn net_entity(p: &Programme, event: &Event, code: CreditCode, rows: &mut [BatchRow]) -> Vec<Recovery> {
     let mut room: Money = rows.iter().filter(|r| r.credit_code == code).map(|r| r.amount).sum();
     let mut recoveries = Vec::new();
@@ -161,11 +163,17 @@ fn net_entity(p: &Programme, event: &Event, code: CreditCode, rows: &mut [BatchR
     let mut to_net: Money = recoveries.iter().map(|r| r.amount).sum();
     for row in rows.iter_mut().filter(|r| r.credit_code == code) {
         let take = to_net.min(row.amount);
-        row.recovered += take;
-        row.net_paid = row.amount - row.recovered;
+        row.recovered = fen(row.recovered + take);
+        row.net_paid = fen(row.amount - row.recovered);
         to_net -= take;
     }
     recoveries
+}
+
+/// An amount in whole fen, written with two decimals.
+fn fen(mut amount: Money) -> Money {
+    amount.rescale(2);
+    amount
 }
 
 /// The header of the finance bureau's CSV, without newline.

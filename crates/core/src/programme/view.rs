@@ -199,3 +199,30 @@ fn forecast(year: i32, budget: Money, committed: Money, as_of: NaiveDate) -> For
     };
     Forecast { as_of, per_day, runs_out_on, reached }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_burn_down_extends_the_rate_so_far() {
+        let jan31 = NaiveDate::from_ymd_opt(2026, 1, 31).unwrap();
+        // 310.00 over 31 days: 10.00 a day, so 1,000.00 is reached on day 100, 10 April.
+        let f = forecast(2026, Decimal::from(1000), Decimal::from(310), jan31);
+        assert_eq!((f.per_day, f.runs_out_on, f.reached), (Decimal::new(1000, 2), NaiveDate::from_ymd_opt(2026, 4, 10), false));
+        // At 1.00 a day the budget outlasts the year: no date.
+        assert_eq!(forecast(2026, Decimal::from(1000), Decimal::from(31), jan31).runs_out_on, None);
+        assert_eq!(forecast(2026, Decimal::from(1000), Decimal::ZERO, jan31).runs_out_on, None);
+        let reached = forecast(2026, Decimal::from(100), Decimal::from(310), jan31);
+        assert!(reached.reached && reached.runs_out_on.is_some_and(|d| d <= jan31));
+    }
+
+    #[test]
+    fn a_month_two_versions_share_names_both() {
+        let p = PolicySet::builtin();
+        assert_eq!(version_label(&p, Period::new(2025, 8).unwrap()), "v1+v2");
+        assert_eq!(version_label(&p, Period::new(2025, 9).unwrap()), "v2");
+        assert_eq!(version_label(&p, Period::new(2030, 1).unwrap()), "none");
+    }
+}
