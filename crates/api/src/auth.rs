@@ -7,6 +7,9 @@
 //! again on SIGHUP; a file that does not parse keeps the tokens in force.
 //! An empty token is never one: the file may not hold the hash of `""`, and
 //! an empty or blank presented token is refused before any lookup.
+//! Each token has a label (given, or made of its role and the start of its
+//! hash): the name the programme's history records for its steps, so the
+//! token itself is never written anywhere.
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -50,6 +53,29 @@ impl Role {
     pub fn sees_many(&self) -> bool {
         !matches!(self, Role::Entity(_))
     }
+
+    /// The label of a token of this role with this hash when the file gives none:
+    /// `<role>:<city or credit code>:<first 8 hex of the hash>` (`bureau:<8 hex>`).
+    pub fn default_label(&self, hash: &[u8; 32]) -> String {
+        let short = hex::encode(&hash[..4]);
+        match self {
+            Role::Bureau => format!("bureau:{short}"),
+            Role::City(city) => format!("city:{city}:{short}"),
+            Role::Entity(code) => format!("entity:{code}:{short}"),
+        }
+    }
+}
+
+/// The most characters a token's label may have.
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// Who a token is: its role, and the label its steps are recorded under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// What it may see and do.
+    pub role: Role,
+    /// Its name in the programme's history (never the token).
+    pub label: String,
 }
 
 /// Why a token file cannot be used.
@@ -115,6 +141,9 @@ pub enum EntryError {
     /// The role and what it takes do not fit.
     #[error(transparent)]
     Role(#[from] RoleError),
+    /// `label` is empty, too long or holds control characters.
+    #[error("label must be 1–{MAX_LABEL_CHARS} characters with no control characters")]
+    Label,
 }
 
 /// Why a role cannot be made of a name, a credit code and a city.
@@ -156,12 +185,13 @@ struct EntryWire {
     role: String,
     credit_code: Option<String>,
     city: Option<String>,
+    label: Option<String>,
 }
 
-/// The tokens in force: SHA-256 of the token → role.
+/// The tokens in force: SHA-256 of the token → who it is.
 #[derive(Debug, Clone, Default)]
 pub struct Tokens {
-    by_hash: HashMap<[u8; 32], Role>,
+    by_hash: HashMap<[u8; 32], Principal>,
 }
 
 impl Tokens {
@@ -170,8 +200,8 @@ impl Tokens {
         let wire: FileWire = toml::from_str(text).map_err(TokenTextError::Syntax)?;
         let mut by_hash = HashMap::new();
         for (i, e) in wire.token.into_iter().enumerate() {
-            let (hash, role) = parse_entry(&e).map_err(|problem| TokenTextError::Entry { entry: i + 1, problem })?;
-            if by_hash.insert(hash, role).is_some() {
+            let (hash, principal) = parse_entry(&e).map_err(|problem| TokenTextError::Entry { entry: i + 1, problem })?;
+            if by_hash.insert(hash, principal).is_some() {
                 return Err(TokenTextError::Entry { entry: i + 1, problem: EntryError::Repeated });
             }
         }
@@ -187,12 +217,23 @@ impl Tokens {
     /// The role of a presented token, if it is one in force; an empty or blank token is
     /// none, without a lookup.
     pub fn role_of(&self, token: &str) -> Option<&Role> {
+        self.principal_of(token).map(|p| &p.role)
+    }
+
+    /// Who a presented token is (role and label), if it is one in force; an empty or blank
+    /// token is none, without a lookup.
+    pub fn principal_of(&self, token: &str) -> Option<&Principal> {
         let token = presented(token)?;
         self.by_hash.get(&hash(token))
     }
 
     /// The role of the token with this hash, if it is in force.
     pub fn role_of_hash(&self, hash: &[u8; 32]) -> Option<&Role> {
+        self.principal_of_hash(hash).map(|p| &p.role)
+    }
+
+    /// Who the token with this hash is, if it is in force.
+    pub fn principal_of_hash(&self, hash: &[u8; 32]) -> Option<&Principal> {
         self.by_hash.get(hash)
     }
 
@@ -216,13 +257,19 @@ fn parse_hash(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// One entry's hash and role.
-fn parse_entry(e: &EntryWire) -> Result<([u8; 32], Role), EntryError> {
+/// One entry's hash, role and label.
+fn parse_entry(e: &EntryWire) -> Result<([u8; 32], Principal), EntryError> {
     let hash = parse_hash(&e.sha256).ok_or(EntryError::Hash)?;
     if hash == EMPTY_HASH {
         return Err(EntryError::EmptyToken);
     }
-    Ok((hash, Role::from_parts(&e.role, e.credit_code.as_deref(), e.city.as_deref())?))
+    let role = Role::from_parts(&e.role, e.credit_code.as_deref(), e.city.as_deref())?;
+    let label = match &e.label {
+        Some(l) if (1..=MAX_LABEL_CHARS).contains(&l.chars().count()) && !l.chars().any(char::is_control) && !l.trim().is_empty() => l.clone(),
+        Some(_) => return Err(EntryError::Label),
+        None => role.default_label(&hash),
+    };
+    Ok((hash, Principal { role, label }))
 }
 
 impl Role {
@@ -344,7 +391,7 @@ mod tests {
     fn city_names_are_canonical_and_bad_entries_are_named() {
         let h = "a".repeat(64);
         let t = Tokens::parse(&format!("[[token]]\nsha256 = \"{h}\"\nrole = \"city\"\ncity = \"阜阳 \"\n")).unwrap();
-        assert_eq!(t.by_hash.values().next(), Some(&Role::City("阜阳市".into())));
+        assert_eq!(t.by_hash.values().next().map(|p| &p.role), Some(&Role::City("阜阳市".into())));
         for (text, says) in [
             (format!("[[token]]\nsha256 = \"{}\"\nrole = \"bureau\"\n", "A".repeat(64)), "token 1: sha256"),
             (format!("[[token]]\nsha256 = \"{h}\"\nrole = \"admin\"\n"), "not bureau, city or entity"),
@@ -365,11 +412,36 @@ mod tests {
         assert_eq!(EMPTY_HASH, hash(""));
         let mut tokens = Tokens::default();
         for blank in ["", " ", "\t \n"] {
-            tokens.by_hash.insert(hash(blank), Role::Bureau);
+            tokens.by_hash.insert(hash(blank), Principal { role: Role::Bureau, label: "bureau".into() });
         }
         for blank in ["", " ", "\t \n", "   "] {
             assert_eq!(tokens.role_of(blank), None, "{blank:?}");
         }
         assert_eq!(presented("  abc \n"), Some("abc"));
+    }
+
+    #[test]
+    fn labels_are_given_or_made_of_the_role_and_hash() {
+        let h = "0123abcd".repeat(8);
+        let code = CreditCode::complete("91340100MA0000001").unwrap();
+        let text = format!(
+            "[[token]]\nsha256 = \"{h}\"\nrole = \"entity\"\ncredit_code = \"{code}\"\n[[token]]\nsha256 = \"{}\"\nrole = \"city\"\ncity = \"阜阳\"\n[[token]]\nsha256 = \"{}\"\nrole = \"bureau\"\nlabel = \"省厅 张三\"\n",
+            "b".repeat(64),
+            "c".repeat(64)
+        );
+        let t = Tokens::parse(&text).unwrap();
+        let label = |hex_hash: &str| t.principal_of_hash(&parse_hash(hex_hash).unwrap()).unwrap().label.clone();
+        assert_eq!(label(&h), format!("entity:{code}:0123abcd"));
+        assert_eq!(label(&"b".repeat(64)), "city:阜阳市:bbbbbbbb");
+        assert_eq!(label(&"c".repeat(64)), "省厅 张三");
+        let (token, entry) = new_token(&Role::Bureau);
+        let parsed = Tokens::parse(&entry).unwrap();
+        assert_eq!(parsed.principal_of(&token).unwrap().label, format!("bureau:{}", &hex::encode(hash(&token))[..8]));
+        for bad in ["", "   ", "a\nb", &"x".repeat(65)] {
+            let text = format!("[[token]]\nsha256 = \"{h}\"\nrole = \"bureau\"\nlabel = {}\n", toml::Value::String(bad.to_string()));
+            let err = Tokens::parse(&text).unwrap_err();
+            assert!(matches!(err, TokenTextError::Entry { entry: 1, problem: EntryError::Label }), "{bad:?}: {err:?}");
+        }
+        assert!(Tokens::parse(&format!("[[token]]\nsha256 = \"{h}\"\nrole = \"bureau\"\nlabel = \"{}\"\n", "字".repeat(64))).is_ok(), "64 characters, not bytes");
     }
 }

@@ -28,6 +28,10 @@ pub enum ApiError {
     /// Nothing has this id.
     #[error("{0}")]
     NotFound(String),
+    /// The step does not fit the programme's state (a month claimed already, a claim in
+    /// another stage, …).
+    #[error("{0}")]
+    Conflict(String),
     /// The ledger store failed; `retry` when trying again later may help.
     #[error("the ledger store failed: {detail}")]
     Store {
@@ -51,6 +55,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Store { retry: true, .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store { retry: false, .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -63,6 +68,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::Store { retry: true, .. } => "unavailable",
             ApiError::Store { retry: false, .. } => "store_error",
         }
@@ -78,7 +84,7 @@ impl From<StoreError> for ApiError {
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// `bad_parameter`, `unauthorized`, `forbidden`, `not_found`, `unavailable` or `store_error`.
+    /// `bad_parameter`, `unauthorized`, `forbidden`, `not_found`, `conflict`, `unavailable` or `store_error`.
     pub error: &'static str,
     /// The parameter at fault, for `bad_parameter`.
     #[serde(skip_serializing_if = "Option::is_none")]

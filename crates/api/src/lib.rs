@@ -8,6 +8,9 @@
 //! the parameter ([`params`]); values reach the store only as bound values.
 //! What one client may take — time, connections, requests, bytes — is bounded
 //! by [`limits`]; page cursors are issued by the server ([`cursor`]).
+//! The programme after the ledger — claims, reviews, batches, findings,
+//! receivables and the budget — is read and written through [`programme`];
+//! every write, from the API or the portal, is taken by [`steps::take`].
 
 pub mod auth;
 pub mod cursor;
@@ -18,13 +21,15 @@ pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod portal;
+pub mod programme;
 pub mod routes;
 mod server;
 pub mod session;
 pub mod state;
+pub mod steps;
 pub mod views;
 
-pub use auth::{new_token, Role, TokenFileError, TokenStore, Tokens};
+pub use auth::{new_token, Principal, Role, TokenFileError, TokenStore, Tokens};
 pub use error::ApiError;
 pub use limits::ServerLimits;
 pub use metrics::ApiMetrics;
@@ -33,7 +38,7 @@ pub use state::{ApiState, Book};
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use prometheus::{Encoder, TextEncoder};
 use std::time::Instant;
@@ -78,6 +83,16 @@ pub fn router(state: ApiState, registry: prometheus::Registry) -> Router {
         .route("/v1/records/{record_id}", get(routes::get_record))
         .route("/v1/settlements", get(routes::get_settlements))
         .route("/v1/overview", get(routes::get_overview))
+        .route("/v1/claims", get(programme::get_claims).post(programme::post_claim))
+        .route("/v1/claims/{claim_id}", get(programme::get_claim))
+        .route("/v1/claims/{claim_id}/review", post(programme::post_review))
+        .route("/v1/batches", get(programme::get_batches).post(programme::post_batch))
+        .route("/v1/batches/{batch_id}", get(programme::get_batch))
+        .route("/v1/batches/{batch_id}/csv", get(programme::get_batch_csv))
+        .route("/v1/findings", post(programme::post_finding))
+        .route("/v1/years/{year}/close", post(programme::post_close_year))
+        .route("/v1/receivables", get(programme::get_receivables))
+        .route("/v1/budget", get(programme::get_budget))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))

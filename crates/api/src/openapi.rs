@@ -7,13 +7,18 @@
 
 use crate::error::ErrorBody;
 use crate::routes;
-use crate::{cursor, params};
+use crate::{cursor, params, steps};
 use crate::views::accruals::{Adjustment, AccrualsView, Fixed, MonthAccrual};
 use crate::views::ledger::{LedgerLine, LedgerPage};
 use crate::views::overview::{Group, Overview, ReasonCount, TopEntity};
 use crate::views::record::{CopyView, RecordHistory, StandingLine};
 use crate::views::settlements::{SettlementRow, SettlementsPage, StatementLine, StatementsView};
+use crate::views::programme::{
+    BatchList, BatchRowView, BatchView, BudgetAnswer, CityTotalView, ClaimDetail, ClaimList, ClaimSummary, FiguresView, ForecastView, PartView, ReceivableList, ReceivableView, RecoveryView, ReviewView,
+    StepAnswer,
+};
 use crate::views::{EntityInfo, Exclusion, MonthStatus};
+use crate::programme::{self as prog, BatchRequest, ClaimRequest, FindingRequest, ReviewRequest};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema, SchemaFormat};
 use utoipa::{Modify, OpenApi};
@@ -22,9 +27,13 @@ use utoipa::{Modify, OpenApi};
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Compute-subsidy accruals API", description = "What entities have accrued under Anhui's AI-compute subsidy, what was fixed for payment, and why."),
-    paths(routes::get_accruals, routes::get_ledger, routes::get_statements, routes::get_record, routes::get_settlements, routes::get_overview),
+    paths(routes::get_accruals, routes::get_ledger, routes::get_statements, routes::get_record, routes::get_settlements, routes::get_overview,
+        prog::post_claim, prog::get_claims, prog::get_claim, prog::post_review, prog::post_batch, prog::get_batches, prog::get_batch, prog::get_batch_csv,
+        prog::post_finding, prog::post_close_year, prog::get_receivables, prog::get_budget),
     components(schemas(ErrorBody, AccrualsView, MonthAccrual, Fixed, Adjustment, LedgerPage, LedgerLine, RecordHistory, StandingLine, CopyView,
-        SettlementsPage, SettlementRow, StatementsView, StatementLine, Overview, Group, TopEntity, ReasonCount, EntityInfo, Exclusion, MonthStatus)),
+        SettlementsPage, SettlementRow, StatementsView, StatementLine, Overview, Group, TopEntity, ReasonCount, EntityInfo, Exclusion, MonthStatus,
+        ClaimRequest, ReviewRequest, BatchRequest, FindingRequest, StepAnswer, ClaimSummary, ClaimDetail, ClaimList, ReviewView, PartView,
+        BatchView, BatchList, BatchRowView, CityTotalView, RecoveryView, ReceivableView, ReceivableList, BudgetAnswer, FiguresView, ForecastView)),
     modifiers(&Bearer, &Formats)
 )]
 pub struct ApiDoc;
@@ -49,13 +58,15 @@ fn constraint_of(name: &str) -> Option<(&'static str, Option<&'static str>)> {
         "record_id" => Some((params::RECORD_ID_PATTERN, Some("record-id"))),
         "period" | "from" | "to" => Some((params::MONTH_PATTERN, None)),
         "cursor" => Some((cursor::CURSOR_PATTERN, None)),
+        "claim_id" => Some((steps::CLAIM_ID_PATTERN, None)),
+        "batch_id" => Some((steps::BATCH_ID_PATTERN, None)),
         _ => None,
     }
 }
 
 impl Modify for Formats {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let operations = openapi.paths.paths.values_mut().flat_map(|item| item.get.iter_mut());
+        let operations = openapi.paths.paths.values_mut().flat_map(|item| item.get.iter_mut().chain(item.post.iter_mut()));
         for parameter in operations.flat_map(|op| op.parameters.iter_mut().flatten()) {
             let Some((pattern, format)) = constraint_of(&parameter.name) else { continue };
             if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut() {

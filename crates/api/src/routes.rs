@@ -2,7 +2,7 @@
 //! (400), then whether the token's role may see what is asked (403), and
 //! only then reads.
 
-use crate::auth::Role;
+use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::params;
 use crate::state::{ApiState, Book};
@@ -41,13 +41,18 @@ fn required<'a>(q: &'a [(String, String)], name: &'static str) -> ApiResult<&'a 
 
 /// The role of the bearer token presented.
 pub fn principal(state: &ApiState, headers: &HeaderMap) -> ApiResult<Role> {
+    caller(state, headers).map(|p| p.role)
+}
+
+/// Who the bearer token presented is: its role and label.
+pub fn caller(state: &ApiState, headers: &HeaderMap) -> ApiResult<Principal> {
     let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let Some(token) = presented.map(str::trim).filter(|t| !t.is_empty()) else {
         state.metrics.denied.with_label_values(&["no_token"]).inc();
         return Err(ApiError::Unauthorized);
     };
-    match state.tokens.current().role_of(token) {
-        Some(role) => Ok(role.clone()),
+    match state.tokens.current().principal_of(token) {
+        Some(p) => Ok(p.clone()),
         None => {
             state.metrics.denied.with_label_values(&["unknown_token"]).inc();
             Err(ApiError::Unauthorized)

@@ -8,7 +8,7 @@
 //! signed out, when it has been idle for [`IDLE`], [`ABSOLUTE`] after it was
 //! opened, or when more than [`MOST`] are open (the least recently used goes).
 
-use crate::auth::{hash, Role, Tokens};
+use crate::auth::{hash, Principal, Role, Tokens};
 use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -76,19 +76,28 @@ impl Sessions {
         self.role_at(id, tokens, Instant::now())
     }
 
+    /// Who the session with id `id` acts for (role and label), as [`Sessions::role`].
+    pub fn principal(&self, id: &str, tokens: &Tokens) -> Option<Principal> {
+        self.principal_at(id, tokens, Instant::now())
+    }
+
     fn role_at(&self, id: &str, tokens: &Tokens, now: Instant) -> Option<Role> {
+        self.principal_at(id, tokens, now).map(|p| p.role)
+    }
+
+    fn principal_at(&self, id: &str, tokens: &Tokens, now: Instant) -> Option<Principal> {
         let id = crate::auth::presented(id)?;
         let key = hash(id);
         let mut open = self.lock();
         let session = open.get_mut(&key)?;
-        let role = session.live_at(now).then(|| tokens.role_of_hash(&session.token)).flatten().cloned();
-        match role {
+        let principal = session.live_at(now).then(|| tokens.principal_of_hash(&session.token)).flatten().cloned();
+        match principal {
             Some(_) => session.used = now,
             None => {
                 open.pop(&key);
             }
         }
-        role
+        principal
     }
 
     /// Ends the session with id `id`, if open.

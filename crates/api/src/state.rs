@@ -10,6 +10,10 @@
 //! answered from the book in memory; an entity's ledger lines and a record's
 //! copies are read from the store when asked (and cached for the generation).
 //! An answer is at most one poll and one read of the book behind the store.
+//! The programme (claims, reviews, batches, receivables) is read with the
+//! book, under the same policy document, and answered from memory too; a
+//! step written through the API reads the book again at once, so its writer
+//! sees it.
 
 use crate::auth::TokenStore;
 use crate::cursor::Cursors;
@@ -23,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use subsidy_core::{CreditCode, Period, PolicyDocument, PolicySet, Registry, Settlement, Statement};
-use subsidy_store::{settle_sums, LedgerStore, StoreError, StoreResult};
+use subsidy_store::{read_programme, settle_sums, LedgerStore, ProgrammeBook, StepLog, StoreError, StoreResult};
 use tokio_util::sync::CancellationToken;
 
 /// How often the store's generation is read.
@@ -51,6 +55,8 @@ pub struct Book {
     /// The policy document the figures are computed under: the ledger's in force (the
     /// server's given policy for a ledger that records none).
     pub policy: Arc<PolicyDocument>,
+    /// The programme after the ledger, under `policy` (`None` before the first read).
+    pub programme: Option<Arc<ProgrammeBook>>,
 }
 
 /// One entity's months in the book.
@@ -73,6 +79,7 @@ impl Book {
         let settlements = settle_sums(&sums, &policy.set);
         let statements = store.statements().await?;
         let closed = store.closures().await?.into_iter().map(|c| c.period).collect();
+        let programme = Some(Arc::new(read_programme(store, &policy.set).await?));
         let months = sums.iter().map(|s| s.period).collect();
         let mut entities: HashMap<CreditCode, EntityBook> = HashMap::new();
         for s in &settlements {
@@ -87,7 +94,7 @@ impl Book {
         for e in entities.values_mut() {
             e.statements.sort_by_key(|s| (s.payout_period, s.for_period, s.kind));
         }
-        Ok(Book { generation: Some(generation), registry: Arc::new(registry), settlements, entities, months, closed, policy })
+        Ok(Book { generation: Some(generation), registry: Arc::new(registry), settlements, entities, months, closed, policy, programme })
     }
 
     /// Months with standing lines that are not closed, oldest first.
@@ -211,6 +218,19 @@ pub async fn refresh(state: &ApiState) -> StoreResult<bool> {
     if state.book().generation.as_ref() == Some(&generation) {
         return Ok(false);
     }
+    read_again(state, generation).await?;
+    Ok(true)
+}
+
+/// Reads the book again after a step was written, whether or not the generation read
+/// shows it yet, so the writer's next read sees its step.
+pub async fn reread(state: &ApiState) -> StoreResult<()> {
+    let generation = state.store.generation().await?;
+    state.cache.move_to(None);
+    read_again(state, generation).await
+}
+
+async fn read_again(state: &ApiState, generation: String) -> StoreResult<()> {
     let timer = state.metrics.book_read.start_timer();
     let book = Arc::new(Book::read(state.store.as_ref(), &state.policy, generation).await?);
     let seconds = timer.stop_and_record();
@@ -219,7 +239,7 @@ pub async fn refresh(state: &ApiState) -> StoreResult<bool> {
     let generation = book.generation.clone();
     *state.book.write().unwrap_or_else(std::sync::PoisonError::into_inner) = book;
     state.cache.move_to(generation);
-    Ok(true)
+    Ok(())
 }
 
 /// Refreshes every [`POLL`] until cancelled; a failed read keeps what was read last.
@@ -264,6 +284,9 @@ pub struct ApiState {
     pub sessions: Sessions,
     /// Whether the portal's cookie is marked `Secure` (served over TLS, here or at a proxy).
     pub cookie_secure: bool,
+    /// The fence of the programme's history shared by several writers (ClickHouse); `None`
+    /// for a store that fences its own writes (SQLite).
+    pub step_log: Option<Arc<dyn StepLog>>,
 }
 
 impl ApiState {
@@ -287,6 +310,7 @@ impl ApiState {
             metrics,
             sessions: Sessions::default(),
             cookie_secure: false,
+            step_log: None,
         };
         state.metrics.token_file_ok.set(1);
         refresh(&state).await?;
@@ -296,6 +320,12 @@ impl ApiState {
     /// The same state, with the portal's cookie marked `Secure` or not.
     pub fn with_secure_cookie(mut self, secure: bool) -> ApiState {
         self.cookie_secure = secure;
+        self
+    }
+
+    /// The same state, with the programme's steps fenced by `log`.
+    pub fn with_step_log(mut self, log: Option<Arc<dyn StepLog>>) -> ApiState {
+        self.step_log = log;
         self
     }
 

@@ -186,3 +186,126 @@ async fn a_university_and_the_bureau_use_the_portal() {
     stop.cancel();
     server.await.unwrap().unwrap();
 }
+
+/// Signs out through the header's button and waits for the sign-in form.
+async fn sign_out(client: &Client) {
+    client.find(Locator::Css("#sign-out")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css("#token")).await.unwrap();
+}
+
+/// Waits until the element at `css` holds `needle`.
+async fn wait_for_text(client: &Client, css: &str, needle: &str) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(e) = client.find(Locator::Css(css)).await {
+            let got = e.text().await.unwrap_or_default();
+            if got.contains(needle) {
+                return got;
+            }
+            assert!(start.elapsed() < Duration::from_secs(15), "{css} does not show {needle:?}: {got}");
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "{css} not found");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reviews claim `id` on the claims page: a reason, then the approve button.
+async fn approve(client: &Client, base: &str, id: &str, reason: &str) {
+    client.goto(&format!("{base}/portal/claims")).await.unwrap();
+    client.find(Locator::Css(&format!("#claim-{id} input[name=reason]"))).await.unwrap().send_keys(reason).await.unwrap();
+    client.find(Locator::Css(&format!("#claim-{id} button[value=approve]"))).await.unwrap().click().await.unwrap();
+}
+
+/// The portal has one page per view with both languages on it: the labels of each step are
+/// checked in Chinese and in English while a claim walks from the university to a batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_walks_from_the_university_to_a_batch() {
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    load(store.as_ref()).await;
+    let api = api(store).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(subsidy_api::serve(listener, api.state.clone(), api.metrics.clone(), stop.clone()));
+    let (_driver, driver_url) = chromedriver().await;
+    let client = browser(&driver_url).await;
+
+    // The university: its kind in both languages, its chart, then its closed months to claim.
+    sign_in(&client, &base, &api.tokens.a).await;
+    wait_for_path(&client, &a().to_string()).await;
+    let kind = text(&client, "#kind").await;
+    assert!(kind.contains("高校") && kind.contains("university"), "{kind}");
+    let chart = text(&client, "#entity-chart").await;
+    assert!(chart.contains("已确定") && chart.contains("fixed") && chart.contains("2025-09"), "{chart}");
+    client.find(Locator::Css("#nav-claims")).await.unwrap().click().await.unwrap();
+    wait_for_path(&client, "/portal/claims").await;
+    let form = text(&client, "#claim-2025").await;
+    assert!(form.contains("2025-09") && form.contains("2025-10") && form.contains("提交申领") && form.contains("Claim"), "{form}");
+    shot(&client, "6-claimable").await;
+    client.find(Locator::Css("#claim-2025 button")).await.unwrap().click().await.unwrap();
+    let row = wait_for_text(&client, "#claim-C-1", "已提交").await;
+    assert!(row.contains("filed") && row.contains("合肥市"), "{row}");
+    assert!(text(&client, "#claimable").await.contains("No closed month"), "both months are claimed");
+    shot(&client, "7-claimed").await;
+    sign_out(&client).await;
+
+    // 合肥市 reviews first; a review without a reason is not sent (the field is required).
+    sign_in(&client, &base, &api.tokens.hefei).await;
+    wait_for_path(&client, "/portal/overview").await;
+    assert!(text(&client, "#scope-chart").await.contains("已核算"), "the city's chart");
+    client.goto(&format!("{base}/portal/claims")).await.unwrap();
+    client.find(Locator::Css("#claim-C-1 button[value=approve]")).await.unwrap().click().await.unwrap();
+    assert!(text(&client, "#claim-C-1").await.contains("已提交"), "not reviewed without a reason");
+    approve(&client, &base, "C-1", "与平台发票一致 · matches the invoices").await;
+    let row = wait_for_text(&client, "#claim-C-1", "市级已通过").await;
+    assert!(row.contains("city approved"), "{row}");
+    shot(&client, "8-city-approved").await;
+    sign_out(&client).await;
+
+    // The bureau approves and pays it in a batch.
+    sign_in(&client, &base, &api.tokens.bureau).await;
+    wait_for_path(&client, "/portal/overview").await;
+    approve(&client, &base, "C-1", "checked").await;
+    let row = wait_for_text(&client, "#claim-C-1", "省级已核准").await;
+    assert!(row.contains("approved"), "{row}");
+    client.find(Locator::Css("#nav-batches")).await.unwrap().click().await.unwrap();
+    wait_for_path(&client, "/portal/batches").await;
+    assert!(text(&client, "#make-batch").await.contains("C-1"));
+    client.execute("document.querySelector('#make-batch input[name=payout_date]').value = '2025-11-20'", vec![]).await.unwrap();
+    client.find(Locator::Css("#make-batch button")).await.unwrap().click().await.unwrap();
+    let head = wait_for_text(&client, "#batch-B-4", "2025-11-20").await;
+    assert!(head.contains("拨付日期") && head.contains("payout date"), "{head}");
+    let href = client.find(Locator::Css("a.csv")).await.unwrap().attr("href").await.unwrap();
+    assert_eq!(href.as_deref(), Some("/portal/batches/B-4/csv"));
+    let claim = api.state.book().programme.as_ref().unwrap().programme.claim("C-1").unwrap().clone();
+    assert_eq!(claim.batch_id.as_deref(), Some("B-4"));
+    let rows = text(&client, "table.rows").await;
+    assert!(rows.contains(&subsidy_api_money(claim.granted())), "{rows}");
+    shot(&client, "9-batch").await;
+
+    // The budget page: the year's figures with the batch paid, in both languages.
+    client.find(Locator::Css("#nav-budget")).await.unwrap().click().await.unwrap();
+    wait_for_path(&client, "/portal/budget").await;
+    let figures = text(&client, "#budget-figures").await;
+    assert!(figures.contains("已拨付") && figures.contains("Paid") && figures.contains(&subsidy_api_money(claim.granted())), "{figures}");
+    assert!(text(&client, "#budget-chart").await.contains("已拨付"));
+    shot(&client, "10-budget").await;
+
+    client.close().await.unwrap();
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+/// An amount as the portal shows it: two decimals, thousands separators.
+fn subsidy_api_money(d: rust_decimal::Decimal) -> String {
+    let text = subsidy_core::money::format_yuan(d);
+    let (whole, fraction) = text.split_once('.').unwrap();
+    let mut out = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{out}.{fraction}")
+}

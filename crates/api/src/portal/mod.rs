@@ -6,11 +6,17 @@
 //! TLS). Every page finds the role through the session in the tokens in
 //! force, then checks access exactly as the API does. Signing out ends the
 //! session on the server, so the old cookie is refused from then on.
+//! The programme's pages ([`programme`]) take their steps through the API's
+//! own path; amounts show thousands separators, and entities, cities and the
+//! province a month-by-month chart of accrued, fixed and paid ([`chart`]).
 
+mod chart;
 mod pages;
+mod programme;
+mod programme_pages;
 mod shell;
 
-use crate::auth::Role;
+use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::params;
 use crate::state::ApiState;
@@ -68,6 +74,12 @@ fn signed_in(state: &ApiState, jar: &CookieJar) -> Result<Role, PageError> {
     state.sessions.role(id, &state.tokens.current()).ok_or(PageError(ApiError::Unauthorized))
 }
 
+/// Who the signed-in session acts for: role and label.
+fn signed_in_as(state: &ApiState, jar: &CookieJar) -> Result<Principal, PageError> {
+    let id = jar.get(COOKIE).map(Cookie::value).ok_or(ApiError::Unauthorized)?;
+    state.sessions.principal(id, &state.tokens.current()).ok_or(PageError(ApiError::Unauthorized))
+}
+
 /// The entity in the path, if the role may see it.
 fn entity(state: &ApiState, role: &Role, text: &str) -> Result<CreditCode, PageError> {
     let code = params::credit_code(text)?;
@@ -90,6 +102,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/portal/records/{record_id}", get(record_page))
         .route("/portal/overview", get(overview_page))
         .route("/portal/settlements.csv", get(month_csv))
+        .route("/portal/claims", get(programme::claims_page).post(programme::post_claim))
+        .route("/portal/claims/{claim_id}/review", post(programme::post_review))
+        .route("/portal/batches", get(programme::batches_page).post(programme::post_batch))
+        .route("/portal/batches/{batch_id}/csv", get(programme::batch_csv))
+        .route("/portal/receivables", get(programme::receivables_page))
+        .route("/portal/findings", post(programme::post_finding))
+        .route("/portal/years/{year}/close", post(programme::post_close_year))
+        .route("/portal/budget", get(programme::budget_page))
         .with_state(state)
 }
 
@@ -135,8 +155,10 @@ async fn sign_out(State(state): State<ApiState>, jar: CookieJar) -> Response {
 async fn entity_page(State(state): State<ApiState>, jar: CookieJar, Path(code): Path<String>) -> PageResult {
     let role = signed_in(&state, &jar)?;
     let code = entity(&state, &role, &code)?;
-    let view = crate::views::accruals::accruals(&state.book(), &code, None, None);
-    Ok(pages::entity(&role, &view).into_response())
+    let book = state.book();
+    let view = crate::views::accruals::accruals(&book, &code, None, None);
+    let chart = chart::chart("entity-chart", &chart::series(&book, chart::Scope::Entity(&code)));
+    Ok(pages::entity(&role, &view, chart).into_response())
 }
 
 #[derive(Deserialize)]
@@ -189,8 +211,14 @@ async fn overview_page(State(state): State<ApiState>, jar: CookieJar, Query(q): 
         return Ok(pages::empty_overview(&role).into_response());
     };
     let overview = crate::routes::overview_of(&state, &role, period).await?;
-    let by_city_month = crate::views::overview::subsidy_by_city_and_month(&state.book(), &role);
-    Ok(pages::overview(&role, &overview, &months, &by_city_month).into_response())
+    let book = state.book();
+    let by_city_month = crate::views::overview::subsidy_by_city_and_month(&book, &role);
+    let scope = match &role {
+        Role::City(city) => chart::Scope::City(city),
+        _ => chart::Scope::Province,
+    };
+    let chart = chart::chart("scope-chart", &chart::series(&book, scope));
+    Ok(pages::overview(&role, &overview, &months, &by_city_month, chart).into_response())
 }
 
 async fn month_csv(State(state): State<ApiState>, jar: CookieJar, Query(q): Query<PeriodQuery>) -> PageResult {

@@ -1,6 +1,7 @@
 //! The portal's pages, rendered from the API's answers.
 
-use super::shell::{label, page};
+use super::programme_pages::nav;
+use super::shell::{kind_label, label, money_text, page};
 use crate::auth::Role;
 use crate::views::accruals::AccrualsView;
 use crate::views::ledger::LedgerPage;
@@ -35,13 +36,13 @@ fn back(role: &Role) -> Markup {
 }
 
 /// An entity's months: table, chart and CSV.
-pub fn entity(role: &Role, view: &AccrualsView) -> Markup {
+pub fn entity(role: &Role, view: &AccrualsView, chart: Markup) -> Markup {
     let e = &view.entity;
     let title = e.name.clone().unwrap_or_else(|| e.credit_code.clone());
     let max = view.months.iter().filter_map(|m| Decimal::from_str(&m.subsidy).ok()).max().unwrap_or_default();
     page(&title, &e.credit_code, true, html! {
-        @if !matches!(role, Role::Entity(_)) { (back(role)) }
-        p { (label("城市", "City")) ": " (e.city.as_deref().unwrap_or("-")) " · " (label("类型", "Kind")) ": " (e.kind.as_deref().unwrap_or("-")) " · " (label("政策文件", "Policy document")) " " code { (subsidy_core::document::short(&view.policy_document)) } }
+        (nav(role))
+        p { (label("城市", "City")) ": " (e.city.as_deref().unwrap_or("-")) " · " (label("类型", "Kind")) ": " span #kind { @if let Some(k) = &e.kind { (kind_label(k)) } @else { "-" } } " · " (label("政策文件", "Policy document")) " " code { (subsidy_core::document::short(&view.policy_document)) } }
         h2 { (label("月度补贴", "Subsidy by month")) }
         div.scroll { table.chart #months {
             thead { tr { th { (label("月份", "Month")) } th { (label("状态", "Status")) } th.num { (label("合格记录", "Eligible")) } th.num { (label("合格支出", "Eligible spend")) } th.num { (label("补贴", "Subsidy")) } th.num { (label("已确定", "Fixed")) } th { (label("图", "Chart")) } } }
@@ -49,18 +50,20 @@ pub fn entity(role: &Role, view: &AccrualsView) -> Markup {
                 td { a href={ "/portal/entities/" (e.credit_code) "/ledger?period=" (m.period) } { (m.period) } }
                 td { (status(m.status)) }
                 td.num { (m.eligible_records) }
-                td.num { (m.eligible_base) }
-                td.num { (m.subsidy) }
-                td.num { (m.fixed_total.as_deref().unwrap_or("-")) }
+                td.num { (money_text(&m.eligible_base)) }
+                td.num { (money_text(&m.subsidy)) }
+                td.num { (money_text(m.fixed_total.as_deref().unwrap_or("-"))) }
                 td { (bar(&m.subsidy, max)) }
             } } }
         } }
+        h2 { (label("逐月核算、确定与拨付", "Accrued, fixed and paid by month")) }
+        (chart)
         @let excluded: Vec<_> = view.months.iter().flat_map(|m| m.excluded.iter().map(move |x| (&m.period, x))).collect();
         @if !excluded.is_empty() {
             h2 { (label("未计入补贴的支出", "Spend that earned nothing")) }
             div.scroll { table #excluded {
                 thead { tr { th { (label("月份", "Month")) } th { (label("原因", "Reason")) } th.num { (label("记录", "Records")) } th.num { (label("支出", "Spend")) } th { (label("说明", "Why")) } } }
-                tbody { @for (p, x) in &excluded { tr { td { (p) } td { code { (x.reason) } } td.num { (x.records) } td.num { (x.spend) } td.why { (x.explanation) } } } }
+                tbody { @for (p, x) in &excluded { tr { td { (p) } td { code { (x.reason) } } td.num { (x.records) } td.num { (money_text(&x.spend)) } td.why { (x.explanation) } } } }
             } }
         }
         p { a #csv href={ "/portal/entities/" (e.credit_code) "/settlements.csv" } download { (label("下载 CSV", "Download CSV")) } }
@@ -70,7 +73,7 @@ pub fn entity(role: &Role, view: &AccrualsView) -> Markup {
 /// One month's lines.
 pub fn ledger(role: &Role, p: &LedgerPage) -> Markup {
     page(&format!("{} 明细", p.period), &format!("Ledger of {}", p.period), true, html! {
-        p { a href={ "/portal/entities/" (p.credit_code) } { (p.credit_code) } " · " (status(p.status)) " · " (label("补贴", "Subsidy")) ": " strong { (p.subsidy) } " · " (p.total_lines) " " (label("条记录", "lines")) " · " (label("政策文件", "Policy document")) " " code { (subsidy_core::document::short(&p.policy_document)) } }
+        p { a href={ "/portal/entities/" (p.credit_code) } { (p.credit_code) } " · " (status(p.status)) " · " (label("补贴", "Subsidy")) ": " strong { (money_text(&p.subsidy)) } " · " (p.total_lines) " " (label("条记录", "lines")) " · " (label("政策文件", "Policy document")) " " code { (subsidy_core::document::short(&p.policy_document)) } }
         div.scroll { table #ledger {
             thead { tr {
                 th { (label("记录", "Record")) } th { (label("算力中心", "Center")) } th { (label("加速卡", "Accelerator")) } th.num { (label("卡时", "Card-hours")) }
@@ -82,8 +85,8 @@ pub fn ledger(role: &Role, p: &LedgerPage) -> Markup {
                 td { (l.center_name.as_deref().unwrap_or(&l.center_id)) }
                 td { (if l.accelerator.is_empty() { "-" } else { l.accelerator.as_str() }) }
                 td.num { (l.card_hours.as_deref().unwrap_or("-")) }
-                td.num { (l.paid_amount) }
-                td.num { (l.base) }
+                td.num { (money_text(&l.paid_amount)) }
+                td.num { (money_text(&l.base)) }
                 td.num { (l.rate) }
                 td.num { (l.uplift) }
                 td.num { (l.subsidy_share) }
@@ -136,20 +139,23 @@ fn groups(id: &str, head: Markup, rows: &[Group]) -> Markup {
         tbody { @for g in rows { tr {
             td { (g.name.as_deref().unwrap_or(&g.key)) }
             td.num { (g.entities) }
-            td.num { (g.eligible_base) }
-            td.num { (g.subsidy.as_deref().unwrap_or("-")) }
+            td.num { (money_text(&g.eligible_base)) }
+            td.num { (money_text(g.subsidy.as_deref().unwrap_or("-"))) }
             td { @if let Some(s) = &g.subsidy { (bar(s, max)) } }
         } } }
     } } }
 }
 
 /// The overview of a month, and subsidy by city and month.
-pub fn overview(role: &Role, o: &Overview, months: &[Period], by_city_month: &BTreeMap<String, BTreeMap<Period, Decimal>>) -> Markup {
+pub fn overview(role: &Role, o: &Overview, months: &[Period], by_city_month: &BTreeMap<String, BTreeMap<Period, Decimal>>, chart: Markup) -> Markup {
     let max = by_city_month.values().flat_map(|m| m.values()).copied().max().unwrap_or_default();
     page(&format!("{} 概览", o.period), &format!("Overview of {} ({})", o.period, o.scope), true, html! {
+        (nav(role))
         nav.months { @for m in months { a href={ "/portal/overview?period=" (m) } { (m) } } }
-        p #totals { (label("补贴合计", "Subsidy")) ": " strong { (o.totals.subsidy.as_deref().unwrap_or("0.00")) } " · "
-            (label("合格支出", "Eligible spend")) ": " (o.totals.eligible_base) " · " (label("上浮部分", "Uplift part")) ": " (o.uplift_contribution) }
+        p #totals { (label("补贴合计", "Subsidy")) ": " strong { (money_text(o.totals.subsidy.as_deref().unwrap_or("0.00"))) } " · "
+            (label("合格支出", "Eligible spend")) ": " (money_text(&o.totals.eligible_base)) " · " (label("上浮部分", "Uplift part")) ": " (money_text(&o.uplift_contribution)) }
+        h2 { (label("逐月核算、确定与拨付", "Accrued, fixed and paid by month")) }
+        (chart)
         h2 { (label("按城市", "By city")) } (groups("by-city", label("城市", "City"), &o.by_city))
         h2 { (label("按主体类型", "By kind")) } (groups("by-kind", label("类型", "Kind"), &o.by_kind))
         h2 { (label("按算力中心", "By compute center")) } (groups("by-center", label("中心", "Center"), &o.by_center))
@@ -158,17 +164,17 @@ pub fn overview(role: &Role, o: &Overview, months: &[Period], by_city_month: &BT
         div.scroll { table #top { tbody { @for t in &o.top_entities { tr {
             td { a href={ "/portal/entities/" (t.entity.credit_code) } { (t.entity.name.as_deref().unwrap_or(&t.entity.credit_code)) } }
             td { (t.entity.city.as_deref().unwrap_or("-")) }
-            td.num { (t.subsidy) }
+            td.num { (money_text(&t.subsidy)) }
         } } } } }
         @if !o.excluded.is_empty() {
             h2 { (label("未计入补贴的支出", "Spend that earned nothing")) }
-            div.scroll { table { tbody { @for x in &o.excluded { tr { td { code { (x.reason) } } td.num { (x.records) } td.num { (x.spend) } td.why { (x.explanation) } } } } } }
+            div.scroll { table { tbody { @for x in &o.excluded { tr { td { code { (x.reason) } } td.num { (x.records) } td.num { (money_text(&x.spend)) } td.why { (x.explanation) } } } } } }
         }
         h2 { (label("各城市逐月补贴", "Subsidy by city and month")) }
         div.scroll { table.chart #city-months {
             thead { tr { th { (label("城市", "City")) } th { (label("月份", "Month")) } th.num { (label("补贴", "Subsidy")) } th { (label("图", "Chart")) } } }
             tbody { @for (city, per) in by_city_month { @for (m, v) in per { tr {
-                td { (city) } td { (m) } td.num { (subsidy_core::money::format_yuan(*v)) } td { (bar(&v.to_string(), max)) }
+                td { (city) } td { (m) } td.num { (super::shell::money(*v)) } td { (bar(&v.to_string(), max)) }
             } } } }
         } }
         p { a #csv href={ "/portal/settlements.csv?period=" (o.period) } download { (label("下载本月 CSV", "Download this month's CSV")) } }

@@ -5,6 +5,7 @@
 pub mod accruals;
 pub mod ledger;
 pub mod overview;
+pub mod programme;
 pub mod record;
 pub mod settlements;
 

@@ -65,7 +65,7 @@ pub struct StatementsView {
 }
 
 /// One statement line.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StatementLine {
     /// The closed month whose payment carries the line.
     pub payout_period: String,
@@ -87,13 +87,20 @@ pub fn statements(book: &Book, code: &CreditCode) -> StatementsView {
         .map(|e| e.statements.as_slice())
         .unwrap_or_default()
         .iter()
-        .map(|s| StatementLine {
+        .map(StatementLine::of)
+        .collect();
+    StatementsView { entity: EntityInfo::of(code, &book.registry), statements }
+}
+
+impl StatementLine {
+    /// A statement line as the API shows it.
+    pub fn of(s: &subsidy_core::Statement) -> StatementLine {
+        StatementLine {
             payout_period: s.payout_period.to_string(),
             for_period: s.for_period.to_string(),
             kind: s.kind.as_str().to_string(),
             eligible_base: yuan(s.eligible_base),
             subsidy: yuan(s.subsidy),
-        })
-        .collect();
-    StatementsView { entity: EntityInfo::of(code, &book.registry), statements }
+        }
+    }
 }

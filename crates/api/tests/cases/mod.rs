@@ -277,6 +277,28 @@ pub async fn the_openapi_document_lists_every_route(store: Arc<dyn LedgerStore>)
     for p in ["/v1/entities/{credit_code}/accruals", "/v1/entities/{credit_code}/ledger", "/v1/entities/{credit_code}/statements", "/v1/records/{record_id}", "/v1/settlements", "/v1/overview"] {
         assert!(paths.iter().any(|x| x.as_str() == p), "{p} missing from {paths:?}");
     }
+    // The programme's routes, each method with its request body where it takes one.
+    for (p, method, body) in [
+        ("/v1/claims", "post", Some("ClaimRequest")),
+        ("/v1/claims", "get", None),
+        ("/v1/claims/{claim_id}", "get", None),
+        ("/v1/claims/{claim_id}/review", "post", Some("ReviewRequest")),
+        ("/v1/batches", "post", Some("BatchRequest")),
+        ("/v1/batches", "get", None),
+        ("/v1/batches/{batch_id}", "get", None),
+        ("/v1/batches/{batch_id}/csv", "get", None),
+        ("/v1/findings", "post", Some("FindingRequest")),
+        ("/v1/years/{year}/close", "post", None),
+        ("/v1/receivables", "get", None),
+        ("/v1/budget", "get", None),
+    ] {
+        let op = &doc["paths"][p][method];
+        assert!(op.is_object(), "{method} {p} missing");
+        let schema = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str();
+        assert_eq!(schema, body.map(|b| format!("#/components/schemas/{b}")).as_deref(), "{method} {p}");
+    }
+    let claim_id = &doc["paths"]["/v1/claims/{claim_id}"]["get"]["parameters"][0]["schema"]["pattern"];
+    assert_eq!(claim_id, subsidy_api::steps::CLAIM_ID_PATTERN);
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     let accruals = &doc["paths"]["/v1/entities/{credit_code}/accruals"]["get"]["parameters"];
     let example = accruals.as_array().unwrap().iter().find(|p| p["name"] == "credit_code").unwrap()["example"].as_str().unwrap();

@@ -99,11 +99,12 @@ pub fn settle_copies(copies: &[(String, BusPosition)], known: &HashMap<String, L
     batch
 }
 
-fn pos(offset: i64) -> BusPosition {
+pub fn pos(offset: i64) -> BusPosition {
     BusPosition { partition: 0, offset }
 }
 
-async fn close(store: &dyn LedgerStore, policy: &PolicySet, month: &str) {
+/// Closes `month` as `close` does: the core's statement lines committed with the closure.
+pub async fn close(store: &dyn LedgerStore, policy: &PolicySet, month: &str) {
     let period = Period::parse(month).unwrap();
     let closed: Vec<Period> = store.closures().await.unwrap().into_iter().map(|c| c.period).collect();
     let months = store.months_with_lines().await.unwrap();
@@ -185,9 +186,14 @@ pub struct Api {
 }
 
 pub async fn api(store: Arc<dyn LedgerStore>) -> Api {
+    api_with(store, PolicySet::builtin()).await
+}
+
+/// The API over `store` under `policy` (for a ledger that records no policy document).
+pub async fn api_with(store: Arc<dyn LedgerStore>, policy: PolicySet) -> Api {
     let tokens = tokens();
     let metrics = prometheus::Registry::new();
-    let state = ApiState::open(store, PolicySet::builtin(), TokenStore::open(tokens.file.path()).unwrap(), ApiMetrics::new(&metrics).unwrap()).await.unwrap();
+    let state = ApiState::open(store, policy, TokenStore::open(tokens.file.path()).unwrap(), ApiMetrics::new(&metrics).unwrap()).await.unwrap();
     Api { router: subsidy_api::router(state.clone(), metrics.clone()), metrics, tokens, state }
 }
 
@@ -218,6 +224,16 @@ pub async fn get(router: &Router, uri: &str, token: Option<&str>, headers: &[(&s
         request = request.header(*k, *v);
     }
     let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), 16 << 20).await.unwrap().to_vec();
+    Got { status, headers, body }
+}
+
+/// POSTs a JSON body to `uri` with a bearer token.
+pub async fn post_json(router: &Router, uri: &str, token: &str, body: &serde_json::Value) -> Got {
+    let request = Request::post(uri).header("content-type", "application/json").header("authorization", format!("Bearer {token}"));
+    let response = router.clone().oneshot(request.body(Body::from(body.to_string())).unwrap()).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let body = axum::body::to_bytes(response.into_body(), 16 << 20).await.unwrap().to_vec();
