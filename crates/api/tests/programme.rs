@@ -1,4 +1,6 @@
-//! The programme through the API, over a SQLite ledger: a university (A, in
+//! The programme through the API, over a SQLite ledger and over a ClickHouse
+//! one (its steps fenced by the log of claims, on librdkafka's mock cluster):
+//! a university (A, in
 //! 合肥市) accrues, September closes, A claims it, 合肥市 and the bureau
 //! approve, a batch pays it; a refund of the paid record shrinks September at
 //! October's close, the receivable shows, and the next batch nets it. A year
@@ -16,8 +18,70 @@ use std::str::FromStr;
 use std::sync::Arc;
 use subsidy_core::budget::{Budget, OverBudget};
 use subsidy_core::PolicySet;
-use subsidy_store::{LedgerStore, LineRow, SqliteStore};
+use subsidy_store::{ClickHouseConfig, ClickHouseStore, LedgerStore, LineRow, SqliteStore, StepLog};
 use support::*;
+
+/// A ledger for one test: SQLite in memory, or a fresh ClickHouse database whose steps are
+/// fenced by a log of claims on a mock cluster.
+struct Ledger {
+    store: Arc<dyn LedgerStore>,
+    log: Option<Arc<dyn StepLog>>,
+    clickhouse: Option<Arc<ClickHouseStore>>,
+}
+
+/// The mock cluster holding a ClickHouse ledger's log of claims, kept alive by the test.
+type Cluster = rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>;
+
+impl Ledger {
+    async fn sqlite() -> Ledger {
+        Ledger { store: Arc::new(SqliteStore::open_in_memory().unwrap()), log: None, clickhouse: None }
+    }
+
+    async fn clickhouse(case: &str) -> (Ledger, Cluster) {
+        let url = std::env::var("SUBSIDY_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".to_string());
+        let name = format!("subsidy_api_programme_{case}_{}", std::process::id());
+        let store = ClickHouseStore::connect(&ClickHouseConfig::new(&url).with_database(&name)).await;
+        let store = Arc::new(store.unwrap_or_else(|e| panic!("ClickHouse is required for the API tests but {url} does not answer: {e}")));
+        let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+        cluster.create_topic("subsidy.closes", 1, 1).unwrap();
+        let log = subsidy_pipeline::programme_log::ProgrammeLog::open(&cluster.bootstrap_servers(), "subsidy.closes", &name).await.unwrap();
+        (Ledger { store: store.clone(), log: Some(Arc::new(log)), clickhouse: Some(store) }, cluster)
+    }
+
+    async fn api(&self, policy: PolicySet) -> Api {
+        api_with_log(self.store.clone(), policy, self.log.clone()).await
+    }
+}
+
+/// Runs each named test on SQLite and on ClickHouse.
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    crate::$case(crate::Ledger::sqlite().await).await;
+                }
+            )*
+        }
+        mod clickhouse {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let (ledger, _cluster) = crate::Ledger::clickhouse(stringify!($case)).await;
+                    let clickhouse = ledger.clickhouse.clone().unwrap();
+                    let outcome = tokio::spawn(crate::$case(ledger)).await;
+                    clickhouse.drop_database().await.unwrap();
+                    if let Err(e) = outcome {
+                        std::panic::resume_unwind(e.into_panic());
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(a_claim_goes_from_accrual_to_batch_and_a_refund_is_netted_in_the_next, roles_see_and_do_only_their_own, first_come_pays_the_crossing_claim_what_is_left, pro_rata_grants_sum_to_the_budget_once_the_year_closes);
 
 fn dec(v: &Value) -> Decimal {
     Decimal::from_str(v.as_str().unwrap_or_else(|| panic!("not an amount: {v}"))).unwrap()
@@ -71,11 +135,10 @@ async fn claim_and_approve(api: &Api, entity: &str, city: &str, months: &[&str])
     id
 }
 
-#[tokio::test]
-async fn a_claim_goes_from_accrual_to_batch_and_a_refund_is_netted_in_the_next() {
-    let store: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
+async fn a_claim_goes_from_accrual_to_batch_and_a_refund_is_netted_in_the_next(ledger: Ledger) {
+    let store = ledger.store.clone();
     september(store.as_ref()).await;
-    let api = api_with(store.clone(), policy("100000000", OverBudget::FirstCome)).await;
+    let api = ledger.api(policy("100000000", OverBudget::FirstCome)).await;
     let t = &api.tokens;
 
     // A claims September; the claim names A's city and waits for it.
@@ -183,11 +246,9 @@ async fn a_claim_goes_from_accrual_to_batch_and_a_refund_is_netted_in_the_next()
     assert_eq!(get(&api.router, "/v1/budget?year=1999", Some(&t.bureau), &[]).await.status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn roles_see_and_do_only_their_own() {
-    let store: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
-    september(store.as_ref()).await;
-    let api = api(store).await;
+async fn roles_see_and_do_only_their_own(ledger: Ledger) {
+    september(ledger.store.as_ref()).await;
+    let api = ledger.api(PolicySet::builtin()).await;
     let t = &api.tokens;
     let id = post(&api, "/v1/claims", &t.a, json!({"months": ["2025-09"]})).await["id"].as_str().unwrap().to_string();
     // Another entity reads it: 403; an entity claims for another: 403; a missing claim: 404.
@@ -224,8 +285,8 @@ async fn roles_see_and_do_only_their_own() {
 }
 
 /// A and B claim September under a 2025 budget smaller than both ask; A is approved first.
-async fn over_budget(rule: OverBudget) -> (Api, Vec<(Decimal, Option<Decimal>)>, Decimal) {
-    let store: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
+async fn over_budget(ledger: &Ledger, rule: OverBudget) -> (Api, Vec<(Decimal, Option<Decimal>)>, Decimal) {
+    let store = ledger.store.clone();
     september(store.as_ref()).await;
     let fixed = store.statements().await.unwrap();
     let fixed_of = |code| fixed.iter().filter(|s| s.credit_code == code).map(|s| s.subsidy).sum::<Decimal>();
@@ -233,7 +294,7 @@ async fn over_budget(rule: OverBudget) -> (Api, Vec<(Decimal, Option<Decimal>)>,
     assert!(asked_a > Decimal::ZERO && asked_b > Decimal::ZERO);
     // The budget: more than A asks, less than both.
     let budget = asked_a + (asked_b / Decimal::from(3)).round_dp(2);
-    let api = api_with(store, policy(&budget.to_string(), rule)).await;
+    let api = ledger.api(policy(&budget.to_string(), rule)).await;
     let t = &api.tokens;
     let ids = [claim_and_approve(&api, &t.a, &t.hefei, &["2025-09"]).await, claim_and_approve(&api, &t.b, &t.fuyang, &["2025-09"]).await];
     if rule == OverBudget::ProRata {
@@ -250,9 +311,8 @@ async fn over_budget(rule: OverBudget) -> (Api, Vec<(Decimal, Option<Decimal>)>,
     (api, parts, budget)
 }
 
-#[tokio::test]
-async fn first_come_pays_the_crossing_claim_what_is_left() {
-    let (api, parts, budget) = over_budget(OverBudget::FirstCome).await;
+async fn first_come_pays_the_crossing_claim_what_is_left(ledger: Ledger) {
+    let (api, parts, budget) = over_budget(&ledger, OverBudget::FirstCome).await;
     let [(asked_a, granted_a), (asked_b, granted_b)] = [parts[0], parts[1]];
     assert_eq!(granted_a, Some(asked_a), "the first approved is paid in full");
     assert_eq!(granted_b, Some(budget - asked_a), "the crossing claim gets what is left");
@@ -262,9 +322,8 @@ async fn first_come_pays_the_crossing_claim_what_is_left() {
     assert_eq!(dec(&view["figures"]["approved_unpaid"]), budget);
 }
 
-#[tokio::test]
-async fn pro_rata_grants_sum_to_the_budget_once_the_year_closes() {
-    let (api, parts, budget) = over_budget(OverBudget::ProRata).await;
+async fn pro_rata_grants_sum_to_the_budget_once_the_year_closes(ledger: Ledger) {
+    let (api, parts, budget) = over_budget(&ledger, OverBudget::ProRata).await;
     let granted: Vec<Decimal> = parts.iter().map(|p| p.1.expect("divided at the year's close")).collect();
     assert_eq!(granted.iter().sum::<Decimal>(), budget, "{parts:?}");
     assert!(parts.iter().all(|(asked, g)| g.unwrap() <= *asked && g.unwrap() > Decimal::ZERO), "{parts:?}");

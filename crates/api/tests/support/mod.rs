@@ -191,9 +191,15 @@ pub async fn api(store: Arc<dyn LedgerStore>) -> Api {
 
 /// The API over `store` under `policy` (for a ledger that records no policy document).
 pub async fn api_with(store: Arc<dyn LedgerStore>, policy: PolicySet) -> Api {
+    api_with_log(store, policy, None).await
+}
+
+/// The API over `store` under `policy`, its programme steps fenced by `log` (a store
+/// without transactions needs one).
+pub async fn api_with_log(store: Arc<dyn LedgerStore>, policy: PolicySet, log: Option<Arc<dyn subsidy_store::StepLog>>) -> Api {
     let tokens = tokens();
     let metrics = prometheus::Registry::new();
-    let state = ApiState::open(store, policy, TokenStore::open(tokens.file.path()).unwrap(), ApiMetrics::new(&metrics).unwrap()).await.unwrap();
+    let state = ApiState::open(store, policy, TokenStore::open(tokens.file.path()).unwrap(), ApiMetrics::new(&metrics).unwrap()).await.unwrap().with_step_log(log);
     Api { router: subsidy_api::router(state.clone(), metrics.clone()), metrics, tokens, state }
 }
 
