@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// What one client may take.
     #[command(flatten)]
     pub limits: ServeLimitArgs,
+    /// The log of closes, which fences a ClickHouse ledger's programme steps (claims,
+    /// reviews, batches) taken through the API and the portal.
+    #[command(flatten)]
+    pub log: ClosesLogArgs,
 }
 
 /// `serve`'s limits (docs/OPERATIONS.md, "Server limits").

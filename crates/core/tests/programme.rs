@@ -173,7 +173,7 @@ impl World {
     }
 
     fn take(&mut self, state: &Programme, party: Party, action: Action) {
-        let event = Event { sequence: state.last_sequence + 1, party, label: "test".into(), at: Utc.timestamp_opt(1_780_000_000, 0).unwrap(), through: self.closed.last().copied(), action };
+        let event = Event { sequence: state.last_sequence + 1, party, label: "test".into(), at: Utc.timestamp_opt(1_780_000_000, 0).unwrap(), through: self.closed.last().copied(), policy: String::new(), action };
         if state.check(&event).is_err() {
             return;
         }
@@ -426,7 +426,7 @@ fn a_worked_year_matches_the_hand_computed_table() {
     let mut events: Vec<Event> = Vec::new();
     let step = |statements: &[Statement], events: &mut Vec<Event>, party: Party, action: Action, through: Period| {
         let mut p = Programme::replay(events, statements, &policy);
-        let e = Event { sequence: events.len() as u64 + 1, party, label: "hand".into(), at, through: Some(through), action };
+        let e = Event { sequence: events.len() as u64 + 1, party, label: "hand".into(), at, through: Some(through), policy: String::new(), action };
         p.apply(&e).unwrap();
         events.push(e);
     };
@@ -469,4 +469,36 @@ fn a_worked_year_matches_the_hand_computed_table() {
     assert_eq!(view.by_version.keys().collect::<Vec<_>>(), ["v2"]);
     let csv = subsidy_core::programme::batch_csv(&p.batches[1], |_| "=cmd|A".into());
     assert_eq!(csv, format!("credit_code,name,claim_id,province_part,city_part,amount,recovered,net_paid\n{a},\"'=cmd|A\",C-9,40.00,40.00,80.00,40.00,40.00\n"));
+}
+
+/// A step is judged by the budgets of the document it names: a budget raised later grants
+/// later approvals from the new amount and never moves a grant or a batch made before.
+#[test]
+fn a_policy_change_never_moves_what_was_granted_or_paid_before_it() {
+    let a = CreditCode::complete("91340100MA0000001").unwrap();
+    let (jan, feb) = (Period::new(2026, 1).unwrap(), Period::new(2026, 2).unwrap());
+    let settled = |m: Period| Statement { credit_code: a, payout_period: m, for_period: m, kind: subsidy_core::StatementKind::Settled, eligible_base: Decimal::from(500), subsidy: Decimal::new(10000, 2) };
+    let statements = [settled(jan), settled(feb)];
+    let (small, large) = (policy(None, Some((OverBudget::FirstCome, 60))), policy(None, Some((OverBudget::FirstCome, 1000))));
+    let documents = BTreeMap::from([("small".to_string(), small.clone()), ("large".to_string(), large.clone())]);
+    let at = Utc.timestamp_opt(1_770_000_000, 0).unwrap();
+    let mut events = Vec::new();
+    let mut take = |party: Party, action: Action, document: &str, through: Period| {
+        events.push(Event { sequence: events.len() as u64 + 1, party, label: "t".into(), at, through: Some(through), policy: document.into(), action });
+    };
+    let approve = |id: &str| review(id.into(), Stage::Bureau, true);
+    let city = Party::City { city: "阜阳市".into() };
+    take(Party::Entity { credit_code: a }, Action::Claim { credit_code: a, city: "阜阳市".into(), months: vec![jan] }, "small", jan);
+    take(city.clone(), review("C-1".into(), Stage::City, true), "small", jan);
+    take(Party::Bureau, approve("C-1"), "small", jan);
+    take(Party::Bureau, Action::Batch { payout_date: NaiveDate::from_ymd_opt(2026, 2, 5).unwrap(), claims: vec!["C-1".into()] }, "small", jan);
+    // The budget is raised (a new document in force); February is claimed under it.
+    take(Party::Entity { credit_code: a }, Action::Claim { credit_code: a, city: "阜阳市".into(), months: vec![feb] }, "large", feb);
+    take(city, review("C-5".into(), Stage::City, true), "large", feb);
+    take(Party::Bureau, approve("C-5"), "large", feb);
+    let p = Programme::replay_documented(&events, &statements, &large, documents);
+    assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+    assert_eq!(p.claim("C-1").unwrap().granted(), Decimal::new(6000, 2), "granted under the budget in force at its approval");
+    assert_eq!(p.batches[0].rows[0].amount, Decimal::new(6000, 2), "the batch keeps what it paid");
+    assert_eq!(p.claim("C-5").unwrap().granted(), Decimal::new(10000, 2), "a later approval is granted from the raised budget");
 }

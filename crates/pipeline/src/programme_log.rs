@@ -98,7 +98,7 @@ mod tests {
     }
 
     fn event(sequence: u64, label: &str) -> Event {
-        Event { sequence, party: Party::Bureau, label: label.to_string(), at: chrono::DateTime::UNIX_EPOCH, through: None, action: Action::CloseYear { year: 2026 } }
+        Event { sequence, party: Party::Bureau, label: label.to_string(), at: chrono::DateTime::UNIX_EPOCH, through: None, policy: String::new(), action: Action::CloseYear { year: 2026 } }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,10 +15,10 @@
 //! once both land when both still fit, and the second is refused with the
 //! core's reason when it no longer does.
 
-use crate::{LedgerStore, StoreError, StoreResult};
+use crate::{CloseFence, LedgerStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use subsidy_core::programme::{Action, Event, Party, Programme, ProgrammeError};
 use subsidy_core::{Period, PolicySet};
@@ -58,6 +58,9 @@ pub trait StepLog: Send + Sync + std::fmt::Debug {
 /// The programme as a ledger holds it.
 #[derive(Debug, Clone)]
 pub struct ProgrammeBook {
+    /// The hash of the ledger's policy document in force ("" when it records none): the one
+    /// a new step names.
+    pub policy_hash: String,
     /// The folded state.
     pub programme: Programme,
     /// The history, by sequence.
@@ -89,23 +92,46 @@ impl AppendError {
     }
 }
 
-/// The programme of a ledger, under `policy`'s budgets.
-pub async fn read_programme(store: &dyn LedgerStore, policy: &PolicySet) -> StoreResult<ProgrammeBook> {
+/// The programme of a ledger: each step judged by the budgets of the policy document it
+/// names; `fallback` stands for the document in force of a ledger that records none.
+pub async fn read_programme(store: &dyn LedgerStore, fallback: &PolicySet) -> StoreResult<ProgrammeBook> {
     // Closed months first: the statements read after include every line of each of them.
     let closed: BTreeSet<Period> = store.closures().await?.into_iter().map(|c| c.period).collect();
     let statements = store.statements().await?;
     let events = store.programme_events().await?;
-    let programme = Programme::replay(&events, &statements, policy);
+    let (documents, in_force) = documents(store).await?;
+    let current = in_force.as_ref().and_then(|h| documents.get(h)).cloned().unwrap_or_else(|| fallback.clone());
+    let programme = Programme::replay_documented(&events, &statements, &current, documents);
     for (sequence, why) in &programme.skipped {
         tracing::warn!(sequence, why = %why, "a stored programme step does not fit the steps before it and is not applied");
     }
-    Ok(ProgrammeBook { programme, events, through: closed.iter().next_back().copied(), closed })
+    Ok(ProgrammeBook { policy_hash: in_force.unwrap_or_default(), programme, events, through: closed.iter().next_back().copied(), closed })
 }
 
-/// Adds `step` to the ledger's programme: numbered, checked by the core and recorded
-/// through the store's fence (`log` for a store without transactions). Returns the event
-/// as recorded.
+/// Every policy document the ledger recorded that reads back under its hash, by hash, and
+/// the hash of the one in force.
+async fn documents(store: &dyn LedgerStore) -> StoreResult<(BTreeMap<String, PolicySet>, Option<String>)> {
+    let records = store.policy_documents().await?;
+    let in_force = records.last().map(|r| r.hash.clone());
+    let mut out = BTreeMap::new();
+    for r in records {
+        match r.document() {
+            Ok(d) => {
+                out.insert(d.hash, d.set);
+            }
+            Err(e) => return Err(StoreError::corrupt(format!("policy document {} does not read back: {e}", r.sequence))),
+        }
+    }
+    Ok((out, in_force))
+}
+
+/// Adds `step` to the ledger's programme: numbered, stamped with the latest closed month
+/// and the policy document in force, checked by the core and recorded through the store's
+/// fence (`log` for a store without transactions). Returns the event as recorded.
 pub async fn append_step(store: &dyn LedgerStore, log: Option<&dyn StepLog>, policy: &PolicySet, step: Step) -> Result<Event, AppendError> {
+    if log.is_none() && store.close_fence() == CloseFence::Log {
+        return Err(StoreError::rejected("this ledger has no transactions: its programme steps are recorded only through the log of closes, which this writer was not given (--kafka-brokers, --topic-closes)").into());
+    }
     for attempt in 0..ATTEMPTS {
         if let Some(log) = log {
             complete_standing(store, log).await?;
@@ -118,6 +144,7 @@ pub async fn append_step(store: &dyn LedgerStore, log: Option<&dyn StepLog>, pol
             label: step.label.clone(),
             at: step.at,
             through: book.through,
+            policy: book.policy_hash.clone(),
             action: step.action.clone(),
         };
         book.programme.check(&event)?;

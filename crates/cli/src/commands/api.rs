@@ -25,7 +25,20 @@ pub async fn serve(args: &ServeArgs) -> Result<()> {
     let policy = crate::ledger_policy::for_reading(store.as_ref(), args.policy.as_deref()).await?.0.set;
     let registry = prometheus::Registry::new();
     let metrics = ApiMetrics::new(&registry)?;
-    let state = ApiState::open_with(store, policy, tokens, metrics, limits).await.map_err(|e| anyhow!("cannot read the registry: {e}"))?.with_secure_cookie(args.cookie_secure);
+    let step_log = match crate::commands::programme::step_log(store.as_ref(), &args.store, &args.log).await {
+        Ok(log) => log,
+        Err(e) => {
+            // Reads go on; a programme step is refused, naming the missing log, until a restart finds it.
+            tracing::warn!(error = %e, "serving without the log of closes: programme steps are refused on this ledger");
+            eprintln!("serve: {e:#}; programme steps (claims, reviews, batches) are refused until serve starts with the log");
+            None
+        }
+    };
+    let state = ApiState::open_with(store, policy, tokens, metrics, limits)
+        .await
+        .map_err(|e| anyhow!("cannot read the registry: {e}"))?
+        .with_secure_cookie(args.cookie_secure)
+        .with_step_log(step_log);
     let shutdown = crate::shutdown::token();
     subsidy_api::state::spawn_refresh(state.clone(), shutdown.clone());
     subsidy_api::reload_tokens_on_sighup(hangups, state.clone(), shutdown.clone());

@@ -38,6 +38,9 @@ pub struct Programme {
     /// Recovered so far, per receivable id.
     recovered: HashMap<String, Money>,
     policy: PolicySet,
+    /// Every policy document the ledger recorded, by hash: a step is judged by the budgets
+    /// of the document it names (the current policy for one not known).
+    documents: BTreeMap<String, PolicySet>,
     index: HashMap<String, usize>,
 }
 
@@ -62,22 +65,41 @@ impl Programme {
             taken: HashSet::new(),
             recovered: HashMap::new(),
             policy: policy.clone(),
+            documents: BTreeMap::new(),
             index: HashMap::new(),
         }
+    }
+
+    /// The state after `events`, each step judged by the budgets of the policy document it
+    /// names (`documents`, by hash; `current` for a step naming none known).
+    pub fn replay_documented(events: &[Event], statements: &[Statement], current: &PolicySet, documents: BTreeMap<String, PolicySet>) -> Programme {
+        let mut p = Programme::new(statements, current);
+        p.documents = documents;
+        p.replay_onto(events);
+        p
     }
 
     /// The state after `events` (in sequence order), over the statements booked so far.
     pub fn replay(events: &[Event], statements: &[Statement], policy: &PolicySet) -> Programme {
         let mut p = Programme::new(statements, policy);
+        p.replay_onto(events);
+        p
+    }
+
+    fn replay_onto(&mut self, events: &[Event]) {
         let mut ordered: Vec<&Event> = events.iter().collect();
         ordered.sort_by_key(|e| e.sequence);
         for e in ordered {
-            if let Err(why) = p.apply(e) {
-                p.skipped.push((e.sequence, why.to_string()));
-                p.last_sequence = p.last_sequence.max(e.sequence);
+            if let Err(why) = self.apply(e) {
+                self.skipped.push((e.sequence, why.to_string()));
+                self.last_sequence = self.last_sequence.max(e.sequence);
             }
         }
-        p
+    }
+
+    /// The policy a step is judged by: the document it names, else the current one.
+    fn policy_of(&self, event: &Event) -> &PolicySet {
+        self.documents.get(&event.policy).unwrap_or(&self.policy)
     }
 
     /// Checks `event` against the state and applies it; on an error nothing changed.
@@ -99,7 +121,10 @@ impl Programme {
                 due: true,
                 recovered: Decimal::ZERO,
             }),
-            Action::CloseYear { year } => self.close_year(*year),
+            Action::CloseYear { year } => {
+                let policy = self.policy_of(event).clone();
+                self.close_year(*year, &policy);
+            }
         }
         self.last_sequence = event.sequence;
         Ok(())
@@ -288,13 +313,15 @@ impl Programme {
             }
             (Stage::Bureau, Verdict::Approve) => {
                 claim.bureau_review = Some(review);
-                self.approve(i, event.through);
+                let policy = self.policy_of(event).clone();
+                self.approve(i, event.through, &policy);
             }
         }
     }
 
-    /// The bureau's approval: the claim takes its lines and is granted per year.
-    fn approve(&mut self, i: usize, through: Option<Period>) {
+    /// The bureau's approval: the claim takes its lines and is granted per year, under
+    /// `policy`'s budgets.
+    fn approve(&mut self, i: usize, through: Option<Period>, policy: &PolicySet) {
         let lines = self.lines_for(&self.claims[i], through);
         for s in &lines {
             self.taken.insert(line_key(s));
@@ -308,8 +335,8 @@ impl Programme {
             .into_iter()
             .map(|(year, asked)| {
                 let asked = round_down_to_fen(asked.max(Decimal::ZERO));
-                let city_share = self.policy.budget(year).map_or(Decimal::ZERO, |b| b.city_share(&city));
-                Part { year, asked, granted: self.grant_at_approval(year, asked), city_share }
+                let city_share = policy.budget(year).map_or(Decimal::ZERO, |b| b.city_share(&city));
+                Part { year, asked, granted: self.grant_at_approval(policy, year, asked), city_share }
             })
             .collect();
         let claim = &mut self.claims[i];
@@ -341,8 +368,8 @@ impl Programme {
 
     /// What a year's budget grants a part asking `asked` at its approval (`None`: a
     /// `pro_rata` year waits for its division; a divided one has nothing left).
-    fn grant_at_approval(&self, year: i32, asked: Money) -> Option<Money> {
-        let Some(budget) = self.policy.budget(year) else { return Some(asked) };
+    fn grant_at_approval(&self, policy: &PolicySet, year: i32, asked: Money) -> Option<Money> {
+        let Some(budget) = policy.budget(year) else { return Some(asked) };
         match budget.over_budget {
             OverBudget::FirstCome => {
                 let granted: Money = self.parts_of(year).filter_map(|p| p.granted).sum();
@@ -357,10 +384,11 @@ impl Programme {
         self.claims.iter().flat_map(|c| c.parts.iter()).filter(move |p| p.year == year)
     }
 
-    /// Closes a year's claims; a `pro_rata` year's pending parts are divided, in approval order.
-    fn close_year(&mut self, year: i32) {
+    /// Closes a year's claims. Its parts still waiting for a grant (a `pro_rata` year's) are
+    /// granted now, in approval order, under the rule of the closing step's document: divided
+    /// pro rata, or first come, from what the year's budget has left.
+    fn close_year(&mut self, year: i32, policy: &PolicySet) {
         self.closed_years.insert(year);
-        let Some(budget) = self.policy.budget(year).filter(|b| b.over_budget == OverBudget::ProRata).cloned() else { return };
         let mut pending: Vec<(u64, usize, usize)> = Vec::new();
         for (ci, c) in self.claims.iter().enumerate() {
             for (pi, p) in c.parts.iter().enumerate() {
@@ -372,7 +400,17 @@ impl Programme {
         }
         pending.sort();
         let asked: Vec<Money> = pending.iter().map(|&(_, ci, pi)| self.claims[ci].parts[pi].asked).collect();
-        for (grant, (_, ci, pi)) in pro_rata(&asked, budget.amount_yuan).into_iter().zip(pending) {
+        let grants = match policy.budget(year) {
+            None => asked,
+            Some(budget) => {
+                let left = budget.amount_yuan - self.parts_of(year).filter_map(|p| p.granted).sum::<Money>();
+                match budget.over_budget {
+                    OverBudget::ProRata => pro_rata(&asked, left),
+                    OverBudget::FirstCome => first_come(&asked, left),
+                }
+            }
+        };
+        for (grant, (_, ci, pi)) in grants.into_iter().zip(pending) {
             self.claims[ci].parts[pi].granted = Some(grant);
         }
     }

@@ -163,6 +163,11 @@ pub struct Event {
     pub at: DateTime<Utc>,
     /// The latest closed month when the step was taken.
     pub through: Option<Period>,
+    /// The hash of the policy document in force when the step was taken, whose budgets
+    /// judge it ("" for a ledger that recorded none): a later policy change never moves
+    /// a grant or a batch made before it.
+    #[serde(default)]
+    pub policy: String,
     /// What was done.
     pub action: Action,
 }
