@@ -75,9 +75,11 @@ pub fn claim(registry: &Registry, who: &Role, code: Option<&str>, months_given: 
         (None, Role::Entity(own)) => *own,
         (None, _) => return Err(ApiError::bad("credit_code", "credit_code is required unless an entity claims for itself")),
     };
-    let latest = months.iter().copied().max().unwrap_or_else(|| Period::of_date(NaiveDate::MIN));
-    let entry = registry.entity_on(&code, latest.last_day()).ok_or_else(|| ApiError::NotFound(format!("{code} is not in the registry on {}", latest.last_day())))?;
-    Ok(Action::Claim { credit_code: code, city: entry.city.clone(), months })
+    let city = subsidy_core::programme::reviewing_city(registry, &code, &months).ok_or_else(|| {
+        let latest = months.iter().max().map_or_else(String::new, |m| m.last_day().to_string());
+        ApiError::NotFound(format!("{code} is not in the registry on {latest}"))
+    })?;
+    Ok(Action::Claim { credit_code: code, city, months })
 }
 
 /// A review of a claim.
@@ -163,7 +165,7 @@ pub fn sees_row(role: &Role, r: &BatchRow) -> bool {
     }
 }
 
-/// The city of an entity as of a month's last day (`unregistered` when the registry has none).
+/// The city of an entity as of a month's last day (see [`subsidy_core::programme::city_in`]).
 pub fn city_of(registry: &Registry, code: &CreditCode, month: Period) -> String {
-    registry.entity_on(code, month.last_day()).map_or_else(|| "unregistered".to_string(), |e| e.city.clone())
+    subsidy_core::programme::city_in(registry, code, month)
 }

@@ -36,6 +36,7 @@ pub use view::{budget_view, version_label, BudgetView, Figures, Forecast, ViewIn
 use crate::credit_code::CreditCode;
 use crate::money::Money;
 use crate::period::Period;
+use crate::registry::Registry;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -170,6 +171,22 @@ pub struct Event {
     pub policy: String,
     /// What was done.
     pub action: Action,
+}
+
+/// The city that reviews a claim of `months` by `code`: the entity's, as the registry stood
+/// on the last day of the latest month claimed (`None`: no entry then, or no month).
+pub fn reviewing_city(registry: &Registry, code: &CreditCode, months: &[Period]) -> Option<String> {
+    let latest = months.iter().max()?;
+    registry.entity_on(code, latest.last_day()).map(|e| e.city.clone())
+}
+
+/// The budget view's city of an entity's month that the registry places nowhere.
+pub const UNREGISTERED: &str = "unregistered";
+
+/// An entity's city in a month, as the registry stood on its last day: what the budget view
+/// files its unclaimed figures under ([`UNREGISTERED`] without an entry).
+pub fn city_in(registry: &Registry, code: &CreditCode, month: Period) -> String {
+    registry.entity_on(code, month.last_day()).map_or_else(|| UNREGISTERED.to_string(), |e| e.city.clone())
 }
 
 /// The id of the claim filed by the event `sequence`.

@@ -18,7 +18,7 @@ pub async fn file(args: &ClaimFileArgs) -> Result<()> {
     let ledger = Ledger::open(&args.write.read).await?;
     let day = latest.last_day();
     let registry = ledger.registry().await?;
-    let city = registry.entity_on(&code, day).map(|e| e.city.clone()).ok_or_else(|| anyhow!("the ledger's registry holds no entry of {code} on {day}: its city reviews the claim"))?;
+    let city = subsidy_core::programme::reviewing_city(&registry, &code, &months).ok_or_else(|| anyhow!("the ledger's registry holds no entry of {code} on {day}: its city reviews the claim"))?;
     let action = Action::Claim { credit_code: code, city: city.clone(), months: months.clone() };
     let event = ledger.append(&args.write, Party::Entity { credit_code: code }, action).await?;
     let list: Vec<String> = months.iter().map(ToString::to_string).collect();

@@ -52,7 +52,7 @@ pub async fn budget(args: &BudgetArgs) -> Result<()> {
     let book = ledger.book().await?;
     let settlements = subsidy_store::settlements(ledger.store.as_ref(), &ledger.policy).await.map_err(|e| anyhow!("cannot settle the ledger: {e}"))?;
     let registry = ledger.registry().await?;
-    let city_of = |code: &CreditCode, month: Period| registry.entity_on(code, month.last_day()).map_or_else(|| "unknown".to_string(), |e| e.city.clone());
+    let city_of = |code: &CreditCode, month: Period| subsidy_core::programme::city_in(&registry, code, month);
     let input = ViewInput { programme: &book.programme, settlements: &settlements, closed: &book.closed, policy: &ledger.policy };
     let view = budget_view(args.year, input, &city_of);
     if args.json {
