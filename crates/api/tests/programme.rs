@@ -189,6 +189,10 @@ async fn a_claim_goes_from_accrual_to_batch_and_a_refund_is_netted_in_the_next(l
     assert_eq!(dec(&row["amount"]), fixed);
     assert_eq!(dec(&row["city_part"]), (fixed * Decimal::from_str("0.3").unwrap()).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero));
     assert_eq!(view["city_totals"][0]["city"], "合肥市");
+    // The statement line names the claim that took it and the batch that paid it.
+    let paid_lines = read(&api, &format!("/v1/entities/{}/statements", a()), &t.a).await;
+    let september_line = paid_lines["statements"].as_array().unwrap().iter().find(|s| s["for_period"] == "2025-09" && s["kind"] == "settled").unwrap().clone();
+    assert_eq!((september_line["claim_id"].as_str(), september_line["batch_id"].as_str()), (Some(id.as_str()), Some(b1.as_str())), "{september_line}");
     let csv = get(&api.router, &format!("/v1/batches/{b1}/csv"), Some(&t.bureau), &[]).await;
     assert_eq!(csv.status, StatusCode::OK);
     let lines: Vec<String> = csv.text().lines().map(str::to_string).collect();

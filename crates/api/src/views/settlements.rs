@@ -77,9 +77,15 @@ pub struct StatementLine {
     pub eligible_base: String,
     /// Subsidy, yuan (for an adjustment: its change).
     pub subsidy: String,
+    /// The claim that took the line at its approval, if one has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_id: Option<String>,
+    /// The payout batch that paid that claim, once one has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<String>,
 }
 
-/// The statement lines of `code`, from the book.
+/// The statement lines of `code`, from the book, each with the claim and batch that paid it.
 pub fn statements(book: &Book, code: &CreditCode) -> StatementsView {
     let statements = book
         .entities
@@ -87,7 +93,14 @@ pub fn statements(book: &Book, code: &CreditCode) -> StatementsView {
         .map(|e| e.statements.as_slice())
         .unwrap_or_default()
         .iter()
-        .map(StatementLine::of)
+        .map(|s| {
+            let mut line = StatementLine::of(s);
+            if let Some(claim) = book.programme.as_ref().and_then(|p| p.programme.claim_of_line(s)) {
+                line.claim_id = Some(claim.claim_id.clone());
+                line.batch_id = claim.batch_id.clone();
+            }
+            line
+        })
         .collect();
     StatementsView { entity: EntityInfo::of(code, &book.registry), statements }
 }
@@ -101,6 +114,8 @@ impl StatementLine {
             kind: s.kind.as_str().to_string(),
             eligible_base: yuan(s.eligible_base),
             subsidy: yuan(s.subsidy),
+            claim_id: None,
+            batch_id: None,
         }
     }
 }

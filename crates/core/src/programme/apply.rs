@@ -34,7 +34,8 @@ pub struct Programme {
     /// Events that did not fit the state before them, with why (a fenced writer stores none).
     pub skipped: Vec<(u64, String)>,
     statements: BTreeMap<CreditCode, Vec<Statement>>,
-    taken: HashSet<LineKey>,
+    /// Each statement line an approval took, with the claim that took it.
+    taken: HashMap<LineKey, usize>,
     /// Recovered so far, per receivable id.
     recovered: HashMap<String, Money>,
     policy: PolicySet,
@@ -62,7 +63,7 @@ impl Programme {
             last_sequence: 0,
             skipped: Vec::new(),
             statements: by_entity,
-            taken: HashSet::new(),
+            taken: HashMap::new(),
             recovered: HashMap::new(),
             policy: policy.clone(),
             documents: BTreeMap::new(),
@@ -173,7 +174,12 @@ impl Programme {
 
     /// Whether an approved claim took the line.
     pub fn is_taken(&self, s: &Statement) -> bool {
-        self.taken.contains(&line_key(s))
+        self.taken.contains_key(&line_key(s))
+    }
+
+    /// The claim that took a statement line at its approval (and, once paid, its batch).
+    pub fn claim_of_line(&self, s: &Statement) -> Option<&ClaimState> {
+        self.taken.get(&line_key(s)).and_then(|&i| self.claims.get(i))
     }
 
     /// The live claim holding an entity's month, if any.
@@ -324,7 +330,7 @@ impl Programme {
     fn approve(&mut self, i: usize, through: Option<Period>, policy: &PolicySet) {
         let lines = self.lines_for(&self.claims[i], through);
         for s in &lines {
-            self.taken.insert(line_key(s));
+            self.taken.insert(line_key(s), i);
         }
         let mut asked: BTreeMap<i32, Money> = BTreeMap::new();
         for s in &lines {
