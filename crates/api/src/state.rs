@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use subsidy_core::{CreditCode, Period, PolicyDocument, PolicySet, Registry, Settlement, Statement};
-use subsidy_store::{read_programme, settle_sums, LedgerStore, ProgrammeBook, StepLog, StoreError, StoreResult};
+use subsidy_store::{programme_over, settle_sums, LedgerStore, ProgrammeBook, StepLog, StoreError, StoreResult};
 use tokio_util::sync::CancellationToken;
 
 /// How often the store's generation is read.
@@ -77,9 +77,10 @@ impl Book {
         let registry = store.registry().await?.registry();
         let sums = store.line_sums().await?;
         let settlements = settle_sums(&sums, &policy.set);
+        // Closed months before statements, so the programme folds every line of each.
+        let closed: BTreeSet<Period> = store.closures().await?.into_iter().map(|c| c.period).collect();
         let statements = store.statements().await?;
-        let closed = store.closures().await?.into_iter().map(|c| c.period).collect();
-        let programme = Some(Arc::new(read_programme(store, &policy.set).await?));
+        let programme = Some(Arc::new(programme_over(store, &policy.set, closed.clone(), &statements).await?));
         let months = sums.iter().map(|s| s.period).collect();
         let mut entities: HashMap<CreditCode, EntityBook> = HashMap::new();
         for s in &settlements {

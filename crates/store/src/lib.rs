@@ -25,7 +25,7 @@ pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use closing::{parse_positions, positions_text, CloseFence, CloseRecord};
 pub use self::sqlite::SqliteStore;
 pub use error::{StoreCause, StoreError, StoreResult};
-pub use programme::{append_step, read_programme, AppendError, ProgrammeBook, Step, StepLog};
+pub use programme::{append_step, programme_over, read_programme, AppendError, ProgrammeBook, Step, StepLog};
 pub use rows::*;
 pub use settled::{lines_under_other_documents, settle_lines, settle_sums, settlements};
 

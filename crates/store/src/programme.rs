@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use subsidy_core::programme::{Action, Event, Party, Programme, ProgrammeError};
-use subsidy_core::{Period, PolicySet};
+use subsidy_core::{Period, PolicySet, Statement};
 
 /// How many times a step is numbered again after losing its number to another.
 pub const ATTEMPTS: usize = 8;
@@ -98,10 +98,16 @@ pub async fn read_programme(store: &dyn LedgerStore, fallback: &PolicySet) -> St
     // Closed months first: the statements read after include every line of each of them.
     let closed: BTreeSet<Period> = store.closures().await?.into_iter().map(|c| c.period).collect();
     let statements = store.statements().await?;
+    programme_over(store, fallback, closed, &statements).await
+}
+
+/// The programme over closed months and statements a caller has read already, the closed
+/// months before the statements (so every line of each closed month is among them).
+pub async fn programme_over(store: &dyn LedgerStore, fallback: &PolicySet, closed: BTreeSet<Period>, statements: &[Statement]) -> StoreResult<ProgrammeBook> {
     let events = store.programme_events().await?;
     let (documents, in_force) = documents(store).await?;
     let current = in_force.as_ref().and_then(|h| documents.get(h)).cloned().unwrap_or_else(|| fallback.clone());
-    let programme = Programme::replay_documented(&events, &statements, &current, documents);
+    let programme = Programme::replay_documented(&events, statements, &current, documents);
     for (sequence, why) in &programme.skipped {
         tracing::warn!(sequence, why = %why, "a stored programme step does not fit the steps before it and is not applied");
     }

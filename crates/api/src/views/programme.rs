@@ -161,7 +161,7 @@ pub struct BatchView {
     pub made_by: String,
     /// When (RFC 3339).
     pub made_at: String,
-    /// Its rows the reader may see, in claim order.
+    /// Its rows the reader may see, by entity, then the months of the claim.
     pub rows: Vec<BatchRowView>,
     /// Totals of those rows per city.
     pub city_totals: Vec<CityTotalView>,
