@@ -48,10 +48,15 @@ async fn export_equals_recompute_through_kills_and_redelivery() {
     let mut rng = rand::rng();
     for _ in 0..3 {
         let before = settled_records(&store).await;
-        let child = spawn_aggregate(&prefix, &db, &g1, &["--batch-rows", "200", "--batch-linger-ms", "50", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"]);
+        let mut child = spawn_aggregate(&prefix, &db, &g1, &["--batch-rows", "200", "--batch-linger-ms", "50", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"]);
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         while settled_records(&store).await == before {
-            assert!(std::time::Instant::now() < deadline, "a run wrote nothing in 120 s");
+            if let Some(status) = child.try_status() {
+                child.fail(&format!("ended ({status}) before writing anything"));
+            }
+            if std::time::Instant::now() >= deadline {
+                child.fail("wrote nothing in 120 s");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..1500))).await;
@@ -86,7 +91,10 @@ async fn two_members_share_the_topic_and_one_dies() {
     let survivor = spawn_aggregate(&prefix, &db, &group, &[&slow[..], &["--exit-when-idle-secs", "4", "--metrics-addr", &addr]].concat());
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while scrape_metric(&addr, "subsidy_aggregator_partitions_owned").await < 1.0 {
-        assert!(std::time::Instant::now() < deadline, "the second member got no partition in 120 s");
+        if std::time::Instant::now() >= deadline {
+            drop(doomed);
+            survivor.fail("got no partition in 120 s");
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let doomed_log = doomed.kill();

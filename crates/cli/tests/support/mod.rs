@@ -118,6 +118,14 @@ impl Proc {
         (take(self.stdout.take()), take(self.stderr.take()))
     }
 
+    /// Kills the child and fails the test with `why` and the end of the child's log.
+    pub fn fail(self, why: &str) -> ! {
+        let what = self.what.clone();
+        let stderr = self.kill();
+        let tail: Vec<&str> = stderr.lines().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect();
+        panic!("{what}: {why}; the end of its log:\n{}", tail.join("\n"));
+    }
+
     /// Waits up to `limit`; a child still running then is killed and the test fails with its log.
     pub fn wait(mut self, limit: Duration) -> Finished {
         match self.child.wait_timeout(limit).expect("wait for a child") {
@@ -125,12 +133,7 @@ impl Proc {
                 let (stdout, stderr) = self.collect_output();
                 Finished { status, stdout, stderr }
             }
-            None => {
-                let what = self.what.clone();
-                let stderr = self.kill();
-                let tail: Vec<&str> = stderr.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
-                panic!("{what} was still running after {} s and was killed; the end of its log:\n{}", limit.as_secs(), tail.join("\n"));
-            }
+            None => self.fail(&format!("still running after {} s and killed", limit.as_secs())),
         }
     }
 
