@@ -4,7 +4,9 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 pub mod programme;
+pub mod tlog;
 pub use programme::*;
+pub use tlog::*;
 
 /// Meters Anhui's AI-compute subsidy: pulls usage from the scheduling platform,
 /// settles it under the policy in force, and keeps auditable ledgers.
@@ -62,6 +64,18 @@ pub enum Command {
     Receivables(ReceivablesArgs),
     /// A year's budget: paid, approved, under review, claimable, accrued, headroom and forecast.
     Budget(BudgetArgs),
+    /// Signing and witness keys of the transparency log.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// The transparency log of what is payable: checkpoints, signing, proofs.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Check the whole transparency log against the statements in the store.
+    Audit(AuditArgs),
+    /// A city's witness: cosign the newest checkpoint if it extends the last one cosigned.
+    Witness(WitnessArgs),
+    /// Check a proof of statement lines offline.
+    Verify(VerifyArgs),
 }
 
 /// `serve` flags.
@@ -582,6 +596,9 @@ pub struct CloseArgs {
     /// acknowledged write before the close reads.
     #[arg(long, env = "SUBSIDY_CLOSE_REPLICA_WAIT", default_value_t = 120)]
     pub replica_wait: u64,
+    /// The bureau's signing key: after the close, a checkpoint of the log is signed with it.
+    #[command(flatten)]
+    pub key: SigningKeyArgs,
 }
 
 /// `export` flags.

@@ -1,7 +1,8 @@
 //! `subsidy-meter`: parses the command line and hands over to a command module.
 
 use clap::Parser;
-use subsidy_meter::cli::{BatchesCommand, ClaimsCommand, Cli, Command, FindingsCommand, PolicyCommand};
+use subsidy_meter::cli::{BatchesCommand, ClaimsCommand, Cli, Command, FindingsCommand, KeyCommand, LogCommand, PolicyCommand};
+use subsidy_meter::commands::tlog;
 use subsidy_meter::commands::programme;
 
 #[global_allocator]
@@ -38,6 +39,13 @@ fn run_async(command: Command) -> anyhow::Result<()> {
             Command::Findings(FindingsCommand::Add(args)) => programme::views::add_finding(&args).await,
             Command::Receivables(args) => programme::views::receivables(&args).await,
             Command::Budget(args) => programme::views::budget(&args).await,
+            Command::Key(KeyCommand::New(args)) => tlog::keys::new(&args),
+            Command::Log(LogCommand::Checkpoint(args)) => tlog::log::checkpoint(&args).await,
+            Command::Log(LogCommand::Sign(args)) => tlog::log::sign(&args).await,
+            Command::Log(LogCommand::Proof(args)) => tlog::log::proof(&args).await,
+            Command::Audit(args) => tlog::audit::run(&args).await,
+            Command::Witness(args) => tlog::witness::run(&args).await,
+            Command::Verify(args) => tlog::verify::run(&args),
         }
     })
 }

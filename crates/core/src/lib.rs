@@ -27,6 +27,7 @@ pub mod report;
 pub mod settle;
 pub mod standing;
 pub mod step;
+pub mod tlog;
 
 pub use accrual::{Accrual, AccrualKey, Accruals, Effect};
 pub use classify::{classify, Assessment};

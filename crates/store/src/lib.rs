@@ -13,6 +13,7 @@
 
 pub mod clickhouse;
 pub mod closing;
+pub mod log;
 pub mod programme;
 mod codec;
 mod decimal;
@@ -27,6 +28,7 @@ pub use self::sqlite::SqliteStore;
 pub use error::{StoreCause, StoreError, StoreResult};
 pub use programme::{append_step, programme_over, read_programme, AppendError, ProgrammeBook, Step, StepLog};
 pub use rows::*;
+pub use log::{read_log, StoredLog};
 pub use settled::{lines_under_other_documents, settle_lines, settle_sums, settlements};
 
 use async_trait::async_trait;
@@ -170,4 +172,17 @@ pub trait LedgerStore: Send + Sync {
     /// run completing that claim) may call it; a row of the sequence holding another event
     /// is a `Conflict`.
     async fn record_event(&self, event: &Event) -> StoreResult<()>;
+
+    /// The transparency log's signed checkpoints, by size.
+    async fn tlog_checkpoints(&self) -> StoreResult<Vec<TlogCheckpointRow>>;
+
+    /// Records a signed checkpoint. The same row again changes nothing; another row of the
+    /// same size is a `Conflict` (signing is deterministic: it means another tree or key).
+    async fn record_tlog_checkpoint(&self, row: &TlogCheckpointRow) -> StoreResult<()>;
+
+    /// Every witness cosignature, by size then witness.
+    async fn tlog_cosignatures(&self) -> StoreResult<Vec<TlogCosignatureRow>>;
+
+    /// Records a witness's cosignature of a checkpoint (replacing its earlier one of that size).
+    async fn record_tlog_cosignature(&self, row: &TlogCosignatureRow) -> StoreResult<()>;
 }

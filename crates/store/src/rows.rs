@@ -349,3 +349,27 @@ impl WriteBatch {
         self.len() == 0
     }
 }
+
+/// A checkpoint of the transparency log the bureau signed (see `subsidy_core::tlog`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlogCheckpointRow {
+    /// The number of statement lines it holds.
+    pub size: u64,
+    /// Its root, base64.
+    pub root: String,
+    /// The signed note (C2SP tlog-checkpoint).
+    pub note: String,
+    /// The last closed month it holds.
+    pub period: Period,
+}
+
+/// A witness's cosignature of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlogCosignatureRow {
+    /// The size of the checkpoint it cosigns.
+    pub size: u64,
+    /// The witness's key name.
+    pub witness: String,
+    /// The cosignature line (`— <name> <base64>`).
+    pub line: String,
+}

@@ -30,6 +30,8 @@ pub async fn close(args: &CloseArgs) -> Result<()> {
         (false, Some(_)) => bail!("--reason is only for --force-early"),
         (false, None) => None,
     };
+    // Read the key before anything is closed: a bad key file fails the command, not the signing after it.
+    let signing_key = crate::commands::tlog::signing_key(&args.key)?;
     let store = crate::store::open(&args.store).await?;
     store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
     let (policy, sequence) = crate::ledger_policy::for_reading(store.as_ref(), args.policy.as_deref()).await.map_err(|e| anyhow!("cannot close {period}: {e:#}"))?;
@@ -42,13 +44,27 @@ pub async fn close(args: &CloseArgs) -> Result<()> {
                 Closed::Now(id, plan) => (id, plan),
                 Closed::Completed(id) => {
                     eprintln!("close: {period} closed by close {id} (completed: its claim stood in the log, its closure was not yet recorded)");
-                    return Ok(());
+                    return sign_after(store.as_ref(), signing_key.as_deref()).await;
                 }
             }
         }
     };
     report(&close_id, &plan);
     eprintln!("close: computed under policy document {}{}", ask.policy.hash, ask.sequence.map_or_else(|| " (the ledger records none)".to_string(), |s| format!(" (sequence {s})")));
+    sign_after(store.as_ref(), signing_key.as_deref()).await
+}
+
+/// Signs a checkpoint of the log with the closed month's lines, when a key is given. The
+/// month stays closed if this fails; `log sign` signs it later (the same size signs the same).
+async fn sign_after(store: &dyn LedgerStore, key: Option<&str>) -> Result<()> {
+    let Some(key) = key else {
+        return Ok(());
+    };
+    match crate::commands::tlog::sign_log(store, key).await {
+        Ok(Some(row)) => eprintln!("close: signed the log's checkpoint of size {} (through {})", row.size, row.period),
+        Ok(None) => eprintln!("close: the log's checkpoint is signed already"),
+        Err(e) => bail!("the month is closed, but its checkpoint is not signed: {e:#}; sign it with `subsidy-meter log sign`"),
+    }
     Ok(())
 }
 

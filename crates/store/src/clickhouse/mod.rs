@@ -16,6 +16,7 @@ mod programme;
 mod read;
 mod rows;
 mod schema;
+mod tlog;
 mod write;
 
 pub use cluster::ClusterError;
@@ -260,5 +261,21 @@ impl LedgerStore for ClickHouseStore {
 
     async fn record_event(&self, event: &subsidy_core::programme::Event) -> StoreResult<()> {
         deadline(programme::record_event(&self.client, event)).await
+    }
+
+    async fn tlog_checkpoints(&self) -> StoreResult<Vec<crate::TlogCheckpointRow>> {
+        deadline(tlog::checkpoints(&self.client)).await
+    }
+
+    async fn record_tlog_checkpoint(&self, row: &crate::TlogCheckpointRow) -> StoreResult<()> {
+        deadline(tlog::record_checkpoint(&self.client, row)).await
+    }
+
+    async fn tlog_cosignatures(&self) -> StoreResult<Vec<crate::TlogCosignatureRow>> {
+        deadline(tlog::cosignatures(&self.client)).await
+    }
+
+    async fn record_tlog_cosignature(&self, row: &crate::TlogCosignatureRow) -> StoreResult<()> {
+        deadline(tlog::record_cosignature(&self.client, row)).await
     }
 }

@@ -12,6 +12,7 @@ mod policy;
 mod programme;
 mod read;
 mod schema;
+mod tlog;
 mod write;
 
 use crate::{BusPosition, CloseFence, CloseRecord, LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, PolicyRecord, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
@@ -230,5 +231,23 @@ impl LedgerStore for SqliteStore {
     async fn record_event(&self, event: &subsidy_core::programme::Event) -> StoreResult<()> {
         let event = event.clone();
         self.with_conn(move |c| programme::record_event(c, &event)).await
+    }
+
+    async fn tlog_checkpoints(&self) -> StoreResult<Vec<crate::TlogCheckpointRow>> {
+        self.with_conn(tlog::checkpoints).await
+    }
+
+    async fn record_tlog_checkpoint(&self, row: &crate::TlogCheckpointRow) -> StoreResult<()> {
+        let row = row.clone();
+        self.with_conn(move |c| tlog::record_checkpoint(c, &row)).await
+    }
+
+    async fn tlog_cosignatures(&self) -> StoreResult<Vec<crate::TlogCosignatureRow>> {
+        self.with_conn(tlog::cosignatures).await
+    }
+
+    async fn record_tlog_cosignature(&self, row: &crate::TlogCosignatureRow) -> StoreResult<()> {
+        let row = row.clone();
+        self.with_conn(move |c| tlog::record_cosignature(c, &row)).await
     }
 }
