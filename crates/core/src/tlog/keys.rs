@@ -70,7 +70,7 @@ pub(crate) fn log_verifier(vkey: &str) -> Result<StandardVerifier, TlogError> {
 
 /// A witness's cosigner from its private key text.
 pub(crate) fn witness_signer(skey: &str, timestamp: u64) -> Result<CosignSigner, TlogError> {
-    let parts: Vec<&str> = skey.trim().split('+').collect();
+    let parts: Vec<&str> = skey.trim().splitn(5, '+').collect();
     let [_, _, name, id, data] = parts.as_slice() else {
         return Err(TlogError::BadKey("a private key is PRIVATE+KEY+<name>+<id>+<data>".into()));
     };
@@ -88,7 +88,7 @@ pub(crate) fn witness_signer(skey: &str, timestamp: u64) -> Result<CosignSigner,
 
 /// A witness's verifier from its verifier key text.
 pub(crate) fn witness_verifier(vkey: &str) -> Result<CosignVerifier, TlogError> {
-    let parts: Vec<&str> = vkey.trim().split('+').collect();
+    let parts: Vec<&str> = vkey.trim().splitn(3, '+').collect();
     let [name, id, data] = parts.as_slice() else {
         return Err(TlogError::BadKey(format!("a verifier key is <name>+<id>+<data>: {}", vkey.trim())));
     };
@@ -123,5 +123,11 @@ mod tests {
         witness_verifier(&wvkey).unwrap();
         assert!(log_verifier(&wvkey).is_err(), "a witness key is not a log key");
         assert!(new_key("has space", &[1; 32], KeyKind::Log).is_err());
+        // Base64 key data may hold '+': keys are split on the first separators only.
+        for seed in 0..64u8 {
+            let (s, v) = new_key("w", &[seed; 32], KeyKind::Witness).unwrap();
+            witness_signer(&s, 1).unwrap();
+            witness_verifier(&v).unwrap();
+        }
     }
 }
