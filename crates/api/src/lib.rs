@@ -27,6 +27,7 @@ mod server;
 pub mod session;
 pub mod state;
 pub mod steps;
+pub mod tlog;
 pub mod views;
 
 pub use auth::{new_token, Principal, Role, TokenFileError, TokenStore, Tokens};
@@ -93,6 +94,10 @@ pub fn router(state: ApiState, registry: prometheus::Registry) -> Router {
         .route("/v1/years/{year}/close", post(programme::post_close_year))
         .route("/v1/receivables", get(programme::get_receivables))
         .route("/v1/budget", get(programme::get_budget))
+        .route("/v1/log/checkpoint", get(tlog::get_checkpoint))
+        .route("/v1/log/consistency", get(tlog::get_consistency))
+        .route("/v1/log/cosignatures", post(tlog::post_cosignature))
+        .route("/v1/log/proof", get(tlog::get_proof))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))

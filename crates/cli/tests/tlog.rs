@@ -273,3 +273,69 @@ async fn a_closed_history_proves_every_line_and_every_tampering_is_named() {
     assert!(e.contains("bad signature"), "{e}");
     let _ = Path::new(&bent);
 }
+
+/// `token new`: (token, file entry).
+fn new_token(args: &[&str]) -> (String, String) {
+    let stdout = ok(&[&["token", "new"], args].concat());
+    let (token, entry) = stdout.split_once('\n').unwrap();
+    (token.to_string(), entry.trim_start().to_string())
+}
+
+async fn get(base: &str, path: &str, token: &str) -> (u16, String) {
+    let r = reqwest::Client::new().get(format!("{base}{path}")).bearer_auth(token).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn through_the_api_a_city_witness_cosigns_and_an_entity_gets_only_its_own_proof() {
+    let (book, bureau, witness) = history().await;
+    let store = SqliteStore::open(&book.path).unwrap();
+    let statements = store.statements().await.unwrap();
+    let entity = statements[0].credit_code.to_string();
+    let other = statements.iter().map(|s| s.credit_code.to_string()).find(|c| *c != entity).unwrap();
+    let month = statements[0].payout_period.to_string();
+    let (city, city_entry) = new_token(&["--role", "city", "--city", "阜阳市"]);
+    let (own, own_entry) = new_token(&["--role", "entity", "--credit-code", &entity]);
+    let tokens = book.file("tokens.toml");
+    std::fs::write(&tokens, format!("{city_entry}{own_entry}")).unwrap();
+    let addr = free_addr();
+    let base = format!("http://{addr}");
+    let mut serve = meter();
+    serve.args(["serve", "--listen", &addr, "--tokens", &tokens, "--sqlite", &book.sqlite()]).env_remove("SUBSIDY_POLICY").env("RUST_LOG", "warn");
+    let server = Proc::start("serve", serve);
+    let mut answering = false;
+    for _ in 0..300 {
+        if reqwest::get(format!("{base}/openapi.json")).await.is_ok_and(|r| r.status().is_success()) {
+            answering = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    if !answering {
+        server.fail("serve did not answer");
+    }
+
+    // A second city's witness, from nothing, through the API.
+    let fuyang = ok(&["key", "new", "--name", "fuyang.gov.cn/witness", "--witness", "--out", &book.file("fuyang.key")]).trim().to_string();
+    let o = run(&["witness", "--api", &base, "--token", &city, "--key", &book.file("fuyang.key"), "--bureau-key", &bureau, "--state", &book.file("fuyang.state")]);
+    assert!(o.status.success(), "{}", said(&o));
+    let (status, note) = get(&base, "/v1/log/checkpoint", &own).await;
+    assert_eq!(status, 200);
+    assert!(note.contains("— fuyang.gov.cn/witness ") && note.contains(&format!("— {WITNESS} ")), "{note}");
+    // An entity may not post a cosignature.
+    let r = reqwest::Client::new().post(format!("{base}/v1/log/cosignatures")).bearer_auth(&own).json(&serde_json::json!({"size": 1, "line": "x"})).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+
+    // The entity's proof verifies with the bureau's and both witnesses' keys; another entity's is refused.
+    let (status, proof) = get(&base, &format!("/v1/log/proof?period={month}"), &own).await;
+    assert_eq!(status, 200, "{proof}");
+    assert!(!proof.contains(&other));
+    let file = book.file("api.tlog-proof");
+    std::fs::write(&file, &proof).unwrap();
+    ok(&["verify", "--proof", &file, "--bureau-key", &bureau, "--witness-key", &witness, "--witness-key", &fuyang]);
+    let (status, _) = get(&base, &format!("/v1/log/proof?period={month}&credit_code={other}"), &own).await;
+    assert_eq!(status, 403);
+    let (status, body) = get(&base, "/v1/log/consistency?old=5&new=3", &city).await;
+    assert_eq!(status, 400, "{body}");
+    server.kill();
+}

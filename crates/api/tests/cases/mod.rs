@@ -291,6 +291,10 @@ pub async fn the_openapi_document_lists_every_route(store: Arc<dyn LedgerStore>)
         ("/v1/years/{year}/close", "post", None),
         ("/v1/receivables", "get", None),
         ("/v1/budget", "get", None),
+        ("/v1/log/checkpoint", "get", None),
+        ("/v1/log/consistency", "get", None),
+        ("/v1/log/cosignatures", "post", Some("CosignatureRequest")),
+        ("/v1/log/proof", "get", None),
     ] {
         let op = &doc["paths"][p][method];
         assert!(op.is_object(), "{method} {p} missing");

@@ -98,7 +98,14 @@ pub struct AuditArgs {
 /// `witness` flags.
 #[derive(Debug, Args)]
 pub struct WitnessArgs {
-    /// The ledger the witness reads the log from.
+    /// Base URL of the bureau's API to read the log from and send the cosignature to
+    /// (token from --token or SUBSIDY_API_TOKEN, a city token); without it, the store is read.
+    #[arg(long, env = "SUBSIDY_API_URL")]
+    pub api: Option<String>,
+    /// The city's API token.
+    #[arg(long, env = "SUBSIDY_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The ledger the witness reads the log from, when no API is given.
     #[command(flatten)]
     pub store: StoreArgs,
     /// The city's private witness key (from `key new --witness`).
