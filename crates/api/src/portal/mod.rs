@@ -99,6 +99,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/portal/entities/{credit_code}", get(entity_page))
         .route("/portal/entities/{credit_code}/ledger", get(ledger_page))
         .route("/portal/entities/{credit_code}/settlements.csv", get(entity_csv))
+        .route("/portal/entities/{credit_code}/proof", get(entity_proof))
         .route("/portal/records/{record_id}", get(record_page))
         .route("/portal/overview", get(overview_page))
         .route("/portal/settlements.csv", get(month_csv))
@@ -198,6 +199,16 @@ async fn entity_csv(State(state): State<ApiState>, jar: CookieJar, Path(code): P
 #[derive(Deserialize)]
 struct PeriodQuery {
     period: Option<String>,
+}
+
+/// The entity's proof of its lines of a closed month (C2SP tlog-proof), as a download.
+async fn entity_proof(State(state): State<ApiState>, jar: CookieJar, Path(code): Path<String>, Query(q): Query<PeriodQuery>) -> PageResult {
+    let role = signed_in(&state, &jar)?;
+    let code = entity(&state, &role, &code)?;
+    let period = params::month("period", q.period.as_deref().unwrap_or_default())?;
+    let body = crate::tlog::proof_text(&state, &code, period).await?;
+    let disposition = format!("attachment; filename=\"{code}-{period}.tlog-proof\"");
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
 }
 
 async fn overview_page(State(state): State<ApiState>, jar: CookieJar, Query(q): Query<PeriodQuery>) -> PageResult {

@@ -45,7 +45,7 @@ pub fn entity(role: &Role, view: &AccrualsView, chart: Markup) -> Markup {
         p { (label("城市", "City")) ": " (e.city.as_deref().unwrap_or("-")) " · " (label("类型", "Kind")) ": " span #kind { @if let Some(k) = &e.kind { (kind_label(k)) } @else { "-" } } " · " (label("政策文件", "Policy document")) " " code { (subsidy_core::document::short(&view.policy_document)) } }
         h2 { (label("月度补贴", "Subsidy by month")) }
         div.scroll { table.chart #months {
-            thead { tr { th { (label("月份", "Month")) } th { (label("状态", "Status")) } th.num { (label("合格记录", "Eligible")) } th.num { (label("合格支出", "Eligible spend")) } th.num { (label("补贴", "Subsidy")) } th.num { (label("已确定", "Fixed")) } th { (label("图", "Chart")) } } }
+            thead { tr { th { (label("月份", "Month")) } th { (label("状态", "Status")) } th.num { (label("合格记录", "Eligible")) } th.num { (label("合格支出", "Eligible spend")) } th.num { (label("补贴", "Subsidy")) } th.num { (label("已确定", "Fixed")) } th { (label("图", "Chart")) } th { (label("日志证明", "Log proof")) } } }
             tbody { @for m in &view.months { tr {
                 td { a href={ "/portal/entities/" (e.credit_code) "/ledger?period=" (m.period) } { (m.period) } }
                 td { (status(m.status)) }
@@ -54,6 +54,7 @@ pub fn entity(role: &Role, view: &AccrualsView, chart: Markup) -> Markup {
                 td.num { (money_text(&m.subsidy)) }
                 td.num { (money_text(m.fixed_total.as_deref().unwrap_or("-"))) }
                 td { (bar(&m.subsidy, max)) }
+                td { @if m.status == MonthStatus::Closed { a.proof href={ "/portal/entities/" (e.credit_code) "/proof?period=" (m.period) } download { (label("证明", "Proof")) } } }
             } } }
         } }
         h2 { (label("逐月核算、确定与拨付", "Accrued, fixed and paid by month")) }
