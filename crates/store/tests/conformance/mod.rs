@@ -10,6 +10,7 @@ mod policy;
 mod programme;
 mod reads;
 mod statements;
+mod tlog;
 
 pub use fixtures::{batch_of, code, line, pos};
 pub use ledger::*;
@@ -17,6 +18,7 @@ pub use policy::*;
 pub use programme::*;
 pub use reads::*;
 pub use statements::*;
+pub use tlog::*;
 
 /// Every case, by name, for the harness macros.
 #[macro_export]
@@ -46,6 +48,7 @@ macro_rules! for_each_case {
             lines_are_read_by_the_document_they_name,
             programme_steps_are_recorded_in_sequence,
             steps_are_checked_appended_and_folded,
+            log_checkpoints_are_recorded_once_per_size,
         );
     };
 }
