@@ -180,10 +180,10 @@ mod tests {
         let msg = format!("cosignature/v1\ntime 1700000000\n{text}");
         let key = ed25519_dalek::VerifyingKey::from_bytes(&public[1..].try_into().unwrap()).unwrap();
         key.verify(msg.as_bytes(), &ed25519_dalek::Signature::from_bytes(&bytes[12..].try_into().unwrap())).unwrap();
-        let both = with_signature_lines(&note, &[line.clone()]).unwrap();
-        assert_eq!(verify_cosignatures(&both, &[wvkey.clone()]).unwrap(), ["witness.example/w1"]);
+        let both = with_signature_lines(&note, std::slice::from_ref(&line)).unwrap();
+        assert_eq!(verify_cosignatures(&both, std::slice::from_ref(&wvkey)).unwrap(), ["witness.example/w1"]);
         assert_eq!(open_checkpoint(&both, &vkey).unwrap().size, 5, "a cosigned note still opens with the bureau key");
-        assert!(matches!(verify_cosignatures(&note, &[wvkey.clone()]), Err(TlogError::MissingCosignature { .. })));
+        assert!(matches!(verify_cosignatures(&note, std::slice::from_ref(&wvkey)), Err(TlogError::MissingCosignature { .. })));
         let other = sign_checkpoint("log.example", 6, tlog_tiles::record_hash(b"y"), &skey).unwrap();
         let moved = with_signature_lines(&other, &[line]).unwrap();
         assert!(matches!(verify_cosignatures(&moved, &[wvkey]), Err(TlogError::BadSignature { .. })), "a cosignature of another checkpoint does not verify");
