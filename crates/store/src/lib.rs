@@ -13,6 +13,7 @@
 
 pub mod clickhouse;
 pub mod closing;
+pub mod completeness;
 pub mod programme;
 mod codec;
 mod decimal;
@@ -22,6 +23,7 @@ pub mod settled;
 pub mod sqlite;
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
+pub use completeness::{CloseOverride, CountRow};
 pub use closing::{parse_positions, positions_text, CloseFence, CloseRecord};
 pub use self::sqlite::SqliteStore;
 pub use error::{StoreCause, StoreError, StoreResult};
@@ -31,7 +33,7 @@ pub use settled::{lines_under_other_documents, settle_lines, settle_sums, settle
 
 use async_trait::async_trait;
 use subsidy_core::programme::Event;
-use subsidy_core::{Affected, CreditCode, Period, Statement};
+use subsidy_core::{Affected, CreditCode, DayCount, Period, Statement};
 
 /// Migration ids of the retired layout (ledgers keyed by user, settlements kept per
 /// member); a database holding one is refused rather than silently mixed.
@@ -170,4 +172,33 @@ pub trait LedgerStore: Send + Sync {
     /// run completing that claim) may call it; a row of the sequence holding another event
     /// is a `Conflict`.
     async fn record_event(&self, event: &Event) -> StoreResult<()>;
+
+    /// Stores the platform's usage counts; of two rows of one center-day the higher version
+    /// stands, so a replay changes nothing. A store that does not keep them refuses.
+    async fn write_usage_counts(&self, _rows: &[CountRow]) -> StoreResult<()> {
+        Err(StoreError::rejected("this store does not keep the platform's usage counts yet"))
+    }
+
+    /// The platform's usage counts of the days of `period`, by day then center (none where
+    /// the store does not keep them: every day is then unverified).
+    async fn usage_counts(&self, _period: Period) -> StoreResult<Vec<DayCount>> {
+        Ok(Vec::new())
+    }
+
+    /// The ledger's figures of `period` per center and usage day: standing lines and the
+    /// sum of their `paid_amount`, by day then center.
+    async fn ledger_counts(&self, _period: Period) -> StoreResult<Vec<DayCount>> {
+        Ok(Vec::new())
+    }
+
+    /// Records a close forced past a gap, before the close itself: it counts only once a
+    /// closure names its close id. A store that does not keep them refuses.
+    async fn record_override(&self, _row: &CloseOverride) -> StoreResult<()> {
+        Err(StoreError::rejected("this store does not keep forced closes yet"))
+    }
+
+    /// The forced closes that stand, by month.
+    async fn close_overrides(&self) -> StoreResult<Vec<CloseOverride>> {
+        Ok(Vec::new())
+    }
 }

@@ -11,3 +11,4 @@ pub mod platform_sim;
 pub mod policy;
 pub mod programme;
 pub mod recompute;
+pub mod reconcile;
