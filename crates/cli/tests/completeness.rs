@@ -4,9 +4,10 @@
 //! aggregator stores them; `close` refuses the month naming the three
 //! center-days and their counts, and `reconcile` shows the same gap. Once the
 //! records are released and collected, the gap closes and the close passes.
-//! On a second ledger aggregated before the release, a close forced with a
-//! reason records the reason, the operator and the gap, and `reconcile`
-//! shows it.
+//! On a second ledger, in ClickHouse, aggregated before the release, a close
+//! forced with a reason (fenced by the log of closes) records the reason, the
+//! operator and the gap; `reconcile` and the bureau dashboard's completeness
+//! query show it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -50,6 +51,17 @@ fn close(store: &TestStore, extra: &[&str]) -> Finished {
     Proc::start("close", command).wait(RUN_LIMIT)
 }
 
+/// The rows of the bureau dashboard's completeness panel, run on a ClickHouse database.
+async fn dashboard_rows(database: &str) -> Vec<serde_json::Value> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dashboards/bureau-ledger.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root).unwrap()).unwrap();
+    let panel = dashboard["panels"].as_array().unwrap().iter().find(|p| p["title"].as_str().is_some_and(|t| t.starts_with("Completeness against the platform"))).expect("the completeness panel");
+    let sql = format!("{} FORMAT JSONEachRow", panel["targets"][0]["rawSql"].as_str().unwrap());
+    let answer = reqwest::Client::new().post(clickhouse_url()).query(&[("database", database), ("output_format_json_quote_64bit_integers", "0")]).body(sql).send().await.unwrap();
+    assert!(answer.status().is_success(), "{:?}", answer.text().await);
+    answer.text().await.unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 fn reconcile(store: &TestStore) -> serde_json::Value {
     let o = meter().args(["reconcile", "--period", MONTH, "--json"]).args(store.flags()).output().unwrap();
     assert!(o.status.success(), "reconcile failed: {}", String::from_utf8_lossy(&o.stderr));
@@ -71,7 +83,7 @@ async fn a_withheld_record_refuses_the_close_until_it_arrives_and_a_forced_close
     let prefix = unique("complete");
     let (p, url) = (prefix.clone(), sim.base_url());
     tokio::task::spawn_blocking(move || collect_all(&p, &url, TOKEN)).await.unwrap();
-    let (ledger, forced) = (TestStore::sqlite(dir.path()), TestStore::sqlite(dir.path()));
+    let (ledger, forced) = (TestStore::sqlite(dir.path()), TestStore::clickhouse("complete"));
     aggregate(&prefix, &ledger, &unique("g"));
     aggregate(&prefix, &forced, &unique("g"));
 
@@ -91,7 +103,8 @@ async fn a_withheld_record_refuses_the_close_until_it_arrives_and_a_forced_close
     assert!(gaps.iter().all(|g| g["center_id"] == center.as_str() && g["platform_records"].as_u64().unwrap() == g["ledger_records"].as_u64().unwrap() + 1), "{r:#}");
 
     // A forced close records why, who and the gap; the reconciliation shows it.
-    let done = close(&forced, &["--force-reason", "platform ticket 4711: three records lost in its export", "--operator", "bureau:wang"]);
+    let closes = unique("test.closes");
+    let done = close(&forced, &["--force-reason", "platform ticket 4711: three records lost in its export", "--operator", "bureau:wang", "--topic-closes", &closes]);
     assert!(done.status.success(), "forced close failed: {}", done.stderr);
     let f = reconcile(&forced);
     let shown = &f["forced_closes"][0];
@@ -100,6 +113,13 @@ async fn a_withheld_record_refuses_the_close_until_it_arrives_and_a_forced_close
     let table = meter().args(["reconcile", "--period", MONTH]).args(forced.flags()).output().unwrap();
     let table = String::from_utf8_lossy(&table.stdout);
     assert!(table.contains("forced close") && table.contains("bureau:wang") && table.contains(&center), "{table}");
+    let TestStore::ClickHouse(db) = &forced else { unreachable!() };
+    let rows = dashboard_rows(db).await;
+    let june = rows.iter().find(|r| r["month"] == MONTH).unwrap_or_else(|| panic!("no {MONTH} row: {rows:?}"));
+    assert_eq!((june["gap_center_days"].as_u64(), june["gap_records"].as_u64()), (Some(3), Some(3)), "{june}");
+    assert_eq!((june["forced_by"].as_str(), june["forced_reason"].as_str(), june["forced_gap_records"].as_u64()), (Some("bureau:wang"), Some("platform ticket 4711: three records lost in its export"), Some(3)), "{june}");
+    assert_eq!(june["platform_records"].as_u64().unwrap(), june["ledger_records"].as_u64().unwrap() + 3, "{june}");
+    clickhouse(db).await.drop_database().await.unwrap();
 
     // Released and collected: the gap closes and the close passes.
     assert!(state.withheld() > 0);

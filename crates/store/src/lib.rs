@@ -174,31 +174,20 @@ pub trait LedgerStore: Send + Sync {
     async fn record_event(&self, event: &Event) -> StoreResult<()>;
 
     /// Stores the platform's usage counts; of two rows of one center-day the higher version
-    /// stands, so a replay changes nothing. A store that does not keep them refuses.
-    async fn write_usage_counts(&self, _rows: &[CountRow]) -> StoreResult<()> {
-        Err(StoreError::rejected("this store does not keep the platform's usage counts yet"))
-    }
+    /// stands, so a replay changes nothing.
+    async fn write_usage_counts(&self, rows: &[CountRow]) -> StoreResult<()>;
 
-    /// The platform's usage counts of the days of `period`, by day then center (none where
-    /// the store does not keep them: every day is then unverified).
-    async fn usage_counts(&self, _period: Period) -> StoreResult<Vec<DayCount>> {
-        Ok(Vec::new())
-    }
+    /// The platform's usage counts of the days of `period`, by day then center.
+    async fn usage_counts(&self, period: Period) -> StoreResult<Vec<DayCount>>;
 
     /// The ledger's figures of `period` per center and usage day: standing lines and the
     /// sum of their `paid_amount`, by day then center.
-    async fn ledger_counts(&self, _period: Period) -> StoreResult<Vec<DayCount>> {
-        Ok(Vec::new())
-    }
+    async fn ledger_counts(&self, period: Period) -> StoreResult<Vec<DayCount>>;
 
     /// Records a close forced past a gap, before the close itself: it counts only once a
-    /// closure names its close id. A store that does not keep them refuses.
-    async fn record_override(&self, _row: &CloseOverride) -> StoreResult<()> {
-        Err(StoreError::rejected("this store does not keep forced closes yet"))
-    }
+    /// closure names its close id.
+    async fn record_override(&self, row: &CloseOverride) -> StoreResult<()>;
 
     /// The forced closes that stand, by month.
-    async fn close_overrides(&self) -> StoreResult<Vec<CloseOverride>> {
-        Ok(Vec::new())
-    }
+    async fn close_overrides(&self) -> StoreResult<Vec<CloseOverride>>;
 }

@@ -8,7 +8,7 @@ use super::{FetchError, PlatformClient};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use std::collections::HashSet;
-use subsidy_core::money::parse_yuan;
+use subsidy_core::money::parse_quantity;
 use subsidy_core::DayCount;
 
 #[derive(Deserialize)]
@@ -37,7 +37,9 @@ fn check(date: NaiveDate, w: CountWire) -> Result<DayCount, FetchError> {
     if w.center_id.is_empty() || w.center_id.len() > 128 {
         return Err(bad("center_id must be 1 to 128 bytes".into()));
     }
-    let paid = parse_yuan(&w.paid_amount).map_err(|e| bad(format!("paid_amount {:?}: {e:?}", w.paid_amount)))?;
+    // A sum of many records may pass the most one record may hold; it keeps the fen.
+    let fen = w.paid_amount.split_once('.').is_none_or(|(_, f)| f.len() <= 2);
+    let paid = parse_quantity(&w.paid_amount).ok().filter(|_| fen).ok_or_else(|| bad(format!("paid_amount {:?} is not yuan to the fen", w.paid_amount)))?;
     Ok(DayCount { center_id: w.center_id, day: date, records: w.records, paid })
 }
 

@@ -5,12 +5,14 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+mod completeness;
 mod ledger;
 mod policy;
 mod programme;
 mod reads;
 mod statements;
 
+pub use completeness::*;
 pub use fixtures::{batch_of, code, line, pos};
 pub use ledger::*;
 pub use policy::*;
@@ -46,6 +48,8 @@ macro_rules! for_each_case {
             lines_are_read_by_the_document_they_name,
             programme_steps_are_recorded_in_sequence,
             steps_are_checked_appended_and_folded,
+            usage_counts_keep_the_latest_and_reconcile_with_the_lines,
+            a_forced_close_counts_once_its_closure_stands,
         );
     };
 }
