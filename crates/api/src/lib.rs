@@ -84,6 +84,7 @@ pub fn router(state: ApiState, registry: prometheus::Registry) -> Router {
         .route("/v1/records/{record_id}", get(routes::get_record))
         .route("/v1/settlements", get(routes::get_settlements))
         .route("/v1/overview", get(routes::get_overview))
+        .route("/v1/reconciliation", get(routes::get_reconciliation))
         .route("/v1/claims", get(programme::get_claims).post(programme::post_claim))
         .route("/v1/claims/{claim_id}", get(programme::get_claim))
         .route("/v1/claims/{claim_id}/review", post(programme::post_review))

@@ -4,7 +4,7 @@
 //! answer cache's size, and whether the token file was last read whole. Labels are route templates and
 //! fixed reasons, never a token or a parameter value.
 
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 /// The API's metrics.
 #[derive(Debug, Clone)]
@@ -45,6 +45,9 @@ pub struct ApiMetrics {
     /// `subsidy_api_token_file_ok`: 1 when the last read of the token file succeeded, 0 when
     /// it failed and the tokens in force are those of an earlier read.
     pub token_file_ok: IntGauge,
+    /// `subsidy_reconciliation_gap_records{period}`: of each open month, the records the ledger
+    /// lacks (or holds beyond) the platform's usage counts, over every center-day that differs.
+    pub reconciliation_gap_records: IntGaugeVec,
 }
 
 impl ApiMetrics {
@@ -99,6 +102,11 @@ impl ApiMetrics {
         let token_file_ok = IntGauge::new("subsidy_api_token_file_ok", "1 when the last read of the token file succeeded; 0 when it failed and older tokens stay in force.")?;
         registry.register(Box::new(token_reload_failures.clone()))?;
         registry.register(Box::new(token_file_ok.clone()))?;
+        let reconciliation_gap_records = IntGaugeVec::new(
+            Opts::new("subsidy_reconciliation_gap_records", "Records of an open month the ledger lacks or holds beyond the platform's usage counts, by month."),
+            &["period"],
+        )?;
+        registry.register(Box::new(reconciliation_gap_records.clone()))?;
         Ok(ApiMetrics {
             requests,
             duration,
@@ -115,6 +123,7 @@ impl ApiMetrics {
             cache_evictions,
             token_reload_failures,
             token_file_ok,
+            reconciliation_gap_records,
         })
     }
 
@@ -123,5 +132,13 @@ impl ApiMetrics {
         let open: Vec<subsidy_core::Period> = book.open_months().collect();
         self.open_months.set(i64::try_from(open.len()).unwrap_or(i64::MAX));
         self.oldest_open_month_end.set(open.first().map_or(0, |m| m.end_timestamp()));
+    }
+
+    /// Shows the gap of each open month (`gaps`: month and records); months no longer open are dropped.
+    pub fn show_gaps(&self, gaps: &[(subsidy_core::Period, u64)]) {
+        self.reconciliation_gap_records.reset();
+        for (period, records) in gaps {
+            self.reconciliation_gap_records.with_label_values(&[&period.to_string()]).set(i64::try_from(*records).unwrap_or(i64::MAX));
+        }
     }
 }

@@ -18,6 +18,7 @@ use crate::views::programme::{
     StepAnswer,
 };
 use crate::views::{EntityInfo, Exclusion, MonthStatus};
+use crate::views::reconciliation::{ForcedCloseView, GapView, ReconciliationView};
 use crate::programme::{self as prog, BatchRequest, ClaimRequest, FindingRequest, ReviewRequest};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema, SchemaFormat};
@@ -27,7 +28,7 @@ use utoipa::{Modify, OpenApi};
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Compute-subsidy accruals API", description = "What entities have accrued under Anhui's AI-compute subsidy, what was fixed for payment, and why."),
-    paths(routes::get_accruals, routes::get_ledger, routes::get_statements, routes::get_record, routes::get_settlements, routes::get_overview,
+    paths(routes::get_accruals, routes::get_ledger, routes::get_statements, routes::get_record, routes::get_settlements, routes::get_overview, routes::get_reconciliation,
         prog::post_claim, prog::get_claims, prog::get_claim, prog::post_review, prog::post_batch, prog::get_batches, prog::get_batch, prog::get_batch_csv,
         prog::post_finding, prog::post_close_year, prog::get_receivables, prog::get_budget,
         crate::tlog::get_checkpoint, crate::tlog::get_consistency, crate::tlog::post_cosignature, crate::tlog::get_proof),
@@ -35,7 +36,7 @@ use utoipa::{Modify, OpenApi};
         SettlementsPage, SettlementRow, StatementsView, StatementLine, Overview, Group, TopEntity, ReasonCount, EntityInfo, Exclusion, MonthStatus,
         ClaimRequest, ReviewRequest, BatchRequest, FindingRequest, StepAnswer, ClaimSummary, ClaimDetail, ClaimList, ReviewView, PartView,
         BatchView, BatchList, BatchRowView, CityTotalView, RecoveryView, ReceivableView, ReceivableList, BudgetAnswer, FiguresView, ForecastView,
-        crate::tlog::ConsistencyProof, crate::tlog::CosignatureRequest)),
+        ReconciliationView, GapView, ForcedCloseView, crate::tlog::ConsistencyProof, crate::tlog::CosignatureRequest)),
     modifiers(&Bearer, &Formats)
 )]
 pub struct ApiDoc;

@@ -9,6 +9,7 @@ use crate::state::{ApiState, Book};
 use crate::views::accruals::{self, AccrualsView};
 use crate::views::ledger::{self, LedgerPage};
 use crate::views::overview::{self, Overview};
+use crate::views::reconciliation::{self, ReconciliationView};
 use crate::views::record::{self, RecordHistory};
 use crate::views::settlements::{self, SettlementsPage, StatementsView};
 use axum::extract::rejection::PathRejection;
@@ -260,6 +261,21 @@ pub async fn get_settlements(State(state): State<ApiState>, headers: HeaderMap, 
         return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], settlements_csv(&rows)).into_response());
     }
     Ok(Json(settlements::page(&book, period, rows, after.as_deref(), limit, |last| state.cursors.issue(scope, last))).into_response())
+}
+
+/// A month of the ledger against the platform's usage counts per center and day, and the closes forced past a gap.
+#[utoipa::path(get, path = "/v1/reconciliation", tag = "bureau",
+    params(("period" = String, Query, example = "2025-09", description = "The month, YYYY-MM (year 0001–9999)")),
+    responses((status = 200, body = ReconciliationView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_reconciliation(State(state): State<ApiState>, headers: HeaderMap, Query(q): RawParams) -> ApiResult<Response> {
+    let role = principal(&state, &headers)?;
+    let period = params::month("period", required(&q, "period")?)?;
+    if !role.sees_many() {
+        return Err(state.forbidden());
+    }
+    cached(&state, format!("reconciliation/{period}"), reconciliation::reconciliation(&state, period)).await
 }
 
 fn wants_csv(headers: &HeaderMap) -> bool {

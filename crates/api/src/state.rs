@@ -237,10 +237,25 @@ async fn read_again(state: &ApiState, generation: String) -> StoreResult<()> {
     let seconds = timer.stop_and_record();
     tracing::info!(seconds, entities = book.entities.len(), "read the book of a new store generation");
     state.metrics.show_open_months(&book);
+    show_gaps(state, &book).await;
     let generation = book.generation.clone();
     *state.book.write().unwrap_or_else(std::sync::PoisonError::into_inner) = book;
     state.cache.move_to(generation);
     Ok(())
+}
+
+/// Reconciles each open month of `book` with the platform's usage counts for the gap gauge;
+/// a month that cannot be read is left out (and logged), it does not stop the book.
+async fn show_gaps(state: &ApiState, book: &Book) {
+    let mut gaps = Vec::new();
+    for period in book.open_months() {
+        let read = async { Ok::<_, subsidy_store::StoreError>((state.store.usage_counts(period).await?, state.store.ledger_counts(period).await?)) };
+        match read.await {
+            Ok((platform, ledger)) => gaps.push((period, subsidy_core::reconcile(period, &platform, &ledger).gap_records())),
+            Err(e) => tracing::warn!(error = %e, %period, "cannot reconcile the month with the platform's usage counts"),
+        }
+    }
+    state.metrics.show_gaps(&gaps);
 }
 
 /// Refreshes every [`POLL`] until cancelled; a failed read keeps what was read last.

@@ -29,6 +29,7 @@ impl BusConfig {
             TopicSpec { name: t.centers.clone(), partitions: 1, compacted: true },
             TopicSpec { name: t.dead_letter.clone(), partitions: 1, compacted: false },
             TopicSpec { name: t.checkpoints.clone(), partitions: 1, compacted: true },
+            TopicSpec { name: t.usage_counts.clone(), partitions: 1, compacted: true },
         ]
     }
 }

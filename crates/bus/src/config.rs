@@ -15,6 +15,8 @@ pub struct Topics {
     pub dead_letter: String,
     /// Collector positions (compacted), keyed by collector id.
     pub checkpoints: String,
+    /// The platform's usage counts (compacted), keyed `<center>@<day>`.
+    pub usage_counts: String,
 }
 
 impl Default for Topics {
@@ -25,6 +27,7 @@ impl Default for Topics {
             centers: "subsidy.compute-centers".into(),
             dead_letter: "subsidy.dead-letter".into(),
             checkpoints: "subsidy.collector-checkpoints".into(),
+            usage_counts: "subsidy.usage-counts".into(),
         }
     }
 }

@@ -33,6 +33,8 @@ pub enum Command {
     Aggregate(AggregateArgs),
     /// Close a month: freeze its settlements and book adjustments for earlier closed months.
     Close(CloseArgs),
+    /// Compare a month of the ledger with the platform's usage counts per center and day.
+    Reconcile(ReconcileArgs),
     /// Write the settlements of the ledger as it stands as CSV, in the format of `recompute`.
     Export(ExportArgs),
     /// Write what has been fixed for payment (closed months and adjustments) as CSV.
@@ -318,6 +320,9 @@ pub struct KafkaArgs {
     /// Collector checkpoints topic (compacted).
     #[arg(long, env = "SUBSIDY_TOPIC_CHECKPOINTS", default_value = "subsidy.collector-checkpoints")]
     pub topic_checkpoints: String,
+    /// The platform's usage counts per center and day (compacted).
+    #[arg(long, env = "SUBSIDY_TOPIC_USAGE_COUNTS", default_value = "subsidy.usage-counts")]
+    pub topic_usage_counts: String,
     /// Partitions of the records topic when it is created here.
     #[arg(long, env = "SUBSIDY_RECORD_PARTITIONS", default_value_t = 8)]
     pub record_partitions: i32,
@@ -334,6 +339,7 @@ impl KafkaArgs {
                 centers: self.topic_centers.clone(),
                 dead_letter: self.topic_dead_letter.clone(),
                 checkpoints: self.topic_checkpoints.clone(),
+                usage_counts: self.topic_usage_counts.clone(),
             },
             record_partitions: self.record_partitions,
         }
@@ -586,6 +592,13 @@ pub struct CloseArgs {
     /// Why the month is closed early: recorded in its closure.
     #[arg(long, env = "SUBSIDY_CLOSE_REASON")]
     pub reason: Option<String>,
+    /// Close although the ledger and the platform's usage counts differ for some center-days
+    /// (refused without it): why, recorded with the closure, the operator and the gap then.
+    #[arg(long, env = "SUBSIDY_CLOSE_FORCE_REASON")]
+    pub force_reason: Option<String>,
+    /// Who closes, as recorded with a forced close (default `cli:<$USER>`, `cli:operator` without it).
+    #[arg(long, env = "SUBSIDY_OPERATOR")]
+    pub operator: Option<String>,
     /// Bootstrap servers of the log of closes (a ClickHouse ledger's closes are fenced by it).
     #[arg(long, env = "SUBSIDY_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
@@ -599,6 +612,20 @@ pub struct CloseArgs {
     /// The bureau's signing key: after the close, a checkpoint of the log is signed with it.
     #[command(flatten)]
     pub key: SigningKeyArgs,
+}
+
+/// `reconcile` flags.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The month, YYYY-MM.
+    #[arg(long)]
+    pub period: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `export` flags.

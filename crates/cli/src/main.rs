@@ -18,6 +18,7 @@ fn run_async(command: Command) -> anyhow::Result<()> {
             Command::Migrate(args) => subsidy_meter::commands::ledger::migrate(&args).await,
             Command::Aggregate(args) => subsidy_meter::commands::aggregate::run(&args).await,
             Command::Close(args) => subsidy_meter::commands::close::close(&args).await,
+            Command::Reconcile(args) => subsidy_meter::commands::reconcile::run(&args).await,
             Command::Export(args) => subsidy_meter::commands::ledger::export(&args).await,
             Command::Statements(args) => subsidy_meter::commands::ledger::statements(&args).await,
             Command::Demo(args) => subsidy_meter::commands::demo::run(&args).await,

@@ -124,7 +124,7 @@ async fn a_registry_tombstone_removes_the_entity_and_holds_its_lines() {
     require_broker().await;
     let prefix = unique("tomb");
     let name = |t: &str| format!("{prefix}.{t}");
-    let topics = subsidy_bus::Topics { records: name("records"), entities: name("entities"), centers: name("centers"), dead_letter: name("dead-letter"), checkpoints: name("checkpoints") };
+    let topics = subsidy_bus::Topics { records: name("records"), entities: name("entities"), centers: name("centers"), dead_letter: name("dead-letter"), checkpoints: name("checkpoints"), usage_counts: name("usage-counts") };
     let bus = subsidy_bus::BusConfig { brokers: brokers(), topics, record_partitions: 8 };
     subsidy_bus::ensure_topics(&bus.brokers, &bus.topic_specs(), Duration::from_secs(30)).await.unwrap();
     let producer: FutureProducer = subsidy_bus::client_config(&bus.brokers).create().unwrap();
@@ -209,7 +209,7 @@ struct Sender {
 impl Sender {
     async fn topics(prefix: &str) -> (Sender, subsidy_bus::Topics) {
         let name = |t: &str| format!("{prefix}.{t}");
-        let topics = subsidy_bus::Topics { records: name("records"), entities: name("entities"), centers: name("centers"), dead_letter: name("dead-letter"), checkpoints: name("checkpoints") };
+        let topics = subsidy_bus::Topics { records: name("records"), entities: name("entities"), centers: name("centers"), dead_letter: name("dead-letter"), checkpoints: name("checkpoints"), usage_counts: name("usage-counts") };
         let bus = subsidy_bus::BusConfig { brokers: brokers(), topics: topics.clone(), record_partitions: 4 };
         subsidy_bus::ensure_topics(&bus.brokers, &bus.topic_specs(), Duration::from_secs(30)).await.unwrap();
         (Sender { producer: subsidy_bus::client_config(&bus.brokers).create().unwrap() }, topics)

@@ -281,3 +281,51 @@ async fn a_huge_retry_after_is_waited_for_no_longer_than_the_maximum() {
     assert_eq!(waits, [Duration::from_millis(50); 2]);
     assert_eq!(state.stats().rate_limited, 2);
 }
+
+/// Every record id of the stream a client reads from the start to its end now, with `cursor` after it.
+async fn read_ids(c: &PlatformClient, from: Option<String>) -> (std::collections::BTreeSet<String>, String) {
+    let mut ids = std::collections::BTreeSet::new();
+    let mut cursor = from;
+    loop {
+        let page = c.fetch_page(cursor.as_deref(), 500).await.unwrap();
+        for r in &page.records {
+            if let Ok(rec) = subsidy_core::parse_record(r.as_bytes()) {
+                ids.insert(rec.record_id);
+            }
+        }
+        cursor = Some(page.next_cursor.clone());
+        if !page.has_more {
+            return (ids, page.next_cursor);
+        }
+    }
+}
+
+#[tokio::test]
+async fn usage_counts_count_withheld_records_that_arrive_after_the_stream_once_released() {
+    let g = small();
+    let plain = SimState::new(g.dataset.clone(), SimConfig::new(TOKEN)).unwrap();
+    let first = chrono::NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
+    let busiest = first
+        .iter_days()
+        .take(183)
+        .flat_map(|d| plain.counts_of(d).to_vec())
+        .max_by_key(|c| c.records)
+        .expect("the generator makes records from June to November 2025");
+    let mut config = SimConfig::new(TOKEN);
+    config.faults.withhold = Some(subsidy_platform::server::Withhold { center_id: busiest.center_id.clone(), from: busiest.date, to: busiest.date, fraction: 0.001 });
+    let (sim, state) = start(&g, config).await;
+    let c = client(&sim, TOKEN, 2_000);
+    // Paged one center at a time, the counts are the platform's whole figures.
+    let counts = c.fetch_usage_counts(busiest.date, &fast_retries(), |_, _| {}).await.unwrap();
+    let mine = counts.iter().find(|x| x.center_id == busiest.center_id).unwrap();
+    assert_eq!((mine.records, mine.paid), (busiest.records, busiest.paid_amount));
+    assert_eq!(counts.len(), plain.counts_of(busiest.date).len());
+    let (before, cursor) = read_ids(&c, None).await;
+    assert!(state.withheld() > 0);
+    state.release_withheld();
+    let (after, _) = read_ids(&c, Some(cursor)).await;
+    assert!(!after.is_empty() && after.iter().all(|id| !before.contains(id)), "released records come after the cursor, new ids only");
+    assert_eq!(state.withheld(), 0);
+    let bad = c.fetch_usage_counts(chrono::NaiveDate::from_ymd_opt(1999, 1, 1).unwrap(), &fast_retries(), |_, _| {}).await.unwrap();
+    assert!(bad.is_empty());
+}

@@ -14,6 +14,7 @@
 pub mod clickhouse;
 pub mod closing;
 pub mod log;
+pub mod completeness;
 pub mod programme;
 mod codec;
 mod decimal;
@@ -23,6 +24,7 @@ pub mod settled;
 pub mod sqlite;
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
+pub use completeness::{CloseOverride, CountRow};
 pub use closing::{parse_positions, positions_text, CloseFence, CloseRecord};
 pub use self::sqlite::SqliteStore;
 pub use error::{StoreCause, StoreError, StoreResult};
@@ -33,7 +35,7 @@ pub use settled::{lines_under_other_documents, settle_lines, settle_sums, settle
 
 use async_trait::async_trait;
 use subsidy_core::programme::Event;
-use subsidy_core::{Affected, CreditCode, Period, Statement};
+use subsidy_core::{Affected, CreditCode, DayCount, Period, Statement};
 
 /// Migration ids of the retired layout (ledgers keyed by user, settlements kept per
 /// member); a database holding one is refused rather than silently mixed.
@@ -185,4 +187,22 @@ pub trait LedgerStore: Send + Sync {
 
     /// Records a witness's cosignature of a checkpoint (replacing its earlier one of that size).
     async fn record_tlog_cosignature(&self, row: &TlogCosignatureRow) -> StoreResult<()>;
+
+    /// Stores the platform's usage counts; of two rows of one center-day the higher version
+    /// stands, so a replay changes nothing.
+    async fn write_usage_counts(&self, rows: &[CountRow]) -> StoreResult<()>;
+
+    /// The platform's usage counts of the days of `period`, by day then center.
+    async fn usage_counts(&self, period: Period) -> StoreResult<Vec<DayCount>>;
+
+    /// The ledger's figures of `period` per center and usage day: standing lines and the
+    /// sum of their `paid_amount`, by day then center.
+    async fn ledger_counts(&self, period: Period) -> StoreResult<Vec<DayCount>>;
+
+    /// Records a close forced past a gap, before the close itself: it counts only once a
+    /// closure names its close id.
+    async fn record_override(&self, row: &CloseOverride) -> StoreResult<()>;
+
+    /// The forced closes that stand, by month.
+    async fn close_overrides(&self) -> StoreResult<Vec<CloseOverride>>;
 }

@@ -6,6 +6,7 @@ pub mod accruals;
 pub mod ledger;
 pub mod overview;
 pub mod programme;
+pub mod reconciliation;
 pub mod record;
 pub mod settlements;
 

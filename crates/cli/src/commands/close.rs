@@ -6,6 +6,12 @@
 //! the clock, and records the plan through the store's fence: one SQLite
 //! transaction, or, on ClickHouse, staged lines, a claim in the log of closes
 //! (the first standing claim of a month wins) and then the closure rows.
+//!
+//! Before it records anything, a close reconciles every month it closes with
+//! the platform's usage counts (the core's `reconcile`): a center-day whose
+//! ledger figures differ refuses the close, naming them, unless it is forced
+//! with `--force-reason`; a forced close records the reason, the operator
+//! and the gap then with its close id, before the closure.
 
 use crate::cli::CloseArgs;
 use anyhow::{anyhow, bail, Result};
@@ -16,7 +22,8 @@ use subsidy_core::money::format_yuan;
 use subsidy_core::{plan_close, standing_claims, statements_digest, CloseError, CloseInput, ClosePlan, CloseRequest, Period, StatementKind};
 use subsidy_core::document::short;
 use subsidy_core::PolicyDocument;
-use subsidy_store::{lines_under_other_documents, parse_positions, positions_text, settle_sums, BusPosition, CloseFence, CloseRecord, LedgerStore};
+use subsidy_core::Gap;
+use subsidy_store::{CloseOverride, lines_under_other_documents, parse_positions, positions_text, settle_sums, BusPosition, CloseFence, CloseRecord, LedgerStore};
 
 /// Longest wait for the log of closes to answer or be read to its end.
 const LOG_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,10 +39,15 @@ pub async fn close(args: &CloseArgs) -> Result<()> {
     };
     // Read the key before anything is closed: a bad key file fails the command, not the signing after it.
     let signing_key = crate::commands::tlog::signing_key(&args.key)?;
+    let force_reason = match args.force_reason.as_deref().map(str::trim) {
+        Some("") => bail!("--force-reason needs a reason: it is recorded with the closure"),
+        other => other,
+    };
+    let operator = crate::commands::programme::label(args.operator.as_deref());
     let store = crate::store::open(&args.store).await?;
     store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
     let (policy, sequence) = crate::ledger_policy::for_reading(store.as_ref(), args.policy.as_deref()).await.map_err(|e| anyhow!("cannot close {period}: {e:#}"))?;
-    let ask = Ask { period, early_reason: early_reason.as_deref(), policy, sequence, wait: Duration::from_secs(args.replica_wait) };
+    let ask = Ask { period, early_reason: early_reason.as_deref(), policy, sequence, wait: Duration::from_secs(args.replica_wait), force_reason, operator };
     let (close_id, plan) = match store.close_fence() {
         CloseFence::Transaction => close_in_store(store.as_ref(), &ask).await?,
         CloseFence::Log => {
@@ -77,6 +89,10 @@ struct Ask<'a> {
     /// Its sequence; `None` when the ledger holds no document.
     sequence: Option<u64>,
     wait: Duration,
+    /// Why to close past a gap with the platform's counts, when forced.
+    force_reason: Option<&'a str>,
+    /// Who closes.
+    operator: String,
 }
 
 enum Closed {
@@ -143,10 +159,54 @@ fn refuse_mixed(period: Period, sums: &[subsidy_store::LineSum], ask: &Ask<'_>) 
     )
 }
 
+/// The center-days of the months `plan` closes whose ledger figures differ from the platform's
+/// counts; an error naming them unless the close is forced.
+async fn completeness(store: &dyn LedgerStore, ask: &Ask<'_>, plan: &ClosePlan) -> Result<Vec<Gap>> {
+    let mut gaps = Vec::new();
+    let mut unverified = 0;
+    for p in plan.periods() {
+        let r = crate::commands::reconcile::of_month(store, p).await.map_err(|e| anyhow!("cannot close {}: {e:#}", ask.period))?;
+        unverified += r.unverified_days.len();
+        gaps.extend(r.gaps);
+    }
+    if unverified > 0 {
+        eprintln!("close: {unverified} days of the ledger have no usage counts from the platform: their completeness is not checked");
+    }
+    if gaps.is_empty() || ask.force_reason.is_some() {
+        return Ok(gaps);
+    }
+    let missing: u64 = gaps.iter().map(|g| g.missing_records().unsigned_abs()).sum();
+    let named: Vec<String> = subsidy_core::Reconciliation { period: ask.period, compared: 0, gaps, unverified_days: Vec::new() }.describe_gaps();
+    bail!(
+        "cannot close {}: the ledger and the platform's usage counts differ on {} center-days ({missing} records): {}; \
+         wait until the collector and the aggregator have caught up (`subsidy-meter reconcile --period {}` shows the gap), \
+         or close with --force-reason \"why\", which is recorded with the closure",
+        ask.period,
+        named.len(),
+        named.join("; "),
+        ask.period
+    )
+}
+
+/// Records a close forced past `gaps` under `close_id`, before the closure: it counts only once a closure names the id.
+async fn record_override(store: &dyn LedgerStore, ask: &Ask<'_>, close_id: &str, gaps: Vec<Gap>) -> Result<()> {
+    let Some(reason) = ask.force_reason else { return Ok(()) };
+    if gaps.is_empty() {
+        eprintln!("close: --force-reason given, but the ledger agrees with the platform's usage counts: nothing forced");
+        return Ok(());
+    }
+    let row = CloseOverride { close_id: close_id.to_string(), period: ask.period, reason: reason.to_string(), operator: ask.operator.clone(), at: chrono::Utc::now(), gaps };
+    store.record_override(&row).await.map_err(|e| anyhow!("cannot close {}: cannot record the forced close: {e}", ask.period))?;
+    eprintln!("close: forced past a gap of {} records on {} center-days by {}; reason recorded: {reason}", row.gap_records(), row.gaps.len(), ask.operator);
+    Ok(())
+}
+
 /// SQLite: the plan and its closure rows in one transaction; a month closed meanwhile is refused by the store.
 async fn close_in_store(store: &dyn LedgerStore, ask: &Ask<'_>) -> Result<(String, ClosePlan)> {
     let (plan, seen) = plan(store, ask).await?;
+    let gaps = completeness(store, ask, &plan).await?;
     let close_id = new_close_id(ask.period);
+    record_override(store, ask, &close_id, gaps).await?;
     let record = CloseRecord {
         close_id: close_id.clone(),
         periods: plan.periods(),
@@ -175,7 +235,9 @@ async fn close_through_log(store: &dyn LedgerStore, log: &ClosesLog, ledger: &st
         return Ok(Closed::Completed(claim.close_id.clone()));
     }
     let (plan, seen) = plan(store, ask).await?;
+    let gaps = completeness(store, ask, &plan).await?;
     let close_id = new_close_id(period);
+    record_override(store, ask, &close_id, gaps).await?;
     store.stage_statements(&close_id, &plan.statements).await.map_err(|e| anyhow!("cannot close {period}: {e}"))?;
     let claim = Claim {
         ledger: ledger.to_string(),

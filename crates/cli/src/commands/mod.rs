@@ -12,3 +12,4 @@ pub mod policy;
 pub mod programme;
 pub mod recompute;
 pub mod tlog;
+pub mod reconcile;

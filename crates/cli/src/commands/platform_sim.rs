@@ -44,6 +44,7 @@ pub fn sim_config(args: &PlatformSimArgs) -> SimConfig {
             rate_limit_first: args.rate_limit_first,
             oversized_registry_bytes: args.oversized_registry_bytes,
             redirect_to: args.redirect_to.clone(),
+            withhold: None,
         },
         fault_seed: args.fault_seed,
     }

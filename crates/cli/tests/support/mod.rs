@@ -46,6 +46,8 @@ pub fn topic_args(prefix: &str) -> Vec<String> {
         format!("{prefix}.dead-letter"),
         "--topic-checkpoints".into(),
         format!("{prefix}.checkpoints"),
+        "--topic-usage-counts".into(),
+        format!("{prefix}.usage-counts"),
         "--kafka-brokers".into(),
         brokers(),
     ]

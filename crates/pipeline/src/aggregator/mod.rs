@@ -27,6 +27,7 @@ mod consumer;
 mod index;
 mod background;
 mod registry_feed;
+mod counts_feed;
 mod resettle;
 mod split;
 mod watchdog;
@@ -130,6 +131,7 @@ impl Aggregator {
         let topics = &self.bus.topics;
         let (registry, tailers) = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, self.metrics.clone(), internal.clone()).await?;
         tailers.into_iter().for_each(|t| background.task(t));
+        background.task(counts_feed::start(&self.bus.brokers, &topics.usage_counts, self.store.clone(), internal.clone()).await?);
         let gate = Arc::new(WriteGate::default());
         let (consumer, generation) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.config.timings, gate.clone())?;
         let partitions = consumer::partition_count(consumer.clone(), &topics.records, Duration::from_secs(30)).await?;

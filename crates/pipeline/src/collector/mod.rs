@@ -6,7 +6,12 @@
 //! after it may be produced twice (the aggregator drops repeats by revision)
 //! but none is skipped. The checkpoint's age is refreshed every second, so a
 //! stall shows while it lasts, even while a request is retried.
+//!
+//! Once caught up it also pulls the platform's usage counts of every day its
+//! records fell on (see [`counts`]), so completeness can be judged against
+//! what the platform says it holds.
 
+mod counts;
 mod registry;
 mod sink;
 
@@ -78,6 +83,8 @@ pub struct Collector {
     pub config: CollectorConfig,
     /// Last registry value produced per (kind, key), so unchanged items are not produced again.
     registry_sent: std::sync::Mutex<std::collections::HashMap<(&'static str, String), Vec<u8>>>,
+    /// Last usage count produced per `<center>@<day>`, so unchanged counts are not produced again.
+    counts_sent: std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>,
 }
 
 fn unix_now() -> i64 {
@@ -87,7 +94,7 @@ fn unix_now() -> i64 {
 impl Collector {
     /// A collector over these parts.
     pub fn new(client: PlatformClient, sink: RecordSink, checkpoints: Checkpoints, metrics: CollectorMetrics, config: CollectorConfig) -> Collector {
-        Collector { client, sink, checkpoints, metrics, config, registry_sent: Default::default() }
+        Collector { client, sink, checkpoints, metrics, config, registry_sent: Default::default(), counts_sent: Default::default() }
     }
 
     async fn fetch(&self, cursor: Option<&str>) -> PipelineResult<Page> {
@@ -125,6 +132,10 @@ impl Collector {
             // `None`: later than the clock can name, so never.
             let mut next_registry_poll = Some(Instant::now());
             let mut trail = Trail::default();
+            // Days of the records produced, and whether any came since the counts were last pulled.
+            let mut days = std::collections::BTreeSet::new();
+            let mut counts_due = false;
+            let mut next_counts_poll = Some(Instant::now());
             loop {
                 if next_registry_poll.is_some_and(|at| Instant::now() >= at) {
                     tokio::select! {
@@ -140,11 +151,21 @@ impl Collector {
                 trail.follow(cursor.as_deref(), &page).map_err(|source| PipelineError::Platform { what: "following the page cursor", source })?;
                 let has_more = page.has_more;
                 cursor = Some(page.next_cursor.clone());
-                let pending = self.sink.enqueue_page(&page).await?;
+                let mut pending = self.sink.enqueue_page(&page).await?;
+                counts_due |= !pending.days.is_empty();
+                days.append(&mut pending.days);
                 if tx.send(pending).await.is_err() {
                     break; // the acknowledger stopped with an error, reported below
                 }
                 if !has_more {
+                    if counts_due || next_counts_poll.is_some_and(|at| Instant::now() >= at) {
+                        tokio::select! {
+                            polled = counts::poll(self, &days) => polled?,
+                            _ = shutdown.cancelled() => break,
+                        }
+                        counts_due = false;
+                        next_counts_poll = Instant::now().checked_add(self.config.registry_interval);
+                    }
                     if self.config.exit_when_caught_up {
                         break;
                     }

@@ -32,6 +32,8 @@ pub struct SentPage {
 /// A page whose messages are enqueued, with the deliveries still to await.
 pub struct PendingPage {
     deliveries: Vec<(DeliveryFuture, Kind)>,
+    /// The days (China Standard Time) of the good records' usage, for the usage counts.
+    pub(crate) days: std::collections::BTreeSet<chrono::NaiveDate>,
     newest_updated_at: Option<DateTime<FixedOffset>>,
     next_cursor: String,
 }
@@ -110,6 +112,7 @@ impl RecordSink {
     pub async fn enqueue_page(&self, page: &Page) -> PipelineResult<PendingPage> {
         let mut pending = Vec::with_capacity(page.records.len());
         let mut newest: Option<DateTime<FixedOffset>> = None;
+        let mut days = std::collections::BTreeSet::new();
         for item in &page.records {
             let bytes = item.as_bytes();
             let parsed = match item {
@@ -121,6 +124,7 @@ impl RecordSink {
                     if newest.is_none_or(|n| record.updated_at > n) {
                         newest = Some(record.updated_at);
                     }
+                    days.insert(subsidy_core::period::cst_date(&record.usage_end));
                     let fr = FutureRecord::to(&self.topics.records).key(record.record_id.as_bytes()).payload(bytes);
                     self.enqueue(fr, &mut pending, Kind::Record).await?;
                 }
@@ -131,7 +135,7 @@ impl RecordSink {
                 }
             }
         }
-        Ok(PendingPage { deliveries: pending, newest_updated_at: newest, next_cursor: page.next_cursor.clone() })
+        Ok(PendingPage { deliveries: pending, days, newest_updated_at: newest, next_cursor: page.next_cursor.clone() })
     }
 
     /// Sends registry items (key, JSON bytes) to `topic` and waits for all acknowledgements.

@@ -1,11 +1,13 @@
 //! The collector's client for the platform API: pages of raw records behind
-//! an opaque cursor, the entity and center registries, bearer auth, error
+//! an opaque cursor, the entity and center registries, the usage counts per
+//! center and day, bearer auth, error
 //! classification and retries with backoff. Redirects are refused, never
 //! followed, so the token goes to the configured URL only.
 //!
 //! Keeps every record as the bytes the platform sent; it parses nothing
 //! beyond the page envelope, which is the core crate's job.
 
+mod counts;
 mod error;
 mod page;
 mod retry;

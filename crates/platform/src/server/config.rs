@@ -33,6 +33,25 @@ pub struct Faults {
     pub oversized_registry_bytes: usize,
     /// When set, every request with the right token is answered 307 with this `Location`.
     pub redirect_to: Option<String>,
+    /// When set, some records of one center and day range are withheld from
+    /// `/v1/usage-records` (the usage counts still count them) until
+    /// [`SimState::release_withheld`](super::SimState::release_withheld).
+    pub withhold: Option<Withhold>,
+}
+
+/// Records the platform holds and counts but does not serve: a platform bug, a page skipped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Withhold {
+    /// The compute center.
+    pub center_id: String,
+    /// First day (China Standard Time) whose records are withheld.
+    pub from: chrono::NaiveDate,
+    /// Last day, inclusive.
+    pub to: chrono::NaiveDate,
+    /// Share of the center's records of each day withheld (rounded up: at least one a day
+    /// that has records), in 0–1.
+    pub fraction: f64,
 }
 
 /// Largest [`Faults::oversized_registry_bytes`].
@@ -59,6 +78,7 @@ impl Faults {
             rate_limit_first: 0,
             oversized_registry_bytes: 0,
             redirect_to: None,
+            withhold: None,
         }
     }
 
@@ -81,6 +101,14 @@ impl Faults {
         }
         if self.oversized_registry_bytes > MAX_OVERSIZED_REGISTRY_BYTES {
             return Err(SimConfigError { field: "oversized_registry_bytes", problem: format!("must be at most {MAX_OVERSIZED_REGISTRY_BYTES}") });
+        }
+        if let Some(w) = &self.withhold {
+            if !(w.fraction > 0.0 && w.fraction <= 1.0) {
+                return Err(SimConfigError { field: "withhold.fraction", problem: format!("must be above 0 and at most 1, is {}", w.fraction) });
+            }
+            if w.to < w.from || w.center_id.is_empty() {
+                return Err(SimConfigError { field: "withhold", problem: "needs a center and `to` not before `from`".into() });
+            }
         }
         if let Some(to) = &self.redirect_to {
             if to.is_empty() || axum::http::HeaderValue::from_str(to).is_err() {

@@ -2,17 +2,20 @@
 //! (`/v1/usage-records` with an opaque cursor, `/v1/entities`,
 //! `/v1/compute-centers`, `/healthz`), bearer auth, records released over
 //! time, and fault switches (5xx, 429 with any `Retry-After`, slow and
-//! truncated answers, redirects, oversized registry items).
+//! truncated answers, redirects, oversized registry items, records withheld
+//! from the stream while `/v1/usage-counts` still counts them).
 //!
 //! Serves a [`Dataset`](crate::dataset::Dataset) as it is; faults never
 //! change which records a cursor leads to. It settles nothing.
 
 mod config;
+mod counts;
 mod cursor;
 mod routes;
 mod state;
 
-pub use config::{Faults, Release, SimConfig, SimConfigError};
+pub use config::{Faults, Release, SimConfig, SimConfigError, Withhold};
+pub use counts::{CenterDayCount, PlatformCounts};
 pub use routes::{router, DEFAULT_LIMIT, MAX_LIMIT};
 pub use state::{SimState, SimStats};
 

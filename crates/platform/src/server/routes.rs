@@ -26,6 +26,7 @@ pub fn router(state: SimState) -> Router {
         .route("/v1/usage-records", get(usage_records))
         .route("/v1/entities", get(entities))
         .route("/v1/compute-centers", get(centers))
+        .route("/v1/usage-counts", get(usage_counts))
         .fallback(not_found)
         .with_state(state)
 }
@@ -161,6 +162,49 @@ async fn usage_records(State(state): State<SimState>, headers: HeaderMap, query:
         }
         None => bad_request(&state, "invalid_cursor", "the cursor is past the end of the stream"),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct CountsQuery {
+    date: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// Per compute center, the records the platform holds for one day (China Standard Time)
+/// and the sum of their `paid_amount`; paged by center like the record stream.
+async fn usage_counts(State(state): State<SimState>, headers: HeaderMap, query: Result<Query<CountsQuery>, QueryRejection>) -> Response {
+    let shape = match admit(&state, &headers, false).await {
+        Ok(shape) => shape,
+        Err(r) => return r,
+    };
+    let Ok(Query(q)) = query else {
+        return bad_request(&state, "invalid_query", "the query string does not parse");
+    };
+    let Some(date) = q.date.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) else {
+        return bad_request(&state, "invalid_date", "date must be a day, YYYY-MM-DD (China Standard Time)");
+    };
+    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
+        None => DEFAULT_LIMIT,
+        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => return bad_request(&state, "invalid_limit", "limit must be an integer from 1 to 1000"),
+    };
+    let all = state.counts_of(date);
+    let pos = match q.cursor.as_deref() {
+        None => 0,
+        Some(c) => match cursor::decode(c) {
+            Some(p) if p <= all.len() => p,
+            _ => return bad_request(&state, "invalid_cursor", "the cursor was not issued for this day's counts"),
+        },
+    };
+    let end = pos.saturating_add(limit).min(all.len());
+    let body = serde_json::json!({
+        "date": date.to_string(),
+        "counts": &all[pos..end],
+        "next_cursor": cursor::encode(end),
+        "has_more": end < all.len(),
+    });
+    ok(&state, body.to_string().into_bytes(), shape)
 }
 
 async fn entities(State(state): State<SimState>, headers: HeaderMap) -> Response {

@@ -2,12 +2,13 @@
 //! RNG and request counters, and the page bodies built from them.
 
 use super::config::{Faults, Release, SimConfig, SimConfigError};
+use super::counts::{tally, CenterDayCount, PlatformCounts};
 use super::cursor;
 use crate::dataset::Dataset;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::value::RawValue;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -107,7 +108,14 @@ fn with_oversized(items: &[serde_json::Value], bytes: usize) -> Vec<serde_json::
 
 #[derive(Debug)]
 struct Inner {
+    /// Record lines in stream order: withheld lines, if any, last.
     records: Vec<String>,
+    /// Lines before the withheld ones.
+    kept: usize,
+    /// Whether the withheld lines are still kept back.
+    held: AtomicBool,
+    /// What `/v1/usage-counts` serves: every record, withheld or not.
+    counts: PlatformCounts,
     /// The entity and center lists as served: the platform's registry changes over time.
     registry: RwLock<RegistryBodies>,
     token: String,
@@ -164,10 +172,19 @@ impl SimState {
             Release::All => dataset.records.len(),
             Release::Rate { initial, .. } | Release::Manual { initial } => initial.min(dataset.records.len()),
         };
+        let (counts, withheld) = tally(&dataset.records, config.faults.withhold.as_ref());
+        let kept = dataset.records.len() - withheld.len();
+        let records = if withheld.is_empty() { dataset.records } else { withheld_last(dataset.records, &withheld) };
+        if !withheld.is_empty() {
+            tracing::info!(lines = withheld.len(), "withholding records from the stream until released");
+        }
         Ok(SimState {
             inner: Arc::new(Inner {
                 registry: RwLock::new(RegistryBodies::of(&dataset.entities, &dataset.centers, config.faults.oversized_registry_bytes)),
-                records: dataset.records,
+                records,
+                kept,
+                held: AtomicBool::new(!withheld.is_empty()),
+                counts,
                 token: config.token,
                 release: config.release,
                 faults: config.faults,
@@ -197,7 +214,24 @@ impl SimState {
                 released.saturating_add((i.started.elapsed().as_secs_f64() * per_sec) as usize)
             }
         };
-        v.min(i.records.len())
+        let end = if i.held.load(Ordering::Acquire) { i.kept } else { i.records.len() };
+        v.min(end)
+    }
+
+    /// Serves the withheld records from now on, after every other record of the stream
+    /// (a cursor already issued leads to them). The usage counts never changed.
+    pub fn release_withheld(&self) {
+        self.inner.held.store(false, Ordering::Release);
+    }
+
+    /// Record lines withheld and not yet released.
+    pub fn withheld(&self) -> usize {
+        if self.inner.held.load(Ordering::Acquire) { self.inner.records.len() - self.inner.kept } else { 0 }
+    }
+
+    /// The usage counts of one day (China Standard Time), by center.
+    pub fn counts_of(&self, date: chrono::NaiveDate) -> &[CenterDayCount] {
+        self.inner.counts.day(date)
     }
 
     /// Makes at least `n` records visible (never fewer than now). Meant for [`Release::Manual`].
@@ -301,6 +335,22 @@ impl SimState {
     }
 }
 
+/// The lines in stream order with those at `withheld` (sorted positions) moved to the end.
+fn withheld_last(records: Vec<String>, withheld: &[usize]) -> Vec<String> {
+    let mut held = Vec::with_capacity(withheld.len());
+    let mut out = Vec::with_capacity(records.len());
+    let mut next = withheld.iter().peekable();
+    for (i, line) in records.into_iter().enumerate() {
+        if next.next_if_eq(&&i).is_some() {
+            held.push(line);
+        } else {
+            out.push(line);
+        }
+    }
+    out.extend(held);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,5 +394,12 @@ mod tests {
         assert_eq!((v["records"][0]["n"].as_u64(), v["has_more"].as_bool()), (Some(3), Some(true)));
         assert!(s.page(11, 1).is_none());
         assert_eq!(s.page(10, 1).unwrap().records, 0);
+    }
+
+    #[test]
+    fn withheld_lines_move_to_the_end_of_the_stream() {
+        let lines: Vec<String> = (0..6).map(|i| i.to_string()).collect();
+        assert_eq!(withheld_last(lines.clone(), &[1, 4]), ["0", "2", "3", "5", "1", "4"]);
+        assert_eq!(withheld_last(lines.clone(), &[]), lines);
     }
 }

@@ -8,6 +8,7 @@
 //! the column mapping only: it holds no settlement rules.
 
 mod close;
+mod completeness;
 mod cluster;
 mod config;
 mod error;
@@ -277,5 +278,25 @@ impl LedgerStore for ClickHouseStore {
 
     async fn record_tlog_cosignature(&self, row: &crate::TlogCosignatureRow) -> StoreResult<()> {
         deadline(tlog::record_cosignature(&self.client, row)).await
+    }
+
+    async fn write_usage_counts(&self, rows: &[crate::CountRow]) -> StoreResult<()> {
+        deadline(completeness::write_counts(&self.client, rows)).await
+    }
+
+    async fn usage_counts(&self, period: Period) -> StoreResult<Vec<subsidy_core::DayCount>> {
+        deadline(completeness::platform_counts(&self.client, period)).await
+    }
+
+    async fn ledger_counts(&self, period: Period) -> StoreResult<Vec<subsidy_core::DayCount>> {
+        deadline(completeness::ledger_counts(&self.client, period)).await
+    }
+
+    async fn record_override(&self, row: &crate::CloseOverride) -> StoreResult<()> {
+        deadline(completeness::record_override(&self.client, row)).await
+    }
+
+    async fn close_overrides(&self) -> StoreResult<Vec<crate::CloseOverride>> {
+        deadline(completeness::close_overrides(&self.client)).await
     }
 }

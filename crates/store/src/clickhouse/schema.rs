@@ -22,6 +22,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0007_policy_document", include_str!("../../../../schemas/clickhouse/0007_policy_document.sql")),
     ("0008_registry_as_of", include_str!("../../../../schemas/clickhouse/0008_registry_as_of.sql")),
     ("0009_programme", include_str!("../../../../schemas/clickhouse/0009_programme.sql")),
+    ("0010_completeness", include_str!("../../../../schemas/clickhouse/0010_completeness.sql")),
     ("0012_tlog", include_str!("../../../../schemas/clickhouse/0012_tlog.sql")),
 ];
 
@@ -171,7 +172,7 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(ids, sorted);
         let all: Vec<String> = MIGRATIONS.iter().flat_map(|(_, sql)| statements(sql)).collect();
-        assert_eq!(all.len(), 22);
+        assert_eq!(all.len(), 26);
         for s in &all {
             let creates = s.starts_with("CREATE TABLE IF NOT EXISTS") || s.starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS");
             assert!(creates || added_column(s).is_some(), "{s}");

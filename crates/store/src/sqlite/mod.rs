@@ -8,6 +8,7 @@
 
 mod close;
 mod codec;
+mod completeness;
 mod policy;
 mod programme;
 mod read;
@@ -249,5 +250,27 @@ impl LedgerStore for SqliteStore {
     async fn record_tlog_cosignature(&self, row: &crate::TlogCosignatureRow) -> StoreResult<()> {
         let row = row.clone();
         self.with_conn(move |c| tlog::record_cosignature(c, &row)).await
+    }
+
+    async fn write_usage_counts(&self, rows: &[crate::CountRow]) -> StoreResult<()> {
+        let rows = rows.to_vec();
+        self.with_conn(move |c| completeness::write_counts(c, &rows)).await
+    }
+
+    async fn usage_counts(&self, period: Period) -> StoreResult<Vec<subsidy_core::DayCount>> {
+        self.with_conn(move |c| completeness::platform_counts(c, period)).await
+    }
+
+    async fn ledger_counts(&self, period: Period) -> StoreResult<Vec<subsidy_core::DayCount>> {
+        self.with_conn(move |c| completeness::ledger_counts(c, period)).await
+    }
+
+    async fn record_override(&self, row: &crate::CloseOverride) -> StoreResult<()> {
+        let row = row.clone();
+        self.with_conn(move |c| completeness::record_override(c, &row)).await
+    }
+
+    async fn close_overrides(&self) -> StoreResult<Vec<crate::CloseOverride>> {
+        self.with_conn(completeness::close_overrides).await
     }
 }

@@ -16,6 +16,7 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
     ("0007_policy_document", include_str!("../../../../schemas/sqlite/0007_policy_document.sql")),
     ("0008_registry_as_of", include_str!("../../../../schemas/sqlite/0008_registry_as_of.sql")),
     ("0009_programme", include_str!("../../../../schemas/sqlite/0009_programme.sql")),
+    ("0010_completeness", include_str!("../../../../schemas/sqlite/0010_completeness.sql")),
     ("0012_tlog", include_str!("../../../../schemas/sqlite/0012_tlog.sql")),
 ];
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+mod completeness;
 mod ledger;
 mod policy;
 mod programme;
@@ -12,6 +13,7 @@ mod reads;
 mod statements;
 mod tlog;
 
+pub use completeness::*;
 pub use fixtures::{batch_of, code, line, pos};
 pub use ledger::*;
 pub use policy::*;
@@ -49,6 +51,8 @@ macro_rules! for_each_case {
             programme_steps_are_recorded_in_sequence,
             steps_are_checked_appended_and_folded,
             log_checkpoints_are_recorded_once_per_size,
+            usage_counts_keep_the_latest_and_reconcile_with_the_lines,
+            a_forced_close_counts_once_its_closure_stands,
         );
     };
 }
