@@ -153,9 +153,7 @@ impl Scenario {
 
     /// Closes one month; statement lines booked before must all still be there.
     fn close(&mut self, month: &str) {
-        // Records released after a close are this test's subject: the platform's usage counts
-        // already count them, so the close is forced past that gap, with a reason.
-        let o = self.store.run(&["close", "--period", month, "--force-reason", "records released after the close are booked as adjustments"]);
+        let o = self.store.run(&["close", "--period", month]);
         assert!(o.status.success(), "close {month}: {}", String::from_utf8_lossy(&o.stderr));
         let now: Vec<String> = self.store.statements(self.dir.path()).lines().map(str::to_string).collect();
         for row in &self.booked {
