@@ -26,7 +26,7 @@ fn withheld_center(plain: &SimState) -> (String, NaiveDate, [u64; 3]) {
     let june: Vec<NaiveDate> = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap().iter_days().take(30).collect();
     let records = |center: &str, d: NaiveDate| plain.counts_of(d).iter().find(|c| c.center_id == center).map_or(0, |c| c.records);
     let mut best: Option<(u64, String, NaiveDate, [u64; 3])> = None;
-    for center in june.iter().flat_map(|d| plain.counts_of(*d).iter().map(|c| c.center_id.clone())).collect::<std::collections::BTreeSet<_>>() {
+    for center in june.iter().flat_map(|d| plain.counts_of(*d).into_iter().map(|c| c.center_id)).collect::<std::collections::BTreeSet<_>>() {
         for w in june.windows(3) {
             let n = [records(&center, w[0]), records(&center, w[1]), records(&center, w[2])];
             let total: u64 = n.iter().sum();

@@ -308,7 +308,7 @@ async fn usage_counts_count_withheld_records_that_arrive_after_the_stream_once_r
     let busiest = first
         .iter_days()
         .take(183)
-        .flat_map(|d| plain.counts_of(d).to_vec())
+        .flat_map(|d| plain.counts_of(d))
         .max_by_key(|c| c.records)
         .expect("the generator makes records from June to November 2025");
     let mut config = SimConfig::new(TOKEN);

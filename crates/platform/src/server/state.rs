@@ -2,7 +2,7 @@
 //! RNG and request counters, and the page bodies built from them.
 
 use super::config::{Faults, Release, SimConfig, SimConfigError};
-use super::counts::{tally, CenterDayCount, PlatformCounts};
+use super::counts::{withheld, CenterDayCount, PlatformCounts};
 use super::cursor;
 use crate::dataset::Dataset;
 use rand::{Rng, SeedableRng};
@@ -114,7 +114,7 @@ struct Inner {
     kept: usize,
     /// Whether the withheld lines are still kept back.
     held: AtomicBool,
-    /// What `/v1/usage-counts` serves: every record, withheld or not.
+    /// Where each record's copies are, for `/v1/usage-counts`.
     counts: PlatformCounts,
     /// The entity and center lists as served: the platform's registry changes over time.
     registry: RwLock<RegistryBodies>,
@@ -172,12 +172,13 @@ impl SimState {
             Release::All => dataset.records.len(),
             Release::Rate { initial, .. } | Release::Manual { initial } => initial.min(dataset.records.len()),
         };
-        let (counts, withheld) = tally(&dataset.records, config.faults.withhold.as_ref());
+        let withheld = withheld(&dataset.records, config.faults.withhold.as_ref());
         let kept = dataset.records.len() - withheld.len();
         let records = if withheld.is_empty() { dataset.records } else { withheld_last(dataset.records, &withheld) };
         if !withheld.is_empty() {
             tracing::info!(lines = withheld.len(), "withholding records from the stream until released");
         }
+        let counts = PlatformCounts::of(&records);
         Ok(SimState {
             inner: Arc::new(Inner {
                 registry: RwLock::new(RegistryBodies::of(&dataset.entities, &dataset.centers, config.faults.oversized_registry_bytes)),
@@ -205,21 +206,26 @@ impl SimState {
     /// Records visible to clients now.
     pub fn visible(&self) -> usize {
         let i = &self.inner;
+        let end = if i.held.load(Ordering::Acquire) { i.kept } else { i.records.len() };
+        self.released_now().min(end)
+    }
+
+    /// How far the release has come, before any withholding.
+    fn released_now(&self) -> usize {
+        let i = &self.inner;
         let released = i.released.load(Ordering::Acquire);
-        let v = match i.release {
+        match i.release {
             Release::All => i.records.len(),
             Release::Manual { .. } => released,
             Release::Rate { per_sec, .. } => {
                 // Float-to-int casts saturate.
                 released.saturating_add((i.started.elapsed().as_secs_f64() * per_sec) as usize)
             }
-        };
-        let end = if i.held.load(Ordering::Acquire) { i.kept } else { i.records.len() };
-        v.min(end)
+        }
     }
 
     /// Serves the withheld records from now on, after every other record of the stream
-    /// (a cursor already issued leads to them). The usage counts never changed.
+    /// (a cursor already issued leads to them). The usage counts counted them all along.
     pub fn release_withheld(&self) {
         self.inner.held.store(false, Ordering::Release);
     }
@@ -229,9 +235,12 @@ impl SimState {
         if self.inner.held.load(Ordering::Acquire) { self.inner.records.len() - self.inner.kept } else { 0 }
     }
 
-    /// The usage counts of one day (China Standard Time), by center.
-    pub fn counts_of(&self, date: chrono::NaiveDate) -> &[CenterDayCount] {
-        self.inner.counts.day(date)
+    /// The usage counts of one day (China Standard Time), by center, over the records the
+    /// platform holds now: those released so far and those withheld from the stream (a record
+    /// still to be released is not on the platform yet).
+    pub fn counts_of(&self, date: chrono::NaiveDate) -> Vec<CenterDayCount> {
+        let (released, kept) = (self.released_now(), self.inner.kept);
+        self.inner.counts.day(date, |p| p < released || p >= kept)
     }
 
     /// Makes at least `n` records visible (never fewer than now). Meant for [`Release::Manual`].
