@@ -278,6 +278,14 @@ pub struct RecomputeArgs {
     /// Where to write the registry's data-quality findings, one JSON object per line.
     #[arg(long)]
     pub findings: Option<PathBuf>,
+    /// Usage another scheme already funds (CSV or a JSON array: scheme, and record_id or
+    /// contract_id): excluded as `subsidized_elsewhere`. Any refused entry is an error.
+    #[arg(long)]
+    pub funded_elsewhere: Option<PathBuf>,
+    /// Compute suppliers' claims (CSV or a JSON array: record_id, supplier_credit_code): a
+    /// claim by the center's owner excludes the record for its user as `claimed_by_supplier`.
+    #[arg(long)]
+    pub supplier_claims: Option<PathBuf>,
     /// Replace output files that already exist (without it, an existing file is an error).
     #[arg(long)]
     pub force: bool,

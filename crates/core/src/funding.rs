@@ -209,6 +209,57 @@ pub fn claim_refusal(claim: &SupplierClaim, facts: &Facts, registry: &Registry) 
     }
 }
 
+/// Something about the lists worth a person's look that changes no figure: an entry naming a
+/// record or contract no line has, or a claim refused because its supplier does not own the center.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Notice {
+    /// `unknown_record`, `unknown_contract` or `claim_refused`.
+    pub issue: &'static str,
+    /// The entry's key ([`FundedEntry::key`], [`SupplierClaim::key`]).
+    pub key: String,
+    /// A sentence for people.
+    pub detail: String,
+}
+
+/// What the lists say that the ledger's standing lines (their facts) do not bear out, sorted.
+pub fn review<'a>(lines: impl Iterator<Item = &'a Facts>, registry: &Registry) -> Vec<Notice> {
+    let lists = registry.funding();
+    if lists.is_empty() {
+        return Vec::new();
+    }
+    let mut records: BTreeMap<&str, &Facts> = BTreeMap::new();
+    let mut contracts: BTreeSet<&str> = BTreeSet::new();
+    for f in lines {
+        records.insert(&f.record_id, f);
+        contracts.extend(f.contract_id.as_deref());
+    }
+    let mut out = Vec::new();
+    for e in lists.funded() {
+        let known = match &e.target {
+            FundedTarget::Record(id) => records.contains_key(id.as_str()),
+            FundedTarget::Contract(id) => contracts.contains(id.as_str()),
+        };
+        if !known {
+            let (issue, what) = match e.target {
+                FundedTarget::Record(_) => ("unknown_record", "record"),
+                FundedTarget::Contract(_) => ("unknown_contract", "contract"),
+            };
+            out.push(Notice { issue, key: e.key(), detail: format!("scheme {} names {what} {}, which no ledger line has; it excludes nothing yet", e.scheme, e.target.id()) });
+        }
+    }
+    for c in lists.claims() {
+        let refusal = match records.get(c.record_id.as_str()) {
+            None => Some(("unknown_record", format!("claim by {} names record {}, which no ledger line has; it excludes nothing yet", c.supplier, c.record_id))),
+            Some(facts) => claim_refusal(&c, facts, registry).map(|why| ("claim_refused", why)),
+        };
+        if let Some((issue, detail)) = refusal {
+            out.push(Notice { issue, key: c.key(), detail });
+        }
+    }
+    out.sort();
+    out
+}
+
 fn field_text<'a>(obj: &'a Map<String, Value>, name: &'static str) -> Result<Option<&'a str>, Rejection> {
     match obj.get(name) {
         None | Some(Value::Null) => Ok(None),

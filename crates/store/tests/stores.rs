@@ -138,7 +138,7 @@ async fn an_add_column_already_applied_is_skipped_when_its_migration_runs_again(
         .unwrap();
     let outcome = store.migrate().await;
     store.drop_database().await.unwrap();
-    assert_eq!(outcome.unwrap(), vec!["0005_line_accelerator".to_string(), "0006_close_fence".to_string(), "0007_policy_document".to_string(), "0008_registry_as_of".to_string(), "0009_programme".to_string()]);
+    assert_eq!(outcome.unwrap(), vec!["0005_line_accelerator".to_string(), "0006_close_fence".to_string(), "0007_policy_document".to_string(), "0008_registry_as_of".to_string(), "0009_programme".to_string(), "0011_funding".to_string()]);
 }
 
 /// Several writers (each its own connection, as separate processes would be) append at

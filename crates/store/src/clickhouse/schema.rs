@@ -22,6 +22,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0007_policy_document", include_str!("../../../../schemas/clickhouse/0007_policy_document.sql")),
     ("0008_registry_as_of", include_str!("../../../../schemas/clickhouse/0008_registry_as_of.sql")),
     ("0009_programme", include_str!("../../../../schemas/clickhouse/0009_programme.sql")),
+    ("0011_funding", include_str!("../../../../schemas/clickhouse/0011_funding.sql")),
 ];
 
 /// The bookkeeping table itself, created before anything else.

@@ -16,6 +16,7 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
     ("0007_policy_document", include_str!("../../../../schemas/sqlite/0007_policy_document.sql")),
     ("0008_registry_as_of", include_str!("../../../../schemas/sqlite/0008_registry_as_of.sql")),
     ("0009_programme", include_str!("../../../../schemas/sqlite/0009_programme.sql")),
+    ("0011_funding", include_str!("../../../../schemas/sqlite/0011_funding.sql")),
 ];
 
 const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)";
