@@ -29,6 +29,8 @@ impl BusConfig {
             TopicSpec { name: t.centers.clone(), partitions: 1, compacted: true },
             TopicSpec { name: t.dead_letter.clone(), partitions: 1, compacted: false },
             TopicSpec { name: t.checkpoints.clone(), partitions: 1, compacted: true },
+            TopicSpec { name: t.funded_elsewhere.clone(), partitions: 1, compacted: true },
+            TopicSpec { name: t.supplier_claims.clone(), partitions: 1, compacted: true },
         ]
     }
 }

@@ -15,6 +15,10 @@ pub struct Topics {
     pub dead_letter: String,
     /// Collector positions (compacted), keyed by collector id.
     pub checkpoints: String,
+    /// Usage other schemes fund (compacted), keyed by `scheme|record:ID` or `scheme|contract:ID`.
+    pub funded_elsewhere: String,
+    /// Compute suppliers' claims (compacted), keyed by `record_id|supplier_credit_code`.
+    pub supplier_claims: String,
 }
 
 impl Default for Topics {
@@ -25,6 +29,8 @@ impl Default for Topics {
             centers: "subsidy.compute-centers".into(),
             dead_letter: "subsidy.dead-letter".into(),
             checkpoints: "subsidy.collector-checkpoints".into(),
+            funded_elsewhere: "subsidy.funded-elsewhere".into(),
+            supplier_claims: "subsidy.supplier-claims".into(),
         }
     }
 }

@@ -42,6 +42,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// No double funding: import the funded-elsewhere list or supplier claims onto their topics.
+    #[command(subcommand)]
+    Funding(FundingCommand),
     /// The ledger's policy document: show the one in force, or apply a new one.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -194,6 +197,28 @@ pub enum TokenCommand {
     New(TokenNewArgs),
 }
 
+/// `funding` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum FundingCommand {
+    /// Check a list file whole, then produce every entry to its compacted topic, where the
+    /// aggregator reads it like the registry (a change re-settles the lines it names).
+    Import(FundingImportArgs),
+}
+
+/// `funding import` flags.
+#[derive(Debug, Args)]
+pub struct FundingImportArgs {
+    /// The list: CSV with a header row or a JSON array of objects. Funded elsewhere:
+    /// `scheme`, and `record_id` or `contract_id`; supplier claims: `record_id`, `supplier_credit_code`.
+    pub file: PathBuf,
+    /// The file holds supplier claims, not funded-elsewhere entries.
+    #[arg(long, env = "SUBSIDY_FUNDING_CLAIMS")]
+    pub claims: bool,
+    /// Kafka.
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
 /// `token new` flags.
 #[derive(Debug, Args)]
 pub struct TokenNewArgs {
@@ -312,6 +337,12 @@ pub struct KafkaArgs {
     /// Collector checkpoints topic (compacted).
     #[arg(long, env = "SUBSIDY_TOPIC_CHECKPOINTS", default_value = "subsidy.collector-checkpoints")]
     pub topic_checkpoints: String,
+    /// Funded-elsewhere topic (compacted): usage other schemes fund.
+    #[arg(long, env = "SUBSIDY_TOPIC_FUNDED_ELSEWHERE", default_value = "subsidy.funded-elsewhere")]
+    pub topic_funded_elsewhere: String,
+    /// Supplier-claims topic (compacted): compute suppliers' claims on platform records.
+    #[arg(long, env = "SUBSIDY_TOPIC_SUPPLIER_CLAIMS", default_value = "subsidy.supplier-claims")]
+    pub topic_supplier_claims: String,
     /// Partitions of the records topic when it is created here.
     #[arg(long, env = "SUBSIDY_RECORD_PARTITIONS", default_value_t = 8)]
     pub record_partitions: i32,
@@ -328,6 +359,8 @@ impl KafkaArgs {
                 centers: self.topic_centers.clone(),
                 dead_letter: self.topic_dead_letter.clone(),
                 checkpoints: self.topic_checkpoints.clone(),
+                funded_elsewhere: self.topic_funded_elsewhere.clone(),
+                supplier_claims: self.topic_supplier_claims.clone(),
             },
             record_partitions: self.record_partitions,
         }

@@ -66,6 +66,17 @@ impl FundedEntry {
         };
         format!("{}|{kind}:{}", self.scheme, self.target.id())
     }
+
+    /// The inverse of [`FundedEntry::key`] (a tombstone names the entry it removes by its key).
+    pub fn from_key(key: &str) -> Option<FundedEntry> {
+        let (scheme, target) = key.split_once('|')?;
+        let target = match target.split_once(':')? {
+            ("record", id) if !id.is_empty() => FundedTarget::Record(id.to_string()),
+            ("contract", id) if !id.is_empty() => FundedTarget::Contract(id.to_string()),
+            _ => return None,
+        };
+        (!scheme.is_empty()).then(|| FundedEntry { scheme: scheme.to_string(), target })
+    }
 }
 
 /// A compute supplier's claim on the compute of one platform record.
@@ -81,6 +92,12 @@ impl SupplierClaim {
     /// The key the bus and the stores carry the claim under: `record_id|supplier`.
     pub fn key(&self) -> String {
         format!("{}|{}", self.record_id, self.supplier)
+    }
+
+    /// The inverse of [`SupplierClaim::key`].
+    pub fn from_key(key: &str) -> Option<SupplierClaim> {
+        let (record_id, supplier) = key.rsplit_once('|')?;
+        (!record_id.is_empty()).then(|| Some(SupplierClaim { record_id: record_id.to_string(), supplier: CreditCode::parse(supplier)? })).flatten()
     }
 }
 
@@ -497,5 +514,13 @@ mod tests {
         assert!(l.add_claim(c.clone()) && !l.add_claim(c.clone()));
         assert_eq!((l.claims(), c.key()), (vec![c.clone()], format!("r|{}", c.supplier)));
         assert!(l.remove_claim(&c) && l.is_empty());
+        assert_eq!(SupplierClaim::from_key(&c.key()), Some(c));
+        assert_eq!(FundedEntry::from_key(&e.key()), Some(e));
+        let by_record = FundedEntry { scheme: "a|b".into(), target: FundedTarget::Record("r:1".into()) };
+        assert_eq!(FundedEntry::from_key(&by_record.key()), Some(by_record));
+        for bad in ["", "s", "s|record:", "|record:r", "s|person:r", "s|r"] {
+            assert_eq!(FundedEntry::from_key(bad), None, "{bad}");
+        }
+        assert_eq!(SupplierClaim::from_key("r|not-a-code"), None);
     }
 }

@@ -46,6 +46,10 @@ pub fn topic_args(prefix: &str) -> Vec<String> {
         format!("{prefix}.dead-letter"),
         "--topic-checkpoints".into(),
         format!("{prefix}.checkpoints"),
+        "--topic-funded-elsewhere".into(),
+        format!("{prefix}.funded-elsewhere"),
+        "--topic-supplier-claims".into(),
+        format!("{prefix}.supplier-claims"),
         "--kafka-brokers".into(),
         brokers(),
     ]

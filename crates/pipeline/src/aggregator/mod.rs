@@ -128,7 +128,7 @@ impl Aggregator {
 
     async fn run_with(&self, shutdown: CancellationToken, internal: &CancellationToken, background: &mut background::Background) -> PipelineResult<AggregatorReport> {
         let topics = &self.bus.topics;
-        let (registry, tailers) = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, self.metrics.clone(), internal.clone()).await?;
+        let (registry, tailers) = registry_feed::start(&self.bus.brokers, topics, self.metrics.clone(), internal.clone()).await?;
         tailers.into_iter().for_each(|t| background.task(t));
         let gate = Arc::new(WriteGate::default());
         let (consumer, generation) = consumer::group_consumer(&self.bus.brokers, &self.config.group, &topics.records, self.config.timings, gate.clone())?;
