@@ -97,7 +97,10 @@ impl SupplierClaim {
     /// The inverse of [`SupplierClaim::key`].
     pub fn from_key(key: &str) -> Option<SupplierClaim> {
         let (record_id, supplier) = key.rsplit_once('|')?;
-        (!record_id.is_empty()).then(|| Some(SupplierClaim { record_id: record_id.to_string(), supplier: CreditCode::parse(supplier)? })).flatten()
+        if record_id.is_empty() {
+            return None;
+        }
+        Some(SupplierClaim { record_id: record_id.to_string(), supplier: CreditCode::parse(supplier)? })
     }
 }
 
@@ -297,12 +300,15 @@ fn object(value: &Value) -> Result<&Map<String, Value>, Rejection> {
     value.as_object().ok_or_else(|| Rejection::new(ReasonCode::Malformed, None, format!("an item must be an object, found {value}")))
 }
 
-/// Checks one funded-elsewhere item: a non-empty `scheme` and exactly one of `record_id`
-/// and `contract_id`.
+/// Checks one funded-elsewhere item: a non-empty `scheme` without `|` and exactly one of
+/// `record_id` and `contract_id`.
 pub fn parse_funded_item(value: &Value) -> Result<FundedEntry, Rejection> {
     let obj = object(value)?;
     let scheme = field_text(obj, "scheme")?.ok_or_else(|| Rejection::new(ReasonCode::MissingField, Some("scheme"), "`scheme` is missing or empty: an entry must name the scheme that funds it".into()))?;
     let scheme = checked_id("scheme", scheme)?;
+    if scheme.contains('|') {
+        return Err(Rejection::new(ReasonCode::InvalidField, Some("scheme"), "`scheme` must not contain `|` (it separates the scheme in the entry's key)".into()));
+    }
     let target = match (field_text(obj, "record_id")?, field_text(obj, "contract_id")?) {
         (Some(r), None) => FundedTarget::Record(checked_id("record_id", r)?),
         (None, Some(c)) => FundedTarget::Contract(checked_id("contract_id", c)?),
@@ -516,11 +522,13 @@ mod tests {
         assert!(l.remove_claim(&c) && l.is_empty());
         assert_eq!(SupplierClaim::from_key(&c.key()), Some(c));
         assert_eq!(FundedEntry::from_key(&e.key()), Some(e));
-        let by_record = FundedEntry { scheme: "a|b".into(), target: FundedTarget::Record("r:1".into()) };
+        let by_record = FundedEntry { scheme: "a-b".into(), target: FundedTarget::Record("r|x:1".into()) };
         assert_eq!(FundedEntry::from_key(&by_record.key()), Some(by_record));
         for bad in ["", "s", "s|record:", "|record:r", "s|person:r", "s|r"] {
             assert_eq!(FundedEntry::from_key(bad), None, "{bad}");
         }
         assert_eq!(SupplierClaim::from_key("r|not-a-code"), None);
+        let piped = parse_funded_item(&serde_json::json!({"scheme": "a|b", "record_id": "r"})).unwrap_err();
+        assert_eq!((piped.reason, piped.field), (ReasonCode::InvalidField, Some("scheme")));
     }
 }
