@@ -30,6 +30,8 @@ impl BusConfig {
             TopicSpec { name: t.dead_letter.clone(), partitions: 1, compacted: false },
             TopicSpec { name: t.checkpoints.clone(), partitions: 1, compacted: true },
             TopicSpec { name: t.usage_counts.clone(), partitions: 1, compacted: true },
+            TopicSpec { name: t.funded_elsewhere.clone(), partitions: 1, compacted: true },
+            TopicSpec { name: t.supplier_claims.clone(), partitions: 1, compacted: true },
         ]
     }
 }

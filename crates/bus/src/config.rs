@@ -17,6 +17,10 @@ pub struct Topics {
     pub checkpoints: String,
     /// The platform's usage counts (compacted), keyed `<center>@<day>`.
     pub usage_counts: String,
+    /// Usage other schemes fund (compacted), keyed by `scheme|record:ID` or `scheme|contract:ID`.
+    pub funded_elsewhere: String,
+    /// Compute suppliers' claims (compacted), keyed by `record_id|supplier_credit_code`.
+    pub supplier_claims: String,
 }
 
 impl Default for Topics {
@@ -28,6 +32,8 @@ impl Default for Topics {
             dead_letter: "subsidy.dead-letter".into(),
             checkpoints: "subsidy.collector-checkpoints".into(),
             usage_counts: "subsidy.usage-counts".into(),
+            funded_elsewhere: "subsidy.funded-elsewhere".into(),
+            supplier_claims: "subsidy.supplier-claims".into(),
         }
     }
 }

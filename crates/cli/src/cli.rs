@@ -46,6 +46,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// No double funding: import the funded-elsewhere list or supplier claims onto their topics.
+    #[command(subcommand)]
+    Funding(FundingCommand),
     /// The ledger's policy document: show the one in force, or apply a new one.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -210,6 +213,28 @@ pub enum TokenCommand {
     New(TokenNewArgs),
 }
 
+/// `funding` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum FundingCommand {
+    /// Check a list file whole, then produce every entry to its compacted topic, where the
+    /// aggregator reads it like the registry (a change re-settles the lines it names).
+    Import(FundingImportArgs),
+}
+
+/// `funding import` flags.
+#[derive(Debug, Args)]
+pub struct FundingImportArgs {
+    /// The list: CSV with a header row or a JSON array of objects. Funded elsewhere:
+    /// `scheme`, and `record_id` or `contract_id`; supplier claims: `record_id`, `supplier_credit_code`.
+    pub file: PathBuf,
+    /// The file holds supplier claims, not funded-elsewhere entries.
+    #[arg(long, env = "SUBSIDY_FUNDING_CLAIMS")]
+    pub claims: bool,
+    /// Kafka.
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
 /// `token new` flags.
 #[derive(Debug, Args)]
 pub struct TokenNewArgs {
@@ -294,6 +319,14 @@ pub struct RecomputeArgs {
     /// Where to write the registry's data-quality findings, one JSON object per line.
     #[arg(long)]
     pub findings: Option<PathBuf>,
+    /// Usage another scheme already funds (CSV or a JSON array: scheme, and record_id or
+    /// contract_id): excluded as `subsidized_elsewhere`. Any refused entry is an error.
+    #[arg(long)]
+    pub funded_elsewhere: Option<PathBuf>,
+    /// Compute suppliers' claims (CSV or a JSON array: record_id, supplier_credit_code): a
+    /// claim by the center's owner excludes the record for its user as `claimed_by_supplier`.
+    #[arg(long)]
+    pub supplier_claims: Option<PathBuf>,
     /// Replace output files that already exist (without it, an existing file is an error).
     #[arg(long)]
     pub force: bool,
@@ -323,6 +356,12 @@ pub struct KafkaArgs {
     /// The platform's usage counts per center and day (compacted).
     #[arg(long, env = "SUBSIDY_TOPIC_USAGE_COUNTS", default_value = "subsidy.usage-counts")]
     pub topic_usage_counts: String,
+    /// Funded-elsewhere topic (compacted): usage other schemes fund.
+    #[arg(long, env = "SUBSIDY_TOPIC_FUNDED_ELSEWHERE", default_value = "subsidy.funded-elsewhere")]
+    pub topic_funded_elsewhere: String,
+    /// Supplier-claims topic (compacted): compute suppliers' claims on platform records.
+    #[arg(long, env = "SUBSIDY_TOPIC_SUPPLIER_CLAIMS", default_value = "subsidy.supplier-claims")]
+    pub topic_supplier_claims: String,
     /// Partitions of the records topic when it is created here.
     #[arg(long, env = "SUBSIDY_RECORD_PARTITIONS", default_value_t = 8)]
     pub record_partitions: i32,
@@ -340,6 +379,8 @@ impl KafkaArgs {
                 dead_letter: self.topic_dead_letter.clone(),
                 checkpoints: self.topic_checkpoints.clone(),
                 usage_counts: self.topic_usage_counts.clone(),
+                funded_elsewhere: self.topic_funded_elsewhere.clone(),
+                supplier_claims: self.topic_supplier_claims.clone(),
             },
             record_partitions: self.record_partitions,
         }

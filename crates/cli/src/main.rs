@@ -1,7 +1,7 @@
 //! `subsidy-meter`: parses the command line and hands over to a command module.
 
 use clap::Parser;
-use subsidy_meter::cli::{BatchesCommand, ClaimsCommand, Cli, Command, FindingsCommand, KeyCommand, LogCommand, PolicyCommand};
+use subsidy_meter::cli::{BatchesCommand, ClaimsCommand, Cli, Command, FindingsCommand, FundingCommand, KeyCommand, LogCommand, PolicyCommand};
 use subsidy_meter::commands::tlog;
 use subsidy_meter::commands::programme;
 
@@ -24,6 +24,7 @@ fn run_async(command: Command) -> anyhow::Result<()> {
             Command::Demo(args) => subsidy_meter::commands::demo::run(&args).await,
             Command::Serve(args) => subsidy_meter::commands::api::serve(&args).await,
             Command::Token(command) => subsidy_meter::commands::api::token(&command),
+            Command::Funding(FundingCommand::Import(args)) => subsidy_meter::commands::funding::import(&args).await,
             Command::Policy(PolicyCommand::Apply(args)) => subsidy_meter::commands::policy::apply(&args).await,
             Command::Policy(PolicyCommand::Show(args)) => subsidy_meter::commands::policy::show(&args).await,
             Command::Accruals(args) => subsidy_meter::commands::api::accruals(&args).await,

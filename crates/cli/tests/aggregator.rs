@@ -124,7 +124,7 @@ async fn a_registry_tombstone_removes_the_entity_and_holds_its_lines() {
     require_broker().await;
     let prefix = unique("tomb");
     let name = |t: &str| format!("{prefix}.{t}");
-    let topics = subsidy_bus::Topics { records: name("records"), entities: name("entities"), centers: name("centers"), dead_letter: name("dead-letter"), checkpoints: name("checkpoints"), usage_counts: name("usage-counts") };
+    let topics = subsidy_bus::Topics { records: name("records"), entities: name("entities"), centers: name("centers"), dead_letter: name("dead-letter"), checkpoints: name("checkpoints"), funded_elsewhere: name("funded-elsewhere"), supplier_claims: name("supplier-claims"), usage_counts: name("usage-counts") };
     let bus = subsidy_bus::BusConfig { brokers: brokers(), topics, record_partitions: 8 };
     subsidy_bus::ensure_topics(&bus.brokers, &bus.topic_specs(), Duration::from_secs(30)).await.unwrap();
     let producer: FutureProducer = subsidy_bus::client_config(&bus.brokers).create().unwrap();
@@ -209,7 +209,7 @@ struct Sender {
 impl Sender {
     async fn topics(prefix: &str) -> (Sender, subsidy_bus::Topics) {
         let name = |t: &str| format!("{prefix}.{t}");
-        let topics = subsidy_bus::Topics { records: name("records"), entities: name("entities"), centers: name("centers"), dead_letter: name("dead-letter"), checkpoints: name("checkpoints"), usage_counts: name("usage-counts") };
+        let topics = subsidy_bus::Topics { records: name("records"), entities: name("entities"), centers: name("centers"), dead_letter: name("dead-letter"), checkpoints: name("checkpoints"), funded_elsewhere: name("funded-elsewhere"), supplier_claims: name("supplier-claims"), usage_counts: name("usage-counts") };
         let bus = subsidy_bus::BusConfig { brokers: brokers(), topics: topics.clone(), record_partitions: 4 };
         subsidy_bus::ensure_topics(&bus.brokers, &bus.topic_specs(), Duration::from_secs(30)).await.unwrap();
         (Sender { producer: subsidy_bus::client_config(&bus.brokers).create().unwrap() }, topics)
@@ -308,5 +308,69 @@ async fn a_move_to_fuyang_pays_24_percent_from_its_day_and_a_correction_adjusts_
     got.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     want.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     assert_eq!(got, want, "a correction re-settles every month and books the differences");
+    member.kill();
+}
+
+/// Waits until `export` of the store is `want`.
+fn await_export(store: &TestStore, dir: &std::path::Path, want: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let got = store.export(dir);
+        if got == want {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "export did not reach\n{want}in 120 s; it is\n{got}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The double-funding golden set (`tests/golden/funding`) through the pipeline: the lists
+/// arrive on their compacted topics like the registry, the ledger equals the hand-worked
+/// table (and `recompute` with the same lists as files), each excluded line keeps its
+/// reason, and withdrawing an entry (a tombstone) re-settles the line it named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn double_funding_through_the_pipeline_equals_the_hand_worked_table() {
+    require_broker().await;
+    let prefix = unique("funding");
+    let (sender, topics) = Sender::topics(&prefix).await;
+    let golden = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/funding");
+    let read_array = |f: &str| -> Vec<serde_json::Value> { serde_json::from_str(&std::fs::read_to_string(golden.join(f)).unwrap()).unwrap() };
+    for e in read_array("entities.json") {
+        sender.send(&topics.entities, e["credit_code"].as_str().unwrap(), &e.to_string()).await;
+    }
+    for c in read_array("centers.json") {
+        sender.send(&topics.centers, c["center_id"].as_str().unwrap(), &c.to_string()).await;
+    }
+    // The bureau imports its CSV list; a list with a bad entry is refused whole and produces nothing.
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bad.path(), "scheme,record_id\nhefei-voucher-2026,f3\n,f2\n").unwrap();
+    let o = meter().args(["funding", "import"]).arg(bad.path()).args(topic_args(&prefix)).output().unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("item 1: missing_field"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = meter().args(["funding", "import"]).arg(golden.join("funded_elsewhere.csv")).args(topic_args(&prefix)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && stderr.contains("4 entries produced") && stderr.contains("item 2 repeats item 1"), "{stderr}");
+    for c in read_array("supplier_claims.json") {
+        let key = format!("{}|{}", c["record_id"].as_str().unwrap(), c["supplier_credit_code"].as_str().unwrap());
+        sender.send(&topics.supplier_claims, &key, &c.to_string()).await;
+    }
+    for line in std::fs::read_to_string(golden.join("records.jsonl")).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        sender.send(&topics.records, v["record_id"].as_str().unwrap(), line).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = TestStore::sqlite(dir.path());
+    let ledger = store.open().await;
+    let member = spawn_aggregate_on(&prefix, &store, &unique("funding"), &["--batch-linger-ms", "50"]);
+    await_export(&store, dir.path(), &std::fs::read_to_string(golden.join("expected_settlements.csv")).unwrap());
+    let u1 = subsidy_core::CreditCode::parse("91340100MA0000001K").unwrap();
+    let reasons: Vec<(String, Option<&str>)> = ledger.entity_lines(&u1, None).await.unwrap().iter().map(|l| (l.record_id.clone(), l.reason.map(|r| r.as_str()))).collect();
+    let want = [("f1", Some("subsidized_elsewhere")), ("f2", Some("claimed_by_supplier")), ("f3", None)];
+    assert_eq!(reasons, want.map(|(id, r)| (id.to_string(), r)));
+
+    // fuyang-2026 withdraws f5: its line is settled again, and U2 gets 550.50 × 0.24 = 132.12.
+    let withdrawn = rdkafka::producer::FutureRecord::<str, str>::to(&topics.funded_elsewhere).key("fuyang-2026|record:f5");
+    sender.producer.send(withdrawn, Duration::from_secs(30)).await.map_err(|(e, _)| e).unwrap();
+    let expected = std::fs::read_to_string(golden.join("expected_settlements.csv")).unwrap().replace("12341200000000002A,2026-03,2,450.50,108.12", "12341200000000002A,2026-03,3,550.50,132.12");
+    await_export(&store, dir.path(), &expected);
     member.kill();
 }

@@ -54,9 +54,11 @@ fn recompute_matches_the_hand_checked_ledger() {
         })
         .collect();
     assert_eq!(line_reasons(&excl), expected);
-    // Every reason code of the core appears in the golden set.
+    // Every reason code of the core appears in the golden sets (double funding has its own).
+    let funding = std::fs::read_to_string(golden("funding/expected_exclusions.txt")).unwrap();
     for code in subsidy_core::ReasonCode::ALL {
-        assert!(expected.iter().any(|(_, r)| r == code.as_str()), "golden set lacks {code}");
+        let in_funding = funding.lines().any(|l| l.split_once(' ').is_some_and(|(_, r)| r == code.as_str()));
+        assert!(in_funding || expected.iter().any(|(_, r)| r == code.as_str()), "golden sets lack {code}");
     }
     // The refused entity is reported, and the summary accounts for every line.
     assert!(stderr.contains("item 8: refused: invalid_credit_code"), "{stderr}");
@@ -218,4 +220,111 @@ fn recompute_judges_each_record_by_the_entries_of_its_day() {
     assert!(csv.contains(&format!("{user},2025-10,2,2000.00,440.00\n")), "{csv}");
     assert!(!csv.contains(&format!("{user},2025-11")), "{csv}");
     assert_eq!(line_reasons(&std::fs::read_to_string(excl).unwrap()), vec![(4, "self_built_self_used".to_string())]);
+}
+
+/// `recompute` of the double-funding set in `tests/golden/funding` with `extra` arguments:
+/// the exit status, the settlement CSV (if written) and stderr.
+fn recompute_funding(dir: &std::path::Path, extra: &[&std::ffi::OsStr]) -> (std::process::ExitStatus, Option<String>, String) {
+    let out = dir.join("s.csv");
+    let g = |n: &str| golden(&format!("funding/{n}"));
+    let o = Command::new(env!("CARGO_BIN_EXE_subsidy-meter"))
+        .args(["recompute", "--records"])
+        .arg(g("records.jsonl"))
+        .arg("--entities")
+        .arg(g("entities.json"))
+        .arg("--centers")
+        .arg(g("centers.json"))
+        .arg("--out")
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
+    (o.status, std::fs::read_to_string(out).ok(), String::from_utf8(o.stderr).unwrap())
+}
+
+/// The hand-worked table of `tests/golden/funding/README.md`: a record funded by a city voucher
+/// (by contract), one by another scheme (by record id), one claimed by its center's owner, a
+/// claim refused because the claimant does not own the center, entries naming no record.
+#[test]
+fn double_funding_matches_the_hand_worked_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (excl, findings) = (dir.path().join("x.jsonl"), dir.path().join("f.jsonl"));
+    let (funded, claims) = (golden("funding/funded_elsewhere.csv"), golden("funding/supplier_claims.json"));
+    let args: [&std::ffi::OsStr; 8] = ["--funded-elsewhere".as_ref(), funded.as_os_str(), "--supplier-claims".as_ref(), claims.as_os_str(), "--exclusions".as_ref(), excl.as_os_str(), "--findings".as_ref(), findings.as_os_str()];
+    let (status, csv, stderr) = recompute_funding(dir.path(), &args);
+    assert!(status.success(), "{stderr}");
+    assert_eq!(csv.unwrap(), std::fs::read_to_string(golden("funding/expected_settlements.csv")).unwrap());
+    let excl = std::fs::read_to_string(&excl).unwrap();
+    let expected: Vec<(u64, String)> = std::fs::read_to_string(golden("funding/expected_exclusions.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (n, r) = l.split_once(' ').unwrap();
+            (n.parse().unwrap(), r.to_string())
+        })
+        .collect();
+    assert_eq!(line_reasons(&excl), expected);
+    // Each exclusion names the scheme or the supplier.
+    let details: Vec<(String, String)> = excl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| (v["record_id"].as_str().unwrap().to_string(), v["detail"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert_eq!(details, vec![
+        ("f1".to_string(), "scheme hefei-voucher-2026 (contract K-100)".to_string()),
+        ("f2".to_string(), "supplier 91340100MA0000009C owns center C1 and claims record f2".to_string()),
+        ("f5".to_string(), "scheme fuyang-2026 (record f5)".to_string()),
+        ("f7".to_string(), String::new()),
+    ]);
+    // What the lists name that no line bears out is a finding, and nothing is dropped silently.
+    let issues: Vec<(String, String)> = std::fs::read_to_string(&findings)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| (v["issue"].as_str().unwrap().to_string(), v["key"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(issues, vec![
+        ("claim_refused".to_string(), "f4|91340100MA0000009C".to_string()),
+        ("unknown_record".to_string(), "f404|91340100MA00000076".to_string()),
+        ("unknown_record".to_string(), "hefei-voucher-2026|record:f99".to_string()),
+        ("repeated_entry".to_string(), String::new()),
+    ]);
+    assert!(stderr.contains("center C2 is owned by 91340100MA00000076 on 2026-03-05, not by the claimant"), "{stderr}");
+    assert!(stderr.contains("item 2 repeats item 1; it counts once"), "{stderr}");
+    let counted = |words: &[&str]| stderr.lines().any(|l| l.split_whitespace().eq(words.iter().copied()));
+    assert!(counted(&["funded-elsewhere", "entries", "4"]) && counted(&["supplier", "claims", "3"]), "{stderr}");
+    // Without the lists the same records pay 360.00 and 132.12: the lists take 324.00.
+    let (status, csv, _) = recompute_funding(dir.path(), &["--force".as_ref()]);
+    assert!(status.success());
+    assert_eq!(csv.unwrap(), "credit_code,period,eligible_records,eligible_base,subsidy\n12341200000000002A,2026-03,3,550.50,132.12\n91340100MA0000001K,2026-03,3,1800.00,360.00\n");
+    // JSON and CSV lists are the same list.
+    let json = dir.path().join("funded.json");
+    std::fs::write(&json, r#"[{"scheme":"hefei-voucher-2026","contract_id":"K-100"},{"scheme":"fuyang-2026","record_id":"f5"},{"scheme":"hefei-voucher-2026","record_id":"f99"},{"scheme":"hefei-voucher-2026","record_id":"f7"}]"#).unwrap();
+    let (status, csv, stderr) = recompute_funding(dir.path(), &["--force".as_ref(), "--funded-elsewhere".as_ref(), json.as_os_str(), "--supplier-claims".as_ref(), claims.as_os_str()]);
+    assert!(status.success(), "{stderr}");
+    assert_eq!(csv.unwrap(), std::fs::read_to_string(golden("funding/expected_settlements.csv")).unwrap());
+}
+
+/// A list file that cannot be read whole is an error naming the item and the reason, and no
+/// settlement is written: an entry left out would pay the usage twice.
+#[test]
+fn bad_funding_lists_fail_with_a_reason_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &str); 7] = [
+        ("--funded-elsewhere", "scheme,record_id\n,f1\n", "item 0: missing_field: `scheme` is missing or empty"),
+        ("--funded-elsewhere", "scheme,record_id,contract_id\nx,f1,K-1\n", "item 0: invalid_field: an entry names either a `record_id` or a `contract_id`, not both"),
+        ("--funded-elsewhere", "scheme,record_id\nx,\"f1\n", "CSV line 2: a quoted cell is not closed"),
+        ("--funded-elsewhere", "scheme,record_id\nx,f1,f2\n", "CSV line 2: 3 cells, the header has 2"),
+        ("--funded-elsewhere", "[{\"scheme\": \"x\"", "not a JSON array of objects"),
+        ("--supplier-claims", "record_id,supplier_credit_code\nf2,91340100MA0000009X\n", "item 0: invalid_credit_code"),
+        ("--supplier-claims", "[{\"record_id\": \"f2\"}, 7]", "2 refused item(s)"),
+    ];
+    for (flag, text, want) in cases {
+        let list = dir.path().join("list");
+        std::fs::write(&list, text).unwrap();
+        let (status, csv, stderr) = recompute_funding(dir.path(), &[flag.as_ref(), list.as_os_str()]);
+        assert_eq!(status.code(), Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(want), "{text}: {stderr}");
+        assert!(csv.is_none(), "{text}: a settlement was written");
+    }
 }

@@ -3,6 +3,7 @@
 //! or the one reason it earns nothing. Place names on both sides are in
 //! canonical form (see [`crate::place`]), so spelling never decides.
 
+use crate::funding::funding_exclusion;
 use crate::money::{Money, CONTRIBUTION_SCALE};
 use crate::period::Period;
 use crate::policy::PolicySet;
@@ -45,7 +46,8 @@ impl Assessment {
 
 /// Classifies a record's facts against the registry entries standing on its usage day. Checks
 /// run in a fixed order and the first that fails gives the reason: unknown entity, unknown
-/// center, policy window, entity kind, province, self-built, related party, then payment status.
+/// center, policy window, entity kind, province, self-built, related party, funded elsewhere,
+/// claimed by the center's owner as supplier ([`crate::funding`]), then payment status.
 pub fn classify(record: &Facts, registry: &Registry, policy: &PolicySet) -> Assessment {
     let date = record.usage_date;
     let period = Period::of_date(date);
@@ -89,6 +91,9 @@ pub fn classify(record: &Facts, registry: &Registry, policy: &PolicySet) -> Asse
             if owner_group == Some(group) {
                 break 'check Some(ReasonCode::RelatedParty);
             }
+        }
+        if let Some(funded) = funding_exclusion(record, registry) {
+            break 'check Some(funded.reason);
         }
         match record.payment_status {
             PaymentStatus::Paid => None,

@@ -42,6 +42,11 @@ impl Fingerprint {
         h.number(record.amount);
         h.number(record.paid_amount);
         h.field(record.payment_status.as_str().as_bytes());
+        // Absent, the form is the one before contracts were carried, so fingerprints stand.
+        if let Some(contract) = &record.contract_id {
+            h.field(b"contract_id");
+            h.field(contract.as_bytes());
+        }
         Fingerprint(h.0.digest128())
     }
 
@@ -109,6 +114,7 @@ mod tests {
         assert_eq!(Fingerprint::of(&line(&[("unit_price", json!("12.500000"))])), base);
         assert_eq!(Fingerprint::of(&line(&[("usage_start", json!("2025-09-01T00:00:00Z"))])), base);
         assert_eq!(Fingerprint::of(&line(&[("card_hours", json!("064.50"))])), base);
+        assert_eq!(Fingerprint::of(&line(&[("contract_id", json!(null))])), base, "a null contract is no contract");
     }
 
     #[test]
@@ -125,6 +131,7 @@ mod tests {
             ("paid_amount", json!("806.24")),
             ("payment_status", json!("unpaid")),
             ("revision", json!(2)),
+            ("contract_id", json!("K-1")),
         ] {
             assert_ne!(Fingerprint::of(&line(&[(k, v.clone())])), base, "{k} = {v}");
         }

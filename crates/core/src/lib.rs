@@ -14,6 +14,7 @@ pub mod close;
 pub mod credit_code;
 pub mod document;
 pub mod fingerprint;
+pub mod funding;
 pub mod ledger;
 pub mod money;
 pub mod period;
@@ -36,6 +37,7 @@ pub use close::{close_month, plan_close, standing_claims, statements_digest, Clo
 pub use credit_code::{CodeError, CreditCode};
 pub use document::PolicyDocument;
 pub use fingerprint::Fingerprint;
+pub use funding::{funding_exclusion, FundedEntry, FundedTarget, FundingExclusion, FundingLists, SupplierClaim};
 pub use ledger::{Displaced, Ingested, Ledger, LedgerTotals};
 pub use money::{round_down_to_fen, Money};
 pub use period::Period;

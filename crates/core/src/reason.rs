@@ -72,6 +72,8 @@ reason_codes! {
     OutsideProvince => "outside_province", Excluded, "The policy version requires registration in the province.";
     SelfBuiltSelfUsed => "self_built_self_used", Excluded, "The user owns the compute center (自建自用).";
     RelatedParty => "related_party", Excluded, "The center's owner is in the user's related-party group.";
+    SubsidizedElsewhere => "subsidized_elsewhere", Excluded, "Another scheme already funds this usage (不重复支持): the funded-elsewhere list names its record id or its contract id; the line names the scheme.";
+    ClaimedBySupplier => "claimed_by_supplier", Excluded, "The owner of the compute center claims this compute as its supplier, so the user may not; the line names the supplier.";
     Unpaid => "unpaid", Excluded, "Not paid yet; a later revision may pay it.";
     Refunded => "refunded", Excluded, "The payment was refunded.";
     Duplicate => "duplicate", Superseded, "A repeat of a revision already seen, or of a registry entry.";

@@ -78,6 +78,9 @@ pub struct UsageRecord {
     pub paid_amount: Money,
     /// Payment state.
     pub payment_status: PaymentStatus,
+    /// The contract the usage was bought under, when the platform gives one: a
+    /// funded-elsewhere entry may name it ([`crate::funding`]).
+    pub contract_id: Option<String>,
 }
 
 /// Why an input item was refused: one reason code, the field if known, and a readable detail.
@@ -137,6 +140,8 @@ struct Wire<'a> {
     payment_status: Cow<'a, str>,
     #[serde(borrow)]
     currency: Cow<'a, str>,
+    #[serde(default, borrow)]
+    contract_id: Option<Cow<'a, str>>,
 }
 
 #[derive(Clone, Copy)]
@@ -192,6 +197,9 @@ fn diagnose(line: &[u8], err: serde_json::Error) -> Rejection {
                 }
             }
         }
+    }
+    if let Some(v) = obj.get("contract_id").filter(|v| !v.is_null() && !v.is_string()) {
+        return Rejection::new(ReasonCode::InvalidField, Some("contract_id"), format!("field `contract_id` must be a string or null, found {v}"));
     }
     Rejection::new(ReasonCode::InvalidField, None, err.to_string())
 }
@@ -290,6 +298,7 @@ pub fn parse_record(line: &[u8]) -> Result<UsageRecord, Rejection> {
     if w.currency != "CNY" {
         return Err(Rejection::new(ReasonCode::UnsupportedCurrency, Some("currency"), format!("currency {:?} is not CNY", w.currency)));
     }
+    let contract_id = w.contract_id.map(|c| id("contract_id", c)).transpose()?;
     Ok(UsageRecord {
         record_id,
         revision: w.revision,
@@ -305,6 +314,7 @@ pub fn parse_record(line: &[u8]) -> Result<UsageRecord, Rejection> {
         amount: amount_v,
         paid_amount,
         payment_status,
+        contract_id,
     })
 }
 
@@ -328,6 +338,20 @@ pub(crate) mod tests {
         let mut v = good_line();
         mutate(v.as_object_mut().unwrap());
         parse_record(v.to_string().as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn contract_id_is_optional_and_checked_when_given() {
+        assert_eq!(parse_record(good_line().to_string().as_bytes()).unwrap().contract_id, None);
+        let mut v = good_line();
+        v["contract_id"] = "K-2026-001".into();
+        assert_eq!(parse_record(v.to_string().as_bytes()).unwrap().contract_id.as_deref(), Some("K-2026-001"));
+        for bad in [serde_json::json!(7), serde_json::json!(""), serde_json::json!("x".repeat(MAX_ID_LEN + 1))] {
+            let e = reject(|o| {
+                o.insert("contract_id".into(), bad.clone());
+            });
+            assert_eq!((e.reason, e.field), (ReasonCode::InvalidField, Some("contract_id")), "{bad}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! disagrees with the credit code's division) is a [`Finding`].
 
 use crate::credit_code::CreditCode;
+use crate::funding::{FundedEntry, FundedTarget, FundingLists, SupplierClaim};
 use crate::place;
 use crate::reason::ReasonCode;
 use crate::record::Rejection;
@@ -273,30 +274,40 @@ pub fn check_entity(e: &Entity) -> Option<Finding> {
 }
 
 /// Which ledger lines a registry change may classify differently: those of these
-/// users, and those run on these centers.
+/// users, those run on these centers, and (a change of the funding lists) those of these
+/// record ids and contracts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Affected {
     /// Users whose own lines are affected.
     pub users: BTreeSet<CreditCode>,
     /// Centers whose lines are affected.
     pub centers: BTreeSet<String>,
+    /// Record ids whose lines are affected.
+    pub records: BTreeSet<String>,
+    /// Contract ids whose lines are affected.
+    pub contracts: BTreeSet<String>,
 }
 
 impl Affected {
     /// Nothing affected.
     pub fn is_empty(&self) -> bool {
-        self.users.is_empty() && self.centers.is_empty()
+        self.users.is_empty() && self.centers.is_empty() && self.records.is_empty() && self.contracts.is_empty()
     }
 
     /// Adds what another change affects.
     pub fn merge(&mut self, other: Affected) {
         self.users.extend(other.users);
         self.centers.extend(other.centers);
+        self.records.extend(other.records);
+        self.contracts.extend(other.contracts);
     }
 
     /// Whether a line with these facts may be affected.
     pub fn touches(&self, facts: &Facts) -> bool {
-        self.users.contains(&facts.user) || self.centers.contains(&facts.center_id)
+        self.users.contains(&facts.user)
+            || self.centers.contains(&facts.center_id)
+            || self.records.contains(&facts.record_id)
+            || facts.contract_id.as_ref().is_some_and(|c| self.contracts.contains(c))
     }
 }
 
@@ -307,6 +318,21 @@ pub struct LoadReport {
     pub refused: Vec<RefusedItem>,
     /// Entries given again (the later stands).
     pub repeated: Vec<Finding>,
+}
+
+/// The lines a funded-elsewhere change may re-settle: none when it changed nothing.
+fn funded_affected(changed: bool, target: FundedTarget) -> Affected {
+    let mut a = Affected::default();
+    match (changed, target) {
+        (false, _) => {}
+        (true, FundedTarget::Record(id)) => {
+            a.records.insert(id);
+        }
+        (true, FundedTarget::Contract(id)) => {
+            a.contracts.insert(id);
+        }
+    }
+    a
 }
 
 /// The entries of one key by the day each takes effect; the undated entry (`None`) sorts first.
@@ -336,6 +362,8 @@ pub struct Registry {
     /// Center ids by every owner any of their entries names: the lines a change of the
     /// owner's group may re-settle.
     owned: AHashMap<CreditCode, BTreeSet<String>>,
+    /// What other schemes fund and what suppliers claim ([`crate::funding`]).
+    funding: FundingLists,
 }
 
 impl Registry {
@@ -424,6 +452,37 @@ impl Registry {
         for owner in owners {
             self.owned.entry(owner).or_default().insert(id.to_string());
         }
+    }
+
+    /// The funded-elsewhere list and the supplier claims as they stand.
+    pub fn funding(&self) -> &FundingLists {
+        &self.funding
+    }
+
+    /// Adds a funded-elsewhere entry; returns the lines it may re-settle (none for a repeat).
+    pub fn upsert_funded(&mut self, entry: FundedEntry) -> Affected {
+        let target = entry.target.clone();
+        let added = self.funding.add_funded(entry);
+        funded_affected(added, target)
+    }
+
+    /// Removes a funded-elsewhere entry; returns the lines it may re-settle.
+    pub fn remove_funded(&mut self, entry: &FundedEntry) -> Affected {
+        let removed = self.funding.remove_funded(entry);
+        funded_affected(removed, entry.target.clone())
+    }
+
+    /// Adds a supplier claim; returns the lines it may re-settle (the claimed record's).
+    pub fn upsert_claim(&mut self, claim: SupplierClaim) -> Affected {
+        let id = claim.record_id.clone();
+        let added = self.funding.add_claim(claim);
+        Affected { records: if added { [id].into() } else { BTreeSet::new() }, ..Affected::default() }
+    }
+
+    /// Removes a supplier claim; returns the lines it may re-settle.
+    pub fn remove_claim(&mut self, claim: &SupplierClaim) -> Affected {
+        let removed = self.funding.remove_claim(claim);
+        Affected { records: if removed { [claim.record_id.clone()].into() } else { BTreeSet::new() }, ..Affected::default() }
     }
 
     /// The entity entry standing on `day`.

@@ -22,6 +22,10 @@ use rust_decimal::Decimal;
 /// paid — and the accelerator the ledger reports the line under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
+    /// The platform's record id: a funded-elsewhere entry or a supplier claim may name it.
+    pub record_id: String,
+    /// The contract the usage was bought under, when given: a funded-elsewhere entry may name it.
+    pub contract_id: Option<String>,
     /// The compute user.
     pub user: crate::CreditCode,
     /// Where the job ran.
@@ -40,6 +44,8 @@ impl Facts {
     /// The facts of a checked record.
     pub fn of(record: &UsageRecord) -> Facts {
         Facts {
+            record_id: record.record_id.clone(),
+            contract_id: record.contract_id.clone(),
             user: record.user,
             center_id: record.center_id.clone(),
             usage_date: cst_date(&record.usage_end),

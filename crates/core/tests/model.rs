@@ -5,7 +5,8 @@
 //! A random history — records with revisions that change amount, status,
 //! user, center and month; same-revision conflicts; duplicates; registry
 //! entries added, changed and repeated, dated entries (moves, center sales)
-//! and corrections of them; months closed; with and without a cap — is
+//! and corrections of them; funded-elsewhere entries and supplier claims
+//! added and withdrawn; months closed; with and without a cap — is
 //! streamed in a
 //! random order through simulated aggregator members that own partitions of
 //! the records, move partitions between them, look up what stands in a shared
@@ -25,8 +26,8 @@ use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use subsidy_core::close::fixed;
 use subsidy_core::{
-    close_month, settle, step, Accruals, Affected, CloseInput, ComputeCenter, CreditCode, Entity, EntityKind, Fingerprint, Ledger,
-    Line, PaymentStatus, Period, PolicySet, Registry, Settlement, Standing, Statement, UsageRecord,
+    close_month, settle, step, Accruals, Affected, CloseInput, ComputeCenter, CreditCode, Entity, EntityKind, Fingerprint, FundedEntry,
+    FundedTarget, Ledger, Line, SupplierClaim, PaymentStatus, Period, PolicySet, Registry, Settlement, Standing, Statement, UsageRecord,
 };
 
 const PARTITIONS: usize = 4;
@@ -54,6 +55,35 @@ impl Rng {
 enum Item {
     Entity(Entity),
     Center(ComputeCenter),
+    /// A funded-elsewhere entry added (`true`) or withdrawn.
+    Funded(FundedEntry, bool),
+    /// A supplier claim added (`true`) or withdrawn.
+    Claim(SupplierClaim, bool),
+}
+
+impl Item {
+    fn apply(self, r: &mut Registry) -> Affected {
+        match self {
+            Item::Entity(e) => r.upsert_entity(e),
+            Item::Center(c) => r.upsert_center(c),
+            Item::Funded(f, true) => r.upsert_funded(f),
+            Item::Funded(f, false) => r.remove_funded(&f),
+            Item::Claim(c, true) => r.upsert_claim(c),
+            Item::Claim(c, false) => r.remove_claim(&c),
+        }
+    }
+}
+
+/// A funded-elsewhere entry naming one of the first records or one of the contracts, or a
+/// claim on one of the first records by one of the possible owners (often not the owner).
+fn funding_item(rng: &mut Rng) -> Item {
+    let add = !rng.chance(20);
+    let record = format!("R{}", rng.below(6));
+    match rng.below(3) {
+        0 => Item::Funded(FundedEntry { scheme: ["city-a", "city-b"][rng.below(2)].into(), target: FundedTarget::Record(record) }, add),
+        1 => Item::Funded(FundedEntry { scheme: "city-a".into(), target: FundedTarget::Contract(format!("K{}", rng.below(3))) }, add),
+        _ => Item::Claim(SupplierClaim { record_id: record, supplier: code(rng.below(7)) }, add),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -116,7 +146,9 @@ fn content(rng: &mut Rng, id: &str, revision: u32) -> UsageRecord {
     let centers = ["C0", "C1", "C2", "CX"];
     let status = [PaymentStatus::Paid, PaymentStatus::Paid, PaymentStatus::Unpaid, PaymentStatus::Refunded][rng.below(4)];
     let paid = rng.below(1_000_000) as i64 + 1;
-    common::record(id, revision, user, centers[rng.below(centers.len())], ENDS[rng.below(ENDS.len())], paid, status)
+    let mut r = common::record(id, revision, user, centers[rng.below(centers.len())], ENDS[rng.below(ENDS.len())], paid, status);
+    r.contract_id = [None, Some("K0"), Some("K1"), Some("K2")][rng.below(4)].map(str::to_string);
+    r
 }
 
 fn history(seed: u64) -> History {
@@ -131,6 +163,11 @@ fn history(seed: u64) -> History {
             1 => items[pick % items.len()].clone(),
             _ => Item::Entity(entity(&mut rng, pick % 6)),
         };
+        items.push(item);
+    }
+    // What other schemes fund and what suppliers claim, added and withdrawn.
+    for _ in 0..rng.below(8) {
+        let item = funding_item(&mut rng);
         items.push(item);
     }
     // Records: revisions, conflicting copies of one revision, duplicates.
@@ -252,10 +289,7 @@ impl<'p> Sim<'p> {
     }
 
     fn registry(&mut self, item: &Item) {
-        let affected = match item.clone() {
-            Item::Entity(e) => self.registry.upsert_entity(e),
-            Item::Center(c) => self.registry.upsert_center(c),
-        };
+        let affected = item.clone().apply(&mut self.registry);
         self.position += 1;
         self.changes.push((self.position, affected.clone()));
         for m in &mut self.members {
@@ -374,10 +408,7 @@ fn stream<'p>(h: &History, policy: &'p PolicySet) -> Sim<'p> {
 fn final_registry(items: &[Item]) -> Registry {
     let mut r = Registry::new();
     for item in items.iter().cloned() {
-        match item {
-            Item::Entity(e) => r.upsert_entity(e),
-            Item::Center(c) => r.upsert_center(c),
-        };
+        item.apply(&mut r);
     }
     r
 }
@@ -482,11 +513,16 @@ fn histories_exercise_every_case() {
         if sim.lines.values().any(|s| s.line.assessment.entity_entry.is_some() || s.line.assessment.center_entry.is_some()) {
             seen.insert("judged by a dated entry");
         }
+        for reason in [subsidy_core::ReasonCode::SubsidizedElsewhere, subsidy_core::ReasonCode::ClaimedBySupplier] {
+            if sim.lines.values().any(|s| s.line.assessment.reason == Some(reason)) {
+                seen.insert(reason.as_str());
+            }
+        }
         if sim.settlements().iter().map(|s| s.credit_code).collect::<BTreeSet<_>>().len() > 2 {
             seen.insert("several users");
         }
     }
-    for want in ["first", "replaces", "duplicate", "superseded", "conflict", "conflict line", "adjustment", "held at the end", "re-settled", "moved to another user or month", "several users", "judged by a dated entry"] {
+    for want in ["first", "replaces", "duplicate", "superseded", "conflict", "conflict line", "adjustment", "held at the end", "re-settled", "moved to another user or month", "several users", "judged by a dated entry", "subsidized_elsewhere", "claimed_by_supplier"] {
         assert!(seen.contains(want), "no history had {want}: {seen:?}");
     }
 }

@@ -80,6 +80,8 @@ pub struct LineRow {
     pub entity_entry: Option<NaiveDate>,
     /// The day of the center's registry entry the line was judged by.
     pub center_entry: Option<NaiveDate>,
+    /// The contract the representing copy names, if any (a funded-elsewhere entry may name it).
+    pub contract_id: Option<String>,
 }
 
 impl LineRow {
@@ -109,6 +111,7 @@ impl LineRow {
             policy_hash: policy.hash.clone(),
             entity_entry: a.entity_entry,
             center_entry: a.center_entry,
+            contract_id: s.facts.contract_id.clone(),
         }
     }
 
@@ -124,6 +127,8 @@ impl LineRow {
             fingerprint: self.fingerprint,
             conflict: self.conflict,
             facts: Facts {
+                record_id: self.record_id.clone(),
+                contract_id: self.contract_id.clone(),
                 user: self.user_credit_code,
                 center_id: self.center_id.clone(),
                 usage_date: self.usage_date,

@@ -81,7 +81,7 @@ async fn sqlite_file_uses_wal_and_persists() {
     let path = dir.path().join("ledger.db");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.migrate().await.unwrap().len(), 10);
+        assert_eq!(store.migrate().await.unwrap().len(), 11);
         let u = conformance::code(70);
         let l = conformance::line("persist", 1, u, "2025-09", conformance::pos(0, 1), "1.00", "0.36");
         store.write_batch(&conformance::batch_of(vec![l])).await.unwrap();
@@ -138,7 +138,7 @@ async fn an_add_column_already_applied_is_skipped_when_its_migration_runs_again(
         .unwrap();
     let outcome = store.migrate().await;
     store.drop_database().await.unwrap();
-    assert_eq!(outcome.unwrap(), vec!["0005_line_accelerator".to_string(), "0006_close_fence".to_string(), "0007_policy_document".to_string(), "0008_registry_as_of".to_string(), "0009_programme".to_string(), "0010_completeness".to_string(), "0012_tlog".to_string()]);
+    assert_eq!(outcome.unwrap(), vec!["0005_line_accelerator".to_string(), "0006_close_fence".to_string(), "0007_policy_document".to_string(), "0008_registry_as_of".to_string(), "0009_programme".to_string(), "0010_completeness".to_string(), "0011_funding".to_string(), "0012_tlog".to_string()]);
 }
 
 /// Several writers (each its own connection, as separate processes would be) append at

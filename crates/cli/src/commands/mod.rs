@@ -6,6 +6,7 @@ pub mod api_tables;
 pub mod close;
 pub mod collect;
 pub mod demo;
+pub mod funding;
 pub mod ledger;
 pub mod platform_sim;
 pub mod policy;

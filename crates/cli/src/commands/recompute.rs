@@ -3,6 +3,11 @@
 //! registry's data-quality findings.
 //!
 //! Also the audit tool: anyone can re-derive the ledger from the raw records.
+//! With `--funded-elsewhere` and `--supplier-claims` it excludes double funding
+//! as the pipeline does from the same lists; each such exclusion names the
+//! scheme or the supplier, and what the lists name that no line bears out (an
+//! unknown record, a claim by a supplier that does not own the center) is a
+//! finding.
 //!
 //! Lines are parsed on worker threads ([`lines`]) and taken into the ledger in
 //! input order on this one, so every output is byte for byte what a
@@ -11,10 +16,10 @@
 //! superseded, revision conflict), or a standing line that earns nothing.
 
 use crate::cli::RecomputeArgs;
-use crate::config::{load_policy, load_registry};
+use crate::config::{load_funding, load_policy, load_registry};
 use anyhow::{Context, Result};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use crate::output::Output;
 use crate::terminal::safe;
 use std::fs::File;
@@ -88,7 +93,8 @@ struct FindingLine<'a> {
 /// Runs `recompute`.
 pub fn run(args: &RecomputeArgs) -> Result<()> {
     let policy = load_policy(args.policy.as_deref())?;
-    let loaded = load_registry(&args.entities, &args.centers)?;
+    let mut loaded = load_registry(&args.entities, &args.centers)?;
+    let funding = load_funding(&mut loaded.registry, args.funded_elsewhere.as_deref(), args.supplier_claims.as_deref())?;
     let registry = &loaded.registry;
     let file = File::open(&args.records).with_context(|| format!("cannot read records file {}", args.records.display()))?;
     let mut out = Output::create(&args.out, args.force)?;
@@ -115,8 +121,17 @@ pub fn run(args: &RecomputeArgs) -> Result<()> {
             copy_exclusions(line_no, record, &ingested).try_for_each(|e| exclusions.write(&e))
         }
     })?;
+    let details = funding_details(&ledger, registry);
     for e in ledger.excluded() {
-        exclusions.write(&Exclusion::of(e.position, e.record_id, e.revision, e.reason))?;
+        let detail = details.get(e.record_id).map(String::as_str);
+        exclusions.write(&Exclusion { detail, ..Exclusion::of(e.position, e.record_id, e.revision, e.reason) })?;
+    }
+    let notices = subsidy_core::funding::review(ledger.lines().map(|(_, l)| &l.standing.facts), registry);
+    for n in &notices {
+        findings.write(&FindingLine { issue: n.issue, key: &n.key, detail: &n.detail })?;
+    }
+    for r in &funding.repeated {
+        findings.write(&FindingLine { issue: "repeated_entry", key: "", detail: r })?;
     }
     let settlements = ledger.settle();
     out.writer().write_all(settlements_csv(&settlements).as_bytes()).with_context(|| format!("cannot write {}", args.out.display()))?;
@@ -124,7 +139,36 @@ pub fn run(args: &RecomputeArgs) -> Result<()> {
     exclusions.finish()?;
     out.commit()?;
     summarise(&ledger, &settlements, &rejected, line_no, blank, loaded.refused, &loaded.findings);
+    summarise_funding(&funding, &notices);
     Ok(())
+}
+
+/// Which scheme or supplier excluded each line excluded for double funding, by record id.
+fn funding_details(ledger: &Ledger<'_>, registry: &subsidy_core::Registry) -> HashMap<String, String> {
+    if registry.funding().is_empty() {
+        return HashMap::new();
+    }
+    ledger
+        .lines()
+        .filter(|(_, l)| matches!(l.assessment.reason, Some(ReasonCode::SubsidizedElsewhere | ReasonCode::ClaimedBySupplier)))
+        .filter_map(|(id, l)| subsidy_core::funding_exclusion(&l.standing.facts, registry).map(|x| (id.to_string(), x.detail)))
+        .collect()
+}
+
+/// The lists read and what they name that no line bears out, on stderr.
+fn summarise_funding(funding: &crate::config::LoadedFunding, notices: &[subsidy_core::funding::Notice]) {
+    if funding.funded.is_empty() && funding.claims.is_empty() {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "  {:<24} {:>10}", "funded-elsewhere entries", funding.funded.len());
+    let _ = writeln!(err, "  {:<24} {:>10}", "supplier claims", funding.claims.len());
+    for r in &funding.repeated {
+        let _ = writeln!(err, "  {}", safe(r));
+    }
+    for n in notices {
+        let _ = writeln!(err, "  funding {}: {}", n.issue, safe(&n.detail));
+    }
 }
 
 /// The count of every line by what became of it, on stderr.

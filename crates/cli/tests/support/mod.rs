@@ -48,6 +48,10 @@ pub fn topic_args(prefix: &str) -> Vec<String> {
         format!("{prefix}.checkpoints"),
         "--topic-usage-counts".into(),
         format!("{prefix}.usage-counts"),
+        "--topic-funded-elsewhere".into(),
+        format!("{prefix}.funded-elsewhere"),
+        "--topic-supplier-claims".into(),
+        format!("{prefix}.supplier-claims"),
         "--kafka-brokers".into(),
         brokers(),
     ]

@@ -66,5 +66,6 @@ pub fn record(id: &str, revision: u32, user: CreditCode, center: &str, end_minut
         amount: paid,
         paid_amount: paid,
         payment_status: status,
+        contract_id: None,
     }
 }

@@ -158,6 +158,7 @@ mod tests {
             policy_hash: String::new(),
             entity_entry: None,
             center_entry: None,
+            contract_id: None,
         }
     }
 

@@ -129,7 +129,7 @@ impl Aggregator {
 
     async fn run_with(&self, shutdown: CancellationToken, internal: &CancellationToken, background: &mut background::Background) -> PipelineResult<AggregatorReport> {
         let topics = &self.bus.topics;
-        let (registry, tailers) = registry_feed::start(&self.bus.brokers, &topics.entities, &topics.centers, self.metrics.clone(), internal.clone()).await?;
+        let (registry, tailers) = registry_feed::start(&self.bus.brokers, topics, self.metrics.clone(), internal.clone()).await?;
         tailers.into_iter().for_each(|t| background.task(t));
         background.task(counts_feed::start(&self.bus.brokers, &topics.usage_counts, self.store.clone(), internal.clone()).await?);
         let gate = Arc::new(WriteGate::default());

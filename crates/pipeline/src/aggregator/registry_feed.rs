@@ -1,6 +1,6 @@
-//! The registry as the aggregator sees it: entities and centers read from
-//! their compacted topics, the position reached in those topics, and a log of
-//! which ledger lines each change may re-settle.
+//! The registry as the aggregator sees it: entities, centers, the funded-elsewhere
+//! list and the supplier claims read from their compacted topics, the position
+//! reached in those topics, and a log of which ledger lines each change may re-settle.
 //!
 //! Positions are data (the next offset to read per registry topic partition),
 //! so they mean the same on every member: they version the lines classified
@@ -18,7 +18,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use subsidy_bus::TopicReader;
 use subsidy_core::registry::{parse_center, parse_entity, split_entry_key, Issue};
-use subsidy_core::{Affected, CreditCode, ReasonCode, Registry, Rejection};
+use subsidy_core::funding::{parse_claim_item, parse_funded_item};
+use subsidy_core::{Affected, CreditCode, FundedEntry, ReasonCode, Registry, Rejection, SupplierClaim};
 use tokio_util::sync::CancellationToken;
 
 /// Which registry topic a message came from (the name used in positions).
@@ -28,6 +29,10 @@ pub enum Source {
     Entities,
     /// The compute-centers topic.
     Centers,
+    /// The funded-elsewhere topic.
+    FundedElsewhere,
+    /// The supplier-claims topic.
+    SupplierClaims,
 }
 
 impl Source {
@@ -36,6 +41,20 @@ impl Source {
         match self {
             Source::Entities => "entities",
             Source::Centers => "centers",
+            Source::FundedElsewhere => "funded_elsewhere",
+            Source::SupplierClaims => "supplier_claims",
+        }
+    }
+
+    /// Every source, in the order the feed reads them.
+    pub const ALL: [Source; 4] = [Source::Entities, Source::Centers, Source::FundedElsewhere, Source::SupplierClaims];
+
+    fn topic(self, topics: &subsidy_bus::Topics) -> &str {
+        match self {
+            Source::Entities => &topics.entities,
+            Source::Centers => &topics.centers,
+            Source::FundedElsewhere => &topics.funded_elsewhere,
+            Source::SupplierClaims => &topics.supplier_claims,
         }
     }
 }
@@ -50,7 +69,7 @@ pub enum RefusedMessage {
     /// The payload is not a valid entity or center.
     #[error("{0}")]
     Invalid(#[source] Rejection),
-    /// A tombstone whose key names no entity or center.
+    /// A tombstone whose key names no entity, center, funded-elsewhere entry or supplier claim.
     #[error("a tombstone whose key {key:?} names no {what}")]
     BadKey {
         /// The key, as text (lossy).
@@ -164,6 +183,8 @@ impl RegistryView {
         Ok(match source {
             Source::Entities => self.registry.upsert_entity(parse_entity(&value).map_err(RefusedMessage::Invalid)?),
             Source::Centers => self.registry.upsert_center(parse_center(&value).map_err(RefusedMessage::Invalid)?),
+            Source::FundedElsewhere => self.registry.upsert_funded(parse_funded_item(&value).map_err(RefusedMessage::Invalid)?),
+            Source::SupplierClaims => self.registry.upsert_claim(parse_claim_item(&value).map_err(RefusedMessage::Invalid)?),
         })
     }
 
@@ -180,6 +201,14 @@ impl RegistryView {
             Source::Centers => {
                 let (id, day) = entry.filter(|(k, _)| !k.is_empty()).ok_or_else(|| bad("center", ReasonCode::InvalidField))?;
                 self.registry.remove_center(id, day)
+            }
+            Source::FundedElsewhere => {
+                let entry = std::str::from_utf8(key).ok().and_then(FundedEntry::from_key).ok_or_else(|| bad("funded-elsewhere entry", ReasonCode::InvalidField))?;
+                self.registry.remove_funded(&entry)
+            }
+            Source::SupplierClaims => {
+                let claim = std::str::from_utf8(key).ok().and_then(SupplierClaim::from_key).ok_or_else(|| bad("supplier claim", ReasonCode::InvalidField))?;
+                self.registry.remove_claim(&claim)
             }
         })
     }
@@ -229,7 +258,7 @@ fn apply(shared: &SharedRegistry, metrics: &AggregatorMetrics, source: Source, m
 
 /// Shows every refusal reason of both topics at zero until one happens.
 fn init_refusals(metrics: &AggregatorMetrics) {
-    for source in [Source::Entities, Source::Centers] {
+    for source in Source::ALL {
         metrics.registry_removed.with_label_values(&[source.as_str()]);
         for reason in REFUSAL_REASONS {
             metrics.registry_refused.with_label_values(&[source.as_str(), reason.as_str()]);
@@ -246,19 +275,16 @@ fn publish_findings(shared: &SharedRegistry, metrics: &AggregatorMetrics) {
     }
 }
 
-/// Reads both registry topics to their end, then keeps tailing them until cancelled
-/// (the tailing tasks are returned, to be waited for).
-pub async fn start(
-    brokers: &str,
-    entities: &str,
-    centers: &str,
-    metrics: AggregatorMetrics,
-    shutdown: CancellationToken,
-) -> PipelineResult<(SharedRegistry, Vec<tokio::task::JoinHandle<()>>)> {
+/// Reads every registry topic (entities, centers, funded elsewhere, supplier claims) to its
+/// end, then keeps tailing them until cancelled (the tailing tasks are returned, to be waited for).
+pub async fn start(brokers: &str, topics: &subsidy_bus::Topics, metrics: AggregatorMetrics, shutdown: CancellationToken) -> PipelineResult<(SharedRegistry, Vec<tokio::task::JoinHandle<()>>)> {
     let shared = SharedRegistry::default();
     let timeout = Duration::from_secs(60);
-    let open = |topic| async move { TopicReader::connect(brokers, topic, timeout).await.map_err(PipelineError::bus("opening a registry topic")) };
-    let readers = [(open(entities).await?, Source::Entities), (open(centers).await?, Source::Centers)];
+    let mut readers = Vec::new();
+    for source in Source::ALL {
+        let reader = TopicReader::connect(brokers, source.topic(topics), timeout).await.map_err(PipelineError::bus("opening a registry topic"))?;
+        readers.push((reader, source));
+    }
     init_refusals(&metrics);
     for (reader, source) in &readers {
         reader.catch_up(timeout, |m| apply(&shared, &metrics, *source, m)).await.map_err(PipelineError::bus("reading the registry"))?;
@@ -384,5 +410,31 @@ mod tests {
         assert_eq!(v.registry.entity_on(&code, day("2026-03-10")).map(|e| e.city.as_str()), Some("合肥市"), "the undated entry stands again");
         let bad = format!("{}@2026-13-40", code.as_str());
         assert_eq!(v.apply(Source::Entities, 0, 3, Some(bad.as_bytes()), None).unwrap_err().reason(), ReasonCode::InvalidCreditCode);
+    }
+
+    /// The funding lists arrive like the registry: an entry or claim re-settles the lines of its
+    /// record or contract, a tombstone keyed as the collector keys it withdraws it.
+    #[test]
+    fn funding_entries_and_claims_change_their_records_lines() {
+        let supplier = subsidy_core::CreditCode::complete("91340100MA0000001").unwrap();
+        let mut v = RegistryView::default();
+        let mark = v.position().clone();
+        apply(&mut v, Source::FundedElsewhere, 0, br#"{"scheme":"hefei-voucher-2026","contract_id":"K-1"}"#).unwrap();
+        let claim = serde_json::json!({"record_id": "r1", "supplier_credit_code": supplier.as_str()}).to_string();
+        apply(&mut v, Source::SupplierClaims, 0, claim.as_bytes()).unwrap();
+        let since = v.since(Some(&mark));
+        assert!(since.contracts.contains("K-1") && since.records.contains("r1"), "{since:?}");
+        let after = v.position().clone();
+        assert_eq!(v.apply(Source::FundedElsewhere, 0, 1, Some(b"hefei-voucher-2026|contract:K-1"), None).unwrap(), Applied::Removed);
+        let key = format!("r1|{supplier}");
+        assert_eq!(v.apply(Source::SupplierClaims, 0, 1, Some(key.as_bytes()), None).unwrap(), Applied::Removed);
+        assert!(v.registry.funding().is_empty());
+        assert!(v.since(Some(&after)).contracts.contains("K-1") && v.since(Some(&after)).records.contains("r1"));
+        // An empty scheme, a bad credit code or a key naming nothing are refused with a reason.
+        assert_eq!(apply(&mut v, Source::FundedElsewhere, 2, br#"{"scheme":"","record_id":"r1"}"#).unwrap_err().reason(), ReasonCode::MissingField);
+        assert_eq!(apply(&mut v, Source::SupplierClaims, 2, br#"{"record_id":"r1","supplier_credit_code":"X"}"#).unwrap_err().reason(), ReasonCode::InvalidCreditCode);
+        assert_eq!(v.apply(Source::FundedElsewhere, 0, 3, Some(b"no-target"), None).unwrap_err().reason(), ReasonCode::InvalidField);
+        assert_eq!(v.apply(Source::SupplierClaims, 0, 3, Some(b"r1|nope"), None).unwrap_err().reason(), ReasonCode::InvalidField);
+        assert!(v.registry.funding().is_empty(), "refusals change nothing");
     }
 }

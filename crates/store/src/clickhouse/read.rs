@@ -104,25 +104,22 @@ pub(super) async fn affected_lines(client: &Client, partitions: &[i32], affected
     }
     let users: Vec<String> = affected.users.iter().map(CreditCode::to_string).collect();
     let centers: Vec<String> = affected.centers.iter().cloned().collect();
+    let records: Vec<String> = affected.records.iter().cloned().collect();
+    let contracts: Vec<String> = affected.contracts.iter().cloned().collect();
+    let sets = [("user_credit_code", &users), ("center_id", &centers), ("record_id", &records), ("contract_id", &contracts)];
     // An empty array literal has no element type on the old server: leave its test out instead.
-    let mut tests = Vec::new();
-    if !users.is_empty() {
-        tests.push("user_credit_code IN (SELECT arrayJoin(?))");
-    }
-    if !centers.is_empty() {
-        tests.push("center_id IN (SELECT arrayJoin(?))");
-    }
+    let tests: Vec<String> = sets.iter().filter(|(_, set)| !set.is_empty()).map(|(column, _)| format!("{column} IN (SELECT arrayJoin(?))")).collect();
     let sql = format!(
         "SELECT {LINE_COLUMNS} FROM ledger_lines FINAL WHERE kafka_partition IN (SELECT toInt32(arrayJoin(?))) AND ({}) ORDER BY record_id",
         tests.join(" OR ")
     );
     let mut query = client.query(&sql).bind(partitions);
-    for set in [&users, &centers] {
+    for (_, set) in sets {
         if !set.is_empty() {
             query = query.bind(set.as_slice());
         }
     }
-    let all: Vec<String> = users.iter().chain(&centers).cloned().collect();
+    let all: Vec<String> = sets.iter().flat_map(|(_, set)| set.iter()).cloned().collect();
     let rows: Vec<LineIn> = query.with_setting("max_query_size", query_size(&sql, &all)).fetch_all().await.map_err(map_error)?;
     rows.into_iter().map(LineIn::decode).collect()
 }

@@ -144,7 +144,7 @@ impl CenterRow {
 
 /// The columns of `ledger_lines`, in order.
 pub(super) const LINE_COLUMNS: &str = "record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, \
-     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator, policy_hash, entity_entry, center_entry";
+     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator, policy_hash, entity_entry, center_entry, contract_id";
 
 #[derive(Debug, Row, Serialize)]
 pub(super) struct LineOut<'a> {
@@ -171,6 +171,7 @@ pub(super) struct LineOut<'a> {
     policy_hash: &'a str,
     entity_entry: String,
     center_entry: String,
+    contract_id: &'a str,
 }
 
 impl<'a> LineOut<'a> {
@@ -199,6 +200,7 @@ impl<'a> LineOut<'a> {
             policy_hash: &l.policy_hash,
             entity_entry: entry_day_text(l.entity_entry),
             center_entry: entry_day_text(l.center_entry),
+            contract_id: l.contract_id.as_deref().unwrap_or(""),
         })
     }
 }
@@ -228,6 +230,7 @@ pub(super) struct LineIn {
     policy_hash: String,
     entity_entry: String,
     center_entry: String,
+    contract_id: String,
 }
 
 impl LineIn {
@@ -255,6 +258,7 @@ impl LineIn {
             policy_hash: self.policy_hash,
             entity_entry: entry_day(&self.entity_entry)?,
             center_entry: entry_day(&self.center_entry)?,
+            contract_id: Some(self.contract_id).filter(|c| !c.is_empty()),
         })
     }
 }

@@ -23,6 +23,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_registry_as_of", include_str!("../../../../schemas/clickhouse/0008_registry_as_of.sql")),
     ("0009_programme", include_str!("../../../../schemas/clickhouse/0009_programme.sql")),
     ("0010_completeness", include_str!("../../../../schemas/clickhouse/0010_completeness.sql")),
+    ("0011_funding", include_str!("../../../../schemas/clickhouse/0011_funding.sql")),
     ("0012_tlog", include_str!("../../../../schemas/clickhouse/0012_tlog.sql")),
 ];
 

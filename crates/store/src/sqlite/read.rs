@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use subsidy_core::{Affected, ComputeCenter, CreditCode, Entity, Period, ReasonClass, ReasonCode, Statement};
 
 pub(super) const LINE_SELECT: &str = "SELECT record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, \
-     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator, policy_hash, entity_entry, center_entry \
+     payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator, policy_hash, entity_entry, center_entry, contract_id \
      FROM ledger_lines";
 
 /// Collects the rows of a prepared query through a decoder.
@@ -59,6 +59,7 @@ pub(super) fn line(row: &Row<'_>) -> StoreResult<LineRow> {
         policy_hash: get(row, 20)?,
         entity_entry: entry_day(&text(row, 21)?)?,
         center_entry: entry_day(&text(row, 22)?)?,
+        contract_id: Some(text(row, 23)?).filter(|c| !c.is_empty()),
     })
 }
 
@@ -117,16 +118,19 @@ pub(super) fn affected_lines(conn: &Connection, partitions: &[i32], affected: &A
     }
     let users: Vec<String> = affected.users.iter().map(CreditCode::to_string).collect();
     let centers: Vec<&String> = affected.centers.iter().collect();
-    let (p, u, c) = (partitions.len(), users.len(), centers.len());
+    let (records, contracts): (Vec<&String>, Vec<&String>) = (affected.records.iter().collect(), affected.contracts.iter().collect());
+    let (p, u, c, r) = (partitions.len(), users.len(), centers.len(), records.len());
     let sql = format!(
-        "{LINE_SELECT} WHERE kafka_partition IN ({}) AND (user_credit_code IN ({}) OR center_id IN ({})) ORDER BY record_id",
+        "{LINE_SELECT} WHERE kafka_partition IN ({}) AND (user_credit_code IN ({}) OR center_id IN ({}) OR record_id IN ({}) OR contract_id IN ({})) ORDER BY record_id",
         placeholders(1, p),
         placeholders(1 + p, u),
-        placeholders(1 + p + u, c)
+        placeholders(1 + p + u, c),
+        placeholders(1 + p + u + c, r),
+        placeholders(1 + p + u + c + r, contracts.len())
     );
     let mut params: Vec<&dyn ToSql> = partitions.iter().map(|x| x as &dyn ToSql).collect();
     params.extend(users.iter().map(|x| x as &dyn ToSql));
-    params.extend(centers.iter().map(|x| *x as &dyn ToSql));
+    params.extend(centers.iter().chain(&records).chain(&contracts).map(|x| *x as &dyn ToSql));
     collect(conn, &sql, &params, line)
 }
 

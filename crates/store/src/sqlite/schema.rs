@@ -17,6 +17,7 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_registry_as_of", include_str!("../../../../schemas/sqlite/0008_registry_as_of.sql")),
     ("0009_programme", include_str!("../../../../schemas/sqlite/0009_programme.sql")),
     ("0010_completeness", include_str!("../../../../schemas/sqlite/0010_completeness.sql")),
+    ("0011_funding", include_str!("../../../../schemas/sqlite/0011_funding.sql")),
     ("0012_tlog", include_str!("../../../../schemas/sqlite/0012_tlog.sql")),
 ];
 

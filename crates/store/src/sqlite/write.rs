@@ -63,6 +63,7 @@ const LINE_COLUMNS: &[&str] = &[
     "policy_hash",
     "entity_entry",
     "center_entry",
+    "contract_id",
 ];
 const REJECTION_COLUMNS: &[&str] = &["kafka_partition", "kafka_offset", "record_id", "revision", "reason", "field", "detail", "raw"];
 const MARK_COLUMNS: &[&str] = &["kafka_partition", "registry", "position"];
@@ -129,6 +130,7 @@ fn write_lines(tx: &Transaction<'_>, batch: &WriteBatch) -> StoreResult<()> {
             l.policy_hash,
             entry_day_text(l.entity_entry),
             entry_day_text(l.center_entry),
+            l.contract_id.as_deref().unwrap_or(""),
         ])
         .map_err(map_error)?;
     }

@@ -64,6 +64,7 @@ pub fn line(id: &str, revision: u32, user: CreditCode, period: &str, position: B
         // One dated entry and one undated, so both forms round-trip through the store.
         entity_entry: NaiveDate::from_ymd_opt(2025, 8, 11),
         center_entry: None,
+        contract_id: None,
     }
 }
 

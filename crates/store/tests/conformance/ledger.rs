@@ -9,8 +9,8 @@ pub async fn migrate_is_idempotent(store: &dyn LedgerStore) {
     let first = store.migrate().await.unwrap();
     assert_eq!(first[..3], ["0001_ledger".to_string(), "0002_statements".to_string(), "0003_registry".to_string()]);
     let rest: Vec<&str> = first[3..].iter().map(String::as_str).collect();
-    let sqlite = ["0004_line_accelerator", "0005_close_fence", "0007_policy_document", "0008_registry_as_of", "0009_programme", "0010_completeness", "0012_tlog"];
-    let clickhouse = ["0004_lines_by_user", "0005_line_accelerator", "0006_close_fence", "0007_policy_document", "0008_registry_as_of", "0009_programme", "0010_completeness", "0012_tlog"];
+    let sqlite = ["0004_line_accelerator", "0005_close_fence", "0007_policy_document", "0008_registry_as_of", "0009_programme", "0010_completeness", "0011_funding", "0012_tlog"];
+    let clickhouse = ["0004_lines_by_user", "0005_line_accelerator", "0006_close_fence", "0007_policy_document", "0008_registry_as_of", "0009_programme", "0010_completeness", "0011_funding", "0012_tlog"];
     assert!(rest == sqlite || rest == clickhouse, "only ClickHouse adds its by-user index: {first:?}");
     assert!(store.migrate().await.unwrap().is_empty(), "second migrate applies nothing");
     store.ping().await.unwrap();
@@ -188,7 +188,7 @@ pub async fn affected_lines_by_user_or_center_in_owned_partitions(store: &dyn Le
             line("x1", 1, u, "2025-09", pos(0, 1), "1.00", "0.2"),
             line("x2", 1, v, "2025-09", pos(0, 2), "1.00", "0.2"),
             on_c9,
-            line("x4", 1, u, "2025-09", pos(1, 4), "1.00", "0.2"),
+            LineRow { contract_id: Some("K-4".into()), ..line("x4", 1, u, "2025-09", pos(1, 4), "1.00", "0.2") },
             line("x5", 1, u, "2025-09", pos(0, 5), "1.00", "0.2"),
         ]))
         .await
@@ -201,8 +201,14 @@ pub async fn affected_lines_by_user_or_center_in_owned_partitions(store: &dyn Le
     assert_eq!(ids_of(store.affected_lines(&[0, 1], &by_user).await.unwrap()), ["x1", "x4"]);
     let by_center = Affected { centers: ["C9".to_string()].into(), ..Affected::default() };
     assert_eq!(ids_of(store.affected_lines(&[0, 1], &by_center).await.unwrap()), ["x3"]);
-    let both = Affected { users: [v].into(), centers: ["C9".to_string()].into() };
+    let both = Affected { users: [v].into(), centers: ["C9".to_string()].into(), ..Affected::default() };
     assert_eq!(ids_of(store.affected_lines(&[0], &both).await.unwrap()), ["x2", "x3", "x5"]);
+    // A change of the funding lists names record ids and contracts; the contract is kept on the line.
+    let by_record = Affected { records: ["x1".to_string(), "x4".to_string()].into(), ..Affected::default() };
+    assert_eq!(ids_of(store.affected_lines(&[0], &by_record).await.unwrap()), ["x1"]);
+    let by_contract = Affected { contracts: ["K-4".to_string()].into(), ..Affected::default() };
+    let found = store.affected_lines(&[0, 1], &by_contract).await.unwrap();
+    assert_eq!((found.len(), found.first().and_then(|l| l.contract_id.as_deref())), (1, Some("K-4")));
     assert!(store.affected_lines(&[0], &Affected::default()).await.unwrap().is_empty());
     assert!(store.affected_lines(&[], &both).await.unwrap().is_empty());
 }
