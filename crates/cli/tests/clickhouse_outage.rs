@@ -77,13 +77,17 @@ async fn aggregator_waits_out_a_clickhouse_outage() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let during = scrape(metrics_addr).await;
     services("start");
-    tokio::task::spawn_blocking(move || child.finish()).await.unwrap();
+    let log = tokio::task::spawn_blocking(move || child.finish()).await.unwrap();
 
     assert!(!during.is_empty(), "the aggregator no longer answered during the outage");
     assert_promtool_clean(&during);
     assert!(metric_sum(&during, "subsidy_aggregator_store_errors_total{kind=\"unavailable\"}") >= 1.0, "no store errors counted:\n{during}");
     assert!(metric_sum(&during, "subsidy_aggregator_last_write_age_seconds") >= 3.0, "time since last write did not grow:\n{during}");
     assert!(metric_sum(&during, "subsidy_aggregator_consumer_lag_messages") >= 1.0, "the lag metric did not show the backlog:\n{during}");
-    assert_same(&export(&db, dir.path()), &recompute(dir.path()), "after the outage");
+    let (got, want) = (export(&db, dir.path()), recompute(dir.path()));
+    if got != want {
+        eprintln!("the aggregator's log:\n{log}");
+    }
+    assert_same(&got, &want, "after the outage");
     store.drop_database().await.unwrap();
 }
