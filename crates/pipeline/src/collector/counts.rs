@@ -19,11 +19,16 @@ pub(super) async fn poll(c: &Collector, days: &BTreeSet<NaiveDate>) -> PipelineR
     let metrics = &c.metrics;
     let mut items = Vec::new();
     for day in days {
-        let counts = c
-            .client
-            .fetch_usage_counts(*day, &c.config.retry, |e, _| metrics.retries.with_label_values(&[e.cause()]).inc())
-            .await
-            .map_err(|source| PipelineError::Platform { what: "fetching usage counts", source })?;
+        // Counts are what completeness is judged by, not what is paid: a platform that does
+        // not publish a day's counts leaves that day unverified (`reconcile` says so) and the
+        // records keep flowing; the next poll asks again.
+        let counts = match c.client.fetch_usage_counts(*day, &c.config.retry, |e, _| metrics.retries.with_label_values(&[e.cause()]).inc()).await {
+            Ok(counts) => counts,
+            Err(error) => {
+                tracing::warn!(%day, %error, "the platform gave no usage counts for the day; it stays unverified");
+                continue;
+            }
+        };
         for count in counts {
             let value = serde_json::to_vec(&count).map_err(|e| PipelineError::Internal(format!("encoding a usage count: {e}")))?;
             items.push((count_key(&count.center_id, count.day), value));
