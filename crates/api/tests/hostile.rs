@@ -147,6 +147,14 @@ async fn open(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
     .unwrap()
 }
 
+/// Whether the server has answered (or closed) a connection that is still waiting to send.
+fn answered(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let waiting = matches!(stream.peek(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    stream.set_nonblocking(false).unwrap();
+    !waiting
+}
+
 /// Sends `request` as bytes and reads until the server closes.
 async fn send(addr: SocketAddr, request: &[u8]) -> Reply {
     let stream = open(addr, request).await;
@@ -337,10 +345,16 @@ async fn slow_clients_are_cut_off_while_others_are_served() {
 async fn requests_past_the_in_flight_limit_are_shed_with_retry_after() {
     let server = start(ServerLimits { max_in_flight: 1, request_timeout: Duration::from_secs(30), ..limits() }).await;
     let bureau = server.tokens.bureau.clone();
-    // A sign-in whose body never ends holds the one turn (the portal counts too).
-    let holder = open(server.addr, b"POST /portal/sign-in HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\ntoken=").await;
+    // A sign-in whose body never ends holds the one turn (the portal counts too). A holder
+    // that arrived while another request had the turn was shed itself: another one is sent.
+    let sign_in = b"POST /portal/sign-in HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\ntoken=";
+    let mut holder = None;
     let mut shed = None;
     for _ in 0..100 {
+        if holder.as_ref().is_none_or(answered) {
+            holder = Some(open(server.addr, sign_in).await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let r = get(&server, "/v1/overview?period=2025-09", &bureau).await;
         if r.status == 503 {
             shed = Some(r);
