@@ -31,16 +31,31 @@ if [[ "${SUBSIDY_KEEP_SERVICES:-}" == 0 || ( -z "${SUBSIDY_KEEP_SERVICES:-}" && 
     trap 'bash "$SERVICES" stop || true; bash "$SERVICES" stop cluster || true' EXIT
 fi
 
+# The services are installed while the workspace builds: neither needs the
+# other, and the broker's own build (`cargo install tansu`) and apt's downloads
+# fill the moments the workspace build leaves a core idle.
+INSTALL_PID=""
+INSTALL_LOG="$REPO/target/services-install.log"
+mkdir -p "$REPO/target"
 if [[ "${SUBSIDY_SKIP_INSTALL:-0}" != 1 ]]; then
-    phase "services install"
-    bash "$SERVICES" install
-    phase_done "services install"
+    echo "== [$(date -u +%H:%M:%S)] services install (in the background, log: target/services-install.log)"
+    bash "$SERVICES" install >"$INSTALL_LOG" 2>&1 &
+    INSTALL_PID=$!
 fi
 
-# Build first, so the broker starts fresh just before the tests need it.
-phase "cargo test --workspace --release --no-run"
-cargo test --workspace --release --no-run "$@"
+# The `ci` profile is `release` without link-time optimisation (Cargo.toml).
+phase "cargo test --workspace --profile ci --no-run"
+cargo test --workspace --profile ci --no-run "$@"
 phase_done "build"
+
+if [[ -n "$INSTALL_PID" ]]; then
+    phase "services install (waiting for it)"
+    install_status=0
+    wait "$INSTALL_PID" || install_status=$?
+    cat "$INSTALL_LOG"
+    [[ $install_status == 0 ]] || { echo "== services install failed (rc $install_status)" >&2; exit "$install_status"; }
+    phase_done "services install"
+fi
 
 phase "services start"
 # The broker starts empty: its sqlite engine slows down as earlier runs' topics pile up.
@@ -55,9 +70,9 @@ eval "$(bash "$SERVICES" env)"
 # Each test bounds the processes it starts; this bounds the whole run, so a
 # hang fails with a message instead of running into CI's own limit.
 TEST_LIMIT_SECS=3000
-phase "cargo test --workspace --release"
+phase "cargo test --workspace --profile ci"
 status=0
-timeout --kill-after=30 "$TEST_LIMIT_SECS" cargo test --workspace --release --no-fail-fast "$@" || status=$?
+timeout --kill-after=30 "$TEST_LIMIT_SECS" cargo test --workspace --profile ci --no-fail-fast "$@" || status=$?
 if [[ $status == 124 || $status == 137 ]]; then
     echo "== cargo test did not finish within $TEST_LIMIT_SECS s and was stopped" >&2
 fi
@@ -65,8 +80,8 @@ fi
 phase_done "cargo test"
 
 phase "migrations on a current ClickHouse (chDB)"
-"$SUBSIDY_PYTHON" schemas/check_current_clickhouse.py target/release/subsidy-meter single
-"$SUBSIDY_PYTHON" schemas/check_current_clickhouse.py target/release/subsidy-meter cluster "${SUBSIDY_ZK_PORT:-2181}"
+"$SUBSIDY_PYTHON" schemas/check_current_clickhouse.py target/ci/subsidy-meter single
+"$SUBSIDY_PYTHON" schemas/check_current_clickhouse.py target/ci/subsidy-meter cluster "${SUBSIDY_ZK_PORT:-2181}"
 phase_done "current ClickHouse"
 
 phase "deploy/check.sh (alert rules and their tests, Compose, Kubernetes)"
@@ -80,7 +95,7 @@ phase_done "fuzzing"
 phase "dashboards/check.sh (every PromQL and SQL panel against real data)"
 # The binary the test build made: building it alone would unify features
 # differently and compile the workspace a second time.
-SUBSIDY_METER="$REPO/target/release/subsidy-meter" bash dashboards/check.sh
+SUBSIDY_METER="$REPO/target/ci/subsidy-meter" bash dashboards/check.sh
 phase_done "dashboard checks"
 
 echo "== all done in $((SECONDS - T_START)) s"

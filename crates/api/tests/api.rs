@@ -65,4 +65,5 @@ cases!(
     the_portal_session_is_kept_by_the_server,
     empty_tokens_are_refused_everywhere,
     every_answer_carries_the_security_headers,
+    double_funding_names_the_scheme_and_the_supplier,
 );

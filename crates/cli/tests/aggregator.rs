@@ -366,11 +366,29 @@ async fn double_funding_through_the_pipeline_equals_the_hand_worked_table() {
     let reasons: Vec<(String, Option<&str>)> = ledger.entity_lines(&u1, None).await.unwrap().iter().map(|l| (l.record_id.clone(), l.reason.map(|r| r.as_str()))).collect();
     let want = [("f1", Some("subsidized_elsewhere")), ("f2", Some("claimed_by_supplier")), ("f3", None)];
     assert_eq!(reasons, want.map(|(id, r)| (id.to_string(), r)));
+    // The lists are stored with the registry, where the API reads what each exclusion names.
+    let claims = read_array("supplier_claims.json").len();
+    await_lists(ledger.as_ref(), "the imported lists", |r| r.funded.len() == 4 && r.claims.len() == claims).await;
 
     // fuyang-2026 withdraws f5: its line is settled again, and U2 gets 550.50 × 0.24 = 132.12.
     let withdrawn = rdkafka::producer::FutureRecord::<str, str>::to(&topics.funded_elsewhere).key("fuyang-2026|record:f5");
     sender.producer.send(withdrawn, Duration::from_secs(30)).await.map_err(|(e, _)| e).unwrap();
     let expected = std::fs::read_to_string(golden.join("expected_settlements.csv")).unwrap().replace("12341200000000002A,2026-03,2,450.50,108.12", "12341200000000002A,2026-03,3,550.50,132.12");
     await_export(&store, dir.path(), &expected);
+    let f5 = subsidy_core::FundedTarget::Record("f5".into());
+    await_lists(ledger.as_ref(), "f5 withdrawn", |r| r.funded.len() == 3 && r.funded.iter().all(|f| f.target != f5)).await;
     member.kill();
+}
+
+/// Waits until the registry the store holds satisfies `done`.
+async fn await_lists(ledger: &dyn subsidy_store::LedgerStore, what: &str, done: impl Fn(&subsidy_store::RegistryRows) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = ledger.registry().await.unwrap();
+        if done(&rows) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: the stored lists are {:?} and {:?} after 60 s", rows.funded, rows.claims);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

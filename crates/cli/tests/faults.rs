@@ -46,7 +46,7 @@ impl Scale {
     fn from_env() -> Scale {
         let var = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
         Scale {
-            records: var("SUBSIDY_FAULT_RECORDS", 20_000) as usize,
+            records: var("SUBSIDY_FAULT_RECORDS", 6_000) as usize,
             kills: var("SUBSIDY_FAULT_KILLS", 3) as usize,
             outage: Duration::from_secs(var("SUBSIDY_FAULT_OUTAGE_SECS", 8)),
         }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use subsidy_core::{Assessment, ComputeCenter, CreditCode, Entity, Facts, Fingerprint, Line, LineRank, PaymentStatus, Period, PolicyDocument, PolicySet, ReasonCode, Registry, Standing};
+use subsidy_core::{Assessment, ComputeCenter, CreditCode, Entity, Facts, Fingerprint, FundedEntry, Line, LineRank, PaymentStatus, Period, PolicyDocument, PolicySet, ReasonCode, Registry, Standing, SupplierClaim};
 
 /// Where a message came from on the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -291,6 +291,10 @@ pub struct RegistryRows {
     pub entities: Vec<Entity>,
     /// Every center entry, by id then day.
     pub centers: Vec<ComputeCenter>,
+    /// The funded-elsewhere list: records first, in id then scheme order.
+    pub funded: Vec<FundedEntry>,
+    /// The supplier claims, in record id then supplier order.
+    pub claims: Vec<SupplierClaim>,
 }
 
 impl RegistryRows {
@@ -298,20 +302,35 @@ impl RegistryRows {
     pub fn of(registry: &Registry, version: u64) -> RegistryRows {
         let entities = registry.entities_sorted().into_iter().cloned().collect();
         let centers = registry.centers_sorted().into_iter().cloned().collect();
-        RegistryRows { version, entities, centers }
+        let funded = registry.funding().funded();
+        let claims = registry.funding().claims();
+        RegistryRows { version, entities, centers, funded, claims }
     }
 
     /// The registry as last written, from every stored row and its version: each table's
     /// rows of its highest version. A registry is written whole at each version, so an
-    /// entry a tombstone removed, absent from the newer rows, is left out. (A table whose
-    /// every entry was removed writes no rows, and keeps showing its last ones.)
-    pub fn latest(entities: Vec<(Entity, u64)>, centers: Vec<(ComputeCenter, u64)>) -> RegistryRows {
+    /// entry a tombstone removed, absent from the newer rows, is left out. (A table of
+    /// entries whose every entry was removed writes no rows, and keeps showing its last
+    /// ones.) A funding list emptied since writes no rows either, so a list's rows stand
+    /// only when they are at least as new as the entries': an older list was emptied.
+    pub fn latest(
+        entities: Vec<(Entity, u64)>,
+        centers: Vec<(ComputeCenter, u64)>,
+        funded: Vec<(FundedEntry, u64)>,
+        claims: Vec<(SupplierClaim, u64)>,
+    ) -> RegistryRows {
         fn newest<T>(rows: Vec<(T, u64)>) -> (u64, Vec<T>) {
             let top = rows.iter().map(|r| r.1).max().unwrap_or(0);
             (top, rows.into_iter().filter(|r| r.1 == top).map(|r| r.0).collect())
         }
         let ((ev, entities), (cv, centers)) = (newest(entities), newest(centers));
-        RegistryRows { version: ev.max(cv), entities, centers }
+        let entries = ev.max(cv);
+        fn current<T>((v, rows): (u64, Vec<T>), entries: u64) -> Vec<T> {
+            if v >= entries { rows } else { Vec::new() }
+        }
+        let ((fv, funded), (lv, claims)) = (newest(funded), newest(claims));
+        let version = entries.max(fv).max(lv);
+        RegistryRows { version, entities, centers, funded: current((fv, funded), entries), claims: current((lv, claims), entries) }
     }
 
     /// The registry these rows describe.
@@ -322,6 +341,12 @@ impl RegistryRows {
         }
         for c in &self.centers {
             registry.upsert_center(c.clone());
+        }
+        for f in &self.funded {
+            registry.upsert_funded(f.clone());
+        }
+        for c in &self.claims {
+            registry.upsert_claim(c.clone());
         }
         registry
     }

@@ -92,7 +92,10 @@ pub fn ledger(role: &Role, p: &LedgerPage) -> Markup {
                 td.num { (l.uplift) }
                 td.num { (l.subsidy_share) }
                 td.why {
-                    @if let Some(r) = &l.reason { code { (r) } " " (l.explanation.as_deref().unwrap_or("")) }
+                    @if let Some(r) = &l.reason {
+                        code { (r) } " " (l.explanation.as_deref().unwrap_or(""))
+                        @if let Some(d) = &l.reason_detail { " (" (d) ")" }
+                    }
                     @else if let Some(u) = &l.uplift_reason { (u) }
                     @else { (l.policy_version.as_deref().unwrap_or("")) }
                 }

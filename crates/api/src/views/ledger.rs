@@ -9,7 +9,7 @@ use crate::state::ApiState;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use subsidy_core::record::parse_record;
-use subsidy_core::{CreditCode, Period, PolicySet, Registry, Settlement, UsageRecord};
+use subsidy_core::{funding_exclusion, CreditCode, Facts, Period, PolicySet, Registry, Settlement, UsageRecord};
 use subsidy_store::{BusPosition, LineRow};
 use utoipa::ToSchema;
 
@@ -78,6 +78,10 @@ pub struct LedgerLine {
     pub reason: Option<String>,
     /// The reason in plain words.
     pub explanation: Option<String>,
+    /// What the reason names, for a line funded elsewhere or claimed by its supplier: the
+    /// scheme and the record or contract it funds, or the claiming supplier.
+    #[serde(default)]
+    pub reason_detail: Option<String>,
     /// SHA-256 of the policy document the line was settled under ("" for a line settled
     /// before the ledger recorded documents).
     #[serde(default)]
@@ -136,6 +140,13 @@ async fn representing_records<'a>(state: &ApiState, lines: &'a [LineRow]) -> Api
     Ok(out)
 }
 
+/// The core's account of a double-funding exclusion, from the lists as they stand, when
+/// it gives the line's reason.
+fn funding_detail(l: &LineRow, record: Option<&UsageRecord>, registry: &Registry) -> Option<String> {
+    let exclusion = funding_exclusion(&Facts::of(record?), registry)?;
+    (l.reason == Some(exclusion.reason)).then_some(exclusion.detail)
+}
+
 fn explain(l: &LineRow, record: Option<&UsageRecord>, settled: Option<&Settlement>, registry: &Registry, policy: &PolicySet) -> LedgerLine {
     // The entries standing on the usage day: those the line was judged by.
     let city = registry.entity_on(&l.user_credit_code, l.usage_date).map(|e| e.city.as_str()).unwrap_or_default();
@@ -160,6 +171,7 @@ fn explain(l: &LineRow, record: Option<&UsageRecord>, settled: Option<&Settlemen
         eligible: l.reason.is_none(),
         reason: l.reason.map(|r| r.as_str().to_string()),
         explanation: l.reason.map(|r| r.explain().to_string()),
+        reason_detail: funding_detail(l, record, registry),
         policy_document: l.policy_hash.clone(),
         entity_entry: entry_name(l.entity_entry),
         center_entry: entry_name(l.center_entry),

@@ -81,3 +81,54 @@ pub async fn the_ledger_page_shows_the_accruals_figure_of_a_capped_month(store: 
     assert!(subsidy_api::state::refresh(&api.state).await.unwrap());
     assert_eq!(both_figures(&api, &months).await, pairs([("245.00", "245.00"), ("5.00", "5.00")]));
 }
+
+/// A line excluded for double funding names what excludes it: the scheme and the record or
+/// contract it funds, or the supplier that owns the center and claims the record. The lists
+/// come back from the store with the registry, and a list emptied since is read back empty.
+pub async fn double_funding_names_the_scheme_and_the_supplier(store: Arc<dyn LedgerStore>) {
+    use subsidy_core::{FundedEntry, FundedTarget, SupplierClaim};
+    store.migrate().await.unwrap();
+    let mut rows = registry_rows();
+    rows.funded = vec![
+        FundedEntry { scheme: "hefei-voucher-2026".into(), target: FundedTarget::Record("r-f1".into()) },
+        FundedEntry { scheme: "wuhu-2026".into(), target: FundedTarget::Contract("K-9".into()) },
+    ];
+    // d() owns c-pub; a claim by b(), who owns nothing, excludes nothing.
+    rows.claims = vec![SupplierClaim { record_id: "r-s1".into(), supplier: d() }, SupplierClaim { record_id: "r-s2".into(), supplier: b() }];
+    let mut contracted: Value = serde_json::from_str(&record("r-k1", 1, a(), "c-pub", "2025-11-03", "200.00")).unwrap();
+    contracted["contract_id"] = "K-9".into();
+    let copies: Vec<(String, BusPosition)> = [
+        record("r-f1", 1, a(), "c-pub", "2025-11-02", "100.00"),
+        contracted.to_string(),
+        record("r-s1", 1, a(), "c-pub", "2025-11-04", "300.00"),
+        record("r-s2", 1, a(), "c-pub", "2025-11-05", "400.00"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, raw)| (raw, BusPosition { partition: 0, offset: i as i64 }))
+    .collect();
+    let mut batch = settle_copies(&copies, &Default::default(), &rows.registry(), &PolicySet::builtin());
+    batch.registry = Some(rows.clone());
+    store.write_batch(&batch).await.unwrap();
+
+    let read = store.registry().await.unwrap();
+    assert_eq!((read.funded.len(), read.claims.len()), (2, 2), "the lists come back with the registry: {read:?}");
+
+    let api = api_under(store.clone(), PolicySet::builtin()).await;
+    let page = get(&api.router, &format!("/v1/entities/{}/ledger?period=2025-11", a()), Some(api.tokens.bureau.as_str()), &[]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let page = page.json();
+    let by_id = |id: &str| page["lines"].as_array().unwrap().iter().find(|l| l["record_id"] == id).cloned().unwrap_or_else(|| panic!("{id} missing: {page}"));
+    let (f1, k1, s1, s2) = (by_id("r-f1"), by_id("r-k1"), by_id("r-s1"), by_id("r-s2"));
+    assert_eq!((f1["reason"].as_str(), f1["reason_detail"].as_str()), (Some("subsidized_elsewhere"), Some("scheme hefei-voucher-2026 (record r-f1)")));
+    assert_eq!((k1["reason"].as_str(), k1["reason_detail"].as_str()), (Some("subsidized_elsewhere"), Some("scheme wuhu-2026 (contract K-9)")));
+    assert_eq!(s1["reason"], "claimed_by_supplier");
+    assert_eq!(s1["reason_detail"].as_str(), Some(format!("supplier {} owns center c-pub and claims record r-s1", d()).as_str()));
+    assert_eq!((s2["eligible"].as_bool(), &s2["reason_detail"]), (Some(true), &Value::Null), "a claim by a supplier that does not own the center excludes nothing");
+
+    // The lists emptied at the next registry version: the store reads them back empty.
+    let emptied = subsidy_store::RegistryRows { version: rows.version + 1, funded: vec![], claims: vec![], ..rows };
+    store.write_batch(&subsidy_store::WriteBatch { registry: Some(emptied), ..Default::default() }).await.unwrap();
+    let read = store.registry().await.unwrap();
+    assert_eq!((read.funded.len(), read.claims.len(), read.entities.len()), (0, 0, 5), "{read:?}");
+}

@@ -60,6 +60,8 @@ pub fn registry_rows() -> RegistryRows {
             entity(d(), "省算力调度平台运营公司", EntityKind::Enterprise, "合肥市"),
         ],
         centers: vec![center("c-pub", d()), center("c-own", c())],
+        funded: vec![],
+        claims: vec![],
     }
 }
 

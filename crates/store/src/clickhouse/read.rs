@@ -10,7 +10,7 @@
 //! does not limit it, and the primary key is still used.
 
 use super::error::map_error;
-use super::rows::{LineSumIn, CenterRow, MonthSumIn, ClosureIn, CloseLinesIn, CopyIn, EntityRow, LineIn, MarkRow, StatementOfCloseIn, LINE_COLUMNS, STATEMENT_COLUMNS};
+use super::rows::{LineSumIn, CenterRow, ClaimRow, FundedRow, MonthSumIn, ClosureIn, CloseLinesIn, CopyIn, EntityRow, LineIn, MarkRow, StatementOfCloseIn, LINE_COLUMNS, STATEMENT_COLUMNS};
 use crate::codec::period;
 use crate::{LineSum, Closure, CopyRow, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult};
 use ::clickhouse::Client;
@@ -250,7 +250,13 @@ pub(super) async fn registry(client: &Client) -> StoreResult<RegistryRows> {
         .map_err(map_error)?;
     let entities = entities.into_iter().map(|e| (e.version, e.decode())).map(|(v, e)| e.map(|e| (e, v))).collect::<StoreResult<_>>()?;
     let centers = centers.into_iter().map(|c| (c.version, c.decode())).map(|(v, c)| c.map(|c| (c, v))).collect::<StoreResult<_>>()?;
-    Ok(RegistryRows::latest(entities, centers))
+    let funded: Vec<FundedRow> =
+        client.query("SELECT scheme, target_kind, target_id, version FROM funded_elsewhere FINAL ORDER BY target_kind DESC, target_id, scheme").fetch_all().await.map_err(map_error)?;
+    let claims: Vec<ClaimRow> =
+        client.query("SELECT record_id, supplier_credit_code, version FROM supplier_claims FINAL ORDER BY record_id, supplier_credit_code").fetch_all().await.map_err(map_error)?;
+    let funded = funded.into_iter().map(|f| (f.version, f.decode())).map(|(v, f)| f.map(|f| (f, v))).collect::<StoreResult<_>>()?;
+    let claims = claims.into_iter().map(|c| (c.version, c.decode())).map(|(v, c)| c.map(|c| (c, v))).collect::<StoreResult<_>>()?;
+    Ok(RegistryRows::latest(entities, centers, funded, claims))
 }
 
 pub(super) async fn month_sums(client: &Client, month: Period) -> StoreResult<Vec<MonthSum>> {

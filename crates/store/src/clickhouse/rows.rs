@@ -5,14 +5,14 @@
 //! old server lacks `RowBinaryWithNamesAndTypes`), so a mismatch shows up as
 //! a decode error, which the conformance suite would catch.
 
-use crate::codec::{credit_code, date_of_days, days, entity_kind, entry_day, entry_day_text, fingerprint, line_reason, line_reason_text, payment_status, period, statement_kind};
+use crate::codec::{credit_code, date_of_days, days, entity_kind, entry_day, entry_day_text, fingerprint, funded_target, line_reason, line_reason_text, payment_status, period, statement_kind, target_columns};
 use crate::decimal::{exact_from_i128, exact_to_i128, ratio, ratio_to_i32, yuan, yuan_to_i64, EXACT_SCALE};
 use crate::{LineSum, BusPosition, CopyRow, LineRow, MonthSum, RejectionRow, ResettleMark, StoreResult};
 use ::clickhouse::Row;
 use chrono::{DateTime, TimeZone};
 use serde::{Deserialize, Serialize};
 use subsidy_core::money::from_scaled_i64;
-use subsidy_core::{ComputeCenter, Entity, Statement};
+use subsidy_core::{ComputeCenter, Entity, FundedEntry, Statement, SupplierClaim};
 
 /// Seconds since the epoch as a `DateTime` column, clamped to its range.
 pub(super) fn datetime_secs<Tz: TimeZone>(t: &DateTime<Tz>) -> u32 {
@@ -139,6 +139,44 @@ impl CenterRow {
             city: self.city,
             valid_from: entry_day(&self.valid_from)?,
         })
+    }
+}
+
+/// A row of `funded_elsewhere`.
+#[derive(Debug, Row, Serialize, Deserialize)]
+pub(super) struct FundedRow {
+    scheme: String,
+    target_kind: String,
+    target_id: String,
+    pub(super) version: u64,
+}
+
+impl FundedRow {
+    pub(super) fn encode(f: &FundedEntry, version: u64) -> Self {
+        let (kind, id) = target_columns(&f.target);
+        FundedRow { scheme: f.scheme.clone(), target_kind: kind.to_string(), target_id: id.to_string(), version }
+    }
+
+    pub(super) fn decode(self) -> StoreResult<FundedEntry> {
+        Ok(FundedEntry { scheme: self.scheme, target: funded_target(&self.target_kind, self.target_id)? })
+    }
+}
+
+/// A row of `supplier_claims`.
+#[derive(Debug, Row, Serialize, Deserialize)]
+pub(super) struct ClaimRow {
+    record_id: String,
+    supplier_credit_code: String,
+    pub(super) version: u64,
+}
+
+impl ClaimRow {
+    pub(super) fn encode(c: &SupplierClaim, version: u64) -> Self {
+        ClaimRow { record_id: c.record_id.clone(), supplier_credit_code: c.supplier.to_string(), version }
+    }
+
+    pub(super) fn decode(self) -> StoreResult<SupplierClaim> {
+        Ok(SupplierClaim { record_id: self.record_id, supplier: credit_code(&self.supplier_credit_code)? })
     }
 }
 

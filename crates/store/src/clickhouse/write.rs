@@ -9,7 +9,7 @@
 //! are acknowledged.
 
 use super::error::map_error;
-use super::rows::{CenterRow, CopyOut, EntityRow, LineOut, MarkRow, RejectionOut};
+use super::rows::{CenterRow, ClaimRow, CopyOut, EntityRow, FundedRow, LineOut, MarkRow, RejectionOut};
 use crate::{LineRow, StoreResult, WriteBatch};
 use ::clickhouse::{Client, Row, RowWrite};
 use std::collections::HashMap;
@@ -39,16 +39,19 @@ pub(super) async fn write_batch(client: &Client, batch: &WriteBatch) -> StoreRes
     let lines = standing_lines(client, &batch.lines).await?.into_iter().map(LineOut::encode).collect::<StoreResult<Vec<_>>>()?;
     let rejections: Vec<_> = batch.rejections.iter().map(RejectionOut::encode).collect();
     let marks: Vec<_> = batch.marks.iter().map(MarkRow::encode).collect();
-    let (entities, centers): (Vec<_>, Vec<_>) = match &batch.registry {
-        Some(r) => (r.entities.iter().map(|e| EntityRow::encode(e, r.version)).collect(), r.centers.iter().map(|c| CenterRow::encode(c, r.version)).collect()),
-        None => (Vec::new(), Vec::new()),
-    };
+    let registry = batch.registry.as_ref();
+    let entities: Vec<_> = registry.map(|r| r.entities.iter().map(|e| EntityRow::encode(e, r.version)).collect()).unwrap_or_default();
+    let centers: Vec<_> = registry.map(|r| r.centers.iter().map(|c| CenterRow::encode(c, r.version)).collect()).unwrap_or_default();
+    let funded: Vec<_> = registry.map(|r| r.funded.iter().map(|f| FundedRow::encode(f, r.version)).collect()).unwrap_or_default();
+    let claims: Vec<_> = registry.map(|r| r.claims.iter().map(|c| ClaimRow::encode(c, r.version)).collect()).unwrap_or_default();
     tokio::try_join!(
         insert_rows::<CopyOut<'_>>(client, "record_copies", &copies),
         insert_rows::<LineOut<'_>>(client, "ledger_lines", &lines),
         insert_rows::<RejectionOut<'_>>(client, "rejections", &rejections),
         insert_rows::<EntityRow>(client, "registry_entity_entries", &entities),
         insert_rows::<CenterRow>(client, "registry_center_entries", &centers),
+        insert_rows::<FundedRow>(client, "funded_elsewhere", &funded),
+        insert_rows::<ClaimRow>(client, "supplier_claims", &claims),
     )?;
     insert_rows::<MarkRow>(client, "resettle_marks", &marks).await
 }

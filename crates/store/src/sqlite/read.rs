@@ -2,14 +2,14 @@
 //! are plain selects; sums are taken in Rust over exact decimals.
 
 use super::codec::{decimal, map_error, parse_closure_time, u32_of, u64_of};
-use crate::codec::{credit_code, entity_kind, entry_day, fingerprint, line_reason, payment_status, period, statement_kind};
+use crate::codec::{credit_code, entity_kind, entry_day, fingerprint, funded_target, line_reason, payment_status, period, statement_kind};
 use crate::decimal::{exact, ratio, yuan};
 use crate::{LineSum, BusPosition, Closure, CopyRow, LineRow, MonthSum, RegistryRows, ResettleMark, StoreError, StoreResult};
 use chrono::NaiveDate;
 use rusqlite::{Connection, Row, ToSql};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashSet};
-use subsidy_core::{Affected, ComputeCenter, CreditCode, Entity, Period, ReasonClass, ReasonCode, Statement};
+use subsidy_core::{Affected, ComputeCenter, CreditCode, Entity, FundedEntry, Period, ReasonClass, ReasonCode, Statement, SupplierClaim};
 
 pub(super) const LINE_SELECT: &str = "SELECT record_id, revision, fingerprint, conflict, user_credit_code, center_id, usage_date, \
      payment_status, paid_amount, period, policy_version, rate, uplift, base, contribution, reason, kafka_partition, kafka_offset, version, accelerator, policy_hash, entity_entry, center_entry, contract_id \
@@ -281,7 +281,17 @@ pub(super) fn registry(conn: &mut Connection) -> StoreResult<RegistryRows> {
         };
         Ok((center, u64_of(get(row, 5)?, "version")?))
     })?;
-    Ok(RegistryRows::latest(entities, centers))
+    let sql = "SELECT scheme, target_kind, target_id, version FROM funded_elsewhere ORDER BY target_kind DESC, target_id, scheme";
+    let funded = collect(conn, sql, &[], |row| {
+        let entry = FundedEntry { scheme: get(row, 0)?, target: funded_target(&text(row, 1)?, get(row, 2)?)? };
+        Ok((entry, u64_of(get(row, 3)?, "version")?))
+    })?;
+    let sql = "SELECT record_id, supplier_credit_code, version FROM supplier_claims ORDER BY record_id, supplier_credit_code";
+    let claims = collect(conn, sql, &[], |row| {
+        let claim = SupplierClaim { record_id: get(row, 0)?, supplier: credit_code(&text(row, 1)?)? };
+        Ok((claim, u64_of(get(row, 2)?, "version")?))
+    })?;
+    Ok(RegistryRows::latest(entities, centers, funded, claims))
 }
 
 type MonthKey = (String, String, String, String, String);

@@ -6,7 +6,7 @@
 //! both stores accept and refuse the same rows.
 
 use super::codec::{closure_time, i64_of, map_error};
-use crate::codec::{days, entry_day_text, line_reason_text};
+use crate::codec::{days, entry_day_text, line_reason_text, target_columns};
 use crate::decimal::{exact_to_i128, ratio_to_i32, yuan_to_i64};
 use crate::{Closure, RegistryRows, StoreError, StoreResult, WriteBatch};
 use rusqlite::{params, Connection, Transaction};
@@ -69,6 +69,8 @@ const REJECTION_COLUMNS: &[&str] = &["kafka_partition", "kafka_offset", "record_
 const MARK_COLUMNS: &[&str] = &["kafka_partition", "registry", "position"];
 const ENTITY_COLUMNS: &[&str] = &["credit_code", "valid_from", "name", "kind", "province", "city", "related_group", "version"];
 const CENTER_COLUMNS: &[&str] = &["center_id", "valid_from", "name", "owner_credit_code", "province", "city", "version"];
+const FUNDED_COLUMNS: &[&str] = &["scheme", "target_kind", "target_id", "version"];
+const CLAIM_COLUMNS: &[&str] = &["record_id", "supplier_credit_code", "version"];
 const STATEMENT_COLUMNS: &[&str] = &["close_id", "credit_code", "payout_period", "for_period", "kind", "eligible_base", "subsidy"];
 
 /// Writes one batch in one transaction.
@@ -167,6 +169,15 @@ fn write_registry(tx: &Transaction<'_>, registry: &RegistryRows) -> StoreResult<
     for c in &registry.centers {
         let day = entry_day_text(c.valid_from);
         st.execute(params![c.center_id, day, c.name, c.owner_credit_code.as_str(), c.province, c.city, version]).map_err(map_error)?;
+    }
+    let mut st = tx.prepare_cached(&upsert("funded_elsewhere", FUNDED_COLUMNS, &["scheme", "target_kind", "target_id"], Some("version"))).map_err(map_error)?;
+    for f in &registry.funded {
+        let (kind, id) = target_columns(&f.target);
+        st.execute(params![f.scheme, kind, id, version]).map_err(map_error)?;
+    }
+    let mut st = tx.prepare_cached(&upsert("supplier_claims", CLAIM_COLUMNS, &["record_id", "supplier_credit_code"], Some("version"))).map_err(map_error)?;
+    for c in &registry.claims {
+        st.execute(params![c.record_id, c.supplier.as_str(), version]).map_err(map_error)?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! month's sums.
 
 use super::fixtures::*;
-use subsidy_core::{ComputeCenter, Entity, EntityKind, ReasonCode};
+use subsidy_core::{ComputeCenter, Entity, EntityKind, FundedEntry, FundedTarget, ReasonCode, SupplierClaim};
 use subsidy_store::{LedgerStore, RegistryRows, WriteBatch};
 
 pub async fn copies_of_read_back_every_copy_in_bus_order(store: &dyn LedgerStore) {
@@ -42,16 +42,30 @@ fn center(id: &str, owner: u32) -> ComputeCenter {
 pub async fn the_registry_of_the_highest_position_stands(store: &dyn LedgerStore) {
     ready(store).await;
     assert_eq!(store.registry().await.unwrap(), RegistryRows::default(), "nothing written: an empty registry");
-    let old = RegistryRows { version: 5, entities: vec![entity(1, "合肥市", None), entity(2, "阜阳市", Some("g"))], centers: vec![center("c1", 1)] };
-    let new = RegistryRows { version: 9, entities: vec![entity(1, "宿州市", None), entity(2, "阜阳市", Some("g"))], centers: vec![center("c1", 2)] };
+    let funded = |scheme: &str, target: FundedTarget| FundedEntry { scheme: scheme.into(), target };
+    let old = RegistryRows {
+        version: 5,
+        entities: vec![entity(1, "合肥市", None), entity(2, "阜阳市", Some("g"))],
+        centers: vec![center("c1", 1)],
+        funded: vec![funded("hefei-voucher-2026", FundedTarget::Record("r1".into()))],
+        claims: vec![SupplierClaim { record_id: "r1".into(), supplier: code(1) }],
+    };
+    let new = RegistryRows {
+        version: 9,
+        entities: vec![entity(1, "宿州市", None), entity(2, "阜阳市", Some("g"))],
+        centers: vec![center("c1", 2)],
+        funded: vec![funded("fuyang-2026", FundedTarget::Record("r2".into())), funded("hefei-voucher-2026", FundedTarget::Contract("K-1".into()))],
+        claims: vec![SupplierClaim { record_id: "r2".into(), supplier: code(2) }],
+    };
     // The newer registry first, then a member behind it writes the older one.
     for r in [&new, &old] {
         store.write_batch(&WriteBatch { registry: Some(r.clone()), ..WriteBatch::default() }).await.unwrap();
     }
     assert_eq!(store.registry().await.unwrap(), new);
     assert_eq!(store.registry().await.unwrap().registry().entity(&code(1)).map(|e| e.city.as_str()), Some("宿州市"));
-    // An entity and a center removed (by a tombstone) are absent from the next registry written: gone.
-    let removed = RegistryRows { version: 12, entities: vec![entity(2, "阜阳市", Some("g"))], centers: vec![center("c2", 2)] };
+    // An entity and a center removed (by a tombstone) are absent from the next registry
+    // written: gone. So are the funding lists, emptied since: they write no rows.
+    let removed = RegistryRows { version: 12, entities: vec![entity(2, "阜阳市", Some("g"))], centers: vec![center("c2", 2)], ..RegistryRows::default() };
     store.write_batch(&WriteBatch { registry: Some(removed.clone()), ..WriteBatch::default() }).await.unwrap();
     assert_eq!(store.registry().await.unwrap(), removed);
     assert!(store.registry().await.unwrap().registry().entity(&code(1)).is_none());
