@@ -5,6 +5,7 @@
 #   token_file      the API's token file (auth::Tokens::parse)
 #
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET]      (default 60)
+#   bash scripts/fuzz.sh build                     builds the targets, fuzzes nothing
 #
 # Needs the nightly toolchain; installs cargo-fuzz (pinned) when missing.
 # Seeds are fuzz/seeds/TARGET (golden records, the built-in policy, a token
@@ -15,11 +16,14 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO/fuzz"
-SECONDS_PER_TARGET="${1:-60}"
 CARGO_FUZZ_VERSION="0.13.1"
 if [[ "$(cargo fuzz --version 2>/dev/null)" != *"$CARGO_FUZZ_VERSION"* ]]; then
     cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked -q
 fi
+if [[ "${1:-}" == build ]]; then
+    exec cargo +nightly fuzz build -O
+fi
+SECONDS_PER_TARGET="${1:-60}"
 status=0
 for target in record_decoder policy_file token_file; do
     mkdir -p "corpus/$target"

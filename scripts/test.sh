@@ -70,6 +70,15 @@ eval "$(bash "$SERVICES" env)"
 # Each test bounds the processes it starts; this bounds the whole run, so a
 # hang fails with a message instead of running into CI's own limit.
 TEST_LIMIT_SECS=3000
+
+# The fuzz targets (nightly, with sanitizers) build at the lowest CPU priority
+# while the tests run: the tests mostly wait on the services, and the build
+# takes only what they leave.
+FUZZ_BUILD_LOG="$REPO/target/fuzz-build.log"
+echo "== [$(date -u +%H:%M:%S)] fuzz targets building in the background at nice 19 (log: target/fuzz-build.log)"
+nice -n 19 bash scripts/fuzz.sh build >"$FUZZ_BUILD_LOG" 2>&1 &
+FUZZ_BUILD_PID=$!
+
 phase "cargo test --workspace --profile ci"
 status=0
 timeout --kill-after=30 "$TEST_LIMIT_SECS" cargo test --workspace --profile ci --no-fail-fast "$@" || status=$?
@@ -89,6 +98,14 @@ bash deploy/check.sh
 phase_done "deploy checks"
 
 phase "scripts/fuzz.sh 10 (the decoders of outside data, short form)"
+fuzz_build_status=0
+wait "$FUZZ_BUILD_PID" || fuzz_build_status=$?
+if [[ $fuzz_build_status != 0 ]]; then
+    tail -n 40 "$FUZZ_BUILD_LOG" >&2
+    echo "== building the fuzz targets failed (rc $fuzz_build_status)" >&2
+    exit "$fuzz_build_status"
+fi
+echo "== fuzz targets built ($((SECONDS - phase_start)) s waited for the build)"
 bash scripts/fuzz.sh 10
 phase_done "fuzzing"
 

@@ -303,6 +303,9 @@ pub struct ApiState {
     /// The fence of the programme's history shared by several writers (ClickHouse); `None`
     /// for a store that fences its own writes (SQLite).
     pub step_log: Option<Arc<dyn StepLog>>,
+    /// The verifier keys of the witnesses whose cosignatures the server takes (none: it
+    /// takes none).
+    pub witness_keys: Arc<Vec<String>>,
 }
 
 impl ApiState {
@@ -327,6 +330,7 @@ impl ApiState {
             sessions: Sessions::default(),
             cookie_secure: false,
             step_log: None,
+            witness_keys: Arc::default(),
         };
         state.metrics.token_file_ok.set(1);
         refresh(&state).await?;
@@ -342,6 +346,12 @@ impl ApiState {
     /// The same state, with the programme's steps fenced by `log`.
     pub fn with_step_log(mut self, log: Option<Arc<dyn StepLog>>) -> ApiState {
         self.step_log = log;
+        self
+    }
+
+    /// The same state, taking cosignatures by the witnesses of `keys` (verifier keys).
+    pub fn with_witness_keys(mut self, keys: Vec<String>) -> ApiState {
+        self.witness_keys = Arc::new(keys);
         self
     }
 

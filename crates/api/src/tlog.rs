@@ -96,10 +96,11 @@ pub async fn get_consistency(State(state): State<ApiState>, headers: HeaderMap, 
     Ok(Json(ConsistencyProof { old, new, hashes: hashes.iter().map(ToString::to_string).collect() }))
 }
 
-/// Records a city witness's cosignature of a signed checkpoint (city tokens only).
+/// Records a city witness's cosignature of a signed checkpoint (city tokens only), once it
+/// verifies under the key of one of the witnesses the server is given.
 #[utoipa::path(post, path = "/v1/log/cosignatures", tag = "log", request_body = CosignatureRequest,
     responses((status = 201, description = "Recorded"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn post_cosignature(State(state): State<ApiState>, headers: HeaderMap, got: Result<Json<CosignatureRequest>, JsonRejection>) -> ApiResult<Response> {
     let who = caller(&state, &headers)?;
@@ -109,11 +110,28 @@ pub async fn post_cosignature(State(state): State<ApiState>, headers: HeaderMap,
     let Json(req) = got.map_err(|e| ApiError::bad("body", e.body_text()))?;
     let log = log(&state).await?;
     let row = log.checkpoints.iter().find(|c| c.size == req.size).ok_or_else(|| ApiError::NotFound(format!("no checkpoint of size {} is signed", req.size)))?;
-    subsidy_core::tlog::with_signature_lines(&row.note, std::slice::from_ref(&req.line)).map_err(|e| ApiError::bad("line", e.to_string()))?;
+    let note = subsidy_core::tlog::with_signature_lines(&row.note, std::slice::from_ref(&req.line)).map_err(|e| ApiError::bad("line", e.to_string()))?;
+    check_cosignature(&note, &state.witness_keys)?;
     let witness = req.line.trim_start_matches("— ").split(' ').next().unwrap_or_default().to_string();
     let line = req.line.trim_end().to_string();
     state.store.record_tlog_cosignature(&TlogCosignatureRow { size: req.size, witness, line }).await?;
     Ok(StatusCode::CREATED.into_response())
+}
+
+/// Whether `note` carries a valid cosignature by one of `keys`. If none verifies, the reason
+/// a line under a given witness's name fails, else that no given key signed it.
+fn check_cosignature(note: &str, keys: &[String]) -> ApiResult<()> {
+    use subsidy_core::tlog::{verify_cosignatures, TlogError};
+    if keys.is_empty() {
+        return Err(ApiError::Conflict("this server is given no witness keys (serve --witness-key), so it takes no cosignature".into()));
+    }
+    let verdicts: Vec<_> = keys.iter().map(|k| verify_cosignatures(note, std::slice::from_ref(k))).collect();
+    if verdicts.iter().any(Result::is_ok) {
+        return Ok(());
+    }
+    let named = verdicts.into_iter().filter_map(Result::err).find(|e| !matches!(e, TlogError::MissingCosignature { .. }));
+    let why = named.map_or_else(|| format!("the line is signed by none of the {} witness keys this server is given", keys.len()), |e| e.to_string());
+    Err(ApiError::bad("line", why))
 }
 
 /// The proof (C2SP tlog-proof, one per line) of an entity's statement lines closed in a month,

@@ -110,6 +110,10 @@ pub struct ServeArgs {
     /// reviews, batches) taken through the API and the portal.
     #[command(flatten)]
     pub log: ClosesLogArgs,
+    /// A city witness's verifier key (`subsidy-meter key new --witness` prints it); repeat
+    /// for each city. The server takes a cosignature only when it verifies under one of them.
+    #[arg(long = "witness-key", value_name = "VKEY")]
+    pub witness_keys: Vec<String>,
 }
 
 /// `serve`'s limits (docs/OPERATIONS.md, "Server limits").

@@ -298,10 +298,12 @@ async fn through_the_api_a_city_witness_cosigns_and_an_entity_gets_only_its_own_
     let (own, own_entry) = new_token(&["--role", "entity", "--credit-code", &entity]);
     let tokens = book.file("tokens.toml");
     std::fs::write(&tokens, format!("{city_entry}{own_entry}")).unwrap();
+    // A second city's witness, from nothing: the server is given its verifier key.
+    let fuyang = ok(&["key", "new", "--name", "fuyang.gov.cn/witness", "--witness", "--out", &book.file("fuyang.key")]).trim().to_string();
     let addr = free_addr();
     let base = format!("http://{addr}");
     let mut serve = meter();
-    serve.args(["serve", "--listen", &addr, "--tokens", &tokens, "--sqlite", &book.sqlite()]).env_remove("SUBSIDY_POLICY").env("RUST_LOG", "warn");
+    serve.args(["serve", "--listen", &addr, "--tokens", &tokens, "--sqlite", &book.sqlite(), "--witness-key", &fuyang]).env_remove("SUBSIDY_POLICY").env("RUST_LOG", "warn");
     let server = Proc::start("serve", serve);
     let mut answering = false;
     for _ in 0..300 {
@@ -315,13 +317,28 @@ async fn through_the_api_a_city_witness_cosigns_and_an_entity_gets_only_its_own_
         server.fail("serve did not answer");
     }
 
-    // A second city's witness, from nothing, through the API.
-    let fuyang = ok(&["key", "new", "--name", "fuyang.gov.cn/witness", "--witness", "--out", &book.file("fuyang.key")]).trim().to_string();
+    // A witness the server is not given is refused, and cosigns nothing.
+    ok(&["key", "new", "--name", "rogue.example/witness", "--witness", "--out", &book.file("rogue.key")]);
+    let o = run(&["witness", "--api", &base, "--token", &city, "--key", &book.file("rogue.key"), "--bureau-key", &bureau, "--state", &book.file("rogue.state")]);
+    assert!(!o.status.success() && said(&o).contains("signed by none of the 1 witness keys"), "{}", said(&o));
+
+    // The second city's witness cosigns through the API.
     let o = run(&["witness", "--api", &base, "--token", &city, "--key", &book.file("fuyang.key"), "--bureau-key", &bureau, "--state", &book.file("fuyang.state")]);
     assert!(o.status.success(), "{}", said(&o));
     let (status, note) = get(&base, "/v1/log/checkpoint", &own).await;
     assert_eq!(status, 200);
     assert!(note.contains("— fuyang.gov.cn/witness ") && note.contains(&format!("— {WITNESS} ")), "{note}");
+    assert!(!note.contains("rogue.example"), "{note}");
+    // A line under the given witness's name whose signature was changed is refused, naming it.
+    let good = note.lines().find(|l| l.starts_with("— fuyang.gov.cn/witness ")).unwrap();
+    let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+    let mut forged: Vec<char> = good.chars().collect();
+    let at = forged.len() - 10;
+    forged[at] = if forged[at] == 'A' { 'B' } else { 'A' };
+    let forged: String = forged.into_iter().collect();
+    let r = reqwest::Client::new().post(format!("{base}/v1/log/cosignatures")).bearer_auth(&city).json(&serde_json::json!({"size": size, "line": forged})).send().await.unwrap();
+    let (status, body) = (r.status().as_u16(), r.text().await.unwrap());
+    assert!(status == 400 && body.contains("fuyang.gov.cn/witness"), "{status} {body}");
     // An entity may not post a cosignature.
     let r = reqwest::Client::new().post(format!("{base}/v1/log/cosignatures")).bearer_auth(&own).json(&serde_json::json!({"size": 1, "line": "x"})).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 403);

@@ -23,7 +23,7 @@ pub use audit::{audit, AuditReport, StoredCheckpoint};
 pub use checkpoint::{checkpoint_text, open_checkpoint, sign_checkpoint, verify_cosignatures, with_signature_lines, Opened};
 pub use cosign::cosign;
 pub use error::TlogError;
-pub use keys::{new_key, signer_name, KeyKind};
+pub use keys::{new_key, signer_name, witness_name, KeyKind};
 pub use leaf::{leaf_body, log_leaves, Leaf, LEAF_PREFIX};
 pub use proof::{decode_bundle, encode_bundle, verify_bundle, LeafProof, VerifiedLine, PROOF_HEADER};
 pub use tlog_tiles::Hash;

@@ -19,6 +19,9 @@ pub async fn serve(args: &ServeArgs) -> Result<()> {
         limits.cursor_key = Some(subsidy_api::cursor::Cursors::parse_key(&text).ok_or_else(|| anyhow!("SUBSIDY_API_CURSOR_KEY must be 64 hex digits (32 random bytes)"))?);
     }
     let tokens = TokenStore::open(&args.tokens)?;
+    for key in &args.witness_keys {
+        subsidy_core::tlog::witness_name(key).with_context(|| format!("--witness-key {key}"))?;
+    }
     let store = crate::store::open(&args.store).await?;
     store.migrate().await.map_err(|e| anyhow!("migration failed: {e}"))?;
     // The ledger's document (the book follows later changes); the given one only for a ledger that holds none.
@@ -38,7 +41,8 @@ pub async fn serve(args: &ServeArgs) -> Result<()> {
         .await
         .map_err(|e| anyhow!("cannot read the registry: {e}"))?
         .with_secure_cookie(args.cookie_secure)
-        .with_step_log(step_log);
+        .with_step_log(step_log)
+        .with_witness_keys(args.witness_keys.clone());
     let shutdown = crate::shutdown::token();
     subsidy_api::state::spawn_refresh(state.clone(), shutdown.clone());
     subsidy_api::reload_tokens_on_sighup(hangups, state.clone(), shutdown.clone());

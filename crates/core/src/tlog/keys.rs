@@ -9,7 +9,7 @@ use super::cosign::{CosignSigner, CosignVerifier, ALG_COSIGNATURE};
 use super::error::TlogError;
 use base64::prelude::{Engine, BASE64_STANDARD};
 use ed25519_dalek::SigningKey;
-use signed_note::{key_id, StandardSigner, StandardVerifier};
+use signed_note::{key_id, StandardSigner, StandardVerifier, Verifier};
 
 /// The signed-note algorithm byte of an Ed25519 note signature.
 const ALG_ED25519: u8 = 0x01;
@@ -84,6 +84,11 @@ pub(crate) fn witness_signer(skey: &str, timestamp: u64) -> Result<CosignSigner,
         return Err(TlogError::BadKey(format!("key id {id} does not match the key of {name}")));
     }
     Ok(signer)
+}
+
+/// The witness a witness verifier key names, once the key reads as one.
+pub fn witness_name(vkey: &str) -> Result<String, TlogError> {
+    Ok(witness_verifier(vkey)?.name().to_string())
 }
 
 /// A witness's verifier from its verifier key text.
