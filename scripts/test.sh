@@ -71,12 +71,12 @@ eval "$(bash "$SERVICES" env)"
 # hang fails with a message instead of running into CI's own limit.
 TEST_LIMIT_SECS=3000
 
-# The fuzz targets (nightly, with sanitizers) build at the lowest CPU priority
-# while the tests run: the tests mostly wait on the services, and the build
-# takes only what they leave.
+# The fuzz targets (nightly, with sanitizers) build at the lowest CPU and disk
+# priority while the tests run: the tests mostly wait on the services, and the
+# build takes only what they leave.
 FUZZ_BUILD_LOG="$REPO/target/fuzz-build.log"
-echo "== [$(date -u +%H:%M:%S)] fuzz targets building in the background at nice 19 (log: target/fuzz-build.log)"
-nice -n 19 bash scripts/fuzz.sh build >"$FUZZ_BUILD_LOG" 2>&1 &
+echo "== [$(date -u +%H:%M:%S)] fuzz targets building in the background at idle priority (log: target/fuzz-build.log)"
+ionice -c 3 nice -n 19 bash scripts/fuzz.sh build >"$FUZZ_BUILD_LOG" 2>&1 &
 FUZZ_BUILD_PID=$!
 
 phase "cargo test --workspace --profile ci"
