@@ -46,6 +46,24 @@ impl FundedTarget {
             FundedTarget::Record(id) | FundedTarget::Contract(id) => id,
         }
     }
+
+    /// `record` or `contract`: the kind the entry's key and the stores name it by.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FundedTarget::Record(_) => "record",
+            FundedTarget::Contract(_) => "contract",
+        }
+    }
+
+    /// The inverse of [`FundedTarget::kind`] and [`FundedTarget::id`]; `None` for another
+    /// kind or an empty id.
+    pub fn of(kind: &str, id: &str) -> Option<FundedTarget> {
+        match kind {
+            "record" if !id.is_empty() => Some(FundedTarget::Record(id.to_string())),
+            "contract" if !id.is_empty() => Some(FundedTarget::Contract(id.to_string())),
+            _ => None,
+        }
+    }
 }
 
 /// One entry of the funded-elsewhere list: a record or contract another scheme funds.
@@ -60,21 +78,14 @@ pub struct FundedEntry {
 impl FundedEntry {
     /// The key the bus and the stores carry the entry under: `scheme|record:ID` or `scheme|contract:ID`.
     pub fn key(&self) -> String {
-        let kind = match self.target {
-            FundedTarget::Record(_) => "record",
-            FundedTarget::Contract(_) => "contract",
-        };
-        format!("{}|{kind}:{}", self.scheme, self.target.id())
+        format!("{}|{}:{}", self.scheme, self.target.kind(), self.target.id())
     }
 
     /// The inverse of [`FundedEntry::key`] (a tombstone names the entry it removes by its key).
     pub fn from_key(key: &str) -> Option<FundedEntry> {
         let (scheme, target) = key.split_once('|')?;
-        let target = match target.split_once(':')? {
-            ("record", id) if !id.is_empty() => FundedTarget::Record(id.to_string()),
-            ("contract", id) if !id.is_empty() => FundedTarget::Contract(id.to_string()),
-            _ => return None,
-        };
+        let (kind, id) = target.split_once(':')?;
+        let target = FundedTarget::of(kind, id)?;
         (!scheme.is_empty()).then(|| FundedEntry { scheme: scheme.to_string(), target })
     }
 }

@@ -14,21 +14,9 @@ pub(crate) fn credit_code(text: &str) -> StoreResult<CreditCode> {
     CreditCode::parse(text).ok_or_else(|| corrupt("credit code", text))
 }
 
-/// The storage form of a funded-elsewhere target: its kind (`record` or `contract`) and id.
-pub(crate) fn target_columns(target: &FundedTarget) -> (&'static str, &str) {
-    match target {
-        FundedTarget::Record(id) => ("record", id),
-        FundedTarget::Contract(id) => ("contract", id),
-    }
-}
-
-/// A stored funded-elsewhere target.
-pub(crate) fn funded_target(kind: &str, id: String) -> StoreResult<FundedTarget> {
-    match kind {
-        "record" if !id.is_empty() => Ok(FundedTarget::Record(id)),
-        "contract" if !id.is_empty() => Ok(FundedTarget::Contract(id)),
-        _ => Err(corrupt("funded-elsewhere target", (kind, id))),
-    }
+/// A stored funded-elsewhere target (its kind and id columns).
+pub(crate) fn funded_target(kind: &str, id: &str) -> StoreResult<FundedTarget> {
+    FundedTarget::of(kind, id).ok_or_else(|| corrupt("funded-elsewhere target", (kind, id)))
 }
 
 /// A stored `yyyymm` period.

@@ -5,7 +5,7 @@
 //! old server lacks `RowBinaryWithNamesAndTypes`), so a mismatch shows up as
 //! a decode error, which the conformance suite would catch.
 
-use crate::codec::{credit_code, date_of_days, days, entity_kind, entry_day, entry_day_text, fingerprint, funded_target, line_reason, line_reason_text, payment_status, period, statement_kind, target_columns};
+use crate::codec::{credit_code, date_of_days, days, entity_kind, entry_day, entry_day_text, fingerprint, funded_target, line_reason, line_reason_text, payment_status, period, statement_kind};
 use crate::decimal::{exact_from_i128, exact_to_i128, ratio, ratio_to_i32, yuan, yuan_to_i64, EXACT_SCALE};
 use crate::{LineSum, BusPosition, CopyRow, LineRow, MonthSum, RejectionRow, ResettleMark, StoreResult};
 use ::clickhouse::Row;
@@ -153,12 +153,11 @@ pub(super) struct FundedRow {
 
 impl FundedRow {
     pub(super) fn encode(f: &FundedEntry, version: u64) -> Self {
-        let (kind, id) = target_columns(&f.target);
-        FundedRow { scheme: f.scheme.clone(), target_kind: kind.to_string(), target_id: id.to_string(), version }
+        FundedRow { scheme: f.scheme.clone(), target_kind: f.target.kind().to_string(), target_id: f.target.id().to_string(), version }
     }
 
     pub(super) fn decode(self) -> StoreResult<FundedEntry> {
-        Ok(FundedEntry { scheme: self.scheme, target: funded_target(&self.target_kind, self.target_id)? })
+        Ok(FundedEntry { scheme: self.scheme, target: funded_target(&self.target_kind, &self.target_id)? })
     }
 }
 

@@ -283,7 +283,7 @@ pub(super) fn registry(conn: &mut Connection) -> StoreResult<RegistryRows> {
     })?;
     let sql = "SELECT scheme, target_kind, target_id, version FROM funded_elsewhere ORDER BY target_kind DESC, target_id, scheme";
     let funded = collect(conn, sql, &[], |row| {
-        let entry = FundedEntry { scheme: get(row, 0)?, target: funded_target(&text(row, 1)?, get(row, 2)?)? };
+        let entry = FundedEntry { scheme: get(row, 0)?, target: funded_target(&text(row, 1)?, &text(row, 2)?)? };
         Ok((entry, u64_of(get(row, 3)?, "version")?))
     })?;
     let sql = "SELECT record_id, supplier_credit_code, version FROM supplier_claims ORDER BY record_id, supplier_credit_code";

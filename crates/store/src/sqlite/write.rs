@@ -6,7 +6,7 @@
 //! both stores accept and refuse the same rows.
 
 use super::codec::{closure_time, i64_of, map_error};
-use crate::codec::{days, entry_day_text, line_reason_text, target_columns};
+use crate::codec::{days, entry_day_text, line_reason_text};
 use crate::decimal::{exact_to_i128, ratio_to_i32, yuan_to_i64};
 use crate::{Closure, RegistryRows, StoreError, StoreResult, WriteBatch};
 use rusqlite::{params, Connection, Transaction};
@@ -172,8 +172,7 @@ fn write_registry(tx: &Transaction<'_>, registry: &RegistryRows) -> StoreResult<
     }
     let mut st = tx.prepare_cached(&upsert("funded_elsewhere", FUNDED_COLUMNS, &["scheme", "target_kind", "target_id"], Some("version"))).map_err(map_error)?;
     for f in &registry.funded {
-        let (kind, id) = target_columns(&f.target);
-        st.execute(params![f.scheme, kind, id, version]).map_err(map_error)?;
+        st.execute(params![f.scheme, f.target.kind(), f.target.id(), version]).map_err(map_error)?;
     }
     let mut st = tx.prepare_cached(&upsert("supplier_claims", CLAIM_COLUMNS, &["record_id", "supplier_credit_code"], Some("version"))).map_err(map_error)?;
     for c in &registry.claims {
