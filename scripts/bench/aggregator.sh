@@ -37,7 +37,8 @@
 # leaves out start-up (migrations, registry load, group join), the first batch
 # and the 2 s idle wait before exit. "from start" = total / (time of the first
 # sample at the total − launch), start-up included. Both are ±0.25 s per end.
-# The same loop samples the process's resident memory (printed at a quarter,
+# The same loop samples the process's resident memory (printed at each of
+# BENCH_RSS_POINTS even shares, by default a quarter,
 # half, three quarters and all of the messages) and ClickHouse's
 # system.processes: the share of samples with a standing-revision lookup
 # (SELECT … FROM ledger_lines PREWHERE record_id IN …) or an INSERT running says
@@ -61,13 +62,19 @@
 #                    fetch.wait.max.ms, default 20: tansu holds every fetch that long),
 #      BENCH_PERF=1 (perf record -g the aggregate process; prints the top of the report;
 #                    perf slows the run, so its figures are not throughput figures),
-#      BENCH_KEEP=1 (keep the bench databases).
+#      BENCH_KEEP=1 (keep the bench databases),
+#      BENCH_DATA=DIR (serve the data set in DIR instead of generating one; RECORDS is
+#                    then only its label; the directory is left in place),
+#      BENCH_KEEP_LEDGER=FILE (keep the aggregator's database of the last round and write
+#                    its name to FILE),
+#      BENCH_RSS_POINTS (at how many even shares of the messages RSS is printed, default 4).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 source scripts/bench/common.sh
 [ $# -gt 0 ] || set -- 1000000
 ROUNDS="${BENCH_ROUNDS:-1}"
+RSS_POINTS="${BENCH_RSS_POINTS:-4}"
 BROKER_MODE="${BENCH_BROKER:-private}"
 MALFORMED="${BENCH_MALFORMED:-0}"
 CH_HTTP="http://127.0.0.1:${SUBSIDY_CH_HTTP_PORT:-8123}"
@@ -85,8 +92,11 @@ else
     bash deploy/dev/services.sh start clickhouse kafka >/dev/null
 fi
 PY="$(bash deploy/dev/services.sh python)"
-cargo build --release -q -p subsidy-meter
-BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/subsidy-meter"
+if [ -z "${BENCH_BIN:-}" ]; then
+    cargo build --release -q -p subsidy-meter
+    BENCH_BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/subsidy-meter"
+fi
+BIN="$BENCH_BIN"
 export SUBSIDY_PLATFORM_TOKEN="${SUBSIDY_PLATFORM_TOKEN:-bench-token}"
 
 WORK="$(mktemp -d)"
@@ -102,7 +112,7 @@ chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" "$@"; }
 cleanup() {
     [ -z "$SIM_PID" ] || kill "$SIM_PID" 2>/dev/null || true
     if [ -z "${BENCH_KEEP:-}" ]; then
-        for db in "${DATABASES[@]}"; do chq --query "DROP DATABASE IF EXISTS $db" || true; done
+        for db in "${DATABASES[@]}"; do [ -z "$db" ] || chq --query "DROP DATABASE IF EXISTS $db" || true; done
     else
         echo "kept databases: ${DATABASES[*]}"
     fi
@@ -244,12 +254,12 @@ run_round() {
         }' "$r/samples.txt")
     local steady from_start active lookup_pct insert_pct other_pct
     read -r steady from_start active lookup_pct insert_pct other_pct <<<"$timing"
-    # Resident memory when a quarter, half, three quarters and all of the messages were written.
+    # Resident memory when each of RSS_POINTS even shares of the messages was written.
     local rss_curve
-    rss_curve=$(awk -v total="$total" '
+    rss_curve=$(awk -v total="$total" -v k="$RSS_POINTS" '
         $5 != "NA" {rss = $5}
-        $2 != "NA" {for (q = 1; q <= 4; q++) if (!done[q] && $2 >= total * q / 4) {done[q] = 1; r[q] = rss}}
-        END {printf "%.0f/%.0f/%.0f/%.0f", r[1]/1024, r[2]/1024, r[3]/1024, r[4]/1024}' "$r/samples.txt")
+        $2 != "NA" {for (q = 1; q <= k; q++) if (!done[q] && $2 >= total * q / k) {done[q] = 1; r[q] = rss}}
+        END {for (q = 1; q <= k; q++) printf "%s%.0f", (q > 1 ? "/" : ""), r[q]/1024}' "$r/samples.txt")
     local wsum wcount ur ll
     wsum=$(metric subsidy_aggregator_store_write_duration_seconds_sum "$r/last.prom")
     wcount=$(metric subsidy_aggregator_store_write_duration_seconds_count "$r/last.prom")
@@ -298,12 +308,17 @@ run_round() {
     cli_rate=$(awk -v n="$ur_rows" -v a="$c0" -v b="$c2" 'BEGIN {printf "%.0f", n/(b-a)}')
     ratio=$(awk -v a="$steady" -v b="$cli_rate" 'BEGIN {if (a == "NA") print "NA"; else printf "%.2f", a/b}')
     rm -f "$r/record_copies.json" "$r/ledger_lines.json" "$r/perf.data"
-    if [ -z "${BENCH_KEEP:-}" ]; then
+    if [ -n "${BENCH_KEEP_LEDGER:-}" ]; then
+        # The ledger the aggregator wrote stays for the caller, named in that file.
+        echo "$db" >"$BENCH_KEEP_LEDGER"
+        DATABASES=("${DATABASES[@]/$db}")
+        chq --query "DROP DATABASE IF EXISTS $cli_db"
+    elif [ -z "${BENCH_KEEP:-}" ]; then
         chq --query "DROP DATABASE IF EXISTS $db"; chq --query "DROP DATABASE IF EXISTS $cli_db"
     fi
 
     echo "round $round, $n records: aggregate consumed $total messages in $batches batches;" \
-        "steady $steady records/s over $active s, from start $from_start records/s; wall $wall s (incl. 2 s idle), CPU $cpu s, peak RSS $(mib "$rss") MiB (RSS at 1/4, 1/2, 3/4, all written: $rss_curve MiB)$warn"
+        "steady $steady records/s over $active s, from start $from_start records/s; wall $wall s (incl. 2 s idle), CPU $cpu s, peak RSS $(mib "$rss") MiB (RSS at each 1/$RSS_POINTS of the messages written: $rss_curve MiB)$warn"
     echo "  during the run: ClickHouse CPU $(awk -v a="$ch0" -v b="$ch1" 'BEGIN {printf "%.1f", b-a}') s, broker CPU $(awk -v a="$k0" -v b="$k1" 'BEGIN {printf "%.1f", b-a}') s;" \
         "active samples with a lookup running $lookup_pct %, an insert running $insert_pct %, neither $other_pct %;" \
         "store writes ${wsum:-NA} s over ${wcount:-NA} batches; rows written record_copies ${ur:-NA}, ledger_lines ${ll:-NA}"
@@ -318,8 +333,8 @@ run_round() {
 : >"$WORK/results.txt"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); broker: $BROKER_MODE ($BROKERS); malformed share: $MALFORMED; aggregate flags: ${AGG_FLAGS[*]:-defaults}"
 for n in "$@"; do
-    data="$WORK/data-$n"
-    "$BIN" platform-sim --records "$n" --malformed-share "$MALFORMED" --write-files "$data" --write-only --force 2>/dev/null
+    data="${BENCH_DATA:-$WORK/data-$n}"
+    [ -n "${BENCH_DATA:-}" ] || "$BIN" platform-sim --records "$n" --malformed-share "$MALFORMED" --write-files "$data" --write-only --force 2>/dev/null
     port=$(free_port)
     "$BIN" platform-sim --listen "127.0.0.1:$port" --data-dir "$data" 2>"$WORK/sim.log" &
     SIM_PID=$!
@@ -334,7 +349,7 @@ for n in "$@"; do
     kill "$SIM_PID" 2>/dev/null || true
     wait "$SIM_PID" 2>/dev/null || true
     SIM_PID=""
-    rm -rf "$data"
+    [ -n "${BENCH_DATA:-}" ] || rm -rf "$data"
     echo "$n records: loaded into $prefix.records in $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.0f", b-a}') s ($out)"
     k0=$(cpu_s "$KAFKA_PID")
     read -r raw_n raw_rate raw_s <<<"$(raw_consume "$prefix.records")"

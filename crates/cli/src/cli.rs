@@ -420,9 +420,10 @@ pub struct CollectArgs {
     /// Records per page (1–1000).
     #[arg(long, env = "SUBSIDY_PAGE_LIMIT", default_value_t = 1000)]
     pub page_limit: u32,
-    /// Seconds between polls once caught up.
-    #[arg(long, env = "SUBSIDY_POLL_INTERVAL_SECS", default_value_t = 5)]
-    pub poll_interval_secs: u64,
+    /// Milliseconds between polls once caught up: a record waits on the platform up to this long
+    /// before it is collected.
+    #[arg(long, env = "SUBSIDY_POLL_INTERVAL_MS", default_value_t = 1000)]
+    pub poll_interval_ms: u64,
     /// Seconds between polls of the entity and center lists.
     #[arg(long, env = "SUBSIDY_REGISTRY_INTERVAL_SECS", default_value_t = 60)]
     pub registry_interval_secs: u64,

@@ -153,7 +153,7 @@ async fn an_entity_listed_twice_is_produced_as_the_later_one_in_every_poll() {
     let sim = spawn(state.clone()).await.unwrap();
     let prefix = unique("collector-repeat");
     // Polls the registry every second: four polls or more before it is stopped.
-    let collector = spawn_collect(&prefix, &sim.base_url(), TOKEN, &["--poll-interval-secs", "1"]);
+    let collector = spawn_collect(&prefix, &sim.base_url(), TOKEN, &["--poll-interval-ms", "1000"]);
     tokio::time::sleep(Duration::from_secs(5)).await;
     let stopped = std::process::Command::new("kill").args(["-TERM", &collector.pid().to_string()]).status().unwrap();
     assert!(stopped.success());

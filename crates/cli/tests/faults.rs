@@ -175,7 +175,7 @@ impl<'o> Run<'o> {
             .arg("collect")
             .args(topic_args(&self.prefix))
             .args(["--record-partitions", &RECORD_PARTITIONS.to_string()])
-            .args(["--platform-url", &self.url, "--metrics-addr", "127.0.0.1:0", "--poll-interval-secs", "1", "--registry-interval-secs", "2"])
+            .args(["--platform-url", &self.url, "--metrics-addr", "127.0.0.1:0", "--poll-interval-ms", "1000", "--registry-interval-secs", "2"])
             .args(&self.collector_flags)
             .args(extra)
             .env("SUBSIDY_PLATFORM_TOKEN", TOKEN)

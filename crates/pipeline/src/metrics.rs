@@ -36,7 +36,10 @@ fn histogram_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> Histo
 }
 
 fn histogram(r: &Registry, name: &str, help: &str) -> Histogram {
-    let buckets = vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+    histogram_with(r, name, help, vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+}
+
+fn histogram_with(r: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
     let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).unwrap_or_else(|e| panic!("metric {name}: {e}"));
     r.register(Box::new(h.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
     h
@@ -107,6 +110,8 @@ pub struct AggregatorMetrics {
     pub rows_written: IntCounterVec,
     /// Store write latency.
     pub write_seconds: Histogram,
+    /// Seconds from a record's arrival on the records topic to its batch being in the store.
+    pub record_age_seconds: Histogram,
     /// Store errors, by kind.
     pub store_errors: IntCounterVec,
     /// Records (or refused lines) the store refused for good, dead-lettered instead, by the store's error kind.
@@ -145,6 +150,12 @@ impl AggregatorMetrics {
             batches_written: counter(r, "subsidy_aggregator_batches_written_total", "Batches written to the ledger store."),
             rows_written: counter_vec(r, "subsidy_aggregator_rows_written_total", "Rows written to the ledger store, by table.", &["table"]),
             write_seconds: histogram(r, "subsidy_aggregator_store_write_duration_seconds", "Ledger store write latency per batch."),
+            record_age_seconds: histogram_with(
+                r,
+                "subsidy_aggregator_record_age_seconds",
+                "Seconds from a record's arrival on the records topic (the collector's produce time) to the store acknowledging the batch that holds its line.",
+                vec![0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0],
+            ),
             store_errors: counter_vec(r, "subsidy_aggregator_store_errors_total", "Ledger store errors, by kind.", &["kind"]),
             store_refused: counter_vec(r, "subsidy_aggregator_store_refused_total", "Records (or refused lines) the ledger store refused for a reason a retry cannot mend, sent to the dead-letter topic instead of stopping the batch, by the store's error kind.", &["reason"]),
             consumer_lag: gauge_vec(r, "subsidy_aggregator_consumer_lag_messages", "Messages behind the high watermark, per partition.", &["partition"]),

@@ -38,7 +38,7 @@ pub async fn run(args: &CollectArgs) -> Result<()> {
         CollectorConfig {
             id: args.collector_id.clone(),
             page_limit: args.page_limit.clamp(1, 1000),
-            poll_interval: Duration::from_secs(args.poll_interval_secs),
+            poll_interval: Duration::from_millis(args.poll_interval_ms),
             registry_interval: Duration::from_secs(args.registry_interval_secs),
             retry: RetryPolicy { max_attempts: u32::MAX, max_elapsed: None, max_retry_after, ..RetryPolicy::default() },
             exit_when_caught_up: args.exit_when_caught_up,

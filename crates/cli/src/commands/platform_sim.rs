@@ -61,6 +61,11 @@ pub async fn run(args: &PlatformSimArgs) -> Result<()> {
         }
     }
     let state = SimState::new(data, sim_config(args)).map_err(|e| anyhow!("invalid simulator settings: {e}"))?;
+    if args.release_rate > 0.0 {
+        // The release clock starts with the state: record line i appears at this instant + i / rate.
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        eprintln!("platform-sim: releasing {} records/s from unix ms {}", args.release_rate, since_epoch.as_millis());
+    }
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     eprintln!("platform-sim: serving {} record lines on http://{}", state.total(), listener.local_addr()?);
     subsidy_platform::server::serve(listener, state, crate::shutdown::ctrl_c()).await.context("the simulator stopped with an error")

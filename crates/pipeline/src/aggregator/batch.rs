@@ -159,7 +159,7 @@ mod tests {
     use super::*;
 
     fn message(offset: i64, json: serde_json::Value) -> Incoming {
-        Incoming { position: BusPosition { partition: 0, offset }, payload: json.to_string().into_bytes() }
+        Incoming { position: BusPosition { partition: 0, offset }, payload: json.to_string().into_bytes(), produced_ms: None }
     }
 
     fn record(id: &str, revision: u32, paid: &str) -> serde_json::Value {

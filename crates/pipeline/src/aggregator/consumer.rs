@@ -167,6 +167,8 @@ pub struct Incoming {
     pub position: BusPosition,
     /// The platform's bytes.
     pub payload: Vec<u8>,
+    /// When the collector produced it (the message's create time), Unix ms, when the broker says.
+    pub produced_ms: Option<i64>,
 }
 
 /// What the poller hands the loop, each under the assignment generation it was polled in.
@@ -203,7 +205,7 @@ pub fn spawn_poller(consumer: Arc<GroupConsumer>, generation: Arc<AtomicU64>, ca
                 }
             }
             let polled = match received {
-                Ok(m) => Polled::Message(Incoming { position: BusPosition { partition: m.partition(), offset: m.offset() }, payload: m.payload().unwrap_or_default().to_vec() }, now),
+                Ok(m) => Polled::Message(Incoming { position: BusPosition { partition: m.partition(), offset: m.offset() }, payload: m.payload().unwrap_or_default().to_vec(), produced_ms: m.timestamp().to_millis() }, now),
                 Err(KafkaError::PartitionEOF(p)) => Polled::End(p, now),
                 Err(e) => {
                     tracing::warn!(error = %e, "consumer error");

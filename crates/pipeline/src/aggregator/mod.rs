@@ -441,6 +441,7 @@ impl<'a> Loop<'a> {
             *next = (*next).max(m.position.offset + 1);
         }
         let consumed = messages.len();
+        let produced_ms = messages.iter().filter_map(|m| m.produced_ms).collect();
         let parsed = parse_all(messages);
         let classified_at = self.bring_in_standing(&parsed).await?;
         self.await_registry(classified_at).await?;
@@ -451,7 +452,7 @@ impl<'a> Loop<'a> {
         self.note_held(&settled.write.lines);
         self.report.consumed += consumed as u64;
         self.report.batches += 1;
-        let out = Outgoing { write: settled.write, dead_letters: settled.dead_letters, commit, consumed, decisions: settled.decisions, rejected: settled.rejected, resettled: 0 };
+        let out = Outgoing { write: settled.write, dead_letters: settled.dead_letters, commit, consumed, decisions: settled.decisions, rejected: settled.rejected, resettled: 0, produced_ms };
         self.writer.spawn(&mut self.in_flight, out, self.shutdown.clone()).await
     }
 

@@ -41,6 +41,8 @@ pub struct Outgoing {
     pub rejected: BTreeMap<ReasonCode, u64>,
     /// Lines written by a re-settlement.
     pub resettled: u64,
+    /// When each consumed message was produced, Unix ms (those whose broker gave a time).
+    pub produced_ms: Vec<i64>,
 }
 
 /// Waiting out an unavailable store: counts each error by kind, gives up on one
@@ -272,6 +274,10 @@ impl Writer {
             m.unreadable_lines.with_label_values(&[r.as_str()]).inc_by(*n);
         }
         m.lines_resettled.inc_by(batch.resettled);
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        for t in &batch.produced_ms {
+            m.record_age_seconds.observe((now_ms - t).max(0) as f64 / 1000.0);
+        }
         m.last_write_timestamp.set(chrono::Utc::now().timestamp());
         m.last_write_age.set(0);
     }

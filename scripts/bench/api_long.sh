@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The accruals API over a province-year, while a live pipeline writes into
+# the same ledger. Run by long.sh, which leaves the aggregator's ledger of its
+# records in the ClickHouse database BENCH_DB.
+#
+#   BENCH_DB=db BENCH_LEDGER_LINES=50000000 bash scripts/bench/api_long.sh
+#
+# Steps: copy the database's ledger lines under new record ids (SQL, inside
+# ClickHouse) until it holds BENCH_LEDGER_LINES lines; close 2025-01…2025-06;
+# start `serve` (bureau token) and time its first book read; 64 clients (oha)
+# ask for the accruals of entities drawn from 500 for BENCH_DURATION; then a
+# live pipeline (simulator releasing 2,000 new records a second of the same
+# entities → collect → the development broker → aggregate into the same
+# database) runs while the same load is measured again. Prints oha's p50 and
+# p99, the book refreshes serve logged while the pipeline wrote (count,
+# median, p99, max) and serve's peak RSS.
+#
+# Env: BENCH_DB, BENCH_LEDGER_LINES (50000000), BENCH_DURATION (30s), BENCH_BIN.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+source scripts/bench/common.sh
+DB="${BENCH_DB:?the database to serve}"
+TARGET="${BENCH_LEDGER_LINES:-50000000}"
+DURATION="${BENCH_DURATION:-30s}"
+CH_HTTP="http://127.0.0.1:${SUBSIDY_CH_HTTP_PORT:-8123}"
+CH_TCP="${SUBSIDY_CH_TCP_PORT:-9000}"
+BROKERS="${SUBSIDY_KAFKA_BROKERS:-127.0.0.1:9092}"
+BIN="${BENCH_BIN:?a built subsidy-meter}"
+OHA_VERSION="1.16.0"
+if [[ "$(oha --version 2>/dev/null)" != *"$OHA_VERSION"* ]]; then
+    cargo install oha --version "$OHA_VERSION" --locked -q
+fi
+export SUBSIDY_PLATFORM_TOKEN="${SUBSIDY_PLATFORM_TOKEN:-bench-token}"
+WORK="$(mktemp -d)"
+PIDS=()
+chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" "$@"; }
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+wait_http() { for _ in $(seq 600); do curl -sf -o /dev/null "$@" && return 0; sleep 0.2; done; echo "no answer from $*" >&2; return 1; }
+store=(--clickhouse-url "$CH_HTTP" --clickhouse-database "$DB")
+
+# Copies of the standing lines under new record ids, each copy a new line to the
+# ledger and to its change log (no earlier line of its id).
+have=$(chq --query "SELECT count() FROM $DB.ledger_lines FINAL")
+echo "ledger: $have lines; copying up to $TARGET"
+k=1
+while (( have < TARGET )); do
+    take=$(( TARGET - have < have ? TARGET - have : have ))
+    chq --query "$(bash scripts/bench/ledger_copy_sql.sh "$DB" "c$k-" "$take")"
+    have=$(chq --query "SELECT count() FROM $DB.ledger_lines FINAL")
+    echo "  copy $k: $have lines"
+    k=$((k + 1))
+done
+for m in 01 02 03 04 05 06; do "$BIN" close --period "2025-$m" "${store[@]}" 2>&1 | grep '^close:' || true; done
+
+token_out=$("$BIN" token new --role bureau 2>/dev/null)
+TOKEN=$(head -n 1 <<<"$token_out")
+tail -n +2 <<<"$token_out" >"$WORK/tokens.toml"
+api_port=$(free_port)
+t0=$(date +%s.%N)
+"$BIN" serve --listen "127.0.0.1:$api_port" --tokens "$WORK/tokens.toml" "${store[@]}" 2>"$WORK/serve.log" &
+SERVE_PID=$!
+PIDS+=("$SERVE_PID")
+wait_http "http://127.0.0.1:$api_port/openapi.json"
+codes=$(chq --query "SELECT user_credit_code FROM (SELECT DISTINCT user_credit_code FROM $DB.ledger_lines) ORDER BY cityHash64(user_credit_code) LIMIT 500" | paste -sd'|')
+wait_http -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$api_port/v1/entities/$(cut -d'|' -f1 <<<"$codes")/accruals"
+echo "book read at start: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b-a}') s (serve started to first accruals answered)"
+base="http://127.0.0.1:$api_port/v1/entities/($codes)"
+run() { # name oha-flags…
+    local name="$1" json
+    shift
+    json=$(oha --no-tui --output-format json -c 64 "$@" -H "Authorization: Bearer $TOKEN" --rand-regex-url "$base/accruals")
+    python3 - "$name" "$json" <<'PYEOF'
+import json, sys
+name, r = sys.argv[1], json.loads(sys.argv[2])
+s, p = r["summary"], r["latencyPercentiles"]
+print(f"{name}: {s['requestsPerSec']:.0f} requests/s, p50 {p['p50']*1000:.1f} ms, p99 {p['p99']*1000:.1f} ms, "
+      f"statuses {r.get('statusCodeDistribution', {})}, success rate {s['successRate']:.4f}")
+PYEOF
+}
+run "accruals, steady ($DURATION)" -z "$DURATION"
+
+# The live pipeline: new records of the same entities, released at 2,000 a second.
+"$BIN" platform-sim --records 400000 --entities 20000 --first-month 2025-07 --last-month 2025-12 --malformed-share 0 \
+    --seed 4242 --write-files "$WORK/live" --write-only --force 2>/dev/null
+prefix="api-long-$$"
+topics=(--topic-records "$prefix.records" --topic-entities "$prefix.entities" --topic-centers "$prefix.centers")
+"$BIN" aggregate --kafka-brokers "$BROKERS" "${topics[@]}" "${store[@]}" --group "$prefix" --fetch-wait-ms 20 \
+    --metrics-addr 127.0.0.1:0 2>"$WORK/aggregate.log" &
+PIDS+=($!)
+sim_port=$(free_port)
+"$BIN" platform-sim --listen "127.0.0.1:$sim_port" --data-dir "$WORK/live" --release-rate 2000 2>"$WORK/sim.log" &
+PIDS+=($!)
+wait_http -H "Authorization: Bearer $SUBSIDY_PLATFORM_TOKEN" "http://127.0.0.1:$sim_port/v1/compute-centers"
+"$BIN" collect --platform-url "http://127.0.0.1:$sim_port" --kafka-brokers "$BROKERS" "${topics[@]}" \
+    --topic-dead-letter "$prefix.dead-letter" --topic-checkpoints "$prefix.checkpoints" --metrics-addr 127.0.0.1:0 2>"$WORK/collect.log" &
+PIDS+=($!)
+sleep 10
+mark=$(wc -l <"$WORK/serve.log")
+run "accruals, while the pipeline writes 2000 records/s ($DURATION)" -z "$DURATION"
+tail -n +"$mark" "$WORK/serve.log" | grep -o 'refreshed the book.*seconds=[0-9.]*' | sed 's/.*seconds=//' | python3 -c '
+import statistics, sys
+t = sorted(float(x) for x in sys.stdin.read().split())
+if t:
+    p99 = t[min(len(t) - 1, int(0.99 * len(t)))]
+    print(f"book refreshes while the pipeline writes: {len(t)}, median {statistics.median(t):.3f} s, p99 {p99:.3f} s, max {t[-1]:.3f} s")
+else:
+    print("book refreshes while the pipeline writes: none logged")'
+echo "lines written by the live pipeline: $(grep -o '[0-9]* messages consumed' "$WORK/aggregate.log" | tail -n 1)$(curl -s "http://127.0.0.1:$api_port/metrics" | grep -c '' >/dev/null; true)"
+echo "serve peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$SERVE_PID/status")"

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# The long form: a province-year on this machine. Run by `all.sh --long`.
+#
+#   bash scripts/bench/long.sh [--write]     (env: LONG_LINES=50000000 LONG_AGG=20000000)
+#
+# Rows (each with peak RSS, sampled through the run):
+#   recompute    LONG_LINES lines under the default memory budget (2 GiB),
+#                beside the bare JSON parse of the same file
+#   aggregator   LONG_AGG records, broker (tansu, memory engine) → aggregate →
+#                ClickHouse, steady records/s, RSS at each tenth
+#                (scripts/bench/aggregator.sh), beside clickhouse-client
+#   API          accruals p99 under 64 clients over LONG_LINES ledger lines,
+#                steady and while a live pipeline writes 2,000 records/s
+#                into the same ledger; serve's book refresh times
+#   freshness    platform → API p99 at 2,000 and 20,000 records/s
+#                (scripts/bench/freshness.sh)
+#
+# Data: the simulator writes a year (2025) of BASE lines for 20,000 entities;
+# the LONG_LINES file is that year repeated with record ids made distinct per
+# copy (the same entities, centers and months: a denser province). The
+# LONG_AGG file is its first copies. The 50 M-line ledger of the API rows is
+# the aggregator's ledger plus copies of its lines under new record ids,
+# inserted in SQL.
+#
+# Disk: checked before anything starts (the estimate is printed); the work
+# directory is $BENCH_OUT (default target/bench-long), removed at the end
+# unless BENCH_KEEP=1.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+source scripts/bench/common.sh
+WRITE=0
+[ "${1:-}" = "--write" ] && WRITE=1
+LINES="${LONG_LINES:-50000000}"
+AGG="${LONG_AGG:-20000000}"
+BASE="${LONG_BASE:-10000000}"
+(( LINES % BASE == 0 && AGG % BASE == 0 )) || { echo "LONG_LINES and LONG_AGG must be multiples of LONG_BASE ($BASE)" >&2; exit 2; }
+OUT="${BENCH_OUT:-$REPO/target/bench-long}"
+mkdir -p "$OUT"
+CH_HTTP="http://127.0.0.1:${SUBSIDY_CH_HTTP_PORT:-8123}"
+CH_TCP="${SUBSIDY_CH_TCP_PORT:-9000}"
+chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" "$@"; }
+ensure_gnu_time
+bash deploy/dev/services.sh install >/dev/null
+bash deploy/dev/services.sh start clickhouse kafka >/dev/null
+if [ -z "${BENCH_BIN:-}" ]; then
+    cargo build --release -q -p subsidy-meter
+    BENCH_BIN="$REPO/target/release/subsidy-meter"
+fi
+cargo build --release -q -p subsidy-core --example bare_parse
+BIN="$BENCH_BIN"
+BARE="$REPO/target/release/examples/bare_parse"
+export BENCH_BIN SUBSIDY_PLATFORM_TOKEN="${SUBSIDY_PLATFORM_TOKEN:-bench-token}"
+STARTED=$(date +%s)
+ROWS="$OUT/rows.tsv"
+: >"$ROWS"
+row() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ROWS"; echo "  $1 | $2 | $3 | $4 | $5"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.0f MiB", k/1024}'; }
+cleanup() { [ -n "${BENCH_KEEP:-}" ] || rm -rf "$OUT/data" "$OUT/spill" "$OUT"/*.jsonl "$OUT"/*.csv; }
+trap cleanup EXIT
+
+# rss_sampler PID FILE: the process's RSS (KiB) every second, "seconds rss".
+rss_sampler() {
+    local pid=$1 out=$2 t0=$SECONDS
+    while kill -0 "$pid" 2>/dev/null; do
+        awk -v t=$((SECONDS - t0)) '$1=="VmRSS:" {print t, $2}' "/proc/$pid/status" 2>/dev/null >>"$out" || true
+        sleep 1
+    done
+}
+# sampled FILE CMD...: runs CMD under GNU time (FILE.time: wall s, peak KiB) with FILE.rss sampled.
+sampled() {
+    local f="$1"; shift
+    : >"$f.rss"
+    /usr/bin/time -f '%e %M' -o "$f.time" "$@" &
+    local tp=$! pid=""
+    for _ in $(seq 100); do pid=$(pgrep -P "$tp" || true); [ -n "$pid" ] && break; sleep 0.05; done
+    [ -z "$pid" ] || rss_sampler "$pid" "$f.rss" &
+    wait "$tp"
+}
+# The RSS samples at each tenth of the run, MiB.
+tenths() { awk '{t[NR]=$1; r[NR]=$2} END {for (q = 1; q <= 10; q++) {i = int(NR * q / 10); if (i < 1) i = 1; printf "%s%.0f", (q > 1 ? "/" : ""), r[i]/1024}}' "$1"; }
+
+echo "== the data: $BASE base lines, $LINES in all"
+mkdir -p "$OUT/data/base"
+"$BIN" platform-sim --records 20000 --entities 20000 --first-month 2025-01 --last-month 2025-12 --malformed-share 0 \
+    --write-files "$OUT/data/probe" --write-only --force 2>/dev/null
+per_line=$(( $(stat -c %s "$OUT/data/probe/records.jsonl") / 20000 + 1 ))
+# records (LINES) + spill (≤ 0.5×) + exclusions and CSV (≤ 0.5×) + the aggregator's
+# JSON export for clickhouse-client (2 × AGG lines) + ClickHouse (≈ 300 B per line of LINES).
+need_gib=$(( (LINES * per_line * 2 + AGG * per_line * 2 + LINES * 300) / (1 << 30) + 1 ))
+free_gib=$(df -P -BG "$OUT" | awk 'NR==2 {gsub("G", "", $4); print $4}')
+echo "disk: about $need_gib GiB needed ($per_line bytes a line), $free_gib GiB free under $OUT"
+(( free_gib >= need_gib )) || { echo "not enough free disk for the long form: need about $need_gib GiB, have $free_gib GiB" >&2; exit 1; }
+[ -s "$OUT/data/base/records.jsonl" ] || "$BIN" platform-sim --records "$BASE" --entities 20000 --first-month 2025-01 --last-month 2025-12 \
+    --malformed-share 0 --write-files "$OUT/data/base" --write-only --force 2>/dev/null
+# copies FROM TO DIR: lines of copies FROM..TO-1 of the base year, ids prefixed by the copy number.
+copies() {
+    mkdir -p "$3"
+    cp "$OUT/data/base/entities.json" "$OUT/data/base/centers.json" "$3/"
+    for k in $(seq "$1" $(( $2 - 1 ))); do sed "s/\"record_id\":\"ur-/\"record_id\":\"ur-$k/" "$OUT/data/base/records.jsonl"; done >"$3/records.jsonl"
+}
+[ -s "$OUT/data/all/records.jsonl" ] || copies 0 $(( LINES / BASE )) "$OUT/data/all"
+
+echo "== recompute, $LINES lines"
+mkdir -p "$OUT/spill"
+sampled "$OUT/recompute" "$BIN" recompute --records "$OUT/data/all/records.jsonl" --entities "$OUT/data/all/entities.json" \
+    --centers "$OUT/data/all/centers.json" --out "$OUT/settlements.csv" --exclusions "$OUT/exclusions.jsonl" \
+    --temp-dir "$OUT/spill" --force 2>"$OUT/recompute.log"
+read -r r_wall r_rss <"$OUT/recompute.time"
+sampled "$OUT/bare" "$BARE" "$OUT/data/all/records.jsonl" >"$OUT/bare.log"
+read -r b_wall b_rss <"$OUT/bare.time"
+r_rate=$(awk -v n="$LINES" -v s="$r_wall" 'BEGIN {printf "%.0f", n/s}')
+b_rate=$(awk -v n="$LINES" -v s="$b_wall" 'BEGIN {printf "%.0f", n/s}')
+row "recompute, $LINES lines" "lines/s, end to end, default memory budget" "$r_rate" "bare JSON parse: $b_rate" "$(ratio "$r_rate" "$b_rate")"
+row "peak RSS, $LINES lines" "recompute (at each tenth of the run: $(tenths "$OUT/recompute.rss") MiB)" "$(mib "$r_rss")" "bare parse, streaming: $(mib "$b_rss")" "—"
+rm -f "$OUT/exclusions.jsonl" "$OUT/settlements.csv"
+
+echo "== aggregator, $AGG records"
+copies 0 $(( AGG / BASE )) "$OUT/data/agg"
+BENCH_DATA="$OUT/data/agg" BENCH_BROKER=memory BENCH_ROUNDS=1 BENCH_RSS_POINTS=10 BENCH_KEEP_LEDGER="$OUT/agg.db" \
+    bash scripts/bench/aggregator.sh "$AGG" >"$OUT/aggregator.log" 2>&1 || { tail -n 30 "$OUT/aggregator.log" >&2; exit 1; }
+rm -rf "$OUT/data/agg"
+line=$(grep -E "^  $AGG records: steady" "$OUT/aggregator.log")
+a=$(echo "$line" | sed -E 's/.*steady ([0-9]+) records\/s.*/\1/')
+cli=$(echo "$line" | sed -E 's/.*clickhouse-client ([0-9]+) records\/s.*/\1/')
+curve=$(grep -o 'RSS at each 1/10 of the messages written: [0-9/]* MiB' "$OUT/aggregator.log" | head -n 1 | sed 's/.*written: //')
+row "aggregator, $AGG records" "records/s, broker → ClickHouse ledgers (steady)" "$a" "clickhouse-client inserting the same rows: $cli" "$(ratio "$a" "$cli")"
+row "RSS, $AGG records" "aggregate, at each tenth of the messages written" "$curve" "—" "—"
+
+echo "== API over $LINES ledger lines"
+DB=$(cat "$OUT/agg.db")
+BENCH_DB="$DB" BENCH_LEDGER_LINES="$LINES" bash scripts/bench/api_long.sh >"$OUT/api.log" 2>&1 || { tail -n 30 "$OUT/api.log" >&2; exit 1; }
+cat "$OUT/api.log"
+steady=$(sed -nE 's/^accruals, steady.*p99 ([0-9.]+) ms.*/\1/p' "$OUT/api.log")
+writes=$(sed -nE 's/^accruals, while the pipeline writes.*p99 ([0-9.]+) ms.*/\1/p' "$OUT/api.log")
+refresh=$(sed -nE 's/^book refreshes while the pipeline writes: .* p99 ([0-9.]+) s, max ([0-9.]+) s.*/\1 s (max \2 s)/p' "$OUT/api.log")
+full=$(sed -nE 's/^book read at start: ([0-9.]+) s.*/\1 s/p' "$OUT/api.log")
+row "API accruals, $LINES lines, 64 clients" "p99 ms while the pipeline writes" "$writes" "steady: $steady" "—"
+row "API book, $LINES lines" "refresh p99 while the pipeline writes" "$refresh" "full read at start: $full" "—"
+row "peak RSS, $LINES lines" "serve" "$(sed -nE 's/^serve peak RSS: ([0-9.]+) MiB.*/\1 MiB/p' "$OUT/api.log")" "—" "—"
+chq --query "DROP DATABASE IF EXISTS $DB"
+
+for rate in 2000 20000; do
+    echo "== freshness at $rate records/s"
+    bash scripts/bench/freshness.sh "$rate" 60 >"$OUT/freshness-$rate.log" 2>&1 || { tail -n 20 "$OUT/freshness-$rate.log" >&2; exit 1; }
+    IFS=, read -r _ _ p50 p99 samples missing < <(grep '^freshness,' "$OUT/freshness-$rate.log")
+    row "freshness, $rate records/s" "p99 s, platform → API ($samples samples, $missing missing)" "$p99" "p50: $p50" "—"
+done
+
+TOOK=$(( $(date +%s) - STARTED ))
+TABLE="$OUT/table.md"
+{
+    echo "| what | measure | figure | reference (same run) | ratio |"
+    echo "|---|---|---:|---|---:|"
+    awk -F'\t' '{printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5}' "$ROWS"
+} >"$TABLE"
+echo
+cat "$TABLE"
+echo "long form: $TOOK s; logs in $OUT"
+if [ "$WRITE" = 1 ]; then
+    python3 - "$TABLE" "$(git rev-parse --short HEAD)" "$(uname -sm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)" "$TOOK" <<'PY'
+import re, sys, datetime
+table, commit, machine, took = sys.argv[1:5]
+path = "docs/BENCHMARKS.md"
+text = open(path, encoding="utf-8").read()
+body = (f"<!-- long:begin -->\nCommand: `bash scripts/bench/all.sh --long --write`. Commit {commit}, "
+        f"{datetime.date.today()}, {machine}; {took} s in all. One run.\n\n"
+        + open(table, encoding="utf-8").read() + "<!-- long:end -->")
+text = re.sub(r"<!-- long:begin -->.*<!-- long:end -->", lambda _: body, text, flags=re.S)
+open(path, "w", encoding="utf-8").write(text)
+PY
+    echo "docs/BENCHMARKS.md updated (long form)"
+fi
