@@ -495,15 +495,33 @@ mod tests {
 
     #[test]
     fn a_frame_gives_back_the_facts_of_its_record() {
-        for (paid, contract) in [("12.5", None), ("12.500", Some("K-7")), ("0", Some(""))] {
+        for (paid, contract) in [("12.5", None), ("7", Some("K-7")), ("0", Some(""))] {
             let r = record(paid, contract.filter(|c| !c.is_empty()));
             let (line, revision, fp, facts) = round_trip(&r);
             assert_eq!((line, revision, fp), (77, 3, Fingerprint::of(&r)));
             assert_eq!(facts, Facts::of(&r));
-            // The scale is kept, not only the value: "12.500" stays 12.500.
+            // The scale is kept, not only the value: "7" was read as 7.00 and stays 7.00.
             assert_eq!(facts.paid_amount.to_string(), r.paid_amount.to_string());
             assert_eq!(facts.usage_date.to_string(), "2025-10-01", "the day in China Standard Time");
         }
+    }
+
+    #[test]
+    fn a_frame_keeps_any_decimal_scale() {
+        let mut r = record("12.5", None);
+        for text in ["1.2300", "0.000", "123456789012.99", "5"] {
+            r.paid_amount = text.parse().unwrap();
+            assert_eq!(round_trip(&r).3.paid_amount.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn too_little_free_space_is_refused_naming_the_need() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_free_space(dir.path(), u64::MAX).unwrap_err().to_string();
+        assert!(err.contains("about 16777216.0 TiB needed"), "{err}");
+        assert!(err.contains("--temp-dir"), "{err}");
+        check_free_space(dir.path(), 1).unwrap();
     }
 
     #[test]

@@ -37,7 +37,7 @@ enum Gen {
 }
 
 const IDS: [&str; 9] = ["f2", "f4", "f5", "f7", "f99", "f404", "x1", "x2", "x3"];
-const PAID: [&str; 3] = ["1000.00", "900.5", "10.125"];
+const PAID: [&str; 3] = ["1000.00", "900.5", "10.12"];
 const CONTRACTS: [Option<&str>; 3] = [None, Some("K-100"), Some("K-7")];
 
 fn gen_line() -> impl Strategy<Value = Gen> {
