@@ -25,6 +25,7 @@ use crate::terminal::safe;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use subsidy_core::funding::Notice;
 use subsidy_core::registry::Finding;
 use subsidy_core::report::settlements_csv;
@@ -130,6 +131,23 @@ impl Tally {
         *self.rejected.entry(reason).or_default() += 1;
     }
 
+    /// Adds counts of other lines and other record ids.
+    fn add(&mut self, other: &Tally) {
+        self.lines += other.lines;
+        self.blank += other.blank;
+        self.records += other.records;
+        self.totals.eligible += other.totals.eligible;
+        for (reason, n) in &other.rejected {
+            *self.rejected.entry(*reason).or_default() += n;
+        }
+        for (reason, n) in &other.totals.by_reason {
+            *self.totals.by_reason.entry(*reason).or_default() += n;
+        }
+        for (d, n) in &other.decisions {
+            *self.decisions.entry(*d).or_default() += n;
+        }
+    }
+
     /// Adds a ledger's counts (ledgers hold disjoint record ids).
     fn add_ledger(&mut self, ledger: &Ledger<'_>) {
         self.records += ledger.record_count() as u64;
@@ -209,7 +227,8 @@ fn mode(args: &RecomputeArgs, file: &File) -> Result<Mode> {
         let runs = if args.exclusions.is_some() { 1.0 } else { 0.0 };
         spill::check_free_space(&dir, (size as f64 * spill::DISK_PER_INPUT_BYTE * (1.0 + runs)) as u64)?;
     }
-    let group_bytes = (budget / 2 / spill::LEDGER_BYTES_PER_FRAME_BYTE).max(1);
+    // Half the budget for the ledgers, one at a time per core.
+    let group_bytes = (budget / 2 / spill::LEDGER_BYTES_PER_FRAME_BYTE / workers() as u64).max(1);
     Ok(Mode::Spilled { dir, buckets: spill::bucket_count(size, budget), group_bytes })
 }
 
@@ -289,9 +308,10 @@ impl ReviewFacts {
 }
 
 /// Spilled: pass 1 scatters the copies into bucket files by record id and the rejections
-/// into a run; pass 2 takes groups of buckets through a fresh ledger each, writing runs of
-/// copy exclusions (keyed by the line they came at) and of standing exclusions (keyed by
-/// position); the runs are then merged into the order [`in_memory`] writes.
+/// into a run; pass 2 takes groups of buckets through a fresh ledger each, one group per
+/// core at a time, writing runs of copy exclusions (keyed by the line they came at) and of
+/// standing exclusions (keyed by position); the runs are then merged into the order
+/// [`in_memory`] writes. Ledgers hold disjoint record ids, so their counts and accruals add up.
 fn spilled(input: impl Read + Send, path: &Path, rules: Rules<'_>, excl: Option<&mut dyn Write>, dir: &spill::SpillDir, buckets: usize, group_bytes: u64) -> Result<Outcome> {
     let keep_exclusions = excl.is_some();
     let mut tally = Tally::default();
@@ -312,53 +332,102 @@ fn spilled(input: impl Read + Send, path: &Path, rules: Rules<'_>, excl: Option<
     })?;
     tally.lines = lines;
     let spilled = scatter.finish()?;
-    let mut copy_runs = Vec::new();
+    let mut taken = Taken { tally, ..Taken::default() };
     if let Some(run) = rejected_run {
         run.finish()?;
-        copy_runs.push(rejected_path);
+        taken.copy_runs.push(rejected_path);
     }
-    let mut standing_runs = Vec::new();
-    let mut accruals = Accruals::new();
-    let mut review = ReviewFacts::default();
     let sizes: Vec<u64> = spilled.iter().map(|b| b.bytes).collect();
-    for (g, group) in spill::groups(&sizes, group_bytes).into_iter().enumerate() {
-        let mut ledger = Ledger::new(rules.policy);
-        for b in group {
-            let run_path = dir.file(&format!("copies-{b:04}"));
-            let mut run = keep_exclusions.then(|| spill::RunWriter::create(&run_path)).transpose()?;
-            let mut frames = spill::Frames::open(&spilled[b].path)?;
-            while let Some(copy) = frames.next_copy()? {
-                let ingested = ledger.ingest_with(copy.record_id, copy.revision, copy.fingerprint, || copy.facts(), copy.line, rules.registry);
-                for e in copy_exclusions(copy.line, copy.record_id, copy.revision, &ingested) {
-                    push_json(run.as_mut(), &mut json, copy.line, &e)?;
+    let groups = spill::groups(&sizes, group_bytes);
+    let (next, failed) = (AtomicUsize::new(0), AtomicBool::new(false));
+    let parts: Vec<Result<Taken>> = std::thread::scope(|s| {
+        let take = || {
+            let mut mine = Taken::default();
+            while !failed.load(Ordering::Relaxed) {
+                let g = next.fetch_add(1, Ordering::Relaxed);
+                let Some(group) = groups.get(g) else { break };
+                match take_group(g, group.clone(), &spilled, dir, rules, keep_exclusions) {
+                    Ok(t) => mine.add(t),
+                    Err(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
                 }
             }
-            drop(frames);
-            std::fs::remove_file(&spilled[b].path).with_context(|| format!("cannot remove spill file {}", spilled[b].path.display()))?;
-            if let Some(run) = run {
-                run.finish()?;
-                copy_runs.push(run_path);
-            }
-        }
-        if keep_exclusions {
-            let run_path = dir.file(&format!("standing-{g:04}"));
-            let mut run = spill::RunWriter::create(&run_path)?;
-            standing_exclusions(&ledger, rules.registry, |position, e| push_json(Some(&mut run), &mut json, position, e))?;
-            run.finish()?;
-            standing_runs.push(run_path);
-        }
-        for (key, accrual) in ledger.accruals().iter() {
-            accruals.insert(*key, accrual);
-        }
-        tally.add_ledger(&ledger);
-        review.keep(&ledger, rules.registry.funding());
+            Ok(mine)
+        };
+        let handles: Vec<_> = (0..workers().min(groups.len()).max(1)).map(|_| s.spawn(take)).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a ledger thread stopped unexpectedly")))).collect()
+    });
+    for part in parts {
+        taken.add(part?);
     }
     if let Some(out) = excl {
-        spill::merge_runs(spill::open_runs(&copy_runs)?, out)?;
-        spill::merge_runs(spill::open_runs(&standing_runs)?, out)?;
+        spill::merge_runs(spill::open_runs(&taken.copy_runs)?, out)?;
+        spill::merge_runs(spill::open_runs(&taken.standing_runs)?, out)?;
     }
-    let notices = subsidy_core::funding::review(review.facts.iter(), rules.registry);
-    Ok(Outcome { tally, settlements: subsidy_core::settle(&accruals, rules.policy), notices })
+    let notices = subsidy_core::funding::review(taken.review.facts.iter(), rules.registry);
+    Ok(Outcome { tally: taken.tally, settlements: subsidy_core::settle(&taken.accruals, rules.policy), notices })
+}
+
+/// What groups of buckets leave once their ledgers are dropped.
+#[derive(Debug, Default)]
+struct Taken {
+    accruals: Accruals,
+    tally: Tally,
+    review: ReviewFacts,
+    copy_runs: Vec<PathBuf>,
+    standing_runs: Vec<PathBuf>,
+}
+
+impl Taken {
+    fn add(&mut self, other: Taken) {
+        for (key, accrual) in other.accruals.iter() {
+            self.accruals.insert(*key, accrual);
+        }
+        self.tally.add(&other.tally);
+        // A contract may be represented twice; review reads which contracts occur, not how often.
+        self.review.facts.extend(other.review.facts);
+        self.copy_runs.extend(other.copy_runs);
+        self.standing_runs.extend(other.standing_runs);
+    }
+}
+
+/// Group `g` (the buckets `group`) through one fresh ledger; each bucket file is removed once read.
+fn take_group(g: usize, group: std::ops::Range<usize>, spilled: &[spill::Bucket], dir: &spill::SpillDir, rules: Rules<'_>, keep_exclusions: bool) -> Result<Taken> {
+    let mut taken = Taken::default();
+    let mut ledger = Ledger::new(rules.policy);
+    let mut json = Vec::with_capacity(1024);
+    for b in group {
+        let run_path = dir.file(&format!("copies-{b:04}"));
+        let mut run = keep_exclusions.then(|| spill::RunWriter::create(&run_path)).transpose()?;
+        let mut frames = spill::Frames::open(&spilled[b].path)?;
+        while let Some(copy) = frames.next_copy()? {
+            let ingested = ledger.ingest_with(copy.record_id, copy.revision, copy.fingerprint, || copy.facts(), copy.line, rules.registry);
+            for e in copy_exclusions(copy.line, copy.record_id, copy.revision, &ingested) {
+                push_json(run.as_mut(), &mut json, copy.line, &e)?;
+            }
+        }
+        drop(frames);
+        std::fs::remove_file(&spilled[b].path).with_context(|| format!("cannot remove spill file {}", spilled[b].path.display()))?;
+        if let Some(run) = run {
+            run.finish()?;
+            taken.copy_runs.push(run_path);
+        }
+    }
+    if keep_exclusions {
+        let run_path = dir.file(&format!("standing-{g:04}"));
+        let mut run = spill::RunWriter::create(&run_path)?;
+        standing_exclusions(&ledger, rules.registry, |position, e| push_json(Some(&mut run), &mut json, position, e))?;
+        run.finish()?;
+        taken.standing_runs.push(run_path);
+    }
+    for (key, accrual) in ledger.accruals().iter() {
+        taken.accruals.insert(*key, accrual);
+    }
+    taken.tally.add_ledger(&ledger);
+    taken.review.keep(&ledger, rules.registry.funding());
+    Ok(taken)
 }
 
 /// Appends `item`, as one JSON line, to a run under `key`, when there is a run.
