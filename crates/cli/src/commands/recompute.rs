@@ -14,6 +14,14 @@
 //! one-line-at-a-time pass gives. Every input line is accounted for once in
 //! the exclusions file: a rejection, a copy that did not stand (duplicate,
 //! superseded, revision conflict), or a standing line that earns nothing.
+//!
+//! Memory: one ledger holds every record id when the file's estimated need fits
+//! `--memory-budget`; otherwise the state is spilled ([`spill`]): copies go to
+//! bucket files by record id, groups of buckets are taken through a ledger each,
+//! and the exclusions are merged back into the one-ledger order. The order is
+//! copy exclusions by the line they came at (rejections too), then standing
+//! lines that earn nothing by position; both keys are unique, so the merge gives
+//! the same bytes. Counts and accruals add up over ledgers of disjoint ids.
 
 use crate::cli::RecomputeArgs;
 use crate::config::{load_funding, load_policy, load_registry};

@@ -40,8 +40,9 @@ pub(crate) const LEDGER_BYTES_PER_FRAME_BYTE: u64 = 4;
 pub(crate) const MEMORY_PER_INPUT_BYTE: f64 = 1.5;
 
 /// Spill bytes per byte of records file, an upper estimate: the frame of a copy is about a
-/// third of its JSON line; exclusion runs hold at most one entry per line.
-pub(crate) const DISK_PER_INPUT_BYTE: f64 = 0.6;
+/// third of its JSON line (simulator data peaked at 0.30 of the file with exclusion runs);
+/// exclusion runs, when written, hold at most one entry per line and take as much again.
+pub(crate) const DISK_PER_INPUT_BYTE: f64 = 0.5;
 
 /// Parses a byte size: a number with an optional binary unit, `512K`, `2G`, `2GiB`, `1.5g`.
 pub fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
@@ -230,7 +231,7 @@ pub(crate) fn encode(out: &mut Vec<u8>, line: u64, record: &UsageRecord, fingerp
 
 /// One copy read back from its frame, its text borrowed from the frame.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Copy<'a> {
+pub(crate) struct SpilledCopy<'a> {
     /// Its input line number.
     pub line: u64,
     /// Its revision.
@@ -248,7 +249,7 @@ pub(crate) struct Copy<'a> {
     contract_id: Option<&'a str>,
 }
 
-impl Copy<'_> {
+impl SpilledCopy<'_> {
     /// The facts the rules read: those [`Facts::of`] takes from the record the frame was made of.
     pub(crate) fn facts(&self) -> Facts {
         Facts {
@@ -286,7 +287,7 @@ impl<'a> Fields<'a> {
 }
 
 /// The copy a frame body (without its length) holds; `None` when the bytes are not one.
-pub(crate) fn decode(body: &[u8]) -> Option<Copy<'_>> {
+pub(crate) fn decode(body: &[u8]) -> Option<SpilledCopy<'_>> {
     let mut f = Fields(body);
     let line = u64::from_le_bytes(f.take()?);
     let revision = u32::from_le_bytes(f.take()?);
@@ -301,7 +302,7 @@ pub(crate) fn decode(body: &[u8]) -> Option<Copy<'_>> {
         1 => Some(f.text()?),
         _ => return None,
     };
-    f.0.is_empty().then_some(Copy { line, revision, fingerprint, record_id, user, usage_date, payment_status, paid_amount, center_id, accelerator, contract_id })
+    f.0.is_empty().then_some(SpilledCopy { line, revision, fingerprint, record_id, user, usage_date, payment_status, paid_amount, center_id, accelerator, contract_id })
 }
 
 /// Bucket files being written in pass 1.
@@ -366,7 +367,7 @@ impl Frames {
     }
 
     /// The next copy, `None` at the end.
-    pub(crate) fn next_copy(&mut self) -> Result<Option<Copy<'_>>> {
+    pub(crate) fn next_copy(&mut self) -> Result<Option<SpilledCopy<'_>>> {
         if !read_frame(&mut self.r, &mut self.body).with_context(|| format!("cannot read spill file {}", self.path.display()))? {
             return Ok(None);
         }
