@@ -12,7 +12,9 @@
 #   bash scripts/bench/recompute.sh [RECORDS] [ROUNDS]
 #
 # Env: BENCH_ENTITIES (default 300; try 20000 for a province-sized registry),
-#      BENCH_DIR (keep the generated data there instead of a temporary directory).
+#      BENCH_DIR (keep the generated data there instead of a temporary directory),
+#      BENCH_MEMORY_BUDGET (recompute's --memory-budget, default 2G: past it the
+#      per-record state is spilled to the work directory; peak RSS is reported either way).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
@@ -20,6 +22,7 @@ source scripts/bench/common.sh
 RECORDS="${1:-1000000}"
 ROUNDS="${2:-5}"
 ENTITIES="${BENCH_ENTITIES:-300}"
+BUDGET="${BENCH_MEMORY_BUDGET:-2G}"
 
 ensure_gnu_time
 
@@ -46,7 +49,8 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b/1048576}'; }
 run() {
     /usr/bin/time -v -o "$WORK/time.txt" "$BIN" recompute --records "$1" \
         --entities "$DATA/entities.json" --centers "$DATA/centers.json" \
-        --out "$WORK/settlements.csv" --exclusions "$WORK/exclusions.jsonl" --force 2>"$WORK/stderr.txt"
+        --out "$WORK/settlements.csv" --exclusions "$WORK/exclusions.jsonl" --force \
+        --memory-budget "$BUDGET" --temp-dir "$WORK" 2>"$WORK/stderr.txt"
     local wall rss lines cpu
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$WORK/time.txt" | awk -F: '{s=0; for (i=1;i<=NF;i++) s=s*60+$i; print s}')
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/time.txt")
@@ -73,7 +77,7 @@ series() {
         "$(echo "$lines $w" | awk '{printf "%.0f", $1/$2}') lines/s; median cpu ${c}s; peak RSS $(mib $((r * 1024))) MiB"
 }
 
-echo "recompute bench: $RECORDS records, $ENTITIES entities, $(nproc) cores"
+echo "recompute bench: $RECORDS records, $ENTITIES entities, $(nproc) cores, --memory-budget $BUDGET"
 series "$DATA/records.jsonl" "$ROUNDS" "single"
 grep '^recompute:' "$WORK/stderr.txt"
 

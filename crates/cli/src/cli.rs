@@ -334,6 +334,15 @@ pub struct RecomputeArgs {
     /// Replace output files that already exist (without it, an existing file is an error).
     #[arg(long)]
     pub force: bool,
+    /// Memory for the per-record state (K, M, G: binary units). When the records file's
+    /// estimated need is larger, the state is spilled to disk in `--temp-dir` and taken back
+    /// in groups that fit: same output, memory independent of the number of lines.
+    #[arg(long, default_value = "2G", value_parser = crate::commands::recompute::spill::parse_bytes)]
+    pub memory_budget: u64,
+    /// Where to spill (a temporary folder is made inside and removed at the end); the folder
+    /// of `--out` when not given. Free space is checked before spilling.
+    #[arg(long)]
+    pub temp_dir: Option<PathBuf>,
 }
 
 /// Where Kafka is and what the topics are called (shared by `collect`, `aggregate` and `demo`).

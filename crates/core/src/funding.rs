@@ -194,6 +194,16 @@ impl FundingLists {
         self.claims.iter().flat_map(|(id, s)| s.iter().map(|supplier| SupplierClaim { record_id: id.clone(), supplier: *supplier })).collect()
     }
 
+    /// Whether a funded-elsewhere entry or a claim names this record id.
+    pub fn names_record(&self, record_id: &str) -> bool {
+        self.records.contains_key(record_id) || self.claims.contains_key(record_id)
+    }
+
+    /// Whether a funded-elsewhere entry names this contract id.
+    pub fn names_contract(&self, contract_id: &str) -> bool {
+        self.contracts.contains_key(contract_id)
+    }
+
     /// The suppliers claiming a record.
     pub fn claimants(&self, record_id: &str) -> impl Iterator<Item = &CreditCode> {
         self.claims.get(record_id).into_iter().flatten()

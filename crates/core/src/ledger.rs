@@ -10,8 +10,8 @@ use crate::reason::ReasonCode;
 use crate::record::UsageRecord;
 use crate::registry::Registry;
 use crate::settle::{settle, Settlement};
-use crate::standing::Line;
-use crate::step::{step, Decision};
+use crate::standing::{Facts, Line};
+use crate::step::{step_with, Decision};
 use ahash::AHashMap;
 use std::collections::BTreeMap;
 
@@ -134,9 +134,15 @@ impl<'p> Ledger<'p> {
 
     /// Takes in one checked copy seen at input position `position`.
     pub fn ingest(&mut self, record: &UsageRecord, fingerprint: Fingerprint, position: u64, registry: &Registry) -> Ingested {
-        let slot = self.records.get(record.record_id.as_str()).copied();
+        self.ingest_with(&record.record_id, record.revision, fingerprint, || Facts::of(record), position, registry)
+    }
+
+    /// [`Ledger::ingest`] for a copy known by its id, revision, fingerprint and facts, made
+    /// only when the copy changes what stands (see [`step_with`]).
+    pub fn ingest_with(&mut self, record_id: &str, revision: u32, fingerprint: Fingerprint, facts: impl FnOnce() -> Facts, position: u64, registry: &Registry) -> Ingested {
+        let slot = self.records.get(record_id).copied();
         let standing = slot.map(|s| &self.slots.get(s).line.standing);
-        let step = step(standing, record, fingerprint, registry, self.policy);
+        let step = step_with(standing, revision, fingerprint, facts, registry, self.policy);
         *self.decisions.entry(step.decision).or_default() += 1;
         let Some(line) = step.line else {
             return Ingested { decision: step.decision, stands: false, displaced: None };
@@ -148,7 +154,7 @@ impl<'p> Ledger<'p> {
             Some(s) => Some(std::mem::replace(self.slots.get_mut(s), entry)),
             None => {
                 let s = self.slots.push(entry);
-                self.records.insert(record.record_id.as_str().into(), s);
+                self.records.insert(record_id.into(), s);
                 None
             }
         };

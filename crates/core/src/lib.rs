@@ -48,4 +48,4 @@ pub use record::{parse_record, PaymentStatus, Rejection, UsageRecord};
 pub use registry::{Affected, ComputeCenter, Entity, EntityKind, Finding, Registry};
 pub use settle::{settle, uplift_part, Settlement};
 pub use standing::{line_order, line_version, replaces, version_registry_position, Facts, Line, LineRank, Standing};
-pub use step::{step, Decision, Step};
+pub use step::{step, step_with, Decision, Step};

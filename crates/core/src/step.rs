@@ -66,14 +66,20 @@ pub struct Step {
 
 /// Takes one checked copy of a record (with its fingerprint) against what stands for its id.
 pub fn step(standing: Option<&Standing>, record: &UsageRecord, fingerprint: Fingerprint, registry: &Registry, policy: &PolicySet) -> Step {
+    step_with(standing, record.revision, fingerprint, || Facts::of(record), registry, policy)
+}
+
+/// [`step`] for a copy known by its revision, its fingerprint and its facts, made only
+/// when the copy changes what stands (a copy kept in another form than a [`UsageRecord`]).
+pub fn step_with(standing: Option<&Standing>, revision: u32, fingerprint: Fingerprint, facts: impl FnOnce() -> Facts, registry: &Registry, policy: &PolicySet) -> Step {
     let stands = |s: Standing| Some(Line::settle(s, registry, policy));
     let Some(current) = standing else {
-        return Step { decision: Decision::First, line: stands(Standing::of(record, fingerprint)) };
+        return Step { decision: Decision::First, line: stands(Standing { revision, fingerprint, conflict: false, facts: facts() }) };
     };
-    if record.revision > current.revision {
-        return Step { decision: Decision::Replaces, line: stands(Standing::of(record, fingerprint)) };
+    if revision > current.revision {
+        return Step { decision: Decision::Replaces, line: stands(Standing { revision, fingerprint, conflict: false, facts: facts() }) };
     }
-    if record.revision < current.revision {
+    if revision < current.revision {
         return Step { decision: Decision::Superseded, line: None };
     }
     if fingerprint == current.fingerprint {
@@ -81,7 +87,7 @@ pub fn step(standing: Option<&Standing>, record: &UsageRecord, fingerprint: Fing
     }
     let line = if fingerprint < current.fingerprint {
         // The arriving copy represents the revision from now on.
-        stands(Standing { revision: record.revision, fingerprint, conflict: true, facts: Facts::of(record) })
+        stands(Standing { revision, fingerprint, conflict: true, facts: facts() })
     } else if !current.conflict {
         stands(Standing { conflict: true, ..current.clone() })
     } else {
