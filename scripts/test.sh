@@ -97,6 +97,11 @@ phase "deploy/check.sh (alert rules and their tests, Compose, Kubernetes)"
 bash deploy/check.sh
 phase_done "deploy checks"
 
+phase "benchmarks, short form (freshness at 500 records/s for 10 s; the long form: scripts/bench/all.sh --long)"
+# Fails when a sampled record never shows through the API; its figures are printed, not judged.
+BENCH_BIN="$REPO/target/ci/subsidy-meter" bash scripts/bench/freshness.sh 500 10
+phase_done "benchmarks, short form"
+
 phase "scripts/fuzz.sh 10 (the decoders of outside data, short form)"
 fuzz_build_status=0
 wait "$FUZZ_BUILD_PID" || fuzz_build_status=$?

@@ -4,6 +4,12 @@
 # from it (commit and machine named).
 #
 #   bash scripts/bench/all.sh [--write]        (env: BENCH_SMALL=1000000 BENCH_LARGE=5000000)
+#   bash scripts/bench/all.sh --long [--write] the long form instead: a province-year
+#                                              (scripts/bench/long.sh: recompute at 50 M
+#                                              lines, the aggregator at 20 M records, the
+#                                              API over 50 M ledger lines with writes,
+#                                              freshness at 2,000 and 20,000 records/s);
+#                                              checks free disk first
 #
 # Rows:
 #   core rules       the settlement step (criterion, pinned to one core) vs
@@ -26,6 +32,10 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 source scripts/bench/common.sh
+if [ "${1:-}" = "--long" ]; then
+    shift
+    exec bash scripts/bench/long.sh "$@"
+fi
 WRITE=0
 [ "${1:-}" = "--write" ] && WRITE=1
 SMALL="${BENCH_SMALL:-1000000}"

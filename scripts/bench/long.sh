@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The long form: a province-year on this machine. Run by `all.sh --long`.
 #
-#   bash scripts/bench/long.sh [--write]     (env: LONG_LINES=50000000 LONG_AGG=20000000)
+#   bash scripts/bench/long.sh [--write]     (env: LONG_LINES=50000000 LONG_AGG=20000000,
+#                                            BENCH_PROFILE=release: the cargo profile of both
+#                                            the project and the bare parse)
 #
 # Rows (each with peak RSS, sampled through the run):
 #   recompute    LONG_LINES lines under the default memory budget (2 GiB),
@@ -34,6 +36,9 @@ WRITE=0
 LINES="${LONG_LINES:-50000000}"
 AGG="${LONG_AGG:-20000000}"
 BASE="${LONG_BASE:-10000000}"
+# Which parts run (all of them unless named): recompute,aggregator,api,freshness.
+PARTS=",${LONG_PARTS:-recompute,aggregator,api,freshness},"
+part() { [[ "$PARTS" == *",$1,"* ]]; }
 (( LINES % BASE == 0 && AGG % BASE == 0 )) || { echo "LONG_LINES and LONG_AGG must be multiples of LONG_BASE ($BASE)" >&2; exit 2; }
 OUT="${BENCH_OUT:-$REPO/target/bench-long}"
 mkdir -p "$OUT"
@@ -43,13 +48,12 @@ chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" "$@"; }
 ensure_gnu_time
 bash deploy/dev/services.sh install >/dev/null
 bash deploy/dev/services.sh start clickhouse kafka >/dev/null
-if [ -z "${BENCH_BIN:-}" ]; then
-    cargo build --release -q -p subsidy-meter
-    BENCH_BIN="$REPO/target/release/subsidy-meter"
-fi
-cargo build --release -q -p subsidy-core --example bare_parse
+# One build of the workspace and its examples (bare_parse), in BENCH_PROFILE (default release).
+PROFILE="${BENCH_PROFILE:-release}"
+cargo build --profile "$PROFILE" -q --workspace --bins --examples
+BENCH_BIN="$REPO/target/$PROFILE/subsidy-meter"
 BIN="$BENCH_BIN"
-BARE="$REPO/target/release/examples/bare_parse"
+BARE="$REPO/target/$PROFILE/examples/bare_parse"
 export BENCH_BIN SUBSIDY_PLATFORM_TOKEN="${SUBSIDY_PLATFORM_TOKEN:-bench-token}"
 STARTED=$(date +%s)
 ROWS="$OUT/rows.tsv"
@@ -86,9 +90,17 @@ mkdir -p "$OUT/data/base"
 "$BIN" platform-sim --records 20000 --entities 20000 --first-month 2025-01 --last-month 2025-12 --malformed-share 0 \
     --write-files "$OUT/data/probe" --write-only --force 2>/dev/null
 per_line=$(( $(stat -c %s "$OUT/data/probe/records.jsonl") / 20000 + 1 ))
-# records (LINES) + spill (≤ 0.5×) + exclusions and CSV (≤ 0.5×) + the aggregator's
-# JSON export for clickhouse-client (2 × AGG lines) + ClickHouse (≈ 300 B per line of LINES).
-need_gib=$(( (LINES * per_line * 2 + AGG * per_line * 2 + LINES * 300) / (1 << 30) + 1 ))
+# What the work directory needs at its fullest, besides the base year: first the LINES file with
+# recompute's spill and outputs (≈ 0.8× the file, measured 0.3× for the spill), then, once that
+# file is gone, the AGG file with the aggregator's JSON export for clickhouse-client (≈ 950 B a
+# record) and ClickHouse's parts (≈ 200 B a record, ≈ 160 B a copied line). Files an earlier run
+# left (BENCH_KEEP=1) are already on the disk.
+have() { stat -c %s "$1" 2>/dev/null || echo 0; }
+all_bytes=$(have "$OUT/data/all/records.jsonl")
+phase_a=$(( LINES * per_line * 18 / 10 - all_bytes ))
+phase_b=$(( AGG * per_line + AGG * 1150 + (LINES - AGG) * 160 - all_bytes ))
+base_bytes=$(( BASE * per_line - $(have "$OUT/data/base/records.jsonl") ))
+need_gib=$(( ((phase_a > phase_b ? phase_a : phase_b) + (base_bytes > 0 ? base_bytes : 0)) / (1 << 30) + 1 ))
 free_gib=$(df -P -BG "$OUT" | awk 'NR==2 {gsub("G", "", $4); print $4}')
 echo "disk: about $need_gib GiB needed ($per_line bytes a line), $free_gib GiB free under $OUT"
 (( free_gib >= need_gib )) || { echo "not enough free disk for the long form: need about $need_gib GiB, have $free_gib GiB" >&2; exit 1; }
@@ -100,8 +112,9 @@ copies() {
     cp "$OUT/data/base/entities.json" "$OUT/data/base/centers.json" "$3/"
     for k in $(seq "$1" $(( $2 - 1 ))); do sed "s/\"record_id\":\"ur-/\"record_id\":\"ur-$k/" "$OUT/data/base/records.jsonl"; done >"$3/records.jsonl"
 }
-[ -s "$OUT/data/all/records.jsonl" ] || copies 0 $(( LINES / BASE )) "$OUT/data/all"
+! part recompute || [ -s "$OUT/data/all/records.jsonl" ] || copies 0 $(( LINES / BASE )) "$OUT/data/all"
 
+if part recompute; then
 echo "== recompute, $LINES lines"
 mkdir -p "$OUT/spill"
 sampled "$OUT/recompute" "$BIN" recompute --records "$OUT/data/all/records.jsonl" --entities "$OUT/data/all/entities.json" \
@@ -114,8 +127,10 @@ r_rate=$(awk -v n="$LINES" -v s="$r_wall" 'BEGIN {printf "%.0f", n/s}')
 b_rate=$(awk -v n="$LINES" -v s="$b_wall" 'BEGIN {printf "%.0f", n/s}')
 row "recompute, $LINES lines" "lines/s, end to end, default memory budget" "$r_rate" "bare JSON parse: $b_rate" "$(ratio "$r_rate" "$b_rate")"
 row "peak RSS, $LINES lines" "recompute (at each tenth of the run: $(tenths "$OUT/recompute.rss") MiB)" "$(mib "$r_rss")" "bare parse, streaming: $(mib "$b_rss")" "—"
-rm -f "$OUT/exclusions.jsonl" "$OUT/settlements.csv"
+rm -rf "$OUT/exclusions.jsonl" "$OUT/settlements.csv" "$OUT/data/all" "$OUT/spill"
+fi
 
+if part aggregator || part api; then
 echo "== aggregator, $AGG records"
 copies 0 $(( AGG / BASE )) "$OUT/data/agg"
 BENCH_DATA="$OUT/data/agg" BENCH_BROKER=memory BENCH_ROUNDS=1 BENCH_RSS_POINTS=10 BENCH_KEEP_LEDGER="$OUT/agg.db" \
@@ -127,7 +142,9 @@ cli=$(echo "$line" | sed -E 's/.*clickhouse-client ([0-9]+) records\/s.*/\1/')
 curve=$(grep -o 'RSS at each 1/10 of the messages written: [0-9/]* MiB' "$OUT/aggregator.log" | head -n 1 | sed 's/.*written: //')
 row "aggregator, $AGG records" "records/s, broker → ClickHouse ledgers (steady)" "$a" "clickhouse-client inserting the same rows: $cli" "$(ratio "$a" "$cli")"
 row "RSS, $AGG records" "aggregate, at each tenth of the messages written" "$curve" "—" "—"
+fi
 
+if part api; then
 echo "== API over $LINES ledger lines"
 DB=$(cat "$OUT/agg.db")
 BENCH_DB="$DB" BENCH_LEDGER_LINES="$LINES" bash scripts/bench/api_long.sh >"$OUT/api.log" 2>&1 || { tail -n 30 "$OUT/api.log" >&2; exit 1; }
@@ -140,8 +157,9 @@ row "API accruals, $LINES lines, 64 clients" "p99 ms while the pipeline writes" 
 row "API book, $LINES lines" "refresh p99 while the pipeline writes" "$refresh" "full read at start: $full" "—"
 row "peak RSS, $LINES lines" "serve" "$(sed -nE 's/^serve peak RSS: ([0-9.]+) MiB.*/\1 MiB/p' "$OUT/api.log")" "—" "—"
 chq --query "DROP DATABASE IF EXISTS $DB"
+fi
 
-for rate in 2000 20000; do
+part freshness && for rate in 2000 20000; do
     echo "== freshness at $rate records/s"
     bash scripts/bench/freshness.sh "$rate" 60 >"$OUT/freshness-$rate.log" 2>&1 || { tail -n 20 "$OUT/freshness-$rate.log" >&2; exit 1; }
     IFS=, read -r _ _ p50 p99 samples missing < <(grep '^freshness,' "$OUT/freshness-$rate.log")
