@@ -205,7 +205,7 @@ async fn bring_up(state: &ApiState, folded: &mut Option<Folded>, generation: Str
     state.metrics.book_keys.set(folded.as_ref().map_or(0, |f| i64::try_from(f.sums.keys()).unwrap_or(i64::MAX)));
     if kind == "full" {
         state.metrics.book_read.observe(seconds);
-        tracing::info!(seconds, entities = book.entities.len(), "read the book of a new store generation whole");
+        tracing::info!(seconds, entities = book.entities.len(), "read the book of a new store generation");
     }
     state.metrics.show_open_months(&book);
     show_gaps(state, &book, folded.as_ref()).await;
@@ -266,12 +266,7 @@ pub async fn verify(state: &ApiState) -> StoreResult<Option<usize>> {
     if base.mark != f.mark {
         return Ok(None);
     }
-    let (ours, theirs) = (f.sums.line_sums(), base.sums.line_sums());
-    let mut differ = ours.iter().filter(|s| !theirs.contains(s)).count() + theirs.iter().filter(|s| !ours.contains(s)).count();
-    for period in base.sums.months().union(&f.sums.months()) {
-        let (a, b) = (f.sums.day_counts(*period), base.sums.day_counts(*period));
-        differ += a.iter().filter(|d| !b.contains(d)).count() + b.iter().filter(|d| !a.contains(d)).count();
-    }
+    let differ = f.sums.differing_keys(&base.sums);
     state.metrics.book_divergence.set(i64::try_from(differ).unwrap_or(i64::MAX));
     if differ > 0 {
         tracing::error!(keys = differ, "the book's folded sums differ from a full read of the ledger; reading the book whole");

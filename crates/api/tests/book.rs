@@ -148,3 +148,25 @@ async fn the_incremental_book_equals_a_full_read_after_random_histories() {
     assert!(api.state.metrics.book_changes.get() > 0);
     assert_eq!(verify(&api.state).await.unwrap(), Some(0), "the fold agrees with a full read");
 }
+
+#[tokio::test]
+async fn a_change_the_log_missed_is_found_by_the_check_and_the_book_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let writer = SqliteStore::open(&path).unwrap();
+    support::load(&writer).await;
+    let reader: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open(&path).unwrap());
+    let api = support::api(reader.clone()).await;
+    assert_eq!(verify(&api.state).await.unwrap(), Some(0));
+    // A hand edit of the table with its trigger dropped: the log never sees it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TRIGGER ledger_lines_logged_update; UPDATE ledger_lines SET paid_amount = '1.00', base = '1.00' WHERE record_id = 'r-a2';").unwrap();
+    assert!(refresh(&api.state).await.unwrap(), "the generation moved");
+    let whole = Book::read(reader.as_ref(), &PolicySet::builtin(), String::new()).await.unwrap();
+    assert_ne!(api.state.book().settlements, whole.settlements, "the fold missed the edit");
+    let differ = verify(&api.state).await.unwrap().unwrap();
+    assert_eq!(differ, 2, "A's October sum and the center-day of the edited line");
+    assert_eq!(api.state.metrics.book_divergence.get(), 2);
+    assert_same(&api, reader.as_ref(), 0).await;
+    assert_eq!(api.state.metrics.book_refresh.with_label_values(&["full"]).get_sample_count(), 2, "read whole again");
+}

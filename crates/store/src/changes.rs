@@ -146,13 +146,16 @@ fn checked(a: Decimal, b: Decimal, what: &str) -> StoreResult<Decimal> {
 /// (month, reason, policy document) of one user's sums.
 type UserKey = (Period, Option<ReasonCode>, String);
 
+/// Lines and their paid sum per (usage day, center) of one month.
+type DayFigures = BTreeMap<(NaiveDate, String), (i64, Decimal)>;
+
 /// The fold of the ledger: sums per user, month, reason and policy document, and lines
 /// and paid amounts per month, day and center. A key whose lines all left is removed, so
 /// it holds what a full read of the standing lines returns, key for key.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LedgerSums {
     users: BTreeMap<CreditCode, BTreeMap<UserKey, Tally>>,
-    days: BTreeMap<Period, BTreeMap<(NaiveDate, String), (i64, Decimal)>>,
+    days: BTreeMap<Period, DayFigures>,
 }
 
 impl LedgerSums {
@@ -247,6 +250,20 @@ impl LedgerSums {
         self.users.values().flat_map(BTreeMap::values).any(|t| t.records < 0) || self.days.values().flat_map(BTreeMap::values).any(|f| f.0 < 0)
     }
 
+    /// How many keys hold different figures here and in `other` (a key only one holds counts
+    /// once): 0 when the two folds agree.
+    pub fn differing_keys(&self, other: &LedgerSums) -> usize {
+        fn differ<K: Ord, V: PartialEq>(a: &BTreeMap<K, V>, b: &BTreeMap<K, V>) -> usize {
+            a.iter().filter(|(k, v)| b.get(k) != Some(v)).count() + b.keys().filter(|k| !a.contains_key(k)).count()
+        }
+        fn nested<K: Ord, L: Ord, V: PartialEq>(a: &BTreeMap<K, BTreeMap<L, V>>, b: &BTreeMap<K, BTreeMap<L, V>>) -> usize {
+            let empty = BTreeMap::new();
+            let ours: usize = a.iter().map(|(k, m)| differ(m, b.get(k).unwrap_or(&empty))).sum();
+            ours + b.iter().filter(|(k, _)| !a.contains_key(k)).map(|(_, m)| m.len()).sum::<usize>()
+        }
+        nested(&self.users, &other.users) + nested(&self.days, &other.days)
+    }
+
     /// Keys held (what the fold's memory grows with).
     pub fn keys(&self) -> usize {
         self.users.values().map(BTreeMap::len).sum::<usize>() + self.days.values().map(BTreeMap::len).sum::<usize>()
@@ -282,6 +299,8 @@ mod tests {
         let mut only_b = LedgerSums::default();
         only_b.add(&b).unwrap();
         assert_eq!(sums, only_b);
+        assert_eq!(sums.differing_keys(&only_b), 0);
+        assert_eq!(sums.differing_keys(&LedgerSums::default()), 2, "one sum and one center-day");
         sums.apply(&LineChange { record_id: "r".into(), prior: Some(b), new: None }).unwrap();
         assert_eq!(sums, LedgerSums::default());
         assert!(sums.line_sums().is_empty() && sums.months().is_empty());
