@@ -4,12 +4,14 @@
 -- effect before (old_*, NULL for a record's first line) and after (new_*,
 -- NULL for a removed line). Readers fold the changes after the last seq they
 -- folded instead of summing every line again (see crates/store/src/changes.rs).
--- seq: AUTOINCREMENT, so never reused; writes are serialised by SQLite's one
--- writer, so seq order is commit order. The oldest changes are pruned;
--- line_changes_pruned.upto says up to which seq, so a reader marked before it
--- knows it must read the sums whole.
+-- seq: the rowid, one past the highest (pruning keeps the newest changes, so
+-- the highest is never deleted and a seq is never given twice; plain rowids
+-- cost a writer far less than AUTOINCREMENT); writes are serialised by
+-- SQLite's one writer, so seq order is commit order. The oldest changes are
+-- pruned; line_changes_pruned.upto says up to which seq, so a reader marked
+-- before it knows it must read the sums whole.
 CREATE TABLE IF NOT EXISTS line_changes (
-    seq                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq                  INTEGER PRIMARY KEY,
     record_id            TEXT NOT NULL,
     old_user_credit_code TEXT,
     old_period           INTEGER,

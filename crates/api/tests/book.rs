@@ -170,3 +170,55 @@ async fn a_change_the_log_missed_is_found_by_the_check_and_the_book_read_whole()
     assert_same(&api, reader.as_ref(), 0).await;
     assert_eq!(api.state.metrics.book_refresh.with_label_values(&["full"]).get_sample_count(), 2, "read whole again");
 }
+
+/// Figures for the record, not a check (run by hand: `--ignored --nocapture`): what the
+/// change log costs a SQLite writer, and a refresh read whole against one advanced by a
+/// batch, over a ledger of `BOOK_LINES` lines (default 300,000).
+#[tokio::test]
+#[ignore]
+async fn what_a_refresh_costs() {
+    let n: usize = std::env::var("BOOK_LINES").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut rng, mut offset) = (Rng(7), 0);
+    let hashes = vec![PolicyDocument::of(&PolicySet::builtin()).unwrap().hash];
+    let mut batches: Vec<WriteBatch> = (0..n / 10_000)
+        .map(|i| {
+            let mut lines: Vec<LineRow> = (0..10_000).map(|_| random_line(&mut rng, &mut offset, &hashes)).collect();
+            for (j, l) in lines.iter_mut().enumerate() {
+                l.record_id = format!("bench-{i}-{j}");
+            }
+            WriteBatch { lines, ..WriteBatch::default() }
+        })
+        .collect();
+    for logged in [false, true] {
+        let path = dir.path().join(format!("ledger-{logged}.db"));
+        let store = SqliteStore::open(&path).unwrap();
+        store.migrate().await.unwrap();
+        if !logged {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch("DROP TRIGGER ledger_lines_logged_insert; DROP TRIGGER ledger_lines_logged_update; DROP TRIGGER ledger_lines_logged_delete;").unwrap();
+        }
+        let started = std::time::Instant::now();
+        for b in &batches {
+            store.write_batch(b).await.unwrap();
+        }
+        println!("write {n} lines, change log {logged}: {:.2} s", started.elapsed().as_secs_f64());
+    }
+    let path = dir.path().join("ledger-true.db");
+    let reader: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open(&path).unwrap());
+    let writer = SqliteStore::open(&path).unwrap();
+    let api = support::api(reader).await;
+    let full = api.state.metrics.book_refresh.with_label_values(&["full"]).get_sample_sum();
+    println!("refresh read whole: {full:.3} s ({} keys)", api.state.metrics.book_keys.get());
+    // Revisions of 1,000 of the lines: each moves its sums.
+    let batch = batches.pop().unwrap();
+    let lines: Vec<LineRow> = batch.lines.into_iter().take(1_000).map(|mut l| {
+        l.version += 1 << 32;
+        l.paid_amount += rust_decimal::Decimal::ONE;
+        l
+    }).collect();
+    writer.write_batch(&WriteBatch { lines, ..WriteBatch::default() }).await.unwrap();
+    assert!(refresh(&api.state).await.unwrap());
+    let incremental = api.state.metrics.book_refresh.with_label_values(&["incremental"]).get_sample_sum();
+    println!("refresh advanced by 1,000 changes: {incremental:.4} s");
+}

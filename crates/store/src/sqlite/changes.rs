@@ -37,13 +37,14 @@ fn effect(row: &Row<'_>, at: usize) -> StoreResult<Option<LineEffect>> {
     }))
 }
 
-/// The highest seq ever given (0 before the first change).
+/// The highest seq given (0 before the first change). The newest changes are never
+/// pruned ([`prune`] keeps at least one), so this is the last seq ever given.
 fn last_seq(conn: &Connection) -> StoreResult<u64> {
-    let seq: Option<i64> = conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'line_changes'", [], |r| r.get(0)).or_else(|e| match e {
-        rusqlite::Error::QueryReturnedNoRows => Ok(None),
-        e => Err(map_error(e)),
-    })?;
-    u64_of(seq.unwrap_or(0), "seq")
+    let seq: Option<i64> = conn.query_row("SELECT max(seq) FROM line_changes", [], |r| r.get(0)).map_err(map_error)?;
+    match seq {
+        Some(seq) => u64_of(seq, "seq"),
+        None => pruned_upto(conn),
+    }
 }
 
 fn pruned_upto(conn: &Connection) -> StoreResult<u64> {
@@ -101,7 +102,7 @@ pub(super) fn after(conn: &mut Connection, since: &ChangeMark, limit: usize) -> 
 /// Drops the changes older than the last `retain`, noting up to where, in the writer's
 /// transaction.
 pub(super) fn prune(tx: &Transaction<'_>, retain: u64) -> StoreResult<()> {
-    let cut = last_seq(tx)?.saturating_sub(retain);
+    let cut = last_seq(tx)?.saturating_sub(retain.max(1));
     if cut <= pruned_upto(tx)? {
         return Ok(());
     }
