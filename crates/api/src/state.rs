@@ -232,15 +232,11 @@ async fn read_whole(state: &ApiState, folded: &mut Option<Folded>, generation: S
 /// Changes read per page.
 const PAGE: usize = 10_000;
 
-/// Pages folded per refresh at most: a writer far ahead is caught up over several refreshes,
-/// each putting a book in force.
-const PAGES: usize = 50;
-
-/// Folds the changes after the fold's mark; the users they moved, or `None` when the store
-/// no longer holds every change after the mark (the book is read whole).
+/// Folds every change after the fold's mark, page by page; the users they moved, or `None`
+/// when the store no longer holds every change after the mark (the book is read whole).
 async fn fold_changes(state: &ApiState, f: &mut Folded) -> StoreResult<Option<BTreeSet<CreditCode>>> {
     let mut touched = BTreeSet::new();
-    for _ in 0..PAGES {
+    loop {
         let Some(changes) = state.store.line_changes(&f.mark, PAGE).await? else { return Ok(None) };
         for c in &changes.changes {
             f.sums.apply(c)?;

@@ -10,6 +10,12 @@
 //! Kafka partition and offset, close id) and, where a row is replaced, a
 //! version taken from the data (revisions and bus positions, never a clock),
 //! so a replayed batch replaces rather than doubles.
+//!
+//! A store may keep a change log of its ledger lines ([`changes`]): each write
+//! of a line logged with the line it replaced, in the same atomic unit, so a
+//! reader folds the changes since its last read ([`LedgerStore::line_changes`])
+//! into sums it holds instead of summing every line again. SQLite keeps one
+//! (by trigger); ClickHouse does not yet, and its readers sum the lines whole.
 
 pub mod changes;
 pub mod clickhouse;
