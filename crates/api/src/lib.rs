@@ -13,6 +13,7 @@
 //! every write, from the API or the portal, is taken by [`steps::take`].
 
 pub mod auth;
+pub mod book;
 pub mod cursor;
 pub mod error;
 pub mod limits;

@@ -17,6 +17,16 @@ pub struct ApiMetrics {
     pub denied: IntCounterVec,
     /// `subsidy_api_book_read_duration_seconds`: time to read the book of a new generation.
     pub book_read: Histogram,
+    /// `subsidy_api_book_refresh_seconds{kind}`: time to bring the book up to a new generation,
+    /// `full` (every line summed again) or `incremental` (the changes since the last folded).
+    pub book_refresh: HistogramVec,
+    /// `subsidy_api_book_changes_applied_total`: changes of ledger lines folded into the book.
+    pub book_changes: IntCounter,
+    /// `subsidy_api_book_keys`: keys the folded sums hold (what the book's memory grows with).
+    pub book_keys: IntGauge,
+    /// `subsidy_api_book_divergence`: keys where the folded sums differed from a full read at
+    /// the last check (0: they agree; -1: not checked yet).
+    pub book_divergence: IntGauge,
     /// `subsidy_api_open_months`: months with ledger lines not closed yet.
     pub open_months: IntGauge,
     /// `subsidy_api_oldest_open_month_end_timestamp_seconds`: when the oldest of them ended
@@ -68,6 +78,22 @@ impl ApiMetrics {
                 .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
         )?;
         registry.register(Box::new(book_read.clone()))?;
+        let book_refresh = HistogramVec::new(
+            HistogramOpts::new("subsidy_api_book_refresh_seconds", "Time to bring the book up to a new store generation, by kind: full (every line summed again) or incremental (the changes since the last).")
+                .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            &["kind"],
+        )?;
+        for kind in ["full", "incremental"] {
+            book_refresh.with_label_values(&[kind]);
+        }
+        let book_changes = IntCounter::new("subsidy_api_book_changes_applied_total", "Changes of ledger lines folded into the book.")?;
+        let book_keys = IntGauge::new("subsidy_api_book_keys", "Keys the book's folded sums hold: user, month, reason and policy document; month, day and center.")?;
+        let book_divergence = IntGauge::new("subsidy_api_book_divergence", "Keys where the book's folded sums differed from a full read at the last check (0 when they agree, -1 before the first check).")?;
+        book_divergence.set(-1);
+        registry.register(Box::new(book_refresh.clone()))?;
+        registry.register(Box::new(book_changes.clone()))?;
+        registry.register(Box::new(book_keys.clone()))?;
+        registry.register(Box::new(book_divergence.clone()))?;
         let open_months = IntGauge::new("subsidy_api_open_months", "Months with ledger lines that are not closed yet, in the book in force.")?;
         let oldest_open_month_end = IntGauge::new(
             "subsidy_api_oldest_open_month_end_timestamp_seconds",
@@ -112,6 +138,10 @@ impl ApiMetrics {
             duration,
             denied,
             book_read,
+            book_refresh,
+            book_changes,
+            book_keys,
+            book_divergence,
             open_months,
             oldest_open_month_end,
             limited,

@@ -1,121 +1,56 @@
 //! What every handler shares: the store, the policy, the tokens, the
-//! [`Book`] read for the store's current generation, the answers already
-//! computed for it, and the metrics.
+//! [`Book`] for the store's current generation, the answers already computed
+//! for it, and the metrics.
 //!
 //! The store's generation (a marker that moves with any write) is polled
-//! every [`POLL`]; when it moves, a new book is read — the registry, the sums
-//! of every entity's lines by month and reason, the settlements made of them,
-//! the statements and the closed months — and replaces the old one whole,
-//! together with the cached answers (kept within a byte budget, [`AnswerCache`]). Accruals, statements and settlements are
-//! answered from the book in memory; an entity's ledger lines and a record's
-//! copies are read from the store when asked (and cached for the generation).
-//! An answer is at most one poll and one read of the book behind the store.
-//! The programme (claims, reviews, batches, receivables) is read with the
-//! book, under the same policy document, and answered from memory too; a
-//! step written through the API reads the book again at once, so its writer
-//! sees it.
+//! every [`POLL`]; when it moves, the book is brought up to it and replaces
+//! the old one, together with the cached answers (kept within a byte budget,
+//! [`AnswerCache`]). The ledger's sums are not read again: the changes of
+//! ledger lines written since the last refresh are folded into sums held in
+//! memory ([`subsidy_store::LedgerSums`], keyed by user, month, reason and
+//! policy document, and by month, day and center), and only the entities they
+//! moved are settled again ([`Book::advance`]). The book is summed whole at
+//! the start, when the store's log no longer holds the changes since the
+//! last refresh, or for a store that keeps no change log. Every [`VERIFY`]
+//! the fold is checked against a full read ([`verify`]). Accruals,
+//! statements and settlements are answered from the book in memory; an
+//! entity's ledger lines and a record's copies are read from the store when
+//! asked (and cached for the generation). An answer is at most one poll and
+//! one refresh behind the store. The programme (claims, reviews, batches,
+//! receivables) is read with the book, under the same policy document, and
+//! answered from memory too; a step written through the API brings the book
+//! up to date at once, so its writer sees it.
 
 use crate::auth::TokenStore;
 use crate::cursor::Cursors;
 use crate::limits::ServerLimits;
 use crate::metrics::ApiMetrics;
 use crate::session::Sessions;
-use crate::views::ExclusionSums;
+pub use crate::book::{Book, EntityBook};
+use crate::book::Parts;
 use axum::body::Bytes;
 use lru::LruCache;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use subsidy_core::{CreditCode, Period, PolicyDocument, PolicySet, Registry, Settlement, Statement};
-use subsidy_store::{programme_over, settle_sums, LedgerStore, ProgrammeBook, StepLog, StoreError, StoreResult};
+use subsidy_core::{CreditCode, PolicySet, Registry};
+use subsidy_store::{ChangeMark, LedgerStore, LedgerSums, StepLog, StoreResult};
 use tokio_util::sync::CancellationToken;
 
-/// How often the store's generation is read.
-pub const POLL: Duration = Duration::from_secs(1);
+/// How often the store's generation is read while the book is advanced by the ledger's
+/// change log (a refresh costs the changes since the last).
+pub const POLL: Duration = Duration::from_millis(250);
+
+/// How often it is read while each refresh reads the book whole (a store that keeps no
+/// change log).
+pub const POLL_WHOLE: Duration = Duration::from_secs(1);
+
+/// How often the fold is checked against a full read of the ledger's sums.
+pub const VERIFY: Duration = Duration::from_secs(600);
 
 /// Answers computed from the store at once; more requests wait their turn rather than
 /// crowd the store (on a small ClickHouse, crowding makes every one of them slow).
 pub const COMPUTING: usize = 4;
-
-/// What the ledger says at one generation of the store, read in one pass.
-#[derive(Debug, Default)]
-pub struct Book {
-    /// The store generation it was read at (`None` before the first read).
-    pub generation: Option<String>,
-    /// The registry as the aggregator last wrote it.
-    pub registry: Arc<Registry>,
-    /// Every entity and month with eligible lines, settled, sorted: what `export` writes.
-    pub settlements: Vec<Settlement>,
-    /// Each entity with lines or statements: its months.
-    pub entities: HashMap<CreditCode, EntityBook>,
-    /// Months with standing lines.
-    pub months: BTreeSet<Period>,
-    /// Closed months.
-    pub closed: BTreeSet<Period>,
-    /// The policy document the figures are computed under: the ledger's in force (the
-    /// server's given policy for a ledger that records none).
-    pub policy: Arc<PolicyDocument>,
-    /// The programme after the ledger, under `policy` (`None` before the first read).
-    pub programme: Option<Arc<ProgrammeBook>>,
-}
-
-/// One entity's months in the book.
-#[derive(Debug, Default)]
-pub struct EntityBook {
-    /// Settled months (eligible lines).
-    pub settled: BTreeMap<Period, Settlement>,
-    /// Spend excluded per month, by reason.
-    pub excluded: BTreeMap<Period, ExclusionSums>,
-    /// Statement lines of completed closes, by payout month, month, kind.
-    pub statements: Vec<Statement>,
-}
-
-impl Book {
-    /// Reads the book of the store as it stands, labelled with `generation`.
-    pub async fn read(store: &dyn LedgerStore, fallback: &PolicySet, generation: String) -> StoreResult<Book> {
-        let policy = Arc::new(document_in_force(store, fallback).await?);
-        let registry = store.registry().await?.registry();
-        let sums = store.line_sums().await?;
-        let settlements = settle_sums(&sums, &policy.set);
-        // Closed months before statements, so the programme folds every line of each.
-        let closed: BTreeSet<Period> = store.closures().await?.into_iter().map(|c| c.period).collect();
-        let statements = store.statements().await?;
-        let programme = Some(Arc::new(programme_over(store, &policy.set, closed.clone(), &statements).await?));
-        let months = sums.iter().map(|s| s.period).collect();
-        let mut entities: HashMap<CreditCode, EntityBook> = HashMap::new();
-        for s in &settlements {
-            entities.entry(s.credit_code).or_default().settled.insert(s.period, s.clone());
-        }
-        for (s, reason) in sums.iter().filter_map(|s| Some((s, s.reason?))) {
-            entities.entry(s.user_credit_code).or_default().excluded.entry(s.period).or_default().add(reason, s.records, s.paid_amount);
-        }
-        for s in statements {
-            entities.entry(s.credit_code).or_default().statements.push(s);
-        }
-        for e in entities.values_mut() {
-            e.statements.sort_by_key(|s| (s.payout_period, s.for_period, s.kind));
-        }
-        Ok(Book { generation: Some(generation), registry: Arc::new(registry), settlements, entities, months, closed, policy, programme })
-    }
-
-    /// Months with standing lines that are not closed, oldest first.
-    pub fn open_months(&self) -> impl Iterator<Item = Period> + '_ {
-        self.months.iter().copied().filter(|m| !self.closed.contains(m))
-    }
-
-    /// Whether the registry or the ledger knows the entity.
-    pub fn knows(&self, code: &CreditCode) -> bool {
-        self.registry.entity(code).is_some() || self.entities.contains_key(code)
-    }
-}
-
-/// The ledger's policy document in force, or `fallback`'s when it records none.
-async fn document_in_force(store: &dyn LedgerStore, fallback: &PolicySet) -> StoreResult<PolicyDocument> {
-    match store.policy_documents().await?.last() {
-        Some(top) => top.document().map_err(|e| StoreError::corrupt(format!("the ledger's policy document {}: {e}", top.sequence))),
-        None => PolicyDocument::of(fallback).map_err(|e| StoreError::rejected(format!("the server's policy: {e}"))),
-    }
-}
 
 /// Bytes counted for an entry beside its key and body: the list node, the key's and
 /// the body's headers and the map's slot.
@@ -212,44 +147,145 @@ impl AnswerCache {
     }
 }
 
-/// Reads the store's generation; when it moved, reads the book again and puts it in force
-/// with an empty answer cache. Whether it moved.
+/// The ledger's sums folded from its change log, and how far: held by whoever brings the
+/// book up to date (one at a time), never by the book itself.
+#[derive(Debug)]
+struct Folded {
+    sums: LedgerSums,
+    mark: ChangeMark,
+}
+
+/// Whoever brings the book up to date holds this: the fold (`None` before the first read,
+/// after a fold that failed part-way, or for a store that keeps no change log).
+type Refresher = Arc<tokio::sync::Mutex<Option<Folded>>>;
+
+/// Reads the store's generation; when it moved, brings the book up to it and puts it in
+/// force with an empty answer cache. Whether it moved.
 pub async fn refresh(state: &ApiState) -> StoreResult<bool> {
+    let mut folded = state.refresher.lock().await;
     let generation = state.store.generation().await?;
     if state.book().generation.as_ref() == Some(&generation) {
         return Ok(false);
     }
-    read_again(state, generation).await?;
+    bring_up(state, &mut folded, generation).await?;
     Ok(true)
 }
 
-/// Reads the book again after a step was written, whether or not the generation read
+/// Brings the book up to date after a step was written, whether or not the generation read
 /// shows it yet, so the writer's next read sees its step.
 pub async fn reread(state: &ApiState) -> StoreResult<()> {
+    let mut folded = state.refresher.lock().await;
     let generation = state.store.generation().await?;
     state.cache.move_to(None);
-    read_again(state, generation).await
+    bring_up(state, &mut folded, generation).await
 }
 
-async fn read_again(state: &ApiState, generation: String) -> StoreResult<()> {
-    let timer = state.metrics.book_read.start_timer();
-    let book = Arc::new(Book::read(state.store.as_ref(), &state.policy, generation).await?);
-    let seconds = timer.stop_and_record();
-    tracing::info!(seconds, entities = book.entities.len(), "read the book of a new store generation");
+/// Reads the parts of the book, then folds the ledger's changes since the last refresh
+/// into it (or, with no fold to advance, sums every line again) and puts it in force.
+async fn bring_up(state: &ApiState, folded: &mut Option<Folded>, generation: String) -> StoreResult<()> {
+    let started = std::time::Instant::now();
+    let parts = Parts::read(state.store.as_ref(), &state.policy).await?;
+    let touched = match folded.as_mut() {
+        Some(f) => match fold_changes(state, f).await {
+            Ok(touched) => touched,
+            Err(e) => {
+                // Part-way through a page: the fold no longer matches the book.
+                *folded = None;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    let (book, kind) = match (touched, folded.as_ref()) {
+        (Some(touched), Some(f)) => (Book::advance(&state.book(), generation, parts, &f.sums, &touched), "incremental"),
+        _ => (read_whole(state, folded, generation, parts).await?, "full"),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.book_refresh.with_label_values(&[kind]).observe(seconds);
+    state.metrics.book_keys.set(folded.as_ref().map_or(0, |f| i64::try_from(f.sums.keys()).unwrap_or(i64::MAX)));
+    if kind == "full" {
+        state.metrics.book_read.observe(seconds);
+        tracing::info!(seconds, entities = book.entities.len(), "read the book of a new store generation");
+    }
     state.metrics.show_open_months(&book);
-    show_gaps(state, &book).await;
+    show_gaps(state, &book, folded.as_ref()).await;
     let generation = book.generation.clone();
-    *state.book.write().unwrap_or_else(std::sync::PoisonError::into_inner) = book;
+    *state.book.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(book);
     state.cache.move_to(generation);
     Ok(())
 }
 
-/// Reconciles each open month of `book` with the platform's usage counts for the gap gauge;
-/// a month that cannot be read is left out (and logged), it does not stop the book.
-async fn show_gaps(state: &ApiState, book: &Book) {
+/// The book summed whole: from the store's base read and its mark (kept as the fold to
+/// advance), or, for a store that keeps no change log, from `line_sums`.
+async fn read_whole(state: &ApiState, folded: &mut Option<Folded>, generation: String, parts: Parts) -> StoreResult<Book> {
+    *folded = None;
+    match state.store.ledger_base().await? {
+        Some(base) => {
+            let book = Book::of_sums(generation, parts, &base.sums.line_sums());
+            *folded = Some(Folded { sums: base.sums, mark: base.mark });
+            Ok(book)
+        }
+        None => Ok(Book::of_sums(generation, parts, &state.store.line_sums().await?)),
+    }
+}
+
+/// Changes read per page.
+const PAGE: usize = 10_000;
+
+/// Folds every change after the fold's mark, page by page; the users they moved, or `None`
+/// when the store no longer holds every change after the mark (the book is read whole).
+async fn fold_changes(state: &ApiState, f: &mut Folded) -> StoreResult<Option<BTreeSet<CreditCode>>> {
+    let mut touched = BTreeSet::new();
+    loop {
+        let Some(changes) = state.store.line_changes(&f.mark, PAGE).await? else { return Ok(None) };
+        for c in &changes.changes {
+            f.sums.apply(c)?;
+            touched.extend(c.users());
+        }
+        state.metrics.book_changes.inc_by(changes.changes.len() as u64);
+        f.mark = changes.mark;
+        if !changes.more {
+            break;
+        }
+    }
+    Ok(Some(touched))
+}
+
+/// Compares the fold with a full read of the store's sums (the safety net behind the change
+/// log) and shows in `subsidy_api_book_divergence` how many keys differ. A fold that
+/// differs is dropped, so the next refresh reads the book whole. `None` when there is no
+/// fold, or the store moved between the two reads (checked again later).
+pub async fn verify(state: &ApiState) -> StoreResult<Option<usize>> {
+    let mut folded = state.refresher.lock().await;
+    let Some(f) = folded.as_mut() else { return Ok(None) };
+    let Some(base) = state.store.ledger_base().await? else { return Ok(None) };
+    if base.mark != f.mark {
+        return Ok(None);
+    }
+    let differ = f.sums.differing_keys(&base.sums);
+    state.metrics.book_divergence.set(i64::try_from(differ).unwrap_or(i64::MAX));
+    if differ > 0 {
+        tracing::error!(keys = differ, "the book's folded sums differ from a full read of the ledger; reading the book whole");
+        *folded = None;
+        let generation = state.store.generation().await?;
+        bring_up(state, &mut folded, generation).await?;
+    }
+    Ok(Some(differ))
+}
+
+/// Reconciles each open month of `book` with the platform's usage counts for the gap gauge,
+/// the ledger's figures from the fold when there is one; a month that cannot be read is
+/// left out (and logged), it does not stop the book.
+async fn show_gaps(state: &ApiState, book: &Book, folded: Option<&Folded>) {
     let mut gaps = Vec::new();
     for period in book.open_months() {
-        let read = async { Ok::<_, subsidy_store::StoreError>((state.store.usage_counts(period).await?, state.store.ledger_counts(period).await?)) };
+        let read = async {
+            let ledger = match folded {
+                Some(f) => f.sums.day_counts(period),
+                None => state.store.ledger_counts(period).await?,
+            };
+            Ok::<_, subsidy_store::StoreError>((state.store.usage_counts(period).await?, ledger))
+        };
         match read.await {
             Ok((platform, ledger)) => gaps.push((period, subsidy_core::reconcile(period, &platform, &ledger).gap_records())),
             Err(e) => tracing::warn!(error = %e, %period, "cannot reconcile the month with the platform's usage counts"),
@@ -258,16 +294,26 @@ async fn show_gaps(state: &ApiState, book: &Book) {
     state.metrics.show_gaps(&gaps);
 }
 
-/// Refreshes every [`POLL`] until cancelled; a failed read keeps what was read last.
+/// Refreshes every [`POLL`] (every [`POLL_WHOLE`] after a book read whole, which costs the
+/// store a read of every line) until cancelled, and checks the fold against a full read
+/// every [`VERIFY`]; a failed read keeps what was read last.
 pub fn spawn_refresh(state: ApiState, stop: CancellationToken) {
     tokio::spawn(async move {
+        let mut last_check = tokio::time::Instant::now();
         loop {
+            let wait = if state.refresher.lock().await.is_some() { POLL } else { POLL_WHOLE };
             tokio::select! {
                 () = stop.cancelled() => return,
-                () = tokio::time::sleep(POLL) => {}
+                () = tokio::time::sleep(wait) => {}
             }
             if let Err(e) = refresh(&state).await {
                 tracing::warn!(error = %e, "cannot read the store; answering from what was read last");
+            }
+            if last_check.elapsed() >= VERIFY {
+                last_check = tokio::time::Instant::now();
+                if let Err(e) = verify(&state).await {
+                    tracing::warn!(error = %e, "cannot check the book against a full read");
+                }
             }
         }
     });
@@ -284,6 +330,8 @@ pub struct ApiState {
     pub tokens: TokenStore,
     /// The book of the current generation.
     book: Arc<RwLock<Arc<Book>>>,
+    /// The fold the book is advanced by, held while bringing it up to date.
+    refresher: Refresher,
     /// Answers of the current generation.
     pub cache: AnswerCache,
     /// Turns to compute an answer from the store.
@@ -321,6 +369,7 @@ impl ApiState {
             policy: Arc::new(policy),
             tokens,
             book: Arc::default(),
+            refresher: Refresher::default(),
             cache: AnswerCache::new(limits.cache_bytes, metrics.clone()),
             computing: Arc::new(tokio::sync::Semaphore::new(COMPUTING)),
             in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),

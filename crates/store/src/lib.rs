@@ -10,7 +10,14 @@
 //! Kafka partition and offset, close id) and, where a row is replaced, a
 //! version taken from the data (revisions and bus positions, never a clock),
 //! so a replayed batch replaces rather than doubles.
+//!
+//! A store may keep a change log of its ledger lines ([`changes`]): each write
+//! of a line logged with the line it replaced, in the same atomic unit, so a
+//! reader folds the changes since its last read ([`LedgerStore::line_changes`])
+//! into sums it holds instead of summing every line again. SQLite keeps one
+//! (by trigger); ClickHouse does not yet, and its readers sum the lines whole.
 
+pub mod changes;
 pub mod clickhouse;
 pub mod closing;
 pub mod log;
@@ -23,6 +30,7 @@ pub mod rows;
 pub mod settled;
 pub mod sqlite;
 
+pub use changes::{ChangeMark, Changes, LedgerBase, LedgerSums, LineChange, LineEffect};
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use completeness::{CloseOverride, CountRow};
 pub use closing::{parse_positions, positions_text, CloseFence, CloseRecord};
@@ -83,6 +91,21 @@ pub trait LedgerStore: Send + Sync {
 
     /// Sums of the standing lines per user, month and reason, sorted (eligible first).
     async fn line_sums(&self) -> StoreResult<Vec<LineSum>>;
+
+    /// The sums of the standing lines (those of `line_sums` and of `ledger_counts`, every
+    /// month) as one consistent read, with the mark of the change log they include; `None`
+    /// for a store that keeps no change log (its readers read `line_sums` whole).
+    async fn ledger_base(&self) -> StoreResult<Option<LedgerBase>> {
+        Ok(None)
+    }
+
+    /// Up to `limit` changes of ledger lines written after `since`, in the order they were
+    /// written, with the mark they lead to. `None` when the log no longer holds every change
+    /// after `since` (pruned, or another database) or the store keeps none: the reader
+    /// reads [`ledger_base`](LedgerStore::ledger_base) again.
+    async fn line_changes(&self, _since: &ChangeMark, _limit: usize) -> StoreResult<Option<Changes>> {
+        Ok(None)
+    }
 
     /// Every month with at least one standing line, sorted.
     async fn months_with_lines(&self) -> StoreResult<Vec<Period>>;

@@ -81,7 +81,7 @@ async fn sqlite_file_uses_wal_and_persists() {
     let path = dir.path().join("ledger.db");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.migrate().await.unwrap().len(), 11);
+        assert_eq!(store.migrate().await.unwrap().len(), 12);
         let u = conformance::code(70);
         let l = conformance::line("persist", 1, u, "2025-09", conformance::pos(0, 1), "1.00", "0.36");
         store.write_batch(&conformance::batch_of(vec![l])).await.unwrap();

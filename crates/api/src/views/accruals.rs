@@ -66,7 +66,7 @@ pub struct Adjustment {
 /// The months of `code` within the range, from the book.
 pub fn accruals(book: &Book, code: &CreditCode, from: Option<Period>, to: Option<Period>) -> AccrualsView {
     let empty = EntityBook::default();
-    let of = book.entities.get(code).unwrap_or(&empty);
+    let of = book.entities.get(code).map_or(&empty, |e| e.as_ref());
     let months: BTreeSet<Period> = of
         .settled
         .keys()

@@ -50,7 +50,7 @@ pub struct Exclusion {
 }
 
 /// Adds up excluded lines by reason: (reason, lines, paid amount).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExclusionSums(std::collections::BTreeMap<ReasonCode, (u64, Decimal)>);
 
 impl ExclusionSums {

@@ -4,8 +4,11 @@
 //! so the runtime never waits on disk. Decimals are kept as exact text and
 //! summed in Rust; each `write_batch` is one transaction of prepared upserts
 //! that keep the highest revision or version, so replays change nothing.
+//! Triggers log every change of a ledger line in the same transaction
+//! (`line_changes`), which readers fold instead of summing every line again.
 //! Files use WAL. Holds no settlement rules.
 
+mod changes;
 mod close;
 mod codec;
 mod completeness;
@@ -133,6 +136,15 @@ impl LedgerStore for SqliteStore {
 
     async fn line_sums(&self) -> StoreResult<Vec<LineSum>> {
         self.with_conn(|c| read::line_sums(c)).await
+    }
+
+    async fn ledger_base(&self) -> StoreResult<Option<crate::LedgerBase>> {
+        self.with_conn(changes::base).await.map(Some)
+    }
+
+    async fn line_changes(&self, since: &crate::ChangeMark, limit: usize) -> StoreResult<Option<crate::Changes>> {
+        let since = since.clone();
+        self.with_conn(move |c| changes::after(c, &since, limit)).await
     }
 
     async fn months_with_lines(&self) -> StoreResult<Vec<Period>> {

@@ -19,6 +19,7 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
     ("0010_completeness", include_str!("../../../../schemas/sqlite/0010_completeness.sql")),
     ("0011_funding", include_str!("../../../../schemas/sqlite/0011_funding.sql")),
     ("0012_tlog", include_str!("../../../../schemas/sqlite/0012_tlog.sql")),
+    ("0013_line_changes", include_str!("../../../../schemas/sqlite/0013_line_changes.sql")),
 ];
 
 const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)";

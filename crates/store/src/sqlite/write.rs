@@ -78,6 +78,9 @@ pub(super) fn write_batch(conn: &mut Connection, batch: &WriteBatch) -> StoreRes
     let tx = conn.transaction().map_err(map_error)?;
     write_copies(&tx, batch)?;
     write_lines(&tx, batch)?;
+    if !batch.lines.is_empty() {
+        super::changes::prune(&tx, super::changes::RETAIN)?;
+    }
     write_others(&tx, batch)?;
     if let Some(registry) = &batch.registry {
         write_registry(&tx, registry)?;

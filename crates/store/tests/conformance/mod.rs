@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+mod changes;
 mod completeness;
 mod ledger;
 mod policy;
@@ -13,6 +14,7 @@ mod reads;
 mod statements;
 mod tlog;
 
+pub use changes::*;
 pub use completeness::*;
 pub use fixtures::{batch_of, code, line, pos};
 pub use ledger::*;
@@ -53,6 +55,8 @@ macro_rules! for_each_case {
             log_checkpoints_are_recorded_once_per_size,
             usage_counts_keep_the_latest_and_reconcile_with_the_lines,
             a_forced_close_counts_once_its_closure_stands,
+            changes_fold_to_what_a_full_read_gives,
+            a_replayed_batch_moves_no_sum,
         );
     };
 }
