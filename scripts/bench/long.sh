@@ -161,8 +161,9 @@ fi
 
 part freshness && for rate in 2000 20000; do
     echo "== freshness at $rate records/s"
-    bash scripts/bench/freshness.sh "$rate" 60 >"$OUT/freshness-$rate.log" 2>&1 || { tail -n 20 "$OUT/freshness-$rate.log" >&2; exit 1; }
-    IFS=, read -r _ _ p50 p99 samples missing < <(grep '^freshness,' "$OUT/freshness-$rate.log")
+    # A sample never seen within the probe's minute fails the script; the row says how many.
+    bash scripts/bench/freshness.sh "$rate" 60 >"$OUT/freshness-$rate.log" 2>&1 || tail -n 5 "$OUT/freshness-$rate.log" >&2
+    IFS=, read -r _ _ p50 p99 samples missing < <(grep '^freshness,' "$OUT/freshness-$rate.log" || echo "freshness,$rate,NA,NA,0,NA")
     row "freshness, $rate records/s" "p99 s, platform → API ($samples samples, $missing missing)" "$p99" "p50: $p50" "—"
 done
 
