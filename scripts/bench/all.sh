@@ -167,26 +167,6 @@ done
 
 TOOK=$(( $(date +%s) - STARTED ))
 TABLE="$OUT/table.md"
-{
-    echo "| what | measure | figure | reference (same run) | ratio |"
-    echo "|---|---|---:|---|---:|"
-    awk -F'\t' '{printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5}' "$ROWS"
-} >"$TABLE"
-echo
-cat "$TABLE"
+bench_table "$ROWS" "$TABLE"
 echo "all benchmarks: $TOOK s; logs in $OUT"
-
-if [ "$WRITE" = 1 ]; then
-    python3 - "$TABLE" "$(git rev-parse --short HEAD)" "$(uname -sm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)" "$TOOK" <<'PY'
-import re, sys, datetime
-table, commit, machine, took = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-path = "docs/BENCHMARKS.md"
-text = open(path, encoding="utf-8").read()
-body = (f"<!-- bench:begin -->\nCommand: `bash scripts/bench/all.sh --write`. Commit {commit}, "
-        f"{datetime.date.today()}, {machine}; {took} s in all. One run: every figure beside its reference from the same run.\n\n"
-        + open(table, encoding="utf-8").read() + "<!-- bench:end -->")
-text = re.sub(r"<!-- bench:begin -->.*<!-- bench:end -->", lambda _: body, text, flags=re.S)
-open(path, "w", encoding="utf-8").write(text)
-PY
-    echo "docs/BENCHMARKS.md updated"
-fi
+[ "$WRITE" = 0 ] || write_bench_section bench "$TABLE" "bash scripts/bench/all.sh --write" "$TOOK"

@@ -101,15 +101,28 @@ wait_http -H "Authorization: Bearer $SUBSIDY_PLATFORM_TOKEN" "http://127.0.0.1:$
     --topic-dead-letter "$prefix.dead-letter" --topic-checkpoints "$prefix.checkpoints" --metrics-addr 127.0.0.1:0 2>"$WORK/collect.log" &
 PIDS+=($!)
 sleep 10
-mark=$(wc -l <"$WORK/serve.log")
+curl -sf "http://127.0.0.1:$api_port/metrics" >"$WORK/before.prom"
 run "accruals, while the pipeline writes 2000 records/s ($DURATION)" -z "$DURATION"
-tail -n +"$mark" "$WORK/serve.log" | grep -o 'refreshed the book.*seconds=[0-9.]*' | sed 's/.*seconds=//' | python3 -c '
-import statistics, sys
-t = sorted(float(x) for x in sys.stdin.read().split())
-if t:
-    p99 = t[min(len(t) - 1, int(0.99 * len(t)))]
-    print(f"book refreshes while the pipeline writes: {len(t)}, median {statistics.median(t):.3f} s, p99 {p99:.3f} s, max {t[-1]:.3f} s")
-else:
-    print("book refreshes while the pipeline writes: none logged")'
-echo "lines written by the live pipeline: $(grep -o '[0-9]* messages consumed' "$WORK/aggregate.log" | tail -n 1)$(curl -s "http://127.0.0.1:$api_port/metrics" | grep -c '' >/dev/null; true)"
+curl -sf "http://127.0.0.1:$api_port/metrics" >"$WORK/after.prom"
+# The refreshes of the window, from serve's histogram: count, mean, and the bucket bound
+# under which 99 % of them fell, by kind (full or incremental).
+python3 - "$WORK/before.prom" "$WORK/after.prom" <<'PYEOF'
+import re, sys
+def read(path):
+    out = {}
+    for m in re.finditer(r'^subsidy_api_book_refresh_seconds_(bucket|sum|count)\{([^}]*)\} ([0-9.e+]+)$', open(path).read(), re.M):
+        out[(m.group(1), m.group(2))] = float(m.group(3))
+    return out
+a, b = read(sys.argv[1]), read(sys.argv[2])
+for kind in ("incremental", "full"):
+    n = b.get(("count", f'kind="{kind}"'), 0) - a.get(("count", f'kind="{kind}"'), 0)
+    if not n:
+        continue
+    total = b[("sum", f'kind="{kind}"')] - a.get(("sum", f'kind="{kind}"'), 0)
+    buckets = sorted((float(k[1].split('le="')[1].rstrip('"')), v - a.get(k, 0)) for k, v in b.items()
+                     if k[0] == "bucket" and f'kind="{kind}"' in k[1])
+    p99 = next(le for le, c in buckets if c >= 0.99 * n)
+    print(f"book refreshes while the pipeline writes ({kind}): {int(n)}, mean {total / n:.3f} s, p99 at most {p99} s")
+PYEOF
+echo "the live pipeline: $(grep -o '[0-9]* messages consumed' "$WORK/aggregate.log" | tail -n 1 || echo 'still running')"
 echo "serve peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$SERVE_PID/status")"

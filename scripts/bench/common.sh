@@ -43,3 +43,33 @@ load_into_private_broker() { # prefix
     kill "$sim"
     wait "$sim" 2>/dev/null || true
 }
+
+# bench_table ROWS TABLE: the tab-separated rows (what, measure, figure, reference, ratio)
+# as a Markdown table in TABLE, printed too.
+bench_table() {
+    {
+        echo "| what | measure | figure | reference (same run) | ratio |"
+        echo "|---|---|---:|---|---:|"
+        awk -F'\t' '{printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5}' "$1"
+    } >"$2"
+    echo
+    cat "$2"
+}
+
+# write_bench_section MARK TABLE COMMAND SECONDS: replaces what lies between
+# <!-- MARK:begin --> and <!-- MARK:end --> in docs/BENCHMARKS.md with the
+# table, headed by the command, commit, date, machine and the run's length.
+write_bench_section() {
+    python3 - "$1" "$2" "$3" "$(git rev-parse --short HEAD)" "$(uname -sm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)" "$4" <<'PY'
+import re, sys, datetime
+mark, table, command, commit, machine, took = sys.argv[1:7]
+path = "docs/BENCHMARKS.md"
+text = open(path, encoding="utf-8").read()
+body = (f"<!-- {mark}:begin -->\nCommand: `{command}`. Commit {commit}, "
+        f"{datetime.date.today()}, {machine}; {took} s in all. One run: every figure beside its reference from the same run.\n\n"
+        + open(table, encoding="utf-8").read() + f"<!-- {mark}:end -->")
+text = re.sub(f"<!-- {mark}:begin -->.*<!-- {mark}:end -->", lambda _: body, text, flags=re.S)
+open(path, "w", encoding="utf-8").write(text)
+PY
+    echo "docs/BENCHMARKS.md updated ($1)"
+}

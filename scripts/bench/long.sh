@@ -151,10 +151,10 @@ BENCH_DB="$DB" BENCH_LEDGER_LINES="$LINES" bash scripts/bench/api_long.sh >"$OUT
 cat "$OUT/api.log"
 steady=$(sed -nE 's/^accruals, steady.*p99 ([0-9.]+) ms.*/\1/p' "$OUT/api.log")
 writes=$(sed -nE 's/^accruals, while the pipeline writes.*p99 ([0-9.]+) ms.*/\1/p' "$OUT/api.log")
-refresh=$(sed -nE 's/^book refreshes while the pipeline writes: .* p99 ([0-9.]+) s, max ([0-9.]+) s.*/\1 s (max \2 s)/p' "$OUT/api.log")
+refresh=$(sed -nE 's/^book refreshes while the pipeline writes \(([a-z]+)\): ([0-9]+), mean ([0-9.]+) s, p99 at most ([^ ]+) s.*/≤ \4 s (\1: \2 refreshes, mean \3 s)/p' "$OUT/api.log" | paste -sd';')
 full=$(sed -nE 's/^book read at start: ([0-9.]+) s.*/\1 s/p' "$OUT/api.log")
 row "API accruals, $LINES lines, 64 clients" "p99 ms while the pipeline writes" "$writes" "steady: $steady" "—"
-row "API book, $LINES lines" "refresh p99 while the pipeline writes" "$refresh" "full read at start: $full" "—"
+row "API book, $LINES lines" "refresh p99 while the pipeline writes" "$refresh" "book read at start: $full" "—"
 row "peak RSS, $LINES lines" "serve" "$(sed -nE 's/^serve peak RSS: ([0-9.]+) MiB.*/\1 MiB/p' "$OUT/api.log")" "—" "—"
 chq --query "DROP DATABASE IF EXISTS $DB"
 fi
@@ -169,25 +169,6 @@ done
 
 TOOK=$(( $(date +%s) - STARTED ))
 TABLE="$OUT/table.md"
-{
-    echo "| what | measure | figure | reference (same run) | ratio |"
-    echo "|---|---|---:|---|---:|"
-    awk -F'\t' '{printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5}' "$ROWS"
-} >"$TABLE"
-echo
-cat "$TABLE"
+bench_table "$ROWS" "$TABLE"
 echo "long form: $TOOK s; logs in $OUT"
-if [ "$WRITE" = 1 ]; then
-    python3 - "$TABLE" "$(git rev-parse --short HEAD)" "$(uname -sm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)" "$TOOK" <<'PY'
-import re, sys, datetime
-table, commit, machine, took = sys.argv[1:5]
-path = "docs/BENCHMARKS.md"
-text = open(path, encoding="utf-8").read()
-body = (f"<!-- long:begin -->\nCommand: `bash scripts/bench/all.sh --long --write`. Commit {commit}, "
-        f"{datetime.date.today()}, {machine}; {took} s in all. One run.\n\n"
-        + open(table, encoding="utf-8").read() + "<!-- long:end -->")
-text = re.sub(r"<!-- long:begin -->.*<!-- long:end -->", lambda _: body, text, flags=re.S)
-open(path, "w", encoding="utf-8").write(text)
-PY
-    echo "docs/BENCHMARKS.md updated (long form)"
-fi
+[ "$WRITE" = 0 ] || write_bench_section long "$TABLE" "bash scripts/bench/all.sh --long --write" "$TOOK"
