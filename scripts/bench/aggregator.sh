@@ -63,8 +63,10 @@
 #      BENCH_PERF=1 (perf record -g the aggregate process; prints the top of the report;
 #                    perf slows the run, so its figures are not throughput figures),
 #      BENCH_KEEP=1 (keep the bench databases),
-#      BENCH_DATA=DIR (serve the data set in DIR instead of generating one; RECORDS is
-#                    then only its label; the directory is left in place),
+#      BENCH_DATA=DIR (the data set in DIR instead of a generated one; RECORDS is then
+#                    only its label; the simulator serves its registry and the records
+#                    are streamed onto the topic by stream_producer.py, keyed by record
+#                    id as the collector keys them, so no process holds them all),
 #      BENCH_KEEP_LEDGER=FILE (keep the aggregator's database of the last round and write
 #                    its name to FILE),
 #      BENCH_RSS_POINTS (at how many even shares of the messages RSS is printed, default 4).
@@ -333,12 +335,20 @@ run_round() {
 : >"$WORK/results.txt"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); broker: $BROKER_MODE ($BROKERS); malformed share: $MALFORMED; aggregate flags: ${AGG_FLAGS[*]:-defaults}"
 for n in "$@"; do
-    data="${BENCH_DATA:-$WORK/data-$n}"
-    [ -n "${BENCH_DATA:-}" ] || "$BIN" platform-sim --records "$n" --malformed-share "$MALFORMED" --write-files "$data" --write-only --force 2>/dev/null
+    data="$WORK/data-$n"
+    if [ -n "${BENCH_DATA:-}" ]; then
+        # A file too large for the simulator's memory: it serves the registry and the first
+        # line; stream_producer.py puts every line on the topic after the collector.
+        mkdir -p "$data"
+        cp "$BENCH_DATA/entities.json" "$BENCH_DATA/centers.json" "$data/"
+        head -n 1 "$BENCH_DATA/records.jsonl" >"$data/records.jsonl"
+    else
+        "$BIN" platform-sim --records "$n" --malformed-share "$MALFORMED" --write-files "$data" --write-only --force 2>/dev/null
+    fi
     port=$(free_port)
     "$BIN" platform-sim --listen "127.0.0.1:$port" --data-dir "$data" 2>"$WORK/sim.log" &
     SIM_PID=$!
-    for _ in $(seq 100); do curl -sf -o /dev/null -H "Authorization: Bearer $SUBSIDY_PLATFORM_TOKEN" "http://127.0.0.1:$port/v1/compute-centers" && break; sleep 0.2; done
+    for _ in $(seq 1500); do curl -sf -o /dev/null -H "Authorization: Bearer $SUBSIDY_PLATFORM_TOKEN" "http://127.0.0.1:$port/v1/compute-centers" && break; sleep 0.2; done
     prefix="bench-agg-$$-$n"
     start=$(date +%s.%N)
     out=$("$BIN" collect --platform-url "http://127.0.0.1:$port" --kafka-brokers "$BROKERS" --exit-when-caught-up \
@@ -349,7 +359,10 @@ for n in "$@"; do
     kill "$SIM_PID" 2>/dev/null || true
     wait "$SIM_PID" 2>/dev/null || true
     SIM_PID=""
-    [ -n "${BENCH_DATA:-}" ] || rm -rf "$data"
+    rm -rf "$data"
+    if [ -n "${BENCH_DATA:-}" ]; then
+        echo "  streamed onto $prefix.records: $("$PY" scripts/bench/stream_producer.py "$BROKERS" "$prefix.records" "$BENCH_DATA/records.jsonl")"
+    fi
     echo "$n records: loaded into $prefix.records in $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.0f", b-a}') s ($out)"
     k0=$(cpu_s "$KAFKA_PID")
     read -r raw_n raw_rate raw_s <<<"$(raw_consume "$prefix.records")"

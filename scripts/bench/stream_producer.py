@@ -1,0 +1,60 @@
+"""Loads a records file too large for the simulator's memory straight onto an
+existing records topic, as the collector would have produced it: each line
+keyed by its record id, idempotent, acks=all. Streams the file; prints the
+records produced and records/s as JSON.
+
+usage: stream_producer.py BROKERS TOPIC RECORDS.jsonl
+"""
+import json
+import re
+import sys
+import time
+
+from confluent_kafka import Producer
+
+RECORD_ID = re.compile(rb'"record_id":"([^"]*)"')
+
+
+def main():
+    brokers, topic, path = sys.argv[1:4]
+    p = Producer({
+        "bootstrap.servers": brokers,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "batch.num.messages": 10000,
+        "queue.buffering.max.messages": 200000,
+    })
+    failed = []
+
+    def on_delivery(err, _msg):
+        if err is not None:
+            failed.append(err)
+
+    n = 0
+    started = time.perf_counter()
+    with open(path, "rb") as f:
+        for line in f:
+            line = line.rstrip(b"\n")
+            m = RECORD_ID.search(line)
+            if not m:
+                continue
+            while True:
+                try:
+                    p.produce(topic, value=line, key=m.group(1), on_delivery=on_delivery)
+                    break
+                except BufferError:
+                    p.poll(0.01)
+            n += 1
+            if n % 1000 == 0:
+                p.poll(0)
+    p.flush(600)
+    elapsed = time.perf_counter() - started
+    if failed:
+        print(f"{len(failed)} deliveries failed: {failed[0]}", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps({"records": n, "seconds": elapsed, "records_per_s": n / elapsed}))
+
+
+if __name__ == "__main__":
+    main()
