@@ -313,7 +313,9 @@ run_round() {
     if [ -n "${BENCH_KEEP_LEDGER:-}" ]; then
         # The ledger the aggregator wrote stays for the caller, named in that file.
         echo "$db" >"$BENCH_KEEP_LEDGER"
-        DATABASES=("${DATABASES[@]/$db}")
+        local kept=()
+        for d in "${DATABASES[@]}"; do [ "$d" = "$db" ] || kept+=("$d"); done
+        DATABASES=("${kept[@]}")
         chq --query "DROP DATABASE IF EXISTS $cli_db"
     elif [ -z "${BENCH_KEEP:-}" ]; then
         chq --query "DROP DATABASE IF EXISTS $db"; chq --query "DROP DATABASE IF EXISTS $cli_db"
