@@ -55,9 +55,6 @@ BARE="$REPO/target/release/examples/bare_parse"
 STARTED=$(date +%s)
 ROWS="$OUT/rows.tsv"
 : >"$ROWS"
-row() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ROWS"; echo "  $1 | $2 | $3 | $4 | $5"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
-mib() { awk -v k="$1" 'BEGIN {printf "%.0f MiB", k/1024}'; }
 
 # timed OUTFILE CMD...: runs CMD under GNU time; OUTFILE gets wall seconds and peak RSS (KiB).
 timed() {

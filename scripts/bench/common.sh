@@ -44,6 +44,14 @@ load_into_private_broker() { # prefix
     wait "$sim" 2>/dev/null || true
 }
 
+# row WHAT MEASURE FIGURE REFERENCE RATIO: appends one row of the summary table to $ROWS
+# (tab-separated) and prints it.
+row() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ROWS"; echo "  $1 | $2 | $3 | $4 | $5"; }
+# ratio A B: A / B to two places.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+# mib KIB: kibibytes as whole mebibytes, with the unit.
+mib() { awk -v k="$1" 'BEGIN {printf "%.0f MiB", k/1024}'; }
+
 # bench_table ROWS TABLE: the tab-separated rows (what, measure, figure, reference, ratio)
 # as a Markdown table in TABLE, printed too.
 bench_table() {

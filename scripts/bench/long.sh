@@ -58,9 +58,6 @@ export BENCH_BIN SUBSIDY_PLATFORM_TOKEN="${SUBSIDY_PLATFORM_TOKEN:-bench-token}"
 STARTED=$(date +%s)
 ROWS="$OUT/rows.tsv"
 : >"$ROWS"
-row() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ROWS"; echo "  $1 | $2 | $3 | $4 | $5"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
-mib() { awk -v k="$1" 'BEGIN {printf "%.0f MiB", k/1024}'; }
 cleanup() { [ -n "${BENCH_KEEP:-}" ] || rm -rf "$OUT/data" "$OUT/spill" "$OUT"/*.jsonl "$OUT"/*.csv; }
 trap cleanup EXIT
 

@@ -15,6 +15,36 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
+def producer(brokers):
+    """A producer with the collector's guarantees (idempotent, acks=all, the same batching),
+    its delivery callback, and the list that callback puts failed deliveries in."""
+    p = Producer({
+        "bootstrap.servers": brokers,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "batch.num.messages": 10000,
+        "queue.buffering.max.messages": 200000,
+    })
+    failed = []
+
+    def on_delivery(err, _msg):
+        if err is not None:
+            failed.append(err)
+
+    return p, on_delivery, failed
+
+
+def send(p, topic, key, value, on_delivery):
+    """Produces one message, waiting for room when the producer's queue is full."""
+    while True:
+        try:
+            p.produce(topic, value=value, key=key, on_delivery=on_delivery)
+            return
+        except BufferError:
+            p.poll(0.01)
+
+
 def main():
     brokers, topic, path = sys.argv[1:4]
     partitions = int(sys.argv[4]) if len(sys.argv) > 4 else 8
@@ -32,28 +62,10 @@ def main():
             except Exception:
                 continue
             lines.append((key, line))
-    p = Producer({
-        "bootstrap.servers": brokers,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 5,
-        "batch.num.messages": 10000,
-        "queue.buffering.max.messages": 200000,
-    })
-    failed = []
-
-    def on_delivery(err, _msg):
-        if err is not None:
-            failed.append(err)
-
+    p, on_delivery, failed = producer(brokers)
     started = time.perf_counter()
     for key, value in lines:
-        while True:
-            try:
-                p.produce(topic, value=value, key=key, on_delivery=on_delivery)
-                break
-            except BufferError:
-                p.poll(0.01)
+        send(p, topic, key, value, on_delivery)
         p.poll(0)
     p.flush(120)
     elapsed = time.perf_counter() - started

@@ -10,27 +10,14 @@ import re
 import sys
 import time
 
-from confluent_kafka import Producer
+from raw_producer import producer, send
 
 RECORD_ID = re.compile(rb'"record_id":"([^"]*)"')
 
 
 def main():
     brokers, topic, path = sys.argv[1:4]
-    p = Producer({
-        "bootstrap.servers": brokers,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 5,
-        "batch.num.messages": 10000,
-        "queue.buffering.max.messages": 200000,
-    })
-    failed = []
-
-    def on_delivery(err, _msg):
-        if err is not None:
-            failed.append(err)
-
+    p, on_delivery, failed = producer(brokers)
     n = 0
     started = time.perf_counter()
     with open(path, "rb") as f:
@@ -39,12 +26,7 @@ def main():
             m = RECORD_ID.search(line)
             if not m:
                 continue
-            while True:
-                try:
-                    p.produce(topic, value=line, key=m.group(1), on_delivery=on_delivery)
-                    break
-                except BufferError:
-                    p.poll(0.01)
+            send(p, topic, m.group(1), line, on_delivery)
             n += 1
             if n % 1000 == 0:
                 p.poll(0)
