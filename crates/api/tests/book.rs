@@ -103,14 +103,21 @@ async fn assert_same(api: &support::Api, reader: &dyn LedgerStore, step: usize) 
     }
 }
 
-#[tokio::test]
-async fn the_incremental_book_equals_a_full_read_after_random_histories() {
+/// The support ledger in a SQLite file, written through one connection and served
+/// through another: the folder (kept alive), the writer, the reader and the API over it.
+async fn served_ledger() -> (tempfile::TempDir, SqliteStore, Arc<dyn LedgerStore>, support::Api) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
     let writer = SqliteStore::open(&path).unwrap();
     support::load(&writer).await;
     let reader: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open(&path).unwrap());
     let api = support::api(reader.clone()).await;
+    (dir, writer, reader, api)
+}
+
+#[tokio::test]
+async fn the_incremental_book_equals_a_full_read_after_random_histories() {
+    let (_dir, writer, reader, api) = served_ledger().await;
     let builtin = PolicyDocument::of(&PolicySet::builtin()).unwrap();
     let mut hashes = vec![builtin.hash.clone()];
     let (mut rng, mut offset) = (Rng(0x0b00_c022), 0);
@@ -151,12 +158,8 @@ async fn the_incremental_book_equals_a_full_read_after_random_histories() {
 
 #[tokio::test]
 async fn a_change_the_log_missed_is_found_by_the_check_and_the_book_read_whole() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, _writer, reader, api) = served_ledger().await;
     let path = dir.path().join("ledger.db");
-    let writer = SqliteStore::open(&path).unwrap();
-    support::load(&writer).await;
-    let reader: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open(&path).unwrap());
-    let api = support::api(reader.clone()).await;
     assert_eq!(verify(&api.state).await.unwrap(), Some(0));
     // A hand edit of the table with its trigger dropped: the log never sees it.
     let conn = rusqlite::Connection::open(&path).unwrap();
