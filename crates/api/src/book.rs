@@ -68,7 +68,7 @@ impl EntityBook {
 
 /// What a book holds besides the ledger's sums: read whole at each generation (they are
 /// small next to the lines).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Parts {
     policy: Arc<PolicyDocument>,
     registry: Arc<Registry>,

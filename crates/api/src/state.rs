@@ -177,6 +177,7 @@ pub async fn reread(state: &ApiState) -> StoreResult<()> {
     let mut folded = state.refresher.lock().await;
     let generation = state.store.generation().await?;
     state.cache.move_to(None);
+    *state.parts.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     bring_up(state, &mut folded, generation).await
 }
 
@@ -184,7 +185,7 @@ pub async fn reread(state: &ApiState) -> StoreResult<()> {
 /// into it (or, with no fold to advance, sums every line again) and puts it in force.
 async fn bring_up(state: &ApiState, folded: &mut Option<Folded>, generation: String) -> StoreResult<()> {
     let started = std::time::Instant::now();
-    let parts = Parts::read(state.store.as_ref(), &state.policy).await?;
+    let parts = parts(state).await?;
     let touched = match folded.as_mut() {
         Some(f) => match fold_changes(state, f).await {
             Ok(touched) => touched,
@@ -213,6 +214,20 @@ async fn bring_up(state: &ApiState, folded: &mut Option<Folded>, generation: Str
     *state.book.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(book);
     state.cache.move_to(generation);
     Ok(())
+}
+
+/// The book's parts, read again only when the tables they come from changed (on a store
+/// that cannot tell, whenever anything changed).
+async fn parts(state: &ApiState) -> StoreResult<Parts> {
+    let generation = state.store.parts_generation().await?;
+    if let Some((seen, parts)) = state.parts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
+        if *seen == generation {
+            return Ok(parts.clone());
+        }
+    }
+    let parts = Parts::read(state.store.as_ref(), &state.policy).await?;
+    *state.parts.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((generation, parts.clone()));
+    Ok(parts)
 }
 
 /// The book summed whole: from the store's base read and its mark (kept as the fold to
@@ -251,21 +266,19 @@ async fn fold_changes(state: &ApiState, f: &mut Folded) -> StoreResult<Option<BT
     Ok(Some(touched))
 }
 
-/// Compares the fold with a full read of the store's sums (the safety net behind the change
-/// log) and shows in `subsidy_api_book_divergence` how many keys differ. A fold that
-/// differs is dropped, so the next refresh reads the book whole. `None` when there is no
-/// fold, or the store moved between the two reads (checked again later).
+/// Compares the fold with a base read of the store at the fold's mark (the safety net behind
+/// the change log) and shows in `subsidy_api_book_divergence` how many keys differ. A fold
+/// that differs is dropped and the book read whole. The base read runs on a copy of the
+/// fold, so refreshes go on meanwhile. `None` when there is no fold, or the store cannot
+/// read at the fold's mark (checked again later).
 pub async fn verify(state: &ApiState) -> StoreResult<Option<usize>> {
-    let mut folded = state.refresher.lock().await;
-    let Some(f) = folded.as_mut() else { return Ok(None) };
-    let Some(base) = state.store.ledger_base().await? else { return Ok(None) };
-    if base.mark != f.mark {
-        return Ok(None);
-    }
-    let differ = f.sums.differing_keys(&base.sums);
+    let Some((sums, mark)) = state.refresher.lock().await.as_ref().map(|f| (f.sums.clone(), f.mark.clone())) else { return Ok(None) };
+    let Some(base) = state.store.ledger_base_at(&mark).await? else { return Ok(None) };
+    let differ = sums.differing_keys(&base.sums);
     state.metrics.book_divergence.set(i64::try_from(differ).unwrap_or(i64::MAX));
     if differ > 0 {
-        tracing::error!(keys = differ, "the book's folded sums differ from a full read of the ledger; reading the book whole");
+        tracing::error!(keys = differ, "the book's folded sums differ from a base read of the ledger at the same mark; reading the book whole");
+        let mut folded = state.refresher.lock().await;
         *folded = None;
         let generation = state.store.generation().await?;
         bring_up(state, &mut folded, generation).await?;
@@ -332,6 +345,8 @@ pub struct ApiState {
     book: Arc<RwLock<Arc<Book>>>,
     /// The fold the book is advanced by, held while bringing it up to date.
     refresher: Refresher,
+    /// The book's parts as last read, and the generation of their tables then.
+    parts: Arc<std::sync::Mutex<Option<(String, Parts)>>>,
     /// Answers of the current generation.
     pub cache: AnswerCache,
     /// Turns to compute an answer from the store.
@@ -370,6 +385,7 @@ impl ApiState {
             tokens,
             book: Arc::default(),
             refresher: Refresher::default(),
+            parts: Arc::default(),
             cache: AnswerCache::new(limits.cache_bytes, metrics.clone()),
             computing: Arc::new(tokio::sync::Semaphore::new(COMPUTING)),
             in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use subsidy_api::state::{refresh, verify};
 use subsidy_api::Book;
 use subsidy_core::{CreditCode, DayCount, Fingerprint, PaymentStatus, Period, PolicyDocument, PolicySet, ReasonCode};
-use subsidy_store::{BusPosition, CountRow, LedgerStore, LineRow, PolicyRecord, SqliteStore, WriteBatch};
+use subsidy_store::{BusPosition, ClickHouseConfig, ClickHouseStore, CountRow, LedgerStore, LineRow, PolicyRecord, SqliteStore, WriteBatch};
 use support::{a, b, c, d};
 
 /// A small deterministic generator (xorshift64*), so a failing history can be replayed.
@@ -118,13 +118,43 @@ async fn served_ledger() -> (tempfile::TempDir, SqliteStore, Arc<dyn LedgerStore
 #[tokio::test]
 async fn the_incremental_book_equals_a_full_read_after_random_histories() {
     let (_dir, writer, reader, api) = served_ledger().await;
+    random_histories(&writer, reader.as_ref(), &api).await;
+}
+
+/// The same on ClickHouse: the writer and the server on handles of their own (two streams),
+/// the log kept from what the writer says each line replaces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_clickhouse_the_incremental_book_equals_a_full_read_after_random_histories() {
+    let url = std::env::var("SUBSIDY_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".to_string());
+    let config = ClickHouseConfig::new(&url).with_database(format!("subsidy_test_book_{}_{}", std::process::id(), rand_suffix()));
+    let writer = ClickHouseStore::connect(&config).await.unwrap_or_else(|e| panic!("ClickHouse is required at {url}: {e}"));
+    support::load(&writer).await;
+    let reader: Arc<dyn LedgerStore> = Arc::new(ClickHouseStore::connect(&config).await.unwrap());
+    let api = support::api(reader.clone()).await;
+    let outcome = {
+        let (writer, reader) = (writer.clone(), reader.clone());
+        tokio::spawn(async move { random_histories(&writer, reader.as_ref(), &api).await }).await
+    };
+    writer.drop_database().await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+}
+
+/// Random histories written through `writer` (revisions, conflicts, replays, a close, usage
+/// counts, a change of document); after each, the book the server advanced equals one read whole.
+async fn random_histories(writer: &dyn LedgerStore, reader: &dyn LedgerStore, api: &support::Api) {
     let builtin = PolicyDocument::of(&PolicySet::builtin()).unwrap();
     let mut hashes = vec![builtin.hash.clone()];
     let (mut rng, mut offset) = (Rng(0x0b00_c022), 0);
     let mut written: Vec<WriteBatch> = Vec::new();
     for step in 0..40 {
         match step {
-            12 => support::close(&writer, &PolicySet::builtin(), "2025-11").await,
+            12 => support::close(writer, &PolicySet::builtin(), "2025-11").await,
             20 => {
                 let document = capped();
                 writer.record_policy(&PolicyRecord::of(&builtin, 1, chrono::Utc::now(), "test")).await.unwrap();
@@ -147,7 +177,7 @@ async fn the_incremental_book_equals_a_full_read_after_random_histories() {
         writer.write_batch(&batch).await.unwrap();
         written.push(batch);
         refresh(&api.state).await.unwrap();
-        assert_same(&api, reader.as_ref(), step).await;
+        assert_same(api, reader, step).await;
     }
     let incremental = api.state.metrics.book_refresh.with_label_values(&["incremental"]).get_sample_count();
     assert!(incremental >= 20, "the refreshes after the first fold the changes: {incremental}");

@@ -178,7 +178,44 @@ impl LedgerSums {
         Ok(())
     }
 
+    /// Adds the lines one `line_sums` group sums (a full read that sums in the store).
+    pub fn add_sum(&mut self, sum: &LineSum) -> StoreResult<()> {
+        let records = i64::try_from(sum.records).map_err(|_| StoreError::corrupt(format!("{} lines in one sum", sum.records)))?;
+        let key = (sum.period, sum.reason, sum.policy_hash.clone());
+        let tally = self.users.entry(sum.user_credit_code).or_default().entry(key).or_default();
+        tally.records += records;
+        tally.paid = checked(tally.paid, sum.paid_amount, "paid_amount")?;
+        tally.base = checked(tally.base, sum.base, "base")?;
+        tally.contribution = checked(tally.contribution, sum.contribution, "contribution")?;
+        Ok(())
+    }
+
+    /// Adds the lines of one center-day of `period` (a full read that counts in the store).
+    pub fn add_day(&mut self, period: Period, count: &DayCount) -> StoreResult<()> {
+        let records = i64::try_from(count.records).map_err(|_| StoreError::corrupt(format!("{} lines on one center-day", count.records)))?;
+        let figures = self.days.entry(period).or_default().entry((count.day, count.center_id.clone())).or_insert((0, Decimal::ZERO));
+        figures.0 += records;
+        figures.1 = checked(figures.1, count.paid, "paid_amount")?;
+        Ok(())
+    }
+
+    /// Adds one standing line to the per-user sums only (a base read puts back, part by
+    /// part, lines its queries saw written after its mark).
+    pub fn add_to_users(&mut self, effect: &LineEffect) -> StoreResult<()> {
+        self.put_user(effect, 1)
+    }
+
+    /// Adds one standing line to the center-day figures only.
+    pub fn add_to_days(&mut self, effect: &LineEffect) -> StoreResult<()> {
+        self.put_day(effect, 1)
+    }
+
     fn put(&mut self, e: &LineEffect, sign: i64) -> StoreResult<()> {
+        self.put_user(e, sign)?;
+        self.put_day(e, sign)
+    }
+
+    fn put_user(&mut self, e: &LineEffect, sign: i64) -> StoreResult<()> {
         let user = self.users.entry(e.user_credit_code).or_default();
         let key = (e.period, e.reason, e.policy_hash.clone());
         let tally = user.entry(key.clone()).or_default();
@@ -189,6 +226,10 @@ impl LedgerSums {
                 self.users.remove(&e.user_credit_code);
             }
         }
+        Ok(())
+    }
+
+    fn put_day(&mut self, e: &LineEffect, sign: i64) -> StoreResult<()> {
         let month = self.days.entry(e.period).or_default();
         let day = (e.usage_date, e.center_id.clone());
         let figures = month.entry(day.clone()).or_insert((0, Decimal::ZERO));

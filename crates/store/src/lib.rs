@@ -14,8 +14,8 @@
 //! A store may keep a change log of its ledger lines ([`changes`]): each write
 //! of a line logged with the line it replaced, in the same atomic unit, so a
 //! reader folds the changes since its last read ([`LedgerStore::line_changes`])
-//! into sums it holds instead of summing every line again. SQLite keeps one
-//! (by trigger); ClickHouse does not yet, and its readers sum the lines whole.
+//! into sums it holds instead of summing every line again. SQLite keeps one by
+//! trigger; ClickHouse from the writers' word, in the same insert as the line.
 
 pub mod changes;
 pub mod clickhouse;
@@ -99,6 +99,14 @@ pub trait LedgerStore: Send + Sync {
         Ok(None)
     }
 
+    /// The sums of the standing lines as they stood at `mark` (a mark this store gave), with
+    /// that mark: what a reader's fold at `mark` must equal. `None` when the store keeps no
+    /// change log or cannot read at a past mark; a store that reads only as the lines stand
+    /// now answers when nothing was written since `mark`.
+    async fn ledger_base_at(&self, mark: &ChangeMark) -> StoreResult<Option<LedgerBase>> {
+        Ok(self.ledger_base().await?.filter(|base| &base.mark == mark))
+    }
+
     /// Up to `limit` changes of ledger lines written after `since`, in the order they were
     /// written, with the mark they lead to. `None` when the log no longer holds every change
     /// after `since` (pruned, or another database) or the store keeps none: the reader
@@ -168,6 +176,14 @@ pub trait LedgerStore: Send + Sync {
     /// A marker that changes whenever the stored data may have changed (by any writer), and
     /// stays the same while it has not: what readers key their caches by. Opaque.
     async fn generation(&self) -> StoreResult<String>;
+
+    /// Like [`generation`](LedgerStore::generation), but moved only by writes outside the
+    /// ledger's record-keyed tables (lines, copies, rejections, marks, counts, the change
+    /// log): the registry, policy documents, closes, statements and the programme, which a
+    /// reader keeps beside its sums. A store that cannot tell answers `generation`.
+    async fn parts_generation(&self) -> StoreResult<String> {
+        self.generation().await
+    }
 
     /// The registry as last written (empty before the first write).
     async fn registry(&self) -> StoreResult<RegistryRows>;

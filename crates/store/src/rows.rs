@@ -5,6 +5,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use std::collections::HashMap;
+use crate::LineEffect;
 use subsidy_core::{Assessment, ComputeCenter, CreditCode, Entity, Facts, Fingerprint, FundedEntry, Line, LineRank, PaymentStatus, Period, PolicyDocument, PolicySet, ReasonCode, Registry, Standing, SupplierClaim};
 
 /// Where a message came from on the bus.
@@ -365,6 +367,11 @@ pub struct WriteBatch {
     pub marks: Vec<ResettleMark>,
     /// The registry the lines were settled against, when it is written with them.
     pub registry: Option<RegistryRows>,
+    /// What each line replaces, by record id, where the writer knows it: `None` for a
+    /// record's first line, else the effect of the line standing before the batch. A store
+    /// that logs changes from the writer's word (ClickHouse) reads the standing line of
+    /// every other line of the batch, and writes it only if it replaces that line.
+    pub priors: HashMap<String, Option<LineEffect>>,
 }
 
 impl WriteBatch {

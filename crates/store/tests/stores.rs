@@ -109,6 +109,28 @@ async fn a_database_in_the_retired_layout_is_refused() {
     assert!(!err.is_retryable());
 }
 
+/// Writers at once, each through its own handle: on ClickHouse each handle is a stream of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clickhouse_writers_at_once_fold_to_a_full_read() {
+    let first = fresh_clickhouse("writers_at_once").await;
+    let config = ClickHouseConfig::new(&clickhouse_url()).with_database(first.database());
+    let mut handles: Vec<Arc<dyn LedgerStore>> = vec![Arc::new(first.clone())];
+    for _ in 0..3 {
+        handles.push(Arc::new(ClickHouseStore::connect(&config).await.unwrap()));
+    }
+    let outcome = tokio::spawn(conformance::writers_at_once_fold_to_a_full_read(handles)).await;
+    first.drop_database().await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_writers_at_once_fold_to_a_full_read() {
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    conformance::writers_at_once_fold_to_a_full_read(vec![Arc::clone(&store), Arc::clone(&store), Arc::clone(&store)]).await;
+}
+
 #[tokio::test]
 async fn clickhouse_unreachable_is_retryable() {
     // Port 9 (discard) is closed on test machines: the error must say "retry later".
@@ -138,7 +160,7 @@ async fn an_add_column_already_applied_is_skipped_when_its_migration_runs_again(
         .unwrap();
     let outcome = store.migrate().await;
     store.drop_database().await.unwrap();
-    assert_eq!(outcome.unwrap(), vec!["0005_line_accelerator".to_string(), "0006_close_fence".to_string(), "0007_policy_document".to_string(), "0008_registry_as_of".to_string(), "0009_programme".to_string(), "0010_completeness".to_string(), "0011_funding".to_string(), "0012_tlog".to_string()]);
+    assert_eq!(outcome.unwrap(), vec!["0005_line_accelerator".to_string(), "0006_close_fence".to_string(), "0007_policy_document".to_string(), "0008_registry_as_of".to_string(), "0009_programme".to_string(), "0010_completeness".to_string(), "0011_funding".to_string(), "0012_tlog".to_string(), "0013_line_changes".to_string()]);
 }
 
 /// Several writers (each its own connection, as separate processes would be) append at

@@ -9,7 +9,7 @@ use ahash::AHashMap;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use subsidy_core::{parse_record, step, Decision, Fingerprint, PolicyDocument, ReasonCode, Registry, Rejection, UsageRecord};
-use subsidy_store::{BusPosition, CopyRow, LineRow, RejectionRow, WriteBatch};
+use subsidy_store::{BusPosition, CopyRow, LineEffect, LineRow, RejectionRow, WriteBatch};
 
 /// When a batch is full or due.
 #[derive(Debug, Clone, Copy)]
@@ -122,7 +122,8 @@ fn text(bytes: Vec<u8>) -> String {
 /// Takes every copy through the step against what `standing` holds for its id (nothing
 /// for a first copy; the caller has brought in from the store every other line of the
 /// batch's ids), updating it as lines change, classifying with `registry` at
-/// `registry_position`. Of several lines of one record in a batch only the last is written.
+/// `registry_position`. Of several lines of one record in a batch only the last is written,
+/// with what stood before the batch as what it replaces.
 pub fn settle(parsed: Vec<Parsed>, standing: &mut StandingIndex, registry: &Registry, registry_position: u64, policy: &PolicyDocument) -> Settled {
     let mut out = Settled::default();
     out.write.copies.reserve(parsed.len());
@@ -138,6 +139,7 @@ pub fn settle(parsed: Vec<Parsed>, standing: &mut StandingIndex, registry: &Regi
             }
         };
         let current = standing.get(&record.record_id);
+        let prior = current.map(|k| k.effect.clone());
         let step = step(current.map(|k| &k.standing), &record, fingerprint, registry, &policy.set);
         // The copy a new line stands on: this one, unless a conflict kept the earlier representative.
         let kept_position = current.filter(|k| step.line.as_ref().is_some_and(|l| l.standing.fingerprint == k.standing.fingerprint)).map(|k| k.position);
@@ -146,7 +148,9 @@ pub fn settle(parsed: Vec<Parsed>, standing: &mut StandingIndex, registry: &Regi
         let Some(line) = step.line else { continue };
         let position = kept_position.unwrap_or(p.position);
         let row = LineRow::new(&record.record_id, &line, policy, position, line.standing.version(registry_position));
-        standing.keep(&record.record_id, Kept { standing: line.standing, position });
+        standing.keep(&record.record_id, Kept { standing: line.standing, position, effect: LineEffect::of(&row) });
+        // What the batch's line replaces is what stood before the batch's first line of the record.
+        out.write.priors.entry(record.record_id.clone()).or_insert(prior);
         lines.insert(record.record_id, row);
     }
     out.write.lines = lines.into_values().collect();

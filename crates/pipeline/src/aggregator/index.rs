@@ -15,7 +15,7 @@ use lru::LruCache;
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
 use subsidy_core::Standing;
-use subsidy_store::{BusPosition, LineRow};
+use subsidy_store::{BusPosition, LineEffect, LineRow};
 
 /// Filter size: 64 MiB.
 const FILTER_BITS: usize = 1 << 29;
@@ -26,19 +26,22 @@ const FILTER_DESIGN_IDS: usize = 40_000_000;
 /// it replaces is found in memory at 30,000 records a day.
 const RECENT_LINES: NonZeroUsize = NonZeroUsize::new(600_000).unwrap();
 
-/// What stands for a record, and where the copy it stands on arrived.
+/// What stands for a record, where the copy it stands on arrived, and what its line adds
+/// to the sums (what a line written over it replaces, for the store's change log).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kept {
     /// What stands.
     pub standing: Standing,
     /// The representing copy's bus position.
     pub position: BusPosition,
+    /// The standing line's effect.
+    pub effect: LineEffect,
 }
 
 impl Kept {
     /// What a stored line says stands.
     pub fn of(line: &LineRow) -> Kept {
-        Kept { standing: line.standing(), position: line.position }
+        Kept { standing: line.standing(), position: line.position, effect: LineEffect::of(line) }
     }
 }
 
@@ -118,6 +121,22 @@ impl StandingIndex {
     /// store is asked next time (the filter keeps the id, which costs only that lookup).
     pub fn forget(&mut self, id: &str) {
         self.recent.pop(id);
+    }
+
+    /// Notes lines written over what memory holds (a re-settlement): those held among the
+    /// recent lines now stand as written.
+    pub fn rewritten<'a>(&mut self, lines: impl IntoIterator<Item = &'a LineRow>) {
+        for l in lines {
+            if self.recent.contains(l.record_id.as_str()) {
+                self.recent.put(l.record_id.as_str().into(), Kept::of(l));
+            }
+        }
+    }
+
+    /// Forgets every recent line (lines were written that memory did not see): the store
+    /// is asked for each again.
+    pub fn forget_recent(&mut self) {
+        self.recent.clear();
     }
 
     /// Notes lines read from the store: each stands for its record.

@@ -367,6 +367,7 @@ impl<'a> Loop<'a> {
             .await?;
             if done.rewritten > 0 {
                 tracing::info!(lines = done.rewritten, changed = done.changed, document = self.policy.short(), "re-settled under the policy document");
+                self.index.forget_recent();
             }
             if done.behind == 0 {
                 return Ok(());
@@ -392,6 +393,7 @@ impl<'a> Loop<'a> {
         let policy = &self.policy;
         let batch = retrying(&agg.metrics, "re-settling lines after registry changes", &self.shutdown, || resettle::resettle(agg.store.as_ref(), registry, &marks, policy)).await?;
         self.note_held(&batch.lines);
+        self.index.rewritten(&batch.lines);
         let resettled = batch.lines.len() as u64;
         if resettled > 0 {
             tracing::info!(lines = resettled, "re-settled after registry changes");

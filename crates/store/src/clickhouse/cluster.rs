@@ -56,7 +56,7 @@ pub(crate) struct Cluster<'a> {
 /// How rows of a table are spread over the shards.
 fn sharding_key(table: &str) -> &'static str {
     match table {
-        "record_copies" | "ledger_lines" | "ledger_lines_by_user" => "cityHash64(record_id)",
+        "record_copies" | "ledger_lines" | "ledger_lines_by_user" | "line_changes" => "cityHash64(record_id)",
         "rejections" => "cityHash64(kafka_partition, kafka_offset)",
         _ => "0",
     }

@@ -7,6 +7,7 @@
 //! replayed write replaces; reads use `FINAL`. This module owns the SQL and
 //! the column mapping only: it holds no settlement rules.
 
+mod changes;
 mod close;
 mod completeness;
 mod cluster;
@@ -23,10 +24,11 @@ mod write;
 pub use cluster::ClusterError;
 pub use config::{ClickHouseConfig, ConfigError};
 
-use crate::{BusPosition, CloseFence, CloseRecord, LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, PolicyRecord, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
+use crate::{BusPosition, ChangeMark, Changes, LedgerBase, CloseFence, CloseRecord, LineSum, Closure, CopyRow, LedgerStore, LineRow, MonthSum, PolicyRecord, RegistryRows, ResettleMark, StoreError, StoreResult, WriteBatch};
 use ::clickhouse::{Client, Compression};
 use async_trait::async_trait;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use subsidy_core::{Affected, CreditCode, Period, Statement};
 
@@ -41,6 +43,8 @@ pub struct ClickHouseStore {
     /// Not bound to a database: creates and drops it.
     admin: Client,
     database: String,
+    /// This handle's stream of line writes (clones share it).
+    streams: Arc<changes::Streams>,
 }
 
 impl std::fmt::Debug for ClickHouseStore {
@@ -70,7 +74,7 @@ impl ClickHouseStore {
         if !config.password.is_empty() {
             base = base.with_password(config.password.as_str());
         }
-        Ok(ClickHouseStore { admin: base.clone(), client: base.with_database(config.database.as_str()), database: config.database.clone() })
+        Ok(ClickHouseStore { admin: base.clone(), client: base.with_database(config.database.as_str()), database: config.database.clone(), streams: Arc::new(changes::Streams::new()) })
     }
 
     /// Builds the store and checks that the server answers (`Unavailable` when it does not).
@@ -153,7 +157,7 @@ impl LedgerStore for ClickHouseStore {
     }
 
     async fn write_batch(&self, batch: &WriteBatch) -> StoreResult<()> {
-        write::write_batch(&self.client, batch).await
+        write::write_batch(&self.client, &self.streams, batch).await
     }
 
     async fn record_ids(&self, partitions: &[i32], each: &mut (dyn for<'s> FnMut(&'s str) + Send)) -> StoreResult<u64> {
@@ -174,6 +178,18 @@ impl LedgerStore for ClickHouseStore {
 
     async fn line_sums(&self) -> StoreResult<Vec<LineSum>> {
         deadline(read::line_sums(&self.client)).await
+    }
+
+    async fn ledger_base(&self) -> StoreResult<Option<LedgerBase>> {
+        deadline(changes::base(&self.client, &self.streams, None)).await
+    }
+
+    async fn ledger_base_at(&self, mark: &ChangeMark) -> StoreResult<Option<LedgerBase>> {
+        deadline(changes::base(&self.client, &self.streams, Some(mark))).await
+    }
+
+    async fn line_changes(&self, since: &ChangeMark, limit: usize) -> StoreResult<Option<Changes>> {
+        deadline(changes::after(&self.client, &self.streams, since, limit)).await
     }
 
     async fn months_with_lines(&self) -> StoreResult<Vec<Period>> {
@@ -238,6 +254,10 @@ impl LedgerStore for ClickHouseStore {
 
     async fn generation(&self) -> StoreResult<String> {
         deadline(read::generation(&self.client)).await
+    }
+
+    async fn parts_generation(&self) -> StoreResult<String> {
+        deadline(read::parts_generation(&self.client)).await
     }
 
     async fn registry(&self) -> StoreResult<RegistryRows> {

@@ -7,7 +7,7 @@
 
 use crate::codec::{credit_code, date_of_days, days, entity_kind, entry_day, entry_day_text, fingerprint, funded_target, line_reason, line_reason_text, payment_status, period, statement_kind};
 use crate::decimal::{exact_from_i128, exact_to_i128, ratio, ratio_to_i32, yuan, yuan_to_i64, EXACT_SCALE};
-use crate::{LineSum, BusPosition, CopyRow, LineRow, MonthSum, RejectionRow, ResettleMark, StoreResult};
+use crate::{LineChange, LineEffect, LineSum, BusPosition, CopyRow, LineRow, MonthSum, RejectionRow, ResettleMark, StoreResult};
 use ::clickhouse::Row;
 use chrono::{DateTime, TimeZone};
 use serde::{Deserialize, Serialize};
@@ -209,10 +209,49 @@ pub(super) struct LineOut<'a> {
     entity_entry: String,
     center_entry: String,
     contract_id: &'a str,
+    prior_state: u8,
+    prior_user_credit_code: &'a str,
+    prior_period: u32,
+    prior_reason: &'static str,
+    prior_policy_hash: &'a str,
+    prior_center_id: &'a str,
+    prior_usage_date: u16,
+    prior_paid_amount: i64,
+    prior_base: i64,
+    prior_contribution: i128,
+    change_stream: &'a str,
+    change_seq: u64,
+}
+
+/// Where a write stands in the change log: its writer's stream and its place there.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Stamp<'a> {
+    pub(super) stream: &'a str,
+    pub(super) seq: u64,
 }
 
 impl<'a> LineOut<'a> {
-    pub(super) fn encode(l: &'a LineRow) -> StoreResult<Self> {
+    /// The row of `l`, logged as replacing `prior` (`None`: the record's first line).
+    pub(super) fn encode(l: &'a LineRow, prior: Option<&'a LineEffect>, stamp: Stamp<'a>) -> StoreResult<Self> {
+        let mut out = Self::line(l)?;
+        out.change_stream = stamp.stream;
+        out.change_seq = stamp.seq;
+        if let Some(p) = prior {
+            out.prior_state = 1;
+            out.prior_user_credit_code = p.user_credit_code.as_str();
+            out.prior_period = p.period.as_yyyymm();
+            out.prior_reason = line_reason_text(p.reason);
+            out.prior_policy_hash = &p.policy_hash;
+            out.prior_center_id = &p.center_id;
+            out.prior_usage_date = days(p.usage_date)?;
+            out.prior_paid_amount = yuan_to_i64(p.paid_amount, "prior paid_amount")?;
+            out.prior_base = yuan_to_i64(p.base, "prior base")?;
+            out.prior_contribution = exact_to_i128(p.contribution, "prior contribution")?;
+        }
+        Ok(out)
+    }
+
+    fn line(l: &'a LineRow) -> StoreResult<Self> {
         Ok(LineOut {
             record_id: &l.record_id,
             revision: l.revision,
@@ -238,7 +277,83 @@ impl<'a> LineOut<'a> {
             entity_entry: entry_day_text(l.entity_entry),
             center_entry: entry_day_text(l.center_entry),
             contract_id: l.contract_id.as_deref().unwrap_or(""),
+            prior_state: 0,
+            prior_user_credit_code: "",
+            prior_period: 0,
+            prior_reason: "",
+            prior_policy_hash: "",
+            prior_center_id: "",
+            prior_usage_date: 0,
+            prior_paid_amount: 0,
+            prior_base: 0,
+            prior_contribution: 0,
+            change_stream: "",
+            change_seq: 0,
         })
+    }
+}
+
+/// One row of `line_changes`: a line as written, with what it replaced.
+#[derive(Debug, Row, Deserialize)]
+pub(super) struct ChangeIn {
+    pub(super) change_stream: String,
+    pub(super) change_seq: u64,
+    pub(super) record_id: String,
+    prior_state: u8,
+    prior_user_credit_code: String,
+    prior_period: u32,
+    prior_reason: String,
+    prior_policy_hash: String,
+    prior_center_id: String,
+    prior_usage_date: u16,
+    prior_paid_amount: i64,
+    prior_base: i64,
+    prior_contribution: i128,
+    user_credit_code: String,
+    period: u32,
+    reason: String,
+    policy_hash: String,
+    center_id: String,
+    usage_date: u16,
+    paid_amount: i64,
+    base: i64,
+    contribution: i128,
+}
+
+/// The columns of [`ChangeIn`], in its order.
+pub(super) const CHANGE_COLUMNS: &str = "change_stream, change_seq, record_id, prior_state, prior_user_credit_code, prior_period, prior_reason, \
+     prior_policy_hash, prior_center_id, prior_usage_date, prior_paid_amount, prior_base, prior_contribution, user_credit_code, period, \
+     reason, policy_hash, center_id, usage_date, paid_amount, base, contribution";
+
+impl ChangeIn {
+    pub(super) fn decode(self) -> StoreResult<LineChange> {
+        let prior = if self.prior_state == 0 {
+            None
+        } else {
+            Some(LineEffect {
+                user_credit_code: credit_code(&self.prior_user_credit_code)?,
+                period: period(self.prior_period)?,
+                reason: line_reason(&self.prior_reason)?,
+                policy_hash: self.prior_policy_hash,
+                center_id: self.prior_center_id,
+                usage_date: date_of_days(self.prior_usage_date),
+                paid_amount: yuan(from_scaled_i64(self.prior_paid_amount)),
+                base: yuan(from_scaled_i64(self.prior_base)),
+                contribution: exact_from_i128(self.prior_contribution, EXACT_SCALE, "prior contribution")?,
+            })
+        };
+        let new = LineEffect {
+            user_credit_code: credit_code(&self.user_credit_code)?,
+            period: period(self.period)?,
+            reason: line_reason(&self.reason)?,
+            policy_hash: self.policy_hash,
+            center_id: self.center_id,
+            usage_date: date_of_days(self.usage_date),
+            paid_amount: yuan(from_scaled_i64(self.paid_amount)),
+            base: yuan(from_scaled_i64(self.base)),
+            contribution: exact_from_i128(self.contribution, EXACT_SCALE, "contribution")?,
+        };
+        Ok(LineChange { record_id: self.record_id, prior, new: Some(new) })
     }
 }
 

@@ -25,6 +25,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0010_completeness", include_str!("../../../../schemas/clickhouse/0010_completeness.sql")),
     ("0011_funding", include_str!("../../../../schemas/clickhouse/0011_funding.sql")),
     ("0012_tlog", include_str!("../../../../schemas/clickhouse/0012_tlog.sql")),
+    ("0013_line_changes", include_str!("../../../../schemas/clickhouse/0013_line_changes.sql")),
 ];
 
 /// The bookkeeping table itself, created before anything else.
@@ -173,7 +174,7 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(ids, sorted);
         let all: Vec<String> = MIGRATIONS.iter().flat_map(|(_, sql)| statements(sql)).collect();
-        assert_eq!(all.len(), 29);
+        assert_eq!(all.len(), 43);
         for s in &all {
             let creates = s.starts_with("CREATE TABLE IF NOT EXISTS") || s.starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS");
             assert!(creates || added_column(s).is_some(), "{s}");

@@ -9,8 +9,9 @@
 //! are acknowledged.
 
 use super::error::map_error;
-use super::rows::{CenterRow, ClaimRow, CopyOut, EntityRow, FundedRow, LineOut, MarkRow, RejectionOut};
-use crate::{LineRow, StoreResult, WriteBatch};
+use super::changes::{content_of, Streams};
+use super::rows::{CenterRow, ClaimRow, CopyOut, EntityRow, FundedRow, LineOut, MarkRow, RejectionOut, Stamp};
+use crate::{LineEffect, LineRow, StoreResult, WriteBatch};
 use ::clickhouse::{Client, Row, RowWrite};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -33,10 +34,10 @@ pub(super) async fn insert_rows<R: Row + RowWrite>(client: &Client, table: &str,
     insert.end().await.map_err(map_error)
 }
 
-/// Writes every row of a batch.
-pub(super) async fn write_batch(client: &Client, batch: &WriteBatch) -> StoreResult<()> {
+/// Writes every row of a batch. The lines go in one insert, stamped with this handle's
+/// stream and the write's place there, each with the effect of the line it replaces.
+pub(super) async fn write_batch(client: &Client, streams: &Streams, batch: &WriteBatch) -> StoreResult<()> {
     let copies: Vec<_> = batch.copies.iter().map(CopyOut::encode).collect();
-    let lines = standing_lines(client, &batch.lines).await?.into_iter().map(LineOut::encode).collect::<StoreResult<Vec<_>>>()?;
     let rejections: Vec<_> = batch.rejections.iter().map(RejectionOut::encode).collect();
     let marks: Vec<_> = batch.marks.iter().map(MarkRow::encode).collect();
     let registry = batch.registry.as_ref();
@@ -44,24 +45,47 @@ pub(super) async fn write_batch(client: &Client, batch: &WriteBatch) -> StoreRes
     let centers: Vec<_> = registry.map(|r| r.centers.iter().map(|c| CenterRow::encode(c, r.version)).collect()).unwrap_or_default();
     let funded: Vec<_> = registry.map(|r| r.funded.iter().map(|f| FundedRow::encode(f, r.version)).collect()).unwrap_or_default();
     let claims: Vec<_> = registry.map(|r| r.claims.iter().map(|c| ClaimRow::encode(c, r.version)).collect()).unwrap_or_default();
-    tokio::try_join!(
+    let _turn = streams.turn().await;
+    let lines = standing_lines(client, &batch.lines, &batch.priors).await?;
+    let content = content_of(lines.iter().map(|(l, _)| *l));
+    let place = if lines.is_empty() { 0 } else { streams.place(content) };
+    let stamp = Stamp { stream: streams.name(), seq: place };
+    let rows = lines.iter().map(|(l, prior)| LineOut::encode(l, prior.as_ref(), stamp)).collect::<StoreResult<Vec<_>>>()?;
+    if !rows.is_empty() {
+        streams.register(client).await?;
+    }
+    let written = tokio::try_join!(
         insert_rows::<CopyOut<'_>>(client, "record_copies", &copies),
-        insert_rows::<LineOut<'_>>(client, "ledger_lines", &lines),
+        insert_lines(client, &rows),
         insert_rows::<RejectionOut<'_>>(client, "rejections", &rejections),
         insert_rows::<EntityRow>(client, "registry_entity_entries", &entities),
         insert_rows::<CenterRow>(client, "registry_center_entries", &centers),
         insert_rows::<FundedRow>(client, "funded_elsewhere", &funded),
         insert_rows::<ClaimRow>(client, "supplier_claims", &claims),
-    )?;
+    );
+    if !rows.is_empty() {
+        streams.ended(content, place, written.is_ok());
+    }
+    written?;
     insert_rows::<MarkRow>(client, "resettle_marks", &marks).await
 }
 
-/// The lines of a batch to write, in batch order: of one record's lines in the batch, the one
-/// [`subsidy_core::line_order`] puts first; and a conflicted line only if it [`replaces`] the line stored for
-/// its record. Only a conflicted revision has lines of an equal version with other fingerprints
-/// (the conflict flag is part of the version; any other revision stands on its first copy),
-/// so only those need the stored line read.
-async fn standing_lines<'a>(client: &Client, lines: &'a [LineRow]) -> StoreResult<Vec<&'a LineRow>> {
+/// Most rows of one block: a write's lines go in as one block, visible whole (see [`super::changes`]).
+const ONE_BLOCK: &str = "100000000";
+
+/// Inserts the lines as one block.
+async fn insert_lines(client: &Client, rows: &[LineOut<'_>]) -> StoreResult<()> {
+    let client = client.clone().with_setting("max_insert_block_size", ONE_BLOCK);
+    insert_rows::<LineOut<'_>>(&client, "ledger_lines", rows).await
+}
+
+/// The lines of a batch to write, in batch order, each with what it replaces: of one
+/// record's lines in the batch, the one [`subsidy_core::line_order`] puts first. A line whose
+/// prior the writer gave is written with it, unless it is conflicted; the stored line of
+/// every other is read, and the line written only if it [`replaces`] it. (Only a conflicted
+/// revision has lines of an equal version with other fingerprints: the conflict flag is part
+/// of the version, and any other revision stands on its first copy.)
+async fn standing_lines<'a>(client: &Client, lines: &'a [LineRow], priors: &HashMap<String, Option<LineEffect>>) -> StoreResult<Vec<(&'a LineRow, Option<LineEffect>)>> {
     let mut best: HashMap<&str, usize> = HashMap::with_capacity(lines.len());
     for (i, l) in lines.iter().enumerate() {
         match best.get(l.record_id.as_str()) {
@@ -71,9 +95,21 @@ async fn standing_lines<'a>(client: &Client, lines: &'a [LineRow]) -> StoreResul
             }
         }
     }
-    let kept = lines.iter().enumerate().filter(|(i, l)| best.get(l.record_id.as_str()) == Some(i)).map(|(_, l)| l);
-    let conflicted: Vec<String> = kept.clone().filter(|l| l.conflict).map(|l| l.record_id.clone()).collect();
+    let kept: Vec<&LineRow> = lines.iter().enumerate().filter(|(i, l)| best.get(l.record_id.as_str()) == Some(i)).map(|(_, l)| l).collect();
+    let unknown: Vec<String> = kept.iter().filter(|l| l.conflict || !priors.contains_key(&l.record_id)).map(|l| l.record_id.clone()).collect();
     let stored: HashMap<String, LineRow> =
-        if conflicted.is_empty() { HashMap::new() } else { super::read::lines_of(client, &conflicted).await?.into_iter().map(|l| (l.record_id.clone(), l)).collect() };
-    Ok(kept.filter(|l| stored.get(&l.record_id).is_none_or(|s| replaces(&l.rank(), &s.rank()))).collect())
+        if unknown.is_empty() { HashMap::new() } else { super::read::lines_of(client, &unknown).await?.into_iter().map(|l| (l.record_id.clone(), l)).collect() };
+    let mut out = Vec::with_capacity(kept.len());
+    for l in kept {
+        if l.conflict || !priors.contains_key(&l.record_id) {
+            match stored.get(&l.record_id) {
+                Some(s) if !replaces(&l.rank(), &s.rank()) => {}
+                Some(s) => out.push((l, Some(LineEffect::of(s)))),
+                None => out.push((l, None)),
+            }
+        } else {
+            out.push((l, priors.get(&l.record_id).cloned().flatten()));
+        }
+    }
+    Ok(out)
 }

@@ -129,3 +129,60 @@ pub async fn a_replayed_batch_moves_no_sum(store: &dyn LedgerStore) {
     assert_eq!(sums, before, "a replay folds to nothing");
     assert!(changes.changes.iter().all(|c| c.users().count() == 0), "a replay moves no user: {changes:?}");
 }
+
+/// One writer's history: random lines of its own records (as a member owns its partitions'),
+/// each written only when it replaces what stands, with what it replaces when `priors`.
+async fn write_history(store: std::sync::Arc<dyn LedgerStore>, writer: u64, priors: bool) {
+    let mut rng = Rng(0x5eed_0100 + writer);
+    let mut offset = 0;
+    let mut standing: std::collections::HashMap<String, LineRow> = std::collections::HashMap::new();
+    for _ in 0..25 {
+        let mut batch = WriteBatch::default();
+        let mut lines: std::collections::BTreeMap<String, LineRow> = std::collections::BTreeMap::new();
+        for _ in 0..1 + rng.below(6) {
+            let mut l = random_line(&mut rng, &mut offset);
+            l.record_id = format!("w{writer}-{}", l.record_id);
+            let beats = |old: Option<&LineRow>| old.is_none_or(|o| subsidy_core::replaces(&l.rank(), &o.rank()));
+            if beats(lines.get(&l.record_id).or(standing.get(&l.record_id))) {
+                lines.insert(l.record_id.clone(), l);
+            }
+        }
+        for (id, l) in lines {
+            if priors {
+                batch.priors.insert(id.clone(), standing.get(&id).map(subsidy_store::LineEffect::of));
+            }
+            batch.copies.push(copy_for(&l));
+            batch.lines.push(l.clone());
+            standing.insert(id, l);
+        }
+        store.write_batch(&batch).await.unwrap();
+    }
+}
+
+/// Several writers at once (separate handles, as separate processes; some giving what each
+/// line replaces, some not) while a reader folds: at every point the fold equals a base
+/// read at its mark, taken while the writers go on (so it puts back what they wrote after
+/// the mark), and once the writers stop, a full read.
+pub async fn writers_at_once_fold_to_a_full_read(handles: Vec<std::sync::Arc<dyn LedgerStore>>) {
+    let reader = std::sync::Arc::clone(&handles[0]);
+    ready(reader.as_ref()).await;
+    let Some(base) = reader.ledger_base().await.unwrap() else { return };
+    let writers: Vec<_> = handles.into_iter().enumerate().map(|(w, h)| tokio::spawn(write_history(h, w as u64, w % 2 == 1))).collect();
+    let (mut sums, mut mark) = (base.sums, base.mark);
+    let mut checked = 0;
+    while writers.iter().any(|w| !w.is_finished()) {
+        mark = fold(reader.as_ref(), &mut sums, mark).await;
+        if let Some(at) = reader.ledger_base_at(&mark).await.unwrap() {
+            assert_eq!(at.sums.differing_keys(&sums), 0, "a base read at the fold's mark equals the fold");
+            checked += 1;
+        }
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    mark = fold(reader.as_ref(), &mut sums, mark).await;
+    assert_equal(reader.as_ref(), &sums, 999).await;
+    let last = reader.ledger_base().await.unwrap().unwrap();
+    assert_eq!((last.sums, last.mark), (sums, mark), "the last base read is the fold");
+    assert!(checked > 0, "the fold was checked against a base read while the writers wrote");
+}

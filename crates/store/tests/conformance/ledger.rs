@@ -10,7 +10,7 @@ pub async fn migrate_is_idempotent(store: &dyn LedgerStore) {
     assert_eq!(first[..3], ["0001_ledger".to_string(), "0002_statements".to_string(), "0003_registry".to_string()]);
     let rest: Vec<&str> = first[3..].iter().map(String::as_str).collect();
     let sqlite = ["0004_line_accelerator", "0005_close_fence", "0007_policy_document", "0008_registry_as_of", "0009_programme", "0010_completeness", "0011_funding", "0012_tlog", "0013_line_changes"];
-    let clickhouse = ["0004_lines_by_user", "0005_line_accelerator", "0006_close_fence", "0007_policy_document", "0008_registry_as_of", "0009_programme", "0010_completeness", "0011_funding", "0012_tlog"];
+    let clickhouse = ["0004_lines_by_user", "0005_line_accelerator", "0006_close_fence", "0007_policy_document", "0008_registry_as_of", "0009_programme", "0010_completeness", "0011_funding", "0012_tlog", "0013_line_changes"];
     assert!(rest == sqlite || rest == clickhouse, "only ClickHouse adds its by-user index: {first:?}");
     assert!(store.migrate().await.unwrap().is_empty(), "second migrate applies nothing");
     store.ping().await.unwrap();
