@@ -1,7 +1,8 @@
 //! The aggregator against the real broker and the real ClickHouse: `export`
 //! equals `recompute` over the same records, byte for byte — through SIGKILLs
 //! at random points, a full redelivery, and two members sharing the topic
-//! while one dies.
+//! while one dies; and the ledger's change log, folded from its start, equals
+//! the lines summed whole after each.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,6 +20,26 @@ const TOKEN: &str = "test-token";
 /// Eligible records in the ledger so far.
 async fn settled_records(store: &subsidy_store::ClickHouseStore) -> u64 {
     store.line_sums().await.map(|s| s.iter().filter(|a| a.reason.is_none()).map(|a| a.records).sum()).unwrap_or(0)
+}
+
+/// The ledger's change log folded from its start equals the lines summed whole: what the
+/// aggregator said each line replaced held (through kills, redeliveries, a member's death).
+async fn assert_log_folds_to_the_lines(store: &subsidy_store::ClickHouseStore, what: &str) {
+    let (mut sums, mut mark) = (subsidy_store::LedgerSums::default(), subsidy_store::ChangeMark::default());
+    loop {
+        let changes = store.line_changes(&mark, 100_000).await.unwrap().expect("ClickHouse keeps a change log");
+        for c in &changes.changes {
+            sums.apply(c).unwrap();
+        }
+        mark = changes.mark;
+        if !changes.more {
+            break;
+        }
+    }
+    let whole = store.ledger_base().await.unwrap().expect("a base read");
+    assert_eq!(whole.mark, mark, "{what}: nothing is written any more");
+    assert_eq!(sums.differing_keys(&whole.sums), 0, "{what}: the folded log differs from the lines summed whole");
+    assert!(!sums.is_negative() && sums.keys() > 0, "{what}: a fold of a real ledger");
 }
 
 /// Serves a generated data set, collects it into fresh topics and writes the files for `recompute`.
@@ -66,10 +87,12 @@ async fn export_equals_recompute_through_kills_and_redelivery() {
     let stderr = spawn_aggregate(&prefix, &db, &g1, &["--exit-when-idle-secs", "4", "--session-timeout-ms", "6000", "--max-poll-interval-ms", "15000"]).finish();
     assert!(stderr.contains("aggregate: "), "{stderr}");
     assert_same(&export(&db, dir.path()), &expected, "after kills");
+    assert_log_folds_to_the_lines(&store, "after kills").await;
 
     // A whole redelivery (a new group reads everything again) changes nothing.
     spawn_aggregate(&prefix, &db, &g2, &["--exit-when-idle-secs", "4", "--batch-rows", "3000"]).finish();
     assert_same(&export(&db, dir.path()), &expected, "after a redelivery");
+    assert_log_folds_to_the_lines(&store, "after a redelivery").await;
     store.drop_database().await.unwrap();
 }
 
@@ -105,6 +128,7 @@ async fn two_members_share_the_topic_and_one_dies() {
     // It ended up owning every partition (the topic has 8).
     assert!(assigned.last().is_some_and(|l| l.contains("=8")), "the survivor did not take over every partition: {assigned:?}");
     assert_same(&export(&db, dir.path()), &expected, "after a member died");
+    assert_log_folds_to_the_lines(&store, "after a member died").await;
     store.drop_database().await.unwrap();
 }
 

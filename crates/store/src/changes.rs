@@ -124,6 +124,11 @@ struct Tally {
 }
 
 impl Tally {
+    /// No lines and no amounts: what a key whose lines all left holds.
+    fn is_empty(&self) -> bool {
+        self.records == 0 && self.paid.is_zero() && self.base.is_zero() && self.contribution.is_zero()
+    }
+
     fn add(&mut self, e: &LineEffect, sign: i64) -> StoreResult<()> {
         let signed = |v: Decimal| if sign < 0 { -v } else { v };
         self.records += sign;
@@ -220,7 +225,7 @@ impl LedgerSums {
         let key = (e.period, e.reason, e.policy_hash.clone());
         let tally = user.entry(key.clone()).or_default();
         tally.add(e, sign)?;
-        if tally.records == 0 {
+        if tally.is_empty() {
             user.remove(&key);
             if user.is_empty() {
                 self.users.remove(&e.user_credit_code);
@@ -235,7 +240,10 @@ impl LedgerSums {
         let figures = month.entry(day.clone()).or_insert((0, Decimal::ZERO));
         figures.0 += sign;
         figures.1 = checked(figures.1, if sign < 0 { -e.paid_amount } else { e.paid_amount }, "paid_amount")?;
-        if figures.0 == 0 {
+        // Changes of several writers are folded in their streams' order, not the order they
+        // happened in, so a key may pass through no lines with amounts left: only a key
+        // with nothing left goes.
+        if figures.0 == 0 && figures.1.is_zero() {
             month.remove(&day);
             if month.is_empty() {
                 self.days.remove(&e.period);
@@ -345,6 +353,26 @@ mod tests {
         sums.apply(&LineChange { record_id: "r".into(), prior: Some(b), new: None }).unwrap();
         assert_eq!(sums, LedgerSums::default());
         assert!(sums.line_sums().is_empty() && sums.months().is_empty());
+    }
+
+    #[test]
+    fn changes_of_two_writers_fold_to_the_same_sums_in_either_order() {
+        // One line stands under the key; a second record's line is written by one writer (d)
+        // and replaced by another (s), whose stream is folded first.
+        let (a, d, s) = (effect(1, None, "10.00"), effect(1, None, "4.00"), effect(2, None, "7.00"));
+        let first = LineChange { record_id: "r2".into(), prior: None, new: Some(d.clone()) };
+        let then = LineChange { record_id: "r2".into(), prior: Some(d), new: Some(s.clone()) };
+        let mut expected = LedgerSums::default();
+        expected.add(&a).unwrap();
+        expected.add(&s).unwrap();
+        for order in [[&first, &then], [&then, &first]] {
+            let mut sums = LedgerSums::default();
+            sums.add(&a).unwrap();
+            for c in order {
+                sums.apply(c).unwrap();
+            }
+            assert_eq!(sums, expected, "the key passed through no lines with amounts left, and kept them");
+        }
     }
 
     #[test]
