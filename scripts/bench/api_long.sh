@@ -15,7 +15,8 @@
 # p99, the book refreshes serve logged while the pipeline wrote (count,
 # median, p99, max) and serve's peak RSS.
 #
-# Env: BENCH_DB, BENCH_LEDGER_LINES (50000000), BENCH_DURATION (30s), BENCH_BIN.
+# Env: BENCH_DB, BENCH_LEDGER_LINES (50000000), BENCH_DURATION (30s), BENCH_BIN,
+# BENCH_CLOSE_MONTHS (the months of 2025 to close first, "01 02 03 04 05 06"; "" for none).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
@@ -56,7 +57,7 @@ while (( have < TARGET )); do
     echo "  copy $k: $have lines"
     k=$((k + 1))
 done
-for m in 01 02 03 04 05 06; do "$BIN" close --period "2025-$m" "${store[@]}" 2>&1 | grep '^close:' || true; done
+for m in ${BENCH_CLOSE_MONTHS-01 02 03 04 05 06}; do "$BIN" close --period "2025-$m" "${store[@]}" 2>&1 | grep '^close:' || true; done
 
 token_out=$("$BIN" token new --role bureau 2>/dev/null)
 TOKEN=$(head -n 1 <<<"$token_out")
