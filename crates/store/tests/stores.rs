@@ -125,6 +125,26 @@ async fn clickhouse_writers_at_once_fold_to_a_full_read() {
     }
 }
 
+/// A line inserted by hand (no stamp) is summed by a base read, and does not stop it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_a_line_inserted_without_a_stamp_is_summed_from_the_lines() {
+    let store = fresh_clickhouse("unstamped").await;
+    store.migrate().await.unwrap();
+    let u = conformance::code(71);
+    store.write_batch(&conformance::batch_of(vec![conformance::line("stamped", 1, u, "2025-09", conformance::pos(0, 1), "10.00", "3.60")])).await.unwrap();
+    let raw = ::clickhouse::Client::default().with_url(clickhouse_url()).with_database(store.database()).with_validation(false);
+    raw.query("INSERT INTO ledger_lines (record_id, user_credit_code, period, usage_date, center_id, paid_amount, base, contribution, version) SELECT concat('hand-', record_id), user_credit_code, period, usage_date, center_id, paid_amount, base, contribution, version FROM ledger_lines")
+        .execute()
+        .await
+        .unwrap();
+    let outcome = store.ledger_base().await;
+    let sums = store.line_sums().await;
+    store.drop_database().await.unwrap();
+    let base = outcome.unwrap().unwrap();
+    assert_eq!(base.sums.line_sums(), sums.unwrap(), "both lines, the stamped and the hand-inserted");
+    assert_eq!(base.sums.line_sums().iter().map(|s| s.records).sum::<u64>(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_writers_at_once_fold_to_a_full_read() {
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open_in_memory().unwrap());

@@ -193,9 +193,11 @@ pub(super) async fn after(client: &Client, streams_of: &Streams, since: &ChangeM
     Ok(Some(Changes { changes, mark, more }))
 }
 
-/// How far each stream's writes are visible now.
+/// How far each stream's writes are visible now. Lines inserted without a stamp (by hand,
+/// or copied with stream '') are no stream's: a base read sums them from the lines.
 async fn visible_mark(client: &Client) -> StoreResult<ChangeMark> {
-    let rows: Vec<(String, u64)> = client.query("SELECT change_stream, max(change_seq) FROM line_changes GROUP BY change_stream").fetch_all().await.map_err(map_error)?;
+    let rows: Vec<(String, u64)> =
+        client.query("SELECT change_stream, max(change_seq) FROM line_changes WHERE change_stream != '' GROUP BY change_stream").fetch_all().await.map_err(map_error)?;
     let mut mark = ChangeMark::default();
     for (stream, seq) in rows {
         mark.0.insert(checked_stream(&stream)?.to_string(), seq);
