@@ -300,15 +300,13 @@ pub(super) struct ChangeIn {
     pub(super) change_seq: u64,
     pub(super) record_id: String,
     prior_state: u8,
-    prior_user_credit_code: String,
-    prior_period: u32,
-    prior_reason: String,
-    prior_policy_hash: String,
-    prior_center_id: String,
-    prior_usage_date: u16,
-    prior_paid_amount: i64,
-    prior_base: i64,
-    prior_contribution: i128,
+    prior: EffectIn,
+    new: EffectIn,
+}
+
+/// A line's effect as `line_changes` holds it (the prior's and the new line's columns alike).
+#[derive(Debug, Row, Deserialize)]
+struct EffectIn {
     user_credit_code: String,
     period: u32,
     reason: String,
@@ -320,29 +318,9 @@ pub(super) struct ChangeIn {
     contribution: i128,
 }
 
-/// The columns of [`ChangeIn`], in its order.
-pub(super) const CHANGE_COLUMNS: &str = "change_stream, change_seq, record_id, prior_state, prior_user_credit_code, prior_period, prior_reason, \
-     prior_policy_hash, prior_center_id, prior_usage_date, prior_paid_amount, prior_base, prior_contribution, user_credit_code, period, \
-     reason, policy_hash, center_id, usage_date, paid_amount, base, contribution";
-
-impl ChangeIn {
-    pub(super) fn decode(self) -> StoreResult<LineChange> {
-        let prior = if self.prior_state == 0 {
-            None
-        } else {
-            Some(LineEffect {
-                user_credit_code: credit_code(&self.prior_user_credit_code)?,
-                period: period(self.prior_period)?,
-                reason: line_reason(&self.prior_reason)?,
-                policy_hash: self.prior_policy_hash,
-                center_id: self.prior_center_id,
-                usage_date: date_of_days(self.prior_usage_date),
-                paid_amount: yuan(from_scaled_i64(self.prior_paid_amount)),
-                base: yuan(from_scaled_i64(self.prior_base)),
-                contribution: exact_from_i128(self.prior_contribution, EXACT_SCALE, "prior contribution")?,
-            })
-        };
-        let new = LineEffect {
+impl EffectIn {
+    fn decode(self) -> StoreResult<LineEffect> {
+        Ok(LineEffect {
             user_credit_code: credit_code(&self.user_credit_code)?,
             period: period(self.period)?,
             reason: line_reason(&self.reason)?,
@@ -352,8 +330,19 @@ impl ChangeIn {
             paid_amount: yuan(from_scaled_i64(self.paid_amount)),
             base: yuan(from_scaled_i64(self.base)),
             contribution: exact_from_i128(self.contribution, EXACT_SCALE, "contribution")?,
-        };
-        Ok(LineChange { record_id: self.record_id, prior, new: Some(new) })
+        })
+    }
+}
+
+/// The columns of [`ChangeIn`], in its order.
+pub(super) const CHANGE_COLUMNS: &str = "change_stream, change_seq, record_id, prior_state, prior_user_credit_code, prior_period, prior_reason, \
+     prior_policy_hash, prior_center_id, prior_usage_date, prior_paid_amount, prior_base, prior_contribution, user_credit_code, period, \
+     reason, policy_hash, center_id, usage_date, paid_amount, base, contribution";
+
+impl ChangeIn {
+    pub(super) fn decode(self) -> StoreResult<LineChange> {
+        let prior = if self.prior_state == 0 { None } else { Some(self.prior.decode()?) };
+        Ok(LineChange { record_id: self.record_id, prior, new: Some(self.new.decode()?) })
     }
 }
 
