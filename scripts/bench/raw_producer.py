@@ -67,12 +67,17 @@ def main():
     for key, value in lines:
         send(p, topic, key, value, on_delivery)
         p.poll(0)
-    p.flush(120)
+    finish(p, failed, len(lines), started, 120)
+
+
+def finish(p, failed, n, started, flush_secs):
+    """Waits for every delivery; exits 1 on a failed one, else prints records and records/s as JSON."""
+    p.flush(flush_secs)
     elapsed = time.perf_counter() - started
     if failed:
         print(f"{len(failed)} deliveries failed: {failed[0]}", file=sys.stderr)
         sys.exit(1)
-    print(json.dumps({"records": len(lines), "seconds": elapsed, "records_per_s": len(lines) / elapsed}))
+    print(json.dumps({"records": n, "seconds": elapsed, "records_per_s": n / elapsed}))
 
 
 if __name__ == "__main__":

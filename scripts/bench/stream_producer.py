@@ -5,12 +5,11 @@ records produced and records/s as JSON.
 
 usage: stream_producer.py BROKERS TOPIC RECORDS.jsonl
 """
-import json
 import re
 import sys
 import time
 
-from raw_producer import producer, send
+from raw_producer import finish, producer, send
 
 RECORD_ID = re.compile(rb'"record_id":"([^"]*)"')
 
@@ -30,12 +29,7 @@ def main():
             n += 1
             if n % 1000 == 0:
                 p.poll(0)
-    p.flush(600)
-    elapsed = time.perf_counter() - started
-    if failed:
-        print(f"{len(failed)} deliveries failed: {failed[0]}", file=sys.stderr)
-        sys.exit(1)
-    print(json.dumps({"records": n, "seconds": elapsed, "records_per_s": n / elapsed}))
+    finish(p, failed, n, started, 600)
 
 
 if __name__ == "__main__":
