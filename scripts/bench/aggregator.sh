@@ -105,11 +105,9 @@ WORK="$(mktemp -d)"
 SIM_PID=""
 BROKER_PORT=""
 DATABASES=()
-free_port() { local p; for _ in $(seq 50); do p=$((20000 + RANDOM % 20000)); (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; return 1; }
 # A throwaway broker: the same tansu binary and sqlite engine, its own state directory and port.
-ENGINE=sqlite
-[ "$BROKER_MODE" != memory ] || ENGINE=memory://tansu/
-private_broker() { SUBSIDY_STATE_DIR="$WORK/state" SUBSIDY_KAFKA_PORT="$BROKER_PORT" SUBSIDY_KAFKA_STORAGE=$ENGINE bash deploy/dev/services.sh "$@"; }
+BROKER_ENGINE=sqlite
+[ "$BROKER_MODE" != memory ] || BROKER_ENGINE=memory://tansu/
 chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" "$@"; }
 cleanup() {
     [ -z "$SIM_PID" ] || kill "$SIM_PID" 2>/dev/null || true

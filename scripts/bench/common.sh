@@ -16,9 +16,13 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # A free TCP port on 127.0.0.1.
 free_port() { local p; for _ in $(seq 50); do p=$((20000 + RANDOM % 20000)); (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; return 1; }
 
-# deploy/dev/services.sh for a throwaway tansu on its memory engine, state in
-# $WORK/state, port $BROKER_PORT.
-private_broker() { SUBSIDY_STATE_DIR="$WORK/state" SUBSIDY_KAFKA_PORT="$BROKER_PORT" SUBSIDY_KAFKA_STORAGE=memory://tansu/ bash deploy/dev/services.sh "$@"; }
+# deploy/dev/services.sh for a throwaway tansu, state in $WORK/state, port
+# $BROKER_PORT, on the engine BROKER_ENGINE (default memory://tansu/, which
+# loses records when a fetch starts inside a produced batch: only for a topic
+# written whole before it is read; `sqlite` for one read while it is written).
+# A throwaway broker measures the run, not what earlier runs left on the
+# shared one.
+private_broker() { SUBSIDY_STATE_DIR="$WORK/state" SUBSIDY_KAFKA_PORT="$BROKER_PORT" SUBSIDY_KAFKA_STORAGE="${BROKER_ENGINE:-memory://tansu/}" bash deploy/dev/services.sh "$@"; }
 
 # Starts a throwaway broker, serves the data set in $WORK/data with the
 # simulator and collects it into topics PREFIX.records, .entities, .centers

@@ -7,7 +7,7 @@
 # Steps: the simulator writes RATE × (SECONDS + 15) record lines for 20,000
 # entities (no malformed lines; duplicates and revisions as usual) and serves
 # them releasing RATE lines a second; `collect` polls it every
-# BENCH_POLL_MS into the development broker (fresh topics), one `aggregate`
+# BENCH_POLL_MS into a throwaway tansu on its sqlite engine, one `aggregate`
 # writes a fresh ClickHouse database, and `serve` answers the API. The probe
 # (freshness_probe.py) samples 10 record lines a second after a 10 s
 # warm-up and times each from its release to `GET /v1/records/{id}` showing
@@ -16,7 +16,8 @@
 #
 # Env: BENCH_BIN (a built subsidy-meter; default: build the release one),
 #      BENCH_POLL_MS (collector poll interval, 1000), BENCH_LINGER_MS
-#      (aggregator batch linger, 200), BENCH_OUT (keep the logs there).
+#      (aggregator batch linger, 200), BENCH_SAMPLES (probe samples a second, 10),
+#      BENCH_OUT (keep the logs there).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
@@ -26,10 +27,10 @@ SECONDS_SAMPLED="${2:-60}"
 WARMUP=10
 POLL_MS="${BENCH_POLL_MS:-1000}"
 LINGER_MS="${BENCH_LINGER_MS:-200}"
+SAMPLES="${BENCH_SAMPLES:-10}"
 CH_HTTP="http://127.0.0.1:${SUBSIDY_CH_HTTP_PORT:-8123}"
 CH_TCP="${SUBSIDY_CH_TCP_PORT:-9000}"
-BROKERS="${SUBSIDY_KAFKA_BROKERS:-127.0.0.1:9092}"
-bash deploy/dev/services.sh start clickhouse kafka >/dev/null
+bash deploy/dev/services.sh start clickhouse >/dev/null
 if [ -z "${BENCH_BIN:-}" ]; then
     cargo build --release -q -p subsidy-meter
     BENCH_BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/subsidy-meter"
@@ -48,9 +49,13 @@ cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     chq --query "DROP DATABASE IF EXISTS $DB" || true
+    private_broker stop kafka >/dev/null 2>&1 || true
     [ -n "${BENCH_OUT:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
+BROKER_PORT=$(free_port) BROKER_ENGINE=sqlite
+private_broker start kafka >/dev/null
+BROKERS="127.0.0.1:$BROKER_PORT"
 wait_http() { for _ in $(seq 300); do curl -sf -o /dev/null "$@" && return 0; sleep 0.1; done; echo "no answer from $*" >&2; return 1; }
 
 lines=$(awk -v r="$RATE" -v s="$SECONDS_SAMPLED" -v w="$WARMUP" 'BEGIN {printf "%d", r * (s + w + 5)}')
@@ -89,7 +94,8 @@ PIDS+=($!)
 echo "freshness at $RATE records/s: $lines lines released from unix ms $t0_ms; collector polls every $POLL_MS ms, aggregator lingers $LINGER_MS ms"
 set +e
 probe=$("$PY" scripts/bench/freshness_probe.py --records "$WORK/data/records.jsonl" --rate "$RATE" --t0-ms "$t0_ms" \
-    --api "http://127.0.0.1:$api_port" --token "$TOKEN" --warmup "$WARMUP" --duration "$SECONDS_SAMPLED")
+    --api "http://127.0.0.1:$api_port" --token "$TOKEN" --warmup "$WARMUP" --duration "$SECONDS_SAMPLED" \
+    --samples-per-sec "$SAMPLES")
 probe_rc=$?
 set -e
 echo "probe: $probe"

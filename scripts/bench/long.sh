@@ -47,7 +47,7 @@ CH_TCP="${SUBSIDY_CH_TCP_PORT:-9000}"
 chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" "$@"; }
 ensure_gnu_time
 bash deploy/dev/services.sh install >/dev/null
-bash deploy/dev/services.sh start clickhouse kafka >/dev/null
+bash deploy/dev/services.sh start clickhouse >/dev/null
 # One build of the workspace and its examples (bare_parse), in BENCH_PROFILE (default release).
 PROFILE="${BENCH_PROFILE:-release}"
 cargo build --profile "$PROFILE" -q --workspace --bins --examples

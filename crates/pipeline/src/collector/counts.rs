@@ -3,11 +3,59 @@
 //! fell on, and producing those that changed to the compacted counts topic,
 //! keyed `<center>@<day>`: the topic keeps the latest count of every
 //! center-day. What the aggregator stores and `close` reconciles against.
+//!
+//! Which days are pulled ([`Due`]): at each catch-up, the days of the records
+//! produced since the last pull and the days the platform did not answer for;
+//! and every `registry_interval`, every day collected so far, since the
+//! platform may count a day again without a new record in the stream (records
+//! it withheld, say). A pull is a request per day, so pulling every day at
+//! each catch-up would cost more with every day of history.
 
 use super::Collector;
 use crate::error::{PipelineError, PipelineResult};
 use chrono::NaiveDate;
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// The days whose counts are due.
+#[derive(Debug)]
+pub(super) struct Due {
+    /// Every day collected so far.
+    seen: BTreeSet<NaiveDate>,
+    /// Days of the records produced since the last pull, and days to ask again.
+    fresh: BTreeSet<NaiveDate>,
+    /// When every day is pulled again; `None`: later than the clock can name.
+    next_sweep: Option<Instant>,
+    sweep_every: Duration,
+}
+
+impl Due {
+    /// Nothing seen yet; the first pull is a sweep.
+    pub(super) fn new(sweep_every: Duration) -> Due {
+        Due { seen: BTreeSet::new(), fresh: BTreeSet::new(), next_sweep: Some(Instant::now()), sweep_every }
+    }
+
+    /// Notes the days of a page's records.
+    pub(super) fn note(&mut self, days: &BTreeSet<NaiveDate>) {
+        self.fresh.extend(days.iter().copied());
+        self.seen.extend(days.iter().copied());
+    }
+
+    /// The days to pull now, if any: every day when a sweep is due, else the fresh ones.
+    pub(super) fn take(&mut self, now: Instant) -> Option<BTreeSet<NaiveDate>> {
+        if self.next_sweep.is_some_and(|at| now >= at) {
+            self.next_sweep = now.checked_add(self.sweep_every);
+            self.fresh.clear();
+            return Some(self.seen.clone());
+        }
+        (!self.fresh.is_empty()).then(|| std::mem::take(&mut self.fresh))
+    }
+
+    /// Days the platform gave no counts for: asked again at the next catch-up.
+    pub(super) fn retry(&mut self, days: BTreeSet<NaiveDate>) {
+        self.fresh.extend(days);
+    }
+}
 
 /// The key of a center-day's count on the counts topic.
 pub fn count_key(center_id: &str, day: NaiveDate) -> String {
@@ -15,9 +63,11 @@ pub fn count_key(center_id: &str, day: NaiveDate) -> String {
 }
 
 /// Fetches the counts of every day in `days` and produces those that changed.
-pub(super) async fn poll(c: &Collector, days: &BTreeSet<NaiveDate>) -> PipelineResult<()> {
+/// Returns the days the platform gave no counts for.
+pub(super) async fn poll(c: &Collector, days: &BTreeSet<NaiveDate>) -> PipelineResult<BTreeSet<NaiveDate>> {
     let metrics = &c.metrics;
     let mut items = Vec::new();
+    let mut unanswered = BTreeSet::new();
     for day in days {
         // Counts are what completeness is judged by, not what is paid: a platform that does
         // not publish a day's counts leaves that day unverified (`reconcile` says so) and the
@@ -26,6 +76,7 @@ pub(super) async fn poll(c: &Collector, days: &BTreeSet<NaiveDate>) -> PipelineR
             Ok(counts) => counts,
             Err(error) => {
                 tracing::warn!(%day, %error, "the platform gave no usage counts for the day; it stays unverified");
+                unanswered.insert(*day);
                 continue;
             }
         };
@@ -44,5 +95,30 @@ pub(super) async fn poll(c: &Collector, days: &BTreeSet<NaiveDate>) -> PipelineR
     for (k, v) in fresh {
         last.insert(k, v);
     }
-    Ok(())
+    Ok(unanswered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn days(list: &[u32]) -> BTreeSet<NaiveDate> {
+        list.iter().map(|d| NaiveDate::from_ymd_opt(2025, 6, *d).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_catch_up_pulls_the_fresh_days_and_a_sweep_pulls_every_day() {
+        let mut due = Due::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        due.note(&days(&[1, 2]));
+        assert_eq!(due.take(t0), Some(days(&[1, 2])), "the first pull is a sweep of what was seen");
+        assert_eq!(due.take(t0), None, "nothing new, no sweep due");
+        due.note(&days(&[2, 3]));
+        assert_eq!(due.take(t0 + Duration::from_secs(1)), Some(days(&[2, 3])), "only the days of new records");
+        due.note(&days(&[4]));
+        assert_eq!(due.take(t0 + Duration::from_secs(61)), Some(days(&[1, 2, 3, 4])), "a sweep pulls every day seen");
+        assert_eq!(due.take(t0 + Duration::from_secs(62)), None, "the sweep took the fresh day too");
+        due.retry(days(&[3]));
+        assert_eq!(due.take(t0 + Duration::from_secs(63)), Some(days(&[3])), "an unfinished pull is asked again");
+    }
 }

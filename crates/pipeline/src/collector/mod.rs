@@ -132,10 +132,7 @@ impl Collector {
             // `None`: later than the clock can name, so never.
             let mut next_registry_poll = Some(Instant::now());
             let mut trail = Trail::default();
-            // Days of the records produced, and whether any came since the counts were last pulled.
-            let mut days = std::collections::BTreeSet::new();
-            let mut counts_due = false;
-            let mut next_counts_poll = Some(Instant::now());
+            let mut counts_due = counts::Due::new(self.config.registry_interval);
             loop {
                 if next_registry_poll.is_some_and(|at| Instant::now() >= at) {
                     tokio::select! {
@@ -151,20 +148,17 @@ impl Collector {
                 trail.follow(cursor.as_deref(), &page).map_err(|source| PipelineError::Platform { what: "following the page cursor", source })?;
                 let has_more = page.has_more;
                 cursor = Some(page.next_cursor.clone());
-                let mut pending = self.sink.enqueue_page(&page).await?;
-                counts_due |= !pending.days.is_empty();
-                days.append(&mut pending.days);
+                let pending = self.sink.enqueue_page(&page).await?;
+                counts_due.note(&pending.days);
                 if tx.send(pending).await.is_err() {
                     break; // the acknowledger stopped with an error, reported below
                 }
                 if !has_more {
-                    if counts_due || next_counts_poll.is_some_and(|at| Instant::now() >= at) {
+                    if let Some(days) = counts_due.take(Instant::now()) {
                         tokio::select! {
-                            polled = counts::poll(self, &days) => polled?,
+                            polled = counts::poll(self, &days) => counts_due.retry(polled?),
                             _ = shutdown.cancelled() => break,
                         }
-                        counts_due = false;
-                        next_counts_poll = Instant::now().checked_add(self.config.registry_interval);
                     }
                     if self.config.exit_when_caught_up {
                         break;
