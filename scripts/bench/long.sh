@@ -89,14 +89,18 @@ mkdir -p "$OUT/data/base"
 per_line=$(( $(stat -c %s "$OUT/data/probe/records.jsonl") / 20000 + 1 ))
 # What the work directory needs at its fullest, besides the base year: first the LINES file with
 # recompute's spill and outputs (≈ 0.8× the file, measured 0.3× for the spill), then, once that
-# file is gone, the AGG file with the aggregator's JSON export for clickhouse-client (≈ 950 B a
-# record) and ClickHouse's parts (≈ 200 B a record, ≈ 160 B a copied line). Files an earlier run
-# left (BENCH_KEEP=1) are already on the disk.
+# file is gone, the AGG file, the aggregator's ClickHouse parts and those of clickhouse-client's
+# copy (≈ 255 B a record each, measured at 20 M), the JSON export clickhouse-client inserts
+# (≈ 1,470 B a record: 580 B a record copy, 890 B a line with its prior) and the copied lines
+# (≈ 160 B each). Unless BENCH_KEEP is set, the base year is removed once the AGG file is cut
+# from it. Files an earlier run left (BENCH_KEEP=1) are already on the disk.
 have() { stat -c %s "$1" 2>/dev/null || echo 0; }
 all_bytes=$(have "$OUT/data/all/records.jsonl")
+base_have=$(have "$OUT/data/base/records.jsonl")
 phase_a=$(( LINES * per_line * 18 / 10 - all_bytes ))
-phase_b=$(( AGG * per_line + AGG * 1150 + (LINES - AGG) * 160 - all_bytes ))
-base_bytes=$(( BASE * per_line - $(have "$OUT/data/base/records.jsonl") ))
+phase_b=$(( AGG * per_line + AGG * (1470 + 2 * 255) + (LINES - AGG) * 160 - all_bytes ))
+[ -n "${BENCH_KEEP:-}" ] || phase_b=$(( phase_b - base_have ))
+base_bytes=$(( BASE * per_line - base_have ))
 need_gib=$(( ((phase_a > phase_b ? phase_a : phase_b) + (base_bytes > 0 ? base_bytes : 0)) / (1 << 30) + 1 ))
 free_gib=$(df -P -BG "$OUT" | awk 'NR==2 {gsub("G", "", $4); print $4}')
 echo "disk: about $need_gib GiB needed ($per_line bytes a line), $free_gib GiB free under $OUT"
@@ -130,6 +134,7 @@ fi
 if part aggregator || part api; then
 echo "== aggregator, $AGG records"
 copies 0 $(( AGG / BASE )) "$OUT/data/agg"
+[ -n "${BENCH_KEEP:-}" ] || rm -rf "$OUT/data/base"
 BENCH_DATA="$OUT/data/agg" BENCH_BROKER=memory BENCH_ROUNDS=1 BENCH_RSS_POINTS=10 BENCH_KEEP_LEDGER="$OUT/agg.db" \
     bash scripts/bench/aggregator.sh "$AGG" >"$OUT/aggregator.log" 2>&1 || { tail -n 30 "$OUT/aggregator.log" >&2; exit 1; }
 rm -rf "$OUT/data/agg"
