@@ -209,10 +209,11 @@ async fn bring_up(state: &ApiState, folded: &mut Option<Folded>, generation: Str
         tracing::info!(seconds, entities = book.entities.len(), "read the book of a new store generation");
     }
     state.metrics.show_open_months(&book);
+    // In force before the gaps are shown: they cost a store read per open month.
+    let book = Arc::new(book);
+    *state.book.write().unwrap_or_else(std::sync::PoisonError::into_inner) = book.clone();
+    state.cache.move_to(book.generation.clone());
     show_gaps(state, &book, folded.as_ref()).await;
-    let generation = book.generation.clone();
-    *state.book.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(book);
-    state.cache.move_to(generation);
     Ok(())
 }
 
