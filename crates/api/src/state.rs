@@ -252,19 +252,14 @@ const PAGE: usize = 10_000;
 /// when the store no longer holds every change after the mark (the book is read whole).
 async fn fold_changes(state: &ApiState, f: &mut Folded) -> StoreResult<Option<BTreeSet<CreditCode>>> {
     let mut touched = BTreeSet::new();
-    loop {
-        let Some(changes) = state.store.line_changes(&f.mark, PAGE).await? else { return Ok(None) };
-        for c in &changes.changes {
-            f.sums.apply(c)?;
-            touched.extend(c.users());
-        }
-        state.metrics.book_changes.inc_by(changes.changes.len() as u64);
-        f.mark = changes.mark;
-        if !changes.more {
-            break;
-        }
-    }
-    Ok(Some(touched))
+    let mut count = 0u64;
+    let whole = subsidy_store::fold_changes(state.store.as_ref(), &mut f.sums, &mut f.mark, PAGE, &mut |c| {
+        touched.extend(c.users());
+        count += 1;
+    })
+    .await;
+    state.metrics.book_changes.inc_by(count);
+    Ok(whole?.then_some(touched))
 }
 
 /// Compares the fold with a base read of the store at the fold's mark (the safety net behind

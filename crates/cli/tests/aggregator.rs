@@ -26,16 +26,8 @@ async fn settled_records(store: &subsidy_store::ClickHouseStore) -> u64 {
 /// aggregator said each line replaced held (through kills, redeliveries, a member's death).
 async fn assert_log_folds_to_the_lines(store: &subsidy_store::ClickHouseStore, what: &str) {
     let (mut sums, mut mark) = (subsidy_store::LedgerSums::default(), subsidy_store::ChangeMark::default());
-    loop {
-        let changes = store.line_changes(&mark, 100_000).await.unwrap().expect("ClickHouse keeps a change log");
-        for c in &changes.changes {
-            sums.apply(c).unwrap();
-        }
-        mark = changes.mark;
-        if !changes.more {
-            break;
-        }
-    }
+    let whole = subsidy_store::fold_changes(store, &mut sums, &mut mark, 100_000, &mut |_| {}).await.unwrap();
+    assert!(whole, "ClickHouse keeps a change log");
     let whole = store.ledger_base().await.unwrap().expect("a base read");
     assert_eq!(whole.mark, mark, "{what}: nothing is written any more");
     assert_eq!(sums.differing_keys(&whole.sums), 0, "{what}: the folded log differs from the lines summed whole");

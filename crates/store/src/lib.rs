@@ -245,3 +245,21 @@ pub trait LedgerStore: Send + Sync {
     /// The forced closes that stand, by month.
     async fn close_overrides(&self) -> StoreResult<Vec<CloseOverride>>;
 }
+
+/// Folds every change `store` logged after `mark` into `sums`, `page` changes at a time, and
+/// moves `mark` past them; `each` is shown every change folded. False when the store cannot
+/// give every change after `mark` ([`LedgerStore::line_changes`]); on an error the pages
+/// before it stay folded.
+pub async fn fold_changes(store: &dyn LedgerStore, sums: &mut LedgerSums, mark: &mut ChangeMark, page: usize, each: &mut (dyn FnMut(&LineChange) + Send)) -> StoreResult<bool> {
+    loop {
+        let Some(changes) = store.line_changes(mark, page).await? else { return Ok(false) };
+        for c in &changes.changes {
+            sums.apply(c)?;
+            each(c);
+        }
+        *mark = changes.mark;
+        if !changes.more {
+            return Ok(true);
+        }
+    }
+}

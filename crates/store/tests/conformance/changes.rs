@@ -62,16 +62,9 @@ fn sorted(mut sums: Vec<LineSum>) -> Vec<String> {
 
 /// Folds every change after `mark` into `sums`, a few at a time; the mark reached.
 async fn fold(store: &dyn LedgerStore, sums: &mut LedgerSums, mut mark: ChangeMark) -> ChangeMark {
-    loop {
-        let changes = store.line_changes(&mark, 7).await.unwrap().expect("the log holds every change after a mark it gave");
-        for c in &changes.changes {
-            sums.apply(c).unwrap();
-        }
-        mark = changes.mark;
-        if !changes.more {
-            return mark;
-        }
-    }
+    let whole = subsidy_store::fold_changes(store, sums, &mut mark, 7, &mut |_| {}).await.unwrap();
+    assert!(whole, "the log holds every change after a mark it gave");
+    mark
 }
 
 /// The fold equals a full read: the sums, the months and every month's center-day figures.
