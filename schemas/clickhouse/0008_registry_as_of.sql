@@ -36,5 +36,6 @@ ORDER BY (center_id, valid_from);
 -- The day of the user's and of the center's entry each line was judged by
 -- ('' for an undated entry, or none). Lines written before this migration
 -- read '' until their record is settled again.
-ALTER TABLE ledger_lines ADD COLUMN entity_entry String DEFAULT '';
-ALTER TABLE ledger_lines ADD COLUMN center_entry String DEFAULT '';
+ALTER TABLE ledger_lines
+    ADD COLUMN entity_entry String DEFAULT '',
+    ADD COLUMN center_entry String DEFAULT '';

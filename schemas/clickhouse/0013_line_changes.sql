@@ -8,18 +8,21 @@
 -- change into line_changes, sorted by stream and seq, so a reader reads the
 -- changes after its mark without touching the lines. Lines written before this
 -- migration have stream '' and no change: a base read sums them from the lines.
-ALTER TABLE ledger_lines ADD COLUMN prior_state UInt8 DEFAULT 0;
-ALTER TABLE ledger_lines ADD COLUMN prior_user_credit_code String DEFAULT '';
-ALTER TABLE ledger_lines ADD COLUMN prior_period UInt32 DEFAULT 0;
-ALTER TABLE ledger_lines ADD COLUMN prior_reason String DEFAULT '';
-ALTER TABLE ledger_lines ADD COLUMN prior_policy_hash String DEFAULT '';
-ALTER TABLE ledger_lines ADD COLUMN prior_center_id String DEFAULT '';
-ALTER TABLE ledger_lines ADD COLUMN prior_usage_date Date DEFAULT toDate(0);
-ALTER TABLE ledger_lines ADD COLUMN prior_paid_amount Decimal(18, 4) DEFAULT toDecimal64(0, 4);
-ALTER TABLE ledger_lines ADD COLUMN prior_base Decimal(18, 4) DEFAULT toDecimal64(0, 4);
-ALTER TABLE ledger_lines ADD COLUMN prior_contribution Decimal(38, 10) DEFAULT toDecimal128(0, 10);
-ALTER TABLE ledger_lines ADD COLUMN change_stream String DEFAULT '';
-ALTER TABLE ledger_lines ADD COLUMN change_seq UInt64 DEFAULT 0;
+-- One ALTER: on a cluster each ALTER is a distributed DDL task, run on one
+-- replica and waited for on the others.
+ALTER TABLE ledger_lines
+    ADD COLUMN prior_state UInt8 DEFAULT 0,
+    ADD COLUMN prior_user_credit_code String DEFAULT '',
+    ADD COLUMN prior_period UInt32 DEFAULT 0,
+    ADD COLUMN prior_reason String DEFAULT '',
+    ADD COLUMN prior_policy_hash String DEFAULT '',
+    ADD COLUMN prior_center_id String DEFAULT '',
+    ADD COLUMN prior_usage_date Date DEFAULT toDate(0),
+    ADD COLUMN prior_paid_amount Decimal(18, 4) DEFAULT toDecimal64(0, 4),
+    ADD COLUMN prior_base Decimal(18, 4) DEFAULT toDecimal64(0, 4),
+    ADD COLUMN prior_contribution Decimal(38, 10) DEFAULT toDecimal128(0, 10),
+    ADD COLUMN change_stream String DEFAULT '',
+    ADD COLUMN change_seq UInt64 DEFAULT 0;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS line_changes
 ENGINE = MergeTree

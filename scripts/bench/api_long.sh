@@ -39,9 +39,10 @@ chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" "$@"; }
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    private_broker stop kafka >/dev/null 2>&1 || true
+    [ -z "$BROKER_PORT" ] || private_broker stop kafka >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
+BROKER_PORT=""
 trap cleanup EXIT
 BROKER_PORT=$(free_port) BROKER_ENGINE=sqlite
 private_broker start kafka >/dev/null
@@ -68,7 +69,7 @@ TOKEN=$(head -n 1 <<<"$token_out")
 tail -n +2 <<<"$token_out" >"$WORK/tokens.toml"
 api_port=$(free_port)
 t0=$(date +%s.%N)
-"$BIN" serve --listen "127.0.0.1:$api_port" --tokens "$WORK/tokens.toml" "${store[@]}" 2>"$WORK/serve.log" &
+RUST_LOG="info,subsidy_api::state=debug" "$BIN" serve --listen "127.0.0.1:$api_port" --tokens "$WORK/tokens.toml" "${store[@]}" 2>"$WORK/serve.log" &
 SERVE_PID=$!
 PIDS+=("$SERVE_PID")
 wait_http "http://127.0.0.1:$api_port/openapi.json"
@@ -107,6 +108,7 @@ wait_http -H "Authorization: Bearer $SUBSIDY_PLATFORM_TOKEN" "http://127.0.0.1:$
 PIDS+=($!)
 sleep 10
 curl -sf "http://127.0.0.1:$api_port/metrics" >"$WORK/before.prom"
+window_from=$(wc -l <"$WORK/serve.log")
 run "accruals, while the pipeline writes 2000 records/s ($DURATION)" -z "$DURATION"
 curl -sf "http://127.0.0.1:$api_port/metrics" >"$WORK/after.prom"
 # The refreshes of the window, from serve's histogram: count, mean, and the bucket bound
@@ -128,6 +130,22 @@ for kind in ("incremental", "full"):
                      if k[0] == "bucket" and f'kind="{kind}"' in k[1])
     p99 = next(le for le, c in buckets if c >= 0.99 * n)
     print(f"book refreshes while the pipeline writes ({kind}): {int(n)}, mean {total / n:.3f} s, p99 at most {p99} s")
+PYEOF
+# Where the slowest refreshes of the window spent their time (serve's debug log).
+tail -n +"$((window_from + 1))" "$WORK/serve.log" >"$WORK/window.log"
+python3 - "$WORK/window.log" <<'PYEOF'
+import re, sys
+log = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in open(sys.argv[1])]
+def num(line, field):
+    m = re.search(r"\b" + field + r"=([0-9.e+-]+)", line)
+    return float(m.group(1)) if m else 0.0
+ups = sorted((l for l in log if "brought the book up" in l), key=lambda l: num(l, "seconds"), reverse=True)
+for l in ups[:3]:
+    print(f"  slow refresh: {num(l, 'seconds'):.3f} s (parts {num(l, 'parts_seconds'):.3f} s, fold {num(l, 'fold_seconds'):.3f} s)")
+parts = [num(l, "seconds") for l in log if "parts again" in l]
+gaps = sorted(num(l, "seconds") for l in log if "compared the open months" in l)
+print(f"  parts read again {len(parts)} times (max {max(parts, default=0):.3f} s); "
+      f"usage-count comparisons {len(gaps)}, median {gaps[len(gaps) // 2] if gaps else 0:.3f} s")
 PYEOF
 echo "the live pipeline: $(grep -o '[0-9]* messages consumed' "$WORK/aggregate.log" | tail -n 1 || echo 'still running')"
 echo "serve peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$SERVE_PID/status")"

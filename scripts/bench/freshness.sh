@@ -49,9 +49,10 @@ cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     chq --query "DROP DATABASE IF EXISTS $DB" || true
-    private_broker stop kafka >/dev/null 2>&1 || true
+    [ -z "$BROKER_PORT" ] || private_broker stop kafka >/dev/null 2>&1 || true
     [ -n "${BENCH_OUT:-}" ] || rm -rf "$WORK"
 }
+BROKER_PORT=""
 trap cleanup EXIT
 BROKER_PORT=$(free_port) BROKER_ENGINE=sqlite
 private_broker start kafka >/dev/null

@@ -186,6 +186,7 @@ pub async fn reread(state: &ApiState) -> StoreResult<()> {
 async fn bring_up(state: &ApiState, folded: &mut Option<Folded>, generation: String) -> StoreResult<()> {
     let started = std::time::Instant::now();
     let parts = parts(state).await?;
+    let parts_seconds = started.elapsed().as_secs_f64();
     let touched = match folded.as_mut() {
         Some(f) => match fold_changes(state, f).await {
             Ok(touched) => touched,
@@ -197,12 +198,14 @@ async fn bring_up(state: &ApiState, folded: &mut Option<Folded>, generation: Str
         },
         None => None,
     };
+    let fold_seconds = started.elapsed().as_secs_f64() - parts_seconds;
     let (book, kind) = match (touched, folded.as_ref()) {
         (Some(touched), Some(f)) => (Book::advance(&state.book(), generation, parts, &f.sums, &touched), "incremental"),
         _ => (read_whole(state, folded, generation, parts).await?, "full"),
     };
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.book_refresh.with_label_values(&[kind]).observe(seconds);
+    tracing::debug!(kind, seconds, parts_seconds, fold_seconds, "brought the book up to a new generation");
     state.metrics.book_keys.set(folded.as_ref().map_or(0, |f| i64::try_from(f.sums.keys()).unwrap_or(i64::MAX)));
     if kind == "full" {
         state.metrics.book_read.observe(seconds);
@@ -226,7 +229,9 @@ async fn parts(state: &ApiState) -> StoreResult<Parts> {
             return Ok(parts.clone());
         }
     }
+    let started = std::time::Instant::now();
     let parts = Parts::read(state.store.as_ref(), &state.policy).await?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "read the book's parts again: their tables changed");
     *state.parts.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((generation, parts.clone()));
     Ok(parts)
 }
@@ -286,6 +291,7 @@ pub async fn verify(state: &ApiState) -> StoreResult<Option<usize>> {
 /// the ledger's figures from the fold when there is one; a month that cannot be read is
 /// left out (and logged), it does not stop the book.
 async fn show_gaps(state: &ApiState, book: &Book, folded: Option<&Folded>) {
+    let started = std::time::Instant::now();
     let mut gaps = Vec::new();
     for period in book.open_months() {
         let read = async {
@@ -301,6 +307,7 @@ async fn show_gaps(state: &ApiState, book: &Book, folded: Option<&Folded>) {
         }
     }
     state.metrics.show_gaps(&gaps);
+    tracing::debug!(months = gaps.len(), seconds = started.elapsed().as_secs_f64(), "compared the open months with the platform's usage counts");
 }
 
 /// Refreshes every [`POLL`] (every [`POLL_WHOLE`] after a book read whole, which costs the

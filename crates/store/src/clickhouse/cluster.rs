@@ -72,8 +72,8 @@ impl Cluster<'_> {
         if let Some(rest) = s.strip_prefix("CREATE MATERIALIZED VIEW IF NOT EXISTS ") {
             return self.view(rest);
         }
-        if let Some((table, _)) = super::schema::added_column(s) {
-            return Ok(self.add_column(table, s));
+        if let Some(alter) = super::schema::AddColumns::parse(s) {
+            return Ok(self.add_column(&alter));
         }
         Err(ClusterError::Unsupported(s.lines().next().unwrap_or_default().to_string()))
     }
@@ -108,11 +108,10 @@ impl Cluster<'_> {
 
     /// An added column goes to the local tables; the `Distributed` table (which holds no
     /// rows and cannot be altered `ON CLUSTER` on ClickHouse 18.16) is made again over them.
-    fn add_column(&self, table: &str, statement: &str) -> Vec<String> {
-        let (db, c) = (self.database, self.name);
-        let at = statement.find(" ADD COLUMN ").unwrap_or(statement.len());
+    fn add_column(&self, alter: &super::schema::AddColumns<'_>) -> Vec<String> {
+        let (db, c, table) = (self.database, self.name, alter.table);
         vec![
-            format!("ALTER TABLE {db}.{table}_local ON CLUSTER {c}{}", &statement[at..]),
+            format!("ALTER TABLE {db}.{table}_local ON CLUSTER {c} {}", alter.clauses()),
             format!("DROP TABLE IF EXISTS {db}.{table} ON CLUSTER {c}"),
             self.distributed(table),
         ]

@@ -2,7 +2,7 @@
 //! embedded at build time and applied in order, each id recorded in
 //! `schema_migrations`. Every statement is idempotent (`IF NOT EXISTS`, or
 //! for `ALTER TABLE … ADD COLUMN`, which ClickHouse 18.16 cannot say that
-//! of, skipped when the column exists), so a migration interrupted
+//! of, the columns that exist left out), so a migration interrupted
 //! half-way is simply applied again.
 
 use super::cluster::Cluster;
@@ -120,35 +120,66 @@ async fn on_a_cluster(client: &Client) -> StoreResult<bool> {
     Ok(engine == "Distributed")
 }
 
-/// Runs one statement, skipping an `ADD COLUMN` whose column exists already.
+/// Runs one statement; of an `ADD COLUMN` statement, only the columns that do not exist yet.
 async fn apply(client: &Client, statement: &str) -> StoreResult<()> {
-    if let Some((table, column)) = added_column(statement) {
-        let present: u64 = client
-            .query("SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?")
-            .bind(table)
-            .bind(column)
-            .fetch_one()
-            .await
-            .map_err(map_error)?;
-        if present > 0 {
-            return Ok(());
-        }
+    let Some(alter) = AddColumns::parse(statement) else {
+        return client.query_raw(statement).execute().await.map_err(map_error);
+    };
+    let present: Vec<String> = client
+        .query("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ?")
+        .bind(alter.table)
+        .fetch_all()
+        .await
+        .map_err(map_error)?;
+    match alter.without(&present) {
+        Some(missing) => client.query_raw(&missing).execute().await.map_err(map_error),
+        None => Ok(()),
     }
-    client.query_raw(statement).execute().await.map_err(map_error)
 }
 
-/// (table, column) of an `ALTER TABLE [db.]t [ON CLUSTER c] ADD COLUMN col …` statement,
-/// the table without its database.
-pub(crate) fn added_column(statement: &str) -> Option<(&str, &str)> {
-    let words: Vec<&str> = statement.split_whitespace().collect();
-    let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
-    if !(is(0, "ALTER") && is(1, "TABLE")) {
-        return None;
+/// An `ALTER TABLE [db.]t [ON CLUSTER c] ADD COLUMN a …[, ADD COLUMN b …]` statement.
+#[derive(Debug, PartialEq)]
+pub(crate) struct AddColumns<'a> {
+    /// The statement up to its first `ADD COLUMN`.
+    head: &'a str,
+    /// The table, without its database.
+    pub(crate) table: &'a str,
+    /// Each added column: (name, its `ADD COLUMN …` clause).
+    columns: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> AddColumns<'a> {
+    const ADD: &'static str = "ADD COLUMN ";
+
+    /// The statement's parts, or None when it is not an `ADD COLUMN` statement.
+    pub(crate) fn parse(statement: &'a str) -> Option<Self> {
+        let statement = statement.trim();
+        let mut words = statement.split_whitespace();
+        if !(words.next()?.eq_ignore_ascii_case("ALTER") && words.next()?.eq_ignore_ascii_case("TABLE")) {
+            return None;
+        }
+        let table = words.next()?;
+        let starts: Vec<usize> = statement.match_indices(Self::ADD).map(|(at, _)| at).collect();
+        let head = &statement[..*starts.first()?];
+        let columns = starts.iter().enumerate().map(|(i, &at)| {
+            let end = starts.get(i + 1).copied().unwrap_or(statement.len());
+            let clause = statement[at..end].trim_end().trim_end_matches(',');
+            let name = clause[Self::ADD.len()..].split_whitespace().next().unwrap_or_default();
+            (name, clause)
+        });
+        Some(AddColumns { head, table: table.rsplit('.').next().unwrap_or(table), columns: columns.collect() })
     }
-    let table = words.get(2)?;
-    let add = (3..words.len()).find(|&i| is(i, "ADD") && is(i + 1, "COLUMN"))?;
-    let column = words.get(add + 2)?;
-    Some((table.rsplit('.').next().unwrap_or(table), column))
+
+    /// The `ADD COLUMN …` clauses, joined.
+    pub(crate) fn clauses(&self) -> String {
+        self.columns.iter().map(|(_, clause)| *clause).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The statement adding only the columns not in `present`; None when every one is there.
+    fn without(&self, present: &[String]) -> Option<String> {
+        let missing: Vec<&str> = self.columns.iter().filter(|(name, _)| !present.iter().any(|p| p == name)).map(|(_, clause)| *clause).collect();
+        (!missing.is_empty()).then(|| format!("{}{}", self.head, missing.join(", ")))
+    }
 }
 
 /// The statements of a migration file: `--` comment lines dropped, split on `;`.
@@ -174,14 +205,27 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(ids, sorted);
         let all: Vec<String> = MIGRATIONS.iter().flat_map(|(_, sql)| statements(sql)).collect();
-        assert_eq!(all.len(), 43);
+        assert_eq!(all.len(), 28);
         for s in &all {
             let creates = s.starts_with("CREATE TABLE IF NOT EXISTS") || s.starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS");
-            assert!(creates || added_column(s).is_some(), "{s}");
+            assert!(creates || AddColumns::parse(s).is_some(), "{s}");
             assert!(!s.contains("LowCardinality"), "{s}");
         }
-        assert_eq!(added_column("ALTER TABLE ledger_lines ADD COLUMN accelerator String DEFAULT ''"), Some(("ledger_lines", "accelerator")));
-        assert_eq!(added_column("ALTER TABLE ledger_lines DROP COLUMN accelerator"), None);
-        assert_eq!(added_column("ALTER TABLE db.ledger_lines_local ON CLUSTER c ADD COLUMN a String"), Some(("ledger_lines_local", "a")));
+        let one = AddColumns::parse("ALTER TABLE ledger_lines ADD COLUMN accelerator String DEFAULT ''").unwrap();
+        assert_eq!((one.table, one.columns.clone()), ("ledger_lines", vec![("accelerator", "ADD COLUMN accelerator String DEFAULT ''")]));
+        assert_eq!(AddColumns::parse("ALTER TABLE ledger_lines DROP COLUMN accelerator"), None);
+        let on_cluster = AddColumns::parse("ALTER TABLE db.ledger_lines_local ON CLUSTER c ADD COLUMN a String").unwrap();
+        assert_eq!((on_cluster.table, on_cluster.head), ("ledger_lines_local", "ALTER TABLE db.ledger_lines_local ON CLUSTER c "));
+    }
+
+    #[test]
+    fn an_add_column_statement_keeps_only_the_columns_not_there() {
+        let s = "ALTER TABLE t ADD COLUMN a Decimal(18, 4) DEFAULT toDecimal64(0, 4),\n  ADD COLUMN b String DEFAULT '',\n  ADD COLUMN c UInt8 DEFAULT 0";
+        let alter = AddColumns::parse(s).unwrap();
+        let names: Vec<&str> = alter.columns.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(alter.without(&[]).as_deref(), Some(s.replace(",\n  ", ", ").as_str()));
+        assert_eq!(alter.without(&["a".into(), "c".into()]).as_deref(), Some("ALTER TABLE t ADD COLUMN b String DEFAULT ''"));
+        assert_eq!(alter.without(&["b".into(), "a".into(), "c".into()]), None);
     }
 }
