@@ -312,27 +312,31 @@ async fn show_gaps(state: &ApiState, book: &Book, folded: Option<&Folded>) {
 
 /// Refreshes every [`POLL`] (every [`POLL_WHOLE`] after a book read whole, which costs the
 /// store a read of every line) until cancelled, and checks the fold against a full read
-/// every [`VERIFY`]; a failed read keeps what was read last.
-pub fn spawn_refresh(state: ApiState, stop: CancellationToken) {
-    tokio::spawn(async move {
-        let mut last_check = tokio::time::Instant::now();
-        loop {
-            let wait = if state.refresher.lock().await.is_some() { POLL } else { POLL_WHOLE };
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(wait) => {}
-            }
-            if let Err(e) = refresh(&state).await {
-                tracing::warn!(error = %e, "cannot read the store; answering from what was read last");
-            }
-            if last_check.elapsed() >= VERIFY {
-                last_check = tokio::time::Instant::now();
-                if let Err(e) = verify(&state).await {
-                    tracing::warn!(error = %e, "cannot check the book against a full read");
-                }
+/// every [`VERIFY`]; a failed read keeps what was read last. The loop runs on a thread of its
+/// own, so a flood of requests on the server's threads cannot hold the book back.
+pub fn spawn_refresh(state: ApiState, stop: CancellationToken) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("book-refresh".into()).spawn(move || runtime.block_on(refresh_loop(state, stop)))
+}
+
+async fn refresh_loop(state: ApiState, stop: CancellationToken) {
+    let mut last_check = tokio::time::Instant::now();
+    loop {
+        let wait = if state.refresher.lock().await.is_some() { POLL } else { POLL_WHOLE };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        if let Err(e) = refresh(&state).await {
+            tracing::warn!(error = %e, "cannot read the store; answering from what was read last");
+        }
+        if last_check.elapsed() >= VERIFY {
+            last_check = tokio::time::Instant::now();
+            if let Err(e) = verify(&state).await {
+                tracing::warn!(error = %e, "cannot check the book against a full read");
             }
         }
-    });
+    }
 }
 
 /// The state of the API.

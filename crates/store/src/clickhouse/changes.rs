@@ -170,9 +170,12 @@ pub(super) async fn after(client: &Client, streams_of: &Streams, since: &ChangeM
     for s in since.0.keys() {
         checked_stream(s)?;
     }
+    let started = std::time::Instant::now();
     let names = streams(client).await?;
+    let streams_seconds = started.elapsed().as_secs_f64();
     let sql = format!("SELECT {CHANGE_COLUMNS} FROM line_changes WHERE {} ORDER BY change_stream, change_seq, record_id LIMIT {}", after_mark(&names, since), limit + 1);
     let mut rows: Vec<ChangeIn> = client.query(&sql).fetch_all().await.map_err(map_error)?;
+    tracing::debug!(streams = names.len(), streams_seconds, seconds = started.elapsed().as_secs_f64(), rows = rows.len(), "read the changes after a mark");
     let more = rows.len() > limit;
     if more {
         // The last write may be cut: leave it for the next read, or read it whole when it is all there is.
