@@ -42,6 +42,11 @@ impl Checkpoints {
         Checkpoints { producer, brokers: brokers.into(), topic: topic.into() }
     }
 
+    /// The brokers the checkpoints are kept on: the collector's bus.
+    pub fn brokers(&self) -> &str {
+        &self.brokers
+    }
+
     /// The latest checkpoint of collector `id`, if any.
     pub async fn load(&self, id: &str, timeout: Duration) -> Result<Option<Checkpoint>, BusError> {
         let reader = TopicReader::connect(&self.brokers, &self.topic, timeout).await?;

@@ -9,7 +9,10 @@
 //! and every `registry_interval`, every day collected so far, since the
 //! platform may count a day again without a new record in the stream (records
 //! it withheld, say). A pull is a request per day, so pulling every day at
-//! each catch-up would cost more with every day of history.
+//! each catch-up would cost more with every day of history. A run starts with
+//! the days the counts topic already holds ([`days_counted`]) among those
+//! collected, so its first sweep covers them: a run stopped after its records
+//! were checkpointed but before their days were counted leaves no count behind.
 
 use super::Collector;
 use crate::error::{PipelineError, PipelineResult};
@@ -33,6 +36,11 @@ impl Due {
     /// Nothing seen yet; the first pull is a sweep.
     pub(super) fn new(sweep_every: Duration) -> Due {
         Due { seen: BTreeSet::new(), fresh: BTreeSet::new(), next_sweep: Some(Instant::now()), sweep_every }
+    }
+
+    /// Notes days collected by earlier runs: swept with the others, not pulled at once.
+    pub(super) fn note_earlier(&mut self, days: BTreeSet<NaiveDate>) {
+        self.seen.extend(days);
     }
 
     /// Notes the days of a page's records.
@@ -60,6 +68,20 @@ impl Due {
 /// The key of a center-day's count on the counts topic.
 pub fn count_key(center_id: &str, day: NaiveDate) -> String {
     format!("{center_id}@{day}")
+}
+
+/// The day of a count's key, if it is one.
+fn key_day(key: &[u8]) -> Option<NaiveDate> {
+    std::str::from_utf8(key).ok()?.rsplit_once('@')?.1.parse().ok()
+}
+
+/// The days the counts topic holds a count for: those earlier runs pulled.
+pub(super) async fn days_counted(c: &Collector, timeout: Duration) -> PipelineResult<BTreeSet<NaiveDate>> {
+    const WHAT: &str = "reading the days the usage counts topic holds";
+    let reader = subsidy_bus::TopicReader::connect(c.checkpoints.brokers(), &c.sink.topics.usage_counts, timeout).await.map_err(PipelineError::bus(WHAT))?;
+    let mut days = BTreeSet::new();
+    reader.catch_up(timeout, |m| days.extend(rdkafka::Message::key(m).and_then(key_day))).await.map_err(PipelineError::bus(WHAT))?;
+    Ok(days)
 }
 
 /// Fetches the counts of every day in `days` and produces those that changed.
@@ -104,6 +126,19 @@ mod tests {
 
     fn days(list: &[u32]) -> BTreeSet<NaiveDate> {
         list.iter().map(|d| NaiveDate::from_ymd_opt(2025, 6, *d).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_run_sweeps_the_days_earlier_runs_counted_first() {
+        let mut due = Due::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        due.note_earlier(days(&[1, 2]));
+        due.note(&days(&[3]));
+        assert_eq!(due.take(t0), Some(days(&[1, 2, 3])), "the first pull sweeps the earlier runs' days too");
+        assert_eq!(due.take(t0), None, "earlier days are not pulled again before the next sweep");
+        assert_eq!(key_day(count_key("cc-001", days(&[7]).pop_first().unwrap()).as_bytes()), days(&[7]).pop_first());
+        assert_eq!(key_day(b"cc-001@not-a-day"), None);
+        assert_eq!(key_day(&[0xff, b'@']), None);
     }
 
     #[test]

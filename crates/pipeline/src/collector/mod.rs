@@ -125,6 +125,7 @@ impl Collector {
         let checkpoint = start.unwrap_or_default();
         tracing::info!(cursor = ?checkpoint.cursor, records = checkpoint.records, "collector starting");
         let mut cursor = checkpoint.cursor.clone();
+        let earlier_days = counts::days_counted(self, timeout).await?;
         self.metrics.checkpoint_timestamp.set(saved_at(&checkpoint).unwrap_or_else(unix_now));
         let (tx, rx) = tokio::sync::mpsc::channel::<sink::PendingPage>(MAX_PAGES_IN_FLIGHT);
         let acker = acknowledge(rx, checkpoint, self.checkpoints.clone(), self.config.id.clone(), self.metrics.clone());
@@ -133,6 +134,7 @@ impl Collector {
             let mut next_registry_poll = Some(Instant::now());
             let mut trail = Trail::default();
             let mut counts_due = counts::Due::new(self.config.registry_interval);
+            counts_due.note_earlier(earlier_days);
             loop {
                 if next_registry_poll.is_some_and(|at| Instant::now() >= at) {
                     tokio::select! {
