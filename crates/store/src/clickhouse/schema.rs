@@ -159,7 +159,8 @@ impl<'a> AddColumns<'a> {
             return None;
         }
         let table = words.next()?;
-        let starts: Vec<usize> = statement.match_indices(Self::ADD).map(|(at, _)| at).collect();
+        // Keywords in any case, as ClickHouse reads them (ASCII case leaves byte offsets alone).
+        let starts: Vec<usize> = statement.to_ascii_uppercase().match_indices(Self::ADD).map(|(at, _)| at).collect();
         let head = &statement[..*starts.first()?];
         let columns = starts.iter().enumerate().map(|(i, &at)| {
             let end = starts.get(i + 1).copied().unwrap_or(statement.len());
@@ -227,5 +228,7 @@ mod tests {
         assert_eq!(alter.without(&[]).as_deref(), Some(s.replace(",\n  ", ", ").as_str()));
         assert_eq!(alter.without(&["a".into(), "c".into()]).as_deref(), Some("ALTER TABLE t ADD COLUMN b String DEFAULT ''"));
         assert_eq!(alter.without(&["b".into(), "a".into(), "c".into()]), None);
+        let lower = AddColumns::parse("alter table t add column a String, add column b UInt8").unwrap();
+        assert_eq!(lower.without(&["a".into()]).as_deref(), Some("alter table t add column b UInt8"));
     }
 }
