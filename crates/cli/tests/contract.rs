@@ -14,6 +14,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use subsidy_core::ReasonClass;
 use std::time::{Duration, Instant};
 use subsidy_platform::dataset::Dataset;
 use subsidy_platform::server::{spawn, Release, RunningSim, SimConfig, SimState};
@@ -115,26 +116,59 @@ impl Scenario {
         self.centers = centers;
     }
 
-    /// `recompute` over what the simulator serves now.
-    fn recompute(&self) -> String {
+    /// A directory with the files of what the simulator serves now.
+    fn served(&self) -> std::path::PathBuf {
         let data = self.dir.path().join(unique("served"));
         std::fs::create_dir_all(&data).unwrap();
         let served = Dataset { records: self.records[..self.released].to_vec(), entities: self.entities.clone(), centers: self.centers.clone() };
         served.write_files(&data).unwrap();
-        recompute(&data)
+        data
     }
 
-    /// Waits until the running members have settled what was served.
+    /// `recompute` over what the simulator serves now.
+    fn recompute(&self) -> String {
+        recompute(&self.served())
+    }
+
+    /// The lines `recompute` keeps over what the simulator serves that earn nothing: record
+    /// id → reason (not the rejected copies, nor those a later revision supersedes).
+    fn excluded_lines(&self) -> BTreeMap<String, String> {
+        let data = self.served();
+        let exclusions = data.join("exclusions.jsonl");
+        let args = ["--records", "records.jsonl", "--entities", "entities.json", "--centers", "centers.json", "--out", "out.csv", "--exclusions", "exclusions.jsonl"];
+        let o = meter().current_dir(&data).arg("recompute").args(args).output().unwrap();
+        assert!(o.status.success(), "recompute failed: {}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(exclusions).unwrap();
+        let lines = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
+        let kept = lines.filter(|v| v["record_id"].is_string()).filter_map(|v| {
+            let reason = subsidy_core::ReasonCode::parse(v["reason"].as_str()?)?;
+            matches!(reason.class(), ReasonClass::Excluded | ReasonClass::Held).then(|| (v["record_id"].as_str().unwrap().to_string(), v["reason"].as_str().unwrap().to_string()))
+        });
+        kept.collect()
+    }
+
+    /// Whether the store holds every one of `excluded`'s lines, with its reason.
+    async fn holds(&self, excluded: &BTreeMap<String, String>) -> bool {
+        let ids: Vec<String> = excluded.keys().cloned().collect();
+        let lines = self.store.open().await.lines_of(&ids).await.unwrap();
+        let held: BTreeMap<String, String> = lines.into_iter().filter_map(|l| Some((l.record_id, l.reason?.as_str().to_string()))).collect();
+        &held == excluded
+    }
+
+    /// Waits until the running members have settled what was served and hold every line
+    /// that earns nothing (a month with only such lines must be closed too).
     async fn settled_by_members(&self, when: &str) {
         let expected = self.recompute();
+        let excluded = self.excluded_lines();
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             let got = self.store.export(self.dir.path());
-            if got == expected {
+            if got == expected && self.holds(&excluded).await {
                 return;
             }
             if Instant::now() > deadline {
                 assert_same(&got, &expected, when);
+                panic!("{when}: the store does not hold every line that earns nothing: {excluded:?}");
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
