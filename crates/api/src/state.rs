@@ -313,10 +313,18 @@ async fn show_gaps(state: &ApiState, book: &Book, folded: Option<&Folded>) {
 /// Refreshes every [`POLL`] (every [`POLL_WHOLE`] after a book read whole, which costs the
 /// store a read of every line) until cancelled, and checks the fold against a full read
 /// every [`VERIFY`]; a failed read keeps what was read last. The loop runs on a thread of its
-/// own, so a flood of requests on the server's threads cannot hold the book back.
-pub fn spawn_refresh(state: ApiState, stop: CancellationToken) -> std::io::Result<std::thread::JoinHandle<()>> {
+/// own, so a flood of requests on the server's threads cannot hold the book back. Once
+/// cancelled the thread goes on driving its runtime until the process ends: the store's
+/// pooled connections it opened may still carry the answers of requests being drained.
+pub fn spawn_refresh(state: ApiState, stop: CancellationToken) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    std::thread::Builder::new().name("book-refresh".into()).spawn(move || runtime.block_on(refresh_loop(state, stop)))
+    std::thread::Builder::new().name("book-refresh".into()).spawn(move || {
+        runtime.block_on(async {
+            refresh_loop(state, stop).await;
+            std::future::pending::<()>().await
+        })
+    })?;
+    Ok(())
 }
 
 async fn refresh_loop(state: ApiState, stop: CancellationToken) {

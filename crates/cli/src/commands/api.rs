@@ -44,7 +44,7 @@ pub async fn serve(args: &ServeArgs) -> Result<()> {
         .with_step_log(step_log)
         .with_witness_keys(args.witness_keys.clone());
     let shutdown = crate::shutdown::token();
-    // Detached: it ends with the token, or with the process mid-refresh.
+    // Its refreshes end with the token; the thread ends with the process.
     subsidy_api::state::spawn_refresh(state.clone(), shutdown.clone()).context("cannot start the book's refresh thread")?;
     subsidy_api::reload_tokens_on_sighup(hangups, state.clone(), shutdown.clone());
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
