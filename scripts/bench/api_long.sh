@@ -69,7 +69,7 @@ TOKEN=$(head -n 1 <<<"$token_out")
 tail -n +2 <<<"$token_out" >"$WORK/tokens.toml"
 api_port=$(free_port)
 t0=$(date +%s.%N)
-RUST_LOG="${BENCH_SERVE_LOG:-info,subsidy_api::state=debug}" "$BIN" serve --listen "127.0.0.1:$api_port" --tokens "$WORK/tokens.toml" "${store[@]}" 2>"$WORK/serve.log" &
+RUST_LOG="${BENCH_SERVE_LOG:-info,subsidy_api::state=debug}" "$BIN" serve --listen "127.0.0.1:$api_port" --tokens "$WORK/tokens.toml" --kafka-brokers "$BROKERS" "${store[@]}" 2>"$WORK/serve.log" &
 SERVE_PID=$!
 PIDS+=("$SERVE_PID")
 wait_http "http://127.0.0.1:$api_port/openapi.json"

@@ -71,7 +71,7 @@ token_out=$("$BIN" token new --role bureau 2>/dev/null)
 TOKEN=$(head -n 1 <<<"$token_out")
 tail -n +2 <<<"$token_out" >"$WORK/tokens.toml"
 api_port=$(free_port)
-"$BIN" serve --listen "127.0.0.1:$api_port" --tokens "$WORK/tokens.toml" "${store[@]}" 2>"$WORK/serve.log" &
+"$BIN" serve --listen "127.0.0.1:$api_port" --tokens "$WORK/tokens.toml" --kafka-brokers "$BROKERS" "${store[@]}" 2>"$WORK/serve.log" &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$api_port/openapi.json"
 
