@@ -155,6 +155,8 @@ steady=$(sed -nE 's/^accruals, steady.*p99 ([0-9.]+) ms.*/\1/p' "$OUT/api.log")
 writes=$(sed -nE 's/^accruals, while the pipeline writes.*p99 ([0-9.]+) ms.*/\1/p' "$OUT/api.log")
 refresh=$(sed -nE 's/^book refreshes while the pipeline writes \(([a-z]+)\): ([0-9]+), mean ([0-9.]+) s, p99 at most ([^ ]+) s.*/≤ \4 s (\1: \2 refreshes, mean \3 s)/p' "$OUT/api.log" | paste -sd';')
 full=$(sed -nE 's/^book read at start: ([0-9.]+) s.*/\1 s/p' "$OUT/api.log")
+slowest=$(sed -nE 's/^  slow refresh: ([0-9.]+) s.*/\1/p' "$OUT/api.log" | sort -g | tail -n 1)
+[ -z "$slowest" ] || refresh="$refresh, slowest $slowest s"
 row "API accruals, $LINES lines, 64 clients" "p99 ms while the pipeline writes" "$writes" "steady: $steady" "—"
 row "API book, $LINES lines" "refresh p99 while the pipeline writes" "$refresh" "book read at start: $full" "—"
 row "peak RSS, $LINES lines" "serve" "$(sed -nE 's/^serve peak RSS: ([0-9.]+) MiB.*/\1 MiB/p' "$OUT/api.log")" "—" "—"
