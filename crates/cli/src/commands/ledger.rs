@@ -12,7 +12,7 @@ use subsidy_store::{lines_under_other_documents, settle_sums};
 pub async fn migrate(args: &MigrateArgs) -> Result<()> {
     if args.print_ddl {
         let store = subsidy_store::ClickHouseStore::new(&crate::store::clickhouse_config(&args.store)).map_err(|e| anyhow!("{e}"))?;
-        for statement in store.ddl(args.cluster.as_deref()).map_err(|e| anyhow!("{e}"))? {
+        for statement in store.ddl(args.cluster.as_deref()).await.map_err(|e| anyhow!("{e}"))? {
             println!("{statement};\n");
         }
         return Ok(());

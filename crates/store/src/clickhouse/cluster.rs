@@ -51,6 +51,8 @@ pub(crate) struct Cluster<'a> {
     pub(crate) name: &'a str,
     /// The ledger database (a plain identifier).
     pub(crate) database: &'a str,
+    /// Whether the cluster has more than one shard.
+    pub(crate) sharded: bool,
 }
 
 /// How rows of a table are spread over the shards.
@@ -106,12 +108,19 @@ impl Cluster<'_> {
         Ok(vec![local, self.distributed(name)])
     }
 
-    /// An added column goes to the local tables; the `Distributed` table (which holds no
-    /// rows and cannot be altered `ON CLUSTER` on ClickHouse 18.16) is made again over them.
+    /// An added column goes to the local tables. On one shard, through the server the client
+    /// talks to: ClickHouse's replication of the `ALTER` carries it to the other replicas (the
+    /// `ALTER` waits for the active ones). Not `ON CLUSTER` there: on ClickHouse 18.16 two
+    /// replicas of a shard can both take such a task, and the second one's `Node exists`
+    /// stops its DDL worker for good (every later `ON CLUSTER` task then times out). Only a
+    /// cluster of several shards, which one server cannot reach, takes that risk. The
+    /// `Distributed` table (which holds no rows and cannot be altered `ON CLUSTER` on
+    /// ClickHouse 18.16) is made again over the local tables.
     fn add_column(&self, alter: &super::schema::AddColumns<'_>) -> Vec<String> {
         let (db, c, table) = (self.database, self.name, alter.table);
+        let on_cluster = if self.sharded { format!(" ON CLUSTER {c}") } else { String::new() };
         vec![
-            format!("ALTER TABLE {db}.{table}_local ON CLUSTER {c} {}", alter.clauses()),
+            format!("ALTER TABLE {db}.{table}_local{on_cluster} {}", alter.clauses()),
             format!("DROP TABLE IF EXISTS {db}.{table} ON CLUSTER {c}"),
             self.distributed(table),
         ]
@@ -157,7 +166,7 @@ fn split_name(rest: &str) -> Result<(&str, &str), ClusterError> {
 mod tests {
     use super::*;
 
-    const C: Cluster<'static> = Cluster { name: "subsidy", database: "ledger" };
+    const C: Cluster<'static> = Cluster { name: "subsidy", database: "ledger", sharded: false };
 
     #[test]
     fn a_table_becomes_a_replicated_local_table_and_a_distributed_one() {
@@ -191,7 +200,7 @@ mod tests {
         assert_eq!(
             got,
             [
-                "ALTER TABLE ledger.ledger_lines_local ON CLUSTER subsidy ADD COLUMN accelerator String DEFAULT ''",
+                "ALTER TABLE ledger.ledger_lines_local ADD COLUMN accelerator String DEFAULT ''",
                 "DROP TABLE IF EXISTS ledger.ledger_lines ON CLUSTER subsidy",
                 "CREATE TABLE IF NOT EXISTS ledger.ledger_lines ON CLUSTER subsidy AS ledger.ledger_lines_local ENGINE = Distributed(subsidy, ledger, ledger_lines_local, cityHash64(record_id))",
             ]
@@ -199,11 +208,19 @@ mod tests {
     }
 
     #[test]
+    fn on_several_shards_an_added_column_goes_on_cluster() {
+        let sharded = Cluster { sharded: true, ..C };
+        let got = sharded.rewrite("ALTER TABLE ledger_lines ADD COLUMN a String, ADD COLUMN b UInt8").unwrap();
+        assert_eq!(got[0], "ALTER TABLE ledger.ledger_lines_local ON CLUSTER subsidy ADD COLUMN a String, ADD COLUMN b UInt8");
+    }
+
+    #[test]
     fn every_migration_statement_has_a_cluster_form() {
         for (id, sql) in super::super::schema::MIGRATIONS {
             for statement in super::super::schema::statements(sql) {
                 let got = C.rewrite(&statement).unwrap_or_else(|e| panic!("{id}: {e}"));
-                assert!(got.iter().all(|s| s.contains(" ON CLUSTER subsidy")), "{id}: {got:?}");
+                // Every statement but a replicated table's ALTER runs on every server.
+                assert!(got.iter().all(|s| s.contains(" ON CLUSTER subsidy") || s.starts_with("ALTER TABLE ledger.")), "{id}: {got:?}");
             }
         }
         assert_eq!(C.rewrite("DROP TABLE x"), Err(ClusterError::Unsupported("DROP TABLE x".into())));

@@ -94,14 +94,22 @@ impl ClickHouseStore {
     /// plain names over them, created `ON CLUSTER`. Every other method then works unchanged
     /// through any server of the cluster.
     pub async fn migrate_cluster(&self, cluster: &str) -> StoreResult<Vec<String>> {
-        let target = self.target(Some(cluster))?;
-        deadline(schema::migrate(&self.admin, &self.client, &self.database, target)).await
+        deadline(async {
+            let sharded = schema::sharded(&self.admin, plain_cluster_name(cluster)?).await?;
+            schema::migrate(&self.admin, &self.client, &self.database, self.target(Some(cluster), sharded)?).await
+        })
+        .await
     }
 
     /// Every statement [`migrate`](LedgerStore::migrate) (or, with a cluster,
-    /// [`migrate_cluster`](ClickHouseStore::migrate_cluster)) runs on a new database, in order.
-    pub fn ddl(&self, cluster: Option<&str>) -> StoreResult<Vec<String>> {
-        schema::ddl(&self.database, self.target(cluster)?)
+    /// [`migrate_cluster`](ClickHouseStore::migrate_cluster)) runs on a new database, in order
+    /// (for a cluster, asking the server how many shards it has).
+    pub async fn ddl(&self, cluster: Option<&str>) -> StoreResult<Vec<String>> {
+        let sharded = match cluster {
+            Some(name) => deadline(schema::sharded(&self.admin, plain_cluster_name(name)?)).await?,
+            None => false,
+        };
+        schema::ddl(&self.database, self.target(cluster, sharded)?)
     }
 
     /// Drops the whole ledger database on every server of `cluster`: for tests and tear-down only.
@@ -112,9 +120,9 @@ impl ClickHouseStore {
     }
 
     /// Where migrations apply: this server, or every server of a cluster.
-    fn target<'a>(&'a self, cluster: Option<&'a str>) -> StoreResult<schema::Target<'a>> {
+    fn target<'a>(&'a self, cluster: Option<&'a str>, sharded: bool) -> StoreResult<schema::Target<'a>> {
         Ok(match cluster {
-            Some(name) => schema::Target::Cluster(cluster::Cluster { name: plain_cluster_name(name)?, database: &self.database }),
+            Some(name) => schema::Target::Cluster(cluster::Cluster { name: plain_cluster_name(name)?, database: &self.database, sharded }),
             None => schema::Target::Server,
         })
     }

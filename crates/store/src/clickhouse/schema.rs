@@ -110,6 +110,12 @@ pub(crate) async fn migrate(admin: &Client, client: &Client, database: &str, tar
     Ok(newly)
 }
 
+/// Whether `cluster` (named in the servers' `remote_servers`) has more than one shard.
+pub(crate) async fn sharded(admin: &Client, cluster: &str) -> StoreResult<bool> {
+    let shards: u64 = admin.query("SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = ?").bind(cluster).fetch_one().await.map_err(map_error)?;
+    Ok(shards > 1)
+}
+
 /// Whether the database was migrated in the cluster form (its bookkeeping table is distributed).
 async fn on_a_cluster(client: &Client) -> StoreResult<bool> {
     let engine: String = client
