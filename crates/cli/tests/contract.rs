@@ -14,8 +14,8 @@
 mod support;
 
 use std::collections::BTreeMap;
-use subsidy_core::ReasonClass;
 use std::time::{Duration, Instant};
+use subsidy_core::{ReasonClass, ReasonCode};
 use subsidy_platform::dataset::Dataset;
 use subsidy_platform::server::{spawn, Release, RunningSim, SimConfig, SimState};
 use support::*;
@@ -130,19 +130,13 @@ impl Scenario {
         recompute(&self.served())
     }
 
-    /// The lines `recompute` keeps over what the simulator serves that earn nothing: record
-    /// id → reason (not the rejected copies, nor those a later revision supersedes).
-    fn excluded_lines(&self) -> BTreeMap<String, String> {
-        let data = self.served();
-        let exclusions = data.join("exclusions.jsonl");
-        let args = ["--records", "records.jsonl", "--entities", "entities.json", "--centers", "centers.json", "--out", "out.csv", "--exclusions", "exclusions.jsonl"];
-        let o = meter().current_dir(&data).arg("recompute").args(args).output().unwrap();
-        assert!(o.status.success(), "recompute failed: {}", String::from_utf8_lossy(&o.stderr));
-        let text = std::fs::read_to_string(exclusions).unwrap();
-        let lines = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
-        let kept = lines.filter(|v| v["record_id"].is_string()).filter_map(|v| {
-            let reason = subsidy_core::ReasonCode::parse(v["reason"].as_str()?)?;
-            matches!(reason.class(), ReasonClass::Excluded | ReasonClass::Held).then(|| (v["record_id"].as_str().unwrap().to_string(), v["reason"].as_str().unwrap().to_string()))
+    /// Of `recompute`'s exclusions, the lines it keeps that earn nothing: record id → reason
+    /// (not the rejected copies, nor those a later revision supersedes).
+    fn excluded_lines(exclusions: &str) -> BTreeMap<String, String> {
+        let lines = exclusions.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
+        let kept = lines.filter_map(|v| {
+            let (id, reason) = (v["record_id"].as_str()?, v["reason"].as_str()?);
+            matches!(ReasonCode::parse(reason)?.class(), ReasonClass::Excluded | ReasonClass::Held).then(|| (id.to_string(), reason.to_string()))
         });
         kept.collect()
     }
@@ -158,8 +152,8 @@ impl Scenario {
     /// Waits until the running members have settled what was served and hold every line
     /// that earns nothing (a month with only such lines must be closed too).
     async fn settled_by_members(&self, when: &str) {
-        let expected = self.recompute();
-        let excluded = self.excluded_lines();
+        let (expected, exclusions) = recompute_with_exclusions(&self.served());
+        let excluded = Self::excluded_lines(&exclusions);
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             let got = self.store.export(self.dir.path());

@@ -322,6 +322,17 @@ pub fn export(database: &str, dir: &std::path::Path) -> String {
 
 /// `recompute` over a data directory.
 pub fn recompute(data: &std::path::Path) -> String {
+    run_recompute(data, &[])
+}
+
+/// `recompute` over a data directory: its settlements, and its exclusions (JSON lines).
+pub fn recompute_with_exclusions(data: &std::path::Path) -> (String, String) {
+    let exclusions = data.join("recompute-exclusions.jsonl");
+    let csv = run_recompute(data, &["--exclusions".as_ref(), exclusions.as_os_str()]);
+    (csv, std::fs::read_to_string(exclusions).expect("read the exclusions"))
+}
+
+fn run_recompute(data: &std::path::Path, extra: &[&std::ffi::OsStr]) -> String {
     let out = data.join("recompute.csv");
     let o = meter()
         .arg("recompute")
@@ -333,6 +344,7 @@ pub fn recompute(data: &std::path::Path) -> String {
         .arg(data.join("centers.json"))
         .arg("--out")
         .arg(&out)
+        .args(extra)
         .output()
         .expect("run recompute");
     assert!(o.status.success(), "recompute failed: {}", String::from_utf8_lossy(&o.stderr));
